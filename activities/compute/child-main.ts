@@ -1,0 +1,39 @@
+/**
+ * Entry point of the compute child process: receives one task request over
+ * IPC, runs it, reports progress and the result, and exits.
+ */
+import type { ChildMessage, ChildRequest } from './child-protocol';
+import { probeComputeBackend } from './probe';
+
+type Report = (progress: unknown) => void;
+type Task = (input: unknown, report: Report) => Promise<unknown>;
+
+const tasks: Record<string, Task> = {
+  probe: () => probeComputeBackend(),
+};
+
+function send(msg: ChildMessage): void {
+  process.send?.(msg);
+}
+
+process.once('message', (raw) => {
+  const request = raw as ChildRequest;
+  const task = tasks[request.task];
+  const run = task
+    ? task(request.input, (progress) => send({ type: 'progress', progress }))
+    : Promise.reject(new Error(`unknown compute task "${request.task}"; known: ${Object.keys(tasks).join(', ')}`));
+  run.then(
+    (result) => send({ type: 'result', result }),
+    (err: unknown) => {
+      const e = err instanceof Error ? err : new Error(String(err));
+      const failureType = (e as { failureType?: unknown }).failureType;
+      send({
+        type: 'error',
+        error: { name: e.name, message: e.message, stack: e.stack, failureType: typeof failureType === 'string' ? failureType : undefined },
+      });
+    },
+  );
+});
+
+// The parent disconnects after the result; leave then, releasing all native memory.
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,33 @@
+/** Messages between an activity and the compute child process it starts. */
+export interface ChildRequest {
+  type: 'run';
+  task: string;
+  input: unknown;
+}
+
+export type ChildMessage =
+  | { type: 'progress'; progress: unknown }
+  | { type: 'result'; result: unknown }
+  | { type: 'error'; error: { name: string; message: string; failureType?: string; stack?: string } };
+
+/** A task failed inside the child; `failureType` is one of workflows/failures.ts when the task knew why. */
+export class ChildTaskError extends Error {
+  constructor(
+    message: string,
+    readonly failureType?: string,
+  ) {
+    super(message);
+    this.name = 'ChildTaskError';
+  }
+}
+
+/** An error a task throws on purpose, carrying its failure type across the process boundary. */
+export class TypedTaskError extends Error {
+  constructor(
+    readonly failureType: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = failureType;
+  }
+}

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatConfigProblems, parseSearchConfig } from '../../workflows/config';
+import { deriveSearchId } from '../../workflows/search-id';
+
+function problemsOf(input: unknown): string[] {
+  const result = parseSearchConfig(input);
+  assert.equal(result.ok, false, 'expected the config to be rejected');
+  return result.ok ? [] : result.problems;
+}
+
+describe('search config', () => {
+  it('fills sensible defaults from just a dataset and targets', () => {
+    const result = parseSearchConfig({ dataset: { kind: 'fashion-mnist' }, targets: [6000, 15000] });
+    assert.ok(result.ok);
+    assert.equal(result.config.model, 'cnn-small');
+    assert.equal(result.config.scheme, 'build-up');
+    assert.equal(result.config.acquisition.function, 'entropy');
+    assert.deepEqual(result.config.ensemble, { members: 4, checkpointEpochs: [2, 3] });
+    assert.equal(result.config.seed, 0);
+  });
+
+  it('names each bad field by its path', () => {
+    const problems = problemsOf({
+      dataset: { kind: 'imagenet-22k' },
+      targets: [0],
+      acquisition: { function: 'vibes' },
+      ensemble: { members: 2.5 },
+    });
+    const fields = problems.map((p) => p.split(':')[0]).sort();
+    assert.deepEqual(fields, ['acquisition.function', 'dataset.kind', 'ensemble.members', 'targets.0']);
+    assert.match(problems.find((p) => p.startsWith('dataset.kind'))!, /fashion-mnist/, 'lists the allowed kinds');
+  });
+
+  it('rejects unknown keys at every level', () => {
+    const problems = problemsOf({ dataset: { kind: 'mnist', colour: 1 }, targets: [10], epochz: 3 });
+    assert.ok(problems.includes('dataset.colour: unknown field'), problems.join('\n'));
+    assert.ok(problems.includes('epochz: unknown field'), problems.join('\n'));
+  });
+
+  it('checks relations between fields', () => {
+    const problems = problemsOf({
+      dataset: { kind: 'mnist' },
+      targets: [500, 400],
+      initialSize: 600,
+      ensemble: { checkpointEpochs: [2, 2] },
+    });
+    assert.ok(problems.some((p) => p.startsWith('targets.1: targets must be strictly ascending')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('initialSize: must be smaller than the first target (500)')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('ensemble.checkpointEpochs: epochs must be distinct')), problems.join('\n'));
+  });
+
+  it('reports a non-object input at the top level', () => {
+    assert.match(problemsOf(null)[0], /^\(config\): /);
+  });
+
+  it('formats the failure message with a count', () => {
+    assert.equal(formatConfigProblems(['a: x', 'b: y']), 'invalid search config (2 problems): a: x; b: y');
+    assert.equal(formatConfigProblems(['a: x']), 'invalid search config (1 problem): a: x');
+  });
+});
+
+describe('deriveSearchId', () => {
+  it('makes workflow ids safe for artifact paths', () => {
+    assert.equal(deriveSearchId('My Search/2026 #1'), 'my-search-2026-1');
+    assert.equal(deriveSearchId('../../etc'), 'etc');
+    assert.equal(deriveSearchId('///'), 'search');
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * The subset-search config: ONE JSON object (the Temporal UI sends one
+ * payload), validated inside the workflow. Pure: imports nothing but zod, so
+ * the workflow sandbox, the workers, the CLI and the tests share it.
+ */
+import { z } from 'zod';
+
+export const datasetKinds = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'image-manifest', 'synthetic'] as const;
+export const modelNames = ['cnn-small', 'resnet18-cifar', 'resnet18-imagenet'] as const;
+export const acquisitionFunctions = [
+  'entropy',
+  'mutual-information',
+  'variation-ratios',
+  'margin',
+  'least-confidence',
+  'random',
+] as const;
+export const schemes = ['build-up', 'compress'] as const;
+
+const sampleCount = z.number().int().positive();
+const seed = z.number().int().min(0).max(2 ** 31 - 1);
+
+const datasetSchema = z.strictObject({
+  kind: z.enum(datasetKinds),
+  /** Where the data lives; each kind has a default (e.g. Debian's Fashion-MNIST folder). */
+  uri: z.string().min(1).optional(),
+  /** Synthetic sets only: how many training samples to generate. */
+  size: sampleCount.optional(),
+});
+
+const ensembleSchema = z.strictObject({
+  /** Independent members, each trained from its own seed. */
+  members: z.number().int().min(1).max(1024).default(4),
+  /** Epochs (1-based) at which each member saves a checkpoint; every checkpoint is an ensemble model. */
+  checkpointEpochs: z.array(z.number().int().min(1)).min(1).default([2, 3]),
+});
+
+const acquisitionSchema = z.strictObject({
+  function: z.enum(acquisitionFunctions).default('entropy'),
+  /** Samples acquired per round. */
+  step: sampleCount.optional(),
+});
+
+export const searchConfigSchema = z
+  .strictObject({
+    /** Names the search and its artifact folder; derived from the workflow id when absent. */
+    searchId: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'use 1-128 lower-case letters, digits, ".", "_" or "-"')
+      .optional(),
+    dataset: datasetSchema,
+    model: z.enum(modelNames).default('cnn-small'),
+    scheme: z.enum(schemes).default('build-up'),
+    /** Build-up only: size of the seeded random starting subset. */
+    initialSize: sampleCount.optional(),
+    /** Subset sizes at which the subset is evaluated; ascending. */
+    targets: z.array(sampleCount).min(1),
+    ensemble: ensembleSchema.prefault({}),
+    acquisition: acquisitionSchema.prefault({}),
+    /** Artifact store root (file:// or gs://); must lie inside the roots the workers allow. */
+    storageRoot: z.string().min(1).optional(),
+    seed: seed.default(0),
+  })
+  .superRefine((config, ctx) => {
+    config.targets.forEach((target, i) => {
+      if (i > 0 && target <= config.targets[i - 1]) {
+        ctx.addIssue({ code: 'custom', path: ['targets', i], message: 'targets must be strictly ascending' });
+      }
+    });
+    if (config.scheme === 'build-up' && config.initialSize !== undefined && config.initialSize >= config.targets[0]) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['initialSize'],
+        message: `must be smaller than the first target (${config.targets[0]})`,
+      });
+    }
+    const epochs = config.ensemble.checkpointEpochs;
+    if (new Set(epochs).size !== epochs.length) {
+      ctx.addIssue({ code: 'custom', path: ['ensemble', 'checkpointEpochs'], message: 'epochs must be distinct' });
+    }
+  });
+
+/** What a caller may send (defaults not yet applied). */
+export type SearchConfigInput = z.input<typeof searchConfigSchema>;
+/** A validated config with every default filled in. */
+export type SearchConfig = z.output<typeof searchConfigSchema>;
+
+export type ConfigParseResult = { ok: true; config: SearchConfig } | { ok: false; problems: string[] };
+
+/**
+ * Validates raw input. On failure returns one line per problem, each naming
+ * the field path, e.g. `dataset.kind: expected one of ...`.
+ */
+export function parseSearchConfig(input: unknown): ConfigParseResult {
+  const result = searchConfigSchema.safeParse(input);
+  if (result.success) return { ok: true, config: result.data };
+  return { ok: false, problems: result.error.issues.map(describeIssue) };
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.length === 0 ? '(config)' : issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => (where === '(config)' ? k : `${where}.${k}`)).join(', ');
+    return `${keys}: unknown field${issue.keys.length > 1 ? 's' : ''}`;
+  }
+  return `${where}: ${issue.message}`;
+}
+
+/** The single message an InvalidConfig failure carries. */
+export function formatConfigProblems(problems: string[]): string {
+  return `invalid search config (${problems.length} problem${problems.length > 1 ? 's' : ''}): ${problems.join('; ')}`;
+}
