@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ensureSearchAttributes } from './search-attributes';
@@ -40,6 +41,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const namespace = options.namespace ?? 'default';
   const dbFile = path.resolve(options.dbFile ?? path.join(repoRoot(), 'state', 'temporal.db'));
   mkdirSync(path.dirname(dbFile), { recursive: true });
+  // Another server on the port would answer our readiness probe; refuse up front instead.
+  for (const [what, p] of [['gRPC', port], ['UI', uiPort]] as const) {
+    if (!(await portIsFree(p))) {
+      throw new Error(`port ${p} (Temporal ${what}) on 127.0.0.1 is already in use: stop what listens there (another \`npm run server\`?) or choose other ports`);
+    }
+  }
   const args = [
     'server', 'start-dev',
     '--ip', '127.0.0.1',
@@ -80,13 +87,21 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   }
 }
 
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
 /** Connects once the server answers; fails early if the process dies (e.g. the port is taken). */
 export async function connectWhenReady(address: string, child: ChildProcess | undefined, timeoutMs: number): Promise<Connection> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
     if (child && (child.exitCode !== null || child.signalCode !== null)) {
-      throw new Error(`the Temporal dev server exited (${child.exitCode ?? child.signalCode}) while starting; is port ${address} already in use?`);
+      throw new Error(`the Temporal dev server exited (${child.exitCode ?? child.signalCode}) while starting; see its log beside the database`);
     }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2_000 });
