@@ -1,0 +1,79 @@
+/**
+ * PNG/JPEG decoding and fitting to a fixed sample shape. Pure (bytes in,
+ * bytes out). Fitting scales the image so it covers the target, then crops
+ * the centre, sampling bilinearly (no anti-aliasing: large downscales alias;
+ * pre-shrink such images if that matters). Alpha is ignored.
+ */
+import { decode as decodeJpeg } from 'jpeg-js';
+import { PNG } from 'pngjs';
+
+export interface RgbaImage {
+  width: number;
+  height: number;
+  /** width x height x 4 bytes. */
+  rgba: Uint8Array;
+}
+
+export type ImageFormat = 'png' | 'jpeg';
+
+export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
+  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  return undefined;
+}
+
+/** Decodes by content (not file name). Throws a plain Error saying why it could not. */
+export function decodeImage(bytes: Uint8Array): RgbaImage {
+  const format = sniffImageFormat(bytes);
+  if (format === 'png') {
+    const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    return { width: png.width, height: png.height, rgba: png.data };
+  }
+  if (format === 'jpeg') {
+    const image = decodeJpeg(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: 200, maxMemoryUsageInMB: 2048 });
+    return { width: image.width, height: image.height, rgba: image.data };
+  }
+  throw new Error('neither PNG nor JPEG (unrecognised leading bytes)');
+}
+
+/**
+ * Writes `image` scaled-to-cover and centre-cropped to height x width x
+ * channels (1 = luma, 3 = RGB) into `out` at `offset`.
+ */
+export function fitImage(image: RgbaImage, height: number, width: number, channels: 1 | 3, out: Uint8Array, offset = 0): void {
+  const { width: sw, height: sh, rgba } = image;
+  if (sw === 0 || sh === 0) throw new Error('image has no pixels');
+  const scale = Math.max(height / sh, width / sw);
+  const cropX = (sw * scale - width) / 2;
+  const cropY = (sh * scale - height) / 2;
+  const sample = new Float64Array(3);
+  for (let y = 0; y < height; y++) {
+    const v = Math.min(Math.max((y + 0.5 + cropY) / scale - 0.5, 0), sh - 1);
+    const y0 = Math.floor(v);
+    const y1 = Math.min(y0 + 1, sh - 1);
+    const fy = v - y0;
+    for (let x = 0; x < width; x++) {
+      const u = Math.min(Math.max((x + 0.5 + cropX) / scale - 0.5, 0), sw - 1);
+      const x0 = Math.floor(u);
+      const x1 = Math.min(x0 + 1, sw - 1);
+      const fx = u - x0;
+      const p00 = (y0 * sw + x0) * 4;
+      const p01 = (y0 * sw + x1) * 4;
+      const p10 = (y1 * sw + x0) * 4;
+      const p11 = (y1 * sw + x1) * 4;
+      for (let c = 0; c < 3; c++) {
+        const top = rgba[p00 + c] * (1 - fx) + rgba[p01 + c] * fx;
+        const bottom = rgba[p10 + c] * (1 - fx) + rgba[p11 + c] * fx;
+        sample[c] = top * (1 - fy) + bottom * fy;
+      }
+      const at = offset + (y * width + x) * channels;
+      if (channels === 3) {
+        out[at] = Math.round(sample[0]);
+        out[at + 1] = Math.round(sample[1]);
+        out[at + 2] = Math.round(sample[2]);
+      } else {
+        out[at] = Math.round(0.299 * sample[0] + 0.587 * sample[1] + 0.114 * sample[2]);
+      }
+    }
+  }
+}
