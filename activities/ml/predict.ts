@@ -1,0 +1,27 @@
+/** Batched inference: softmax probabilities of a model for a block of samples. */
+import * as tf from '@tensorflow/tfjs';
+
+/** Returns count x numClasses probabilities (row-major) for count x H x W x C images. */
+export function predictProbabilities(
+  model: tf.LayersModel,
+  images: Float32Array,
+  count: number,
+  shape: readonly [number, number, number],
+  batchSize = 512,
+): Float32Array {
+  const [h, w, c] = shape;
+  const sampleSize = h * w * c;
+  const outputShape = model.outputs[0].shape;
+  const numClasses = outputShape[outputShape.length - 1] as number;
+  const out = new Float32Array(count * numClasses);
+  for (let start = 0; start < count; start += batchSize) {
+    const size = Math.min(batchSize, count - start);
+    const probabilities = tf.tidy(() => {
+      const xs = tf.tensor4d(images.subarray(start * sampleSize, (start + size) * sampleSize), [size, h, w, c]);
+      return tf.softmax(model.predict(xs) as tf.Tensor);
+    });
+    out.set(probabilities.dataSync() as Float32Array, start * numClasses);
+    probabilities.dispose();
+  }
+  return out;
+}

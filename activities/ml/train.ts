@@ -1,0 +1,144 @@
+/**
+ * The training loop of one model on in-memory samples: seeded shuffling and
+ * augmentation per epoch (so a run resumed at epoch e repeats exactly what an
+ * uninterrupted one would do), an LR schedule, and a callback after every
+ * epoch for checkpoints and progress. Knows nothing of Temporal or storage.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { TypedTaskError } from '../compute/child-protocol';
+import { FailureType } from '../../workflows/failures';
+import { cropAndFlip } from './augment';
+import { learningRateAt, type LrSchedule } from './lr-schedule';
+import { mixSeeds, seededPermutation } from './seeded-random';
+
+export interface TrainingSettings {
+  epochs: number;
+  batchSize: number;
+  optimizer: 'sgd-momentum' | 'adam';
+  learningRate: number;
+  /** SGD only. */
+  momentum: number;
+  schedule: LrSchedule;
+  augmentation: 'none' | 'crop-flip';
+}
+
+export const defaultTrainingSettings: TrainingSettings = {
+  epochs: 3,
+  batchSize: 128,
+  optimizer: 'adam',
+  learningRate: 0.001,
+  momentum: 0.9,
+  schedule: { kind: 'constant' },
+  augmentation: 'none',
+};
+
+export interface TrainingSamples {
+  count: number;
+  /** count x H x W x C floats. */
+  images: Float32Array;
+  labels: Int32Array;
+  shape: [number, number, number];
+  numClasses: number;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  learningRate: number;
+  seconds: number;
+}
+
+export interface TrainRun {
+  model: tf.LayersModel;
+  optimizer: tf.Optimizer;
+  samples: TrainingSamples;
+  settings: TrainingSettings;
+  seed: number;
+  /** First epoch to run (1-based); > 1 when resuming from a checkpoint. */
+  firstEpoch?: number;
+  /** Names the run in error messages, e.g. "round 2, member 3". */
+  context: string;
+  onEpochEnd?: (metrics: EpochMetrics) => Promise<void>;
+}
+
+export function createOptimizer(settings: TrainingSettings): tf.Optimizer {
+  return settings.optimizer === 'adam'
+    ? tf.train.adam(settings.learningRate)
+    : tf.train.momentum(settings.learningRate, settings.momentum);
+}
+
+function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
+  // Both tfjs optimizers read this field at every step; it is not exposed in their types.
+  (optimizer as unknown as { learningRate: number }).learningRate = rate;
+}
+
+export async function trainModel(run: TrainRun): Promise<EpochMetrics[]> {
+  const { model, optimizer, samples, settings, seed } = run;
+  const [h, w, c] = samples.shape;
+  const sampleSize = h * w * c;
+  if (samples.images.length !== samples.count * sampleSize || samples.labels.length !== samples.count) {
+    throw new Error(`${run.context}: ${samples.count} samples need ${samples.count * sampleSize} pixels and labels; got ${samples.images.length} and ${samples.labels.length}`);
+  }
+  if (samples.count === 0) throw new TypedTaskError(FailureType.InvalidData, `${run.context}: no training samples`);
+  const batchSize = Math.min(settings.batchSize, samples.count);
+  const batchImages = new Float32Array(batchSize * sampleSize);
+  const batchLabels = new Int32Array(batchSize);
+  const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
+  const history: EpochMetrics[] = [];
+
+  for (let epoch = run.firstEpoch ?? 1; epoch <= settings.epochs; epoch++) {
+    const started = Date.now();
+    const learningRate = learningRateAt(settings.learningRate, settings.schedule, epoch, settings.epochs);
+    setLearningRate(optimizer, learningRate);
+    const order = seededPermutation(samples.count, mixSeeds(seed, epoch, 1));
+    let lossSum = tf.scalar(0);
+    let correctSum = tf.scalar(0, 'int32');
+    for (let start = 0, batch = 0; start < samples.count; start += batchSize, batch++) {
+      const size = Math.min(batchSize, samples.count - start);
+      for (let i = 0; i < size; i++) {
+        const index = order[start + i];
+        batchImages.set(samples.images.subarray(index * sampleSize, (index + 1) * sampleSize), i * sampleSize);
+        batchLabels[i] = samples.labels[index];
+      }
+      if (settings.augmentation === 'crop-flip') cropAndFlip(batchImages, size, samples.shape, 4, mixSeeds(seed, epoch, batch, 2));
+      const [nextLoss, nextCorrect] = tf.tidy(() => {
+        const xs = tf.tensor4d(batchImages.subarray(0, size * sampleSize), [size, h, w, c]);
+        const labels = tf.tensor1d(batchLabels.subarray(0, size), 'int32');
+        const ys = tf.oneHot(labels, samples.numClasses);
+        let logits: tf.Tensor | undefined;
+        const loss = optimizer.minimize(
+          () => {
+            // Kept past minimize's internal tidy for the accuracy count; disposed just below.
+            logits = tf.keep(model.apply(xs, { training: true }) as tf.Tensor);
+            return tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
+          },
+          true,
+          variables,
+        ) as tf.Scalar;
+        const kept = logits as unknown as tf.Tensor;
+        const correct = tf.equal(tf.argMax(kept, 1), labels).sum();
+        kept.dispose();
+        return [lossSum.add(loss.mul(size)), correctSum.add(correct)];
+      });
+      lossSum.dispose();
+      correctSum.dispose();
+      lossSum = nextLoss;
+      correctSum = nextCorrect;
+    }
+    const loss = (await lossSum.data())[0] / samples.count;
+    const accuracy = (await correctSum.data())[0] / samples.count;
+    lossSum.dispose();
+    correctSum.dispose();
+    if (!Number.isFinite(loss)) {
+      throw new TypedTaskError(
+        FailureType.Diverged,
+        `${run.context}, epoch ${epoch}: training loss is ${loss}; the model diverged (lower the learning rate or check the data)`,
+      );
+    }
+    const metrics = { epoch, loss, accuracy, learningRate, seconds: (Date.now() - started) / 1000 };
+    history.push(metrics);
+    await run.onEpochEnd?.(metrics);
+  }
+  return history;
+}
