@@ -14,6 +14,8 @@ export const FailureType = {
   Diverged: 'Diverged',
   /** A URI points outside the roots this worker is allowed to touch. */
   ForbiddenPath: 'ForbiddenPath',
+  /** A different immutable artifact already exists at the path: two writers disagree, retrying cannot help. */
+  ArtifactConflict: 'ArtifactConflict',
 } as const;
 
 export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];
@@ -24,4 +26,5 @@ export const nonRetryableFailureTypes: readonly FailureTypeName[] = [
   FailureType.InvalidData,
   FailureType.Diverged,
   FailureType.ForbiddenPath,
+  FailureType.ArtifactConflict,
 ];

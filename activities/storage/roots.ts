@@ -28,20 +28,28 @@ export function normaliseRoot(raw: string): string {
 export function resolveStorageRoot(requested: string | undefined, allowedRoot: string): string {
   if (requested === undefined) return allowedRoot;
   const wanted = normaliseRoot(requested);
-  if (!wanted.startsWith('file://') || !allowedRoot.startsWith('file://')) {
+  const scheme = (uri: string) => uri.slice(0, uri.indexOf('://') + 3);
+  if (scheme(wanted) !== scheme(allowedRoot) || !['file://', 'gs://'].includes(scheme(allowedRoot))) {
     throw new TypedTaskError(
       FailureType.InvalidConfig,
-      `storageRoot ${requested}: only file:// roots are supported by this worker (allowed root: ${allowedRoot})`,
+      `storageRoot ${requested}: this worker stores artifacts under ${allowedRoot}, so only ${scheme(allowedRoot)} roots inside it are supported`,
     );
   }
-  const wantedPath = fileURLToPath(wanted);
-  const allowedPath = fileURLToPath(allowedRoot);
-  const rel = path.relative(allowedPath, wantedPath);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) {
+  if (!isInside(wanted, allowedRoot)) {
     throw new TypedTaskError(
       FailureType.ForbiddenPath,
       `storageRoot ${requested} lies outside the worker's storage root ${allowedRoot}; use a path inside it or change WINNOW_STORAGE_ROOT on the workers`,
     );
   }
   return wanted;
+}
+
+function isInside(wanted: string, allowedRoot: string): boolean {
+  if (allowedRoot.startsWith('file://')) {
+    const rel = path.relative(fileURLToPath(allowedRoot), fileURLToPath(wanted));
+    return !(rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel));
+  }
+  // gs:// names are not paths: no "." or ".." segment may appear, and the prefix must match whole segments.
+  if (wanted.split('/').slice(3).some((segment) => segment === '.' || segment === '..')) return false;
+  return wanted === allowedRoot || wanted.startsWith(`${allowedRoot}/`);
 }

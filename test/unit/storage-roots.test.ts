@@ -24,7 +24,24 @@ describe('storage roots', () => {
   });
 
   it('refuses schemes the worker does not serve', () => {
-    assert.throws(() => resolveStorageRoot('gs://bucket/x', allowed), /only file:\/\/ roots/);
+    assert.throws(
+      () => resolveStorageRoot('gs://bucket/x', allowed),
+      (err: Error & { failureType?: string }) => err.failureType === 'InvalidConfig' && /only file:\/\/ roots inside it/.test(err.message),
+    );
+    assert.throws(() => resolveStorageRoot('/srv/winnow/a', 'gs://bucket/winnow'), /only gs:\/\/ roots inside it/);
+  });
+
+  it('accepts gs:// roots inside a gs:// worker root and refuses the rest', () => {
+    const gsRoot = 'gs://bucket/winnow';
+    assert.equal(resolveStorageRoot('gs://bucket/winnow/team-a/', gsRoot), 'gs://bucket/winnow/team-a');
+    assert.equal(resolveStorageRoot('gs://bucket/winnow', gsRoot), gsRoot);
+    for (const bad of ['gs://bucket/winnow-other', 'gs://other/winnow', 'gs://bucket/winnow/../x', 'gs://bucket/winnow/./x', 'gs://bucket']) {
+      assert.throws(
+        () => resolveStorageRoot(bad, gsRoot),
+        (err: Error & { failureType?: string }) => err.failureType === 'ForbiddenPath',
+        bad,
+      );
+    }
   });
 
   it('reads WINNOW_STORAGE_ROOT and normalises paths', () => {

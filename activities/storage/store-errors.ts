@@ -1,0 +1,46 @@
+/** The errors every artifact store raises, with messages that name the URI and say what to do. */
+import { TypedTaskError } from '../compute/child-protocol';
+import { FailureType } from '../../workflows/failures';
+
+/** The object's bytes do not match the digest recorded on write (or the one the caller expected). */
+export function corruptArtifact(uri: string, expected: string, actual: string, detail = ''): TypedTaskError {
+  return new TypedTaskError(
+    FailureType.CorruptArtifact,
+    `artifact ${uri} is corrupt: expected sha256 ${expected}, got ${actual}${detail}; rerun the step that produced it (its retry rewrites it)`,
+  );
+}
+
+/** No sha256 was recorded for the object (written by something else, or a write interrupted before it finished). */
+export function unrecordedArtifact(uri: string, where: string): TypedTaskError {
+  return new TypedTaskError(
+    FailureType.CorruptArtifact,
+    `artifact ${uri} has no recorded sha256 (${where} is missing); it was not written by winnow's store or its write was interrupted: rerun the step that produces it`,
+  );
+}
+
+/** The object does not exist. Retryable (plain error): a producer may still be writing it. */
+export class MissingArtifact extends Error {
+  constructor(readonly uri: string) {
+    super(`artifact ${uri} does not exist; check the URI, or rerun the step that produces it`);
+    this.name = 'MissingArtifact';
+  }
+}
+
+/** A create-only put met a different existing object. */
+export class ArtifactConflict extends TypedTaskError {
+  constructor(
+    readonly uri: string,
+    readonly existingSha256: string,
+    readonly newSha256: string,
+  ) {
+    super(
+      'ArtifactConflict',
+      `artifact ${uri} is immutable and already exists with different content (existing sha256 ${existingSha256}, new ${newSha256}); ` +
+        'it was produced by another search or config with the same id: use a new searchId or delete the old artifacts (winnow store clean)',
+    );
+  }
+}
+
+export function isMissingArtifact(err: unknown): err is MissingArtifact {
+  return err instanceof MissingArtifact;
+}

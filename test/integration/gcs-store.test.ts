@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { openStore } from '../../activities/storage/store';
+import { readAll } from '../../activities/storage/digest';
+import { startFakeGcs, type FakeGcs } from '../helpers/fake-gcs';
+import { describeStoreBehaviour, generatedStream } from '../helpers/store-behaviour';
+
+let fake: Promise<FakeGcs> | undefined;
+const server = () => (fake ??= startFakeGcs());
+after(async () => {
+  if (fake) await (await fake).stop();
+});
+
+const bucket = 'winnow-test';
+const prefix = 'team/winnow';
+// A low single-request limit sends the multi-MiB objects of the suite through resumable uploads, in 8 MiB chunks.
+const gcsOptions = (endpoint: string) => ({ apiEndpoint: endpoint, singleRequestMaxBytes: 1024 * 1024, chunkSize: 8 * 1024 * 1024, retry: { maxRetries: 2, maxDelaySeconds: 1 } });
+
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+describeStoreBehaviour('gs:// against fake-gcs-server', async () => {
+  const gcs = await server();
+  await gcs.createBucket(bucket);
+  const store = openStore(`gs://${bucket}/${prefix}`, { gcs: gcsOptions(gcs.endpoint) });
+  const raw = (key: string) => gcs.storage.bucket(bucket).file(`${prefix}/${key}`);
+  return {
+    store,
+    corrupt: async (key, bytes) => {
+      const [metadata] = await raw(key).getMetadata();
+      await raw(key).save(bytes, { resumable: false, metadata: { metadata: metadata.metadata } });
+    },
+    dropRecord: async (key) => {
+      const [bytes] = await raw(key).download();
+      await raw(key).save(bytes, { resumable: false });
+    },
+  };
+});
+
+describe('gs:// store specifics', () => {
+  let gcs: FakeGcs;
+  before(async () => {
+    gcs = await server();
+    await gcs.createBucket('specifics');
+  });
+
+  it('names a bucket that does not exist', async () => {
+    const store = openStore('gs://no-such-bucket/x', { gcs: gcsOptions(gcs.endpoint) });
+    const missingBucket = (err: Error & { failureType?: string }) =>
+      err.failureType === 'InvalidConfig' && /bucket no-such-bucket does not exist/.test(err.message);
+    await assert.rejects(() => store.put('a', Buffer.from('x')), missingBucket);
+    await assert.rejects(() => store.put('big', generatedStream(3).stream), missingBucket);
+    await assert.rejects(() => store.get('a'), missingBucket);
+    await assert.rejects(() => store.list('a'), missingBucket);
+  });
+
+  it('finds the emulator through STORAGE_EMULATOR_HOST', async () => {
+    const saved = process.env.STORAGE_EMULATOR_HOST;
+    process.env.STORAGE_EMULATOR_HOST = gcs.endpoint;
+    try {
+      const store = openStore('gs://specifics/env');
+      const stored = await store.put('s/obj', Buffer.from('via the environment'));
+      assert.equal((await store.get(stored.uri)).toString(), 'via the environment');
+      const [onServer] = await gcs.storage.bucket('specifics').file('env/s/obj').download();
+      assert.equal(onServer.toString(), 'via the environment');
+    } finally {
+      if (saved === undefined) delete process.env.STORAGE_EMULATOR_HOST;
+      else process.env.STORAGE_EMULATOR_HOST = saved;
+    }
+  });
+
+  it('records the sha256 in the object metadata, for single-request and one-request resumable uploads', async () => {
+    // Default options: the resumable upload goes in one streamed request (the suite above uses chunks).
+    const store = openStore('gs://specifics', { gcs: { apiEndpoint: gcs.endpoint } });
+    const small = await store.put('meta/small', Buffer.from('abc'));
+    const source = generatedStream(3);
+    const large = await store.put('meta/large', source.stream);
+    for (const stored of [small, large]) {
+      const [metadata] = await gcs.storage.bucket('specifics').file(stored.key).getMetadata();
+      assert.equal(metadata.metadata?.sha256, stored.sha256);
+      assert.equal(Number(metadata.size), stored.bytes);
+    }
+    assert.equal(large.sha256, source.digest());
+  });
+
+  it('settles a create-only upload that meets an object created while it streamed', async () => {
+    const store = openStore('gs://specifics', { gcs: gcsOptions(gcs.endpoint) });
+    const content = await readAll(generatedStream(4, 9).stream);
+    const racing = (key: string, winner: Buffer) => {
+      const source = generatedStream(4, 9);
+      let sent = 0;
+      return (async function* () {
+        for await (const chunk of source.stream) {
+          // After the upload has started, another writer creates the object behind the store's back.
+          if (sent++ === 2) await gcs.storage.bucket('specifics').file(key).save(winner, { resumable: false, metadata: { metadata: { sha256: sha256(winner) } } });
+          yield chunk as Buffer;
+        }
+      })();
+    };
+    const same = await store.put('race/same', racing('race/same', content), { createOnly: true });
+    assert.equal(same.sha256, sha256(content));
+    const other = Buffer.from('another subset');
+    await assert.rejects(
+      () => store.put('race/other', racing('race/other', other), { createOnly: true }),
+      (err: Error & { failureType?: string }) => err.failureType === 'ArtifactConflict' && err.message.includes(sha256(other)) && err.message.includes(sha256(content)),
+    );
+    assert.deepEqual(await store.get('race/other'), other, 'the first writer wins');
+  });
+
+  it('completes the record of an identical object left without one by an interrupted write', async () => {
+    const store = openStore('gs://specifics', { gcs: gcsOptions(gcs.endpoint) });
+    const body = Buffer.from('{"subset":[7]}');
+    await gcs.storage.bucket('specifics').file('orphan/subset.json').save(body, { resumable: false });
+    await assert.rejects(() => store.get('orphan/subset.json'), /no recorded sha256/);
+    await store.put('orphan/subset.json', body, { createOnly: true });
+    assert.deepEqual(await store.get('orphan/subset.json'), body);
+  });
+
+  describe('retries', () => {
+    let proxy: Server;
+    let failures = 0;
+    const failOn = new Set([1, 3]);
+    before(async () => {
+      let seen = 0;
+      const target = new URL(gcs.endpoint);
+      // Answers 503 to chosen requests and forwards the rest to fake-gcs-server.
+      proxy = createServer((req, res) => {
+        seen++;
+        if (failOn.has(seen)) {
+          failures++;
+          req.resume();
+          res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"code":503,"message":"try again"}}');
+          return;
+        }
+        const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        });
+        req.pipe(upstream);
+      });
+      proxy.listen(0, '127.0.0.1');
+      await once(proxy, 'listening');
+    });
+    after(() => proxy.close());
+
+    it('retries transient server errors with backoff', async () => {
+      const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const store = openStore('gs://specifics/retry', { gcs: { ...gcsOptions(endpoint), retry: { maxRetries: 3, maxDelaySeconds: 1, delayMultiplier: 1.1 } } });
+      const started = Date.now();
+      const stored = await store.put('s/obj', Buffer.from('survives a 503'));
+      assert.equal((await store.get(stored.uri)).toString(), 'survives a 503');
+      assert.equal(failures, 2, 'both injected 503s were met and retried');
+      assert.ok(Date.now() - started >= 1000, 'the retries waited (backoff)');
+    });
+  });
+});
