@@ -1,11 +1,13 @@
 /** Activities grouped by the task queue whose workers run them. */
+import { evaluate, scoreShard, trainMember } from './gpu-tasks';
 import { probeCompute } from './probe-compute';
 import { writeSearchManifest } from './write-search-manifest';
 
-export const gpuActivities = { probeCompute };
+export const gpuActivities = { probeCompute, trainMember, scoreShard, evaluate };
 export const orchestratorActivities = { writeSearchManifest };
 
 export type GpuActivities = typeof gpuActivities;
 export type OrchestratorActivities = typeof orchestratorActivities;
 export type { ArtifactRef, WriteSearchManifestInput } from './write-search-manifest';
 export type { ComputeProbe } from './probe-compute';
+export type * from './gpu-tasks';

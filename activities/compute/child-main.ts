@@ -4,12 +4,19 @@
  */
 import type { ChildMessage, ChildRequest } from './child-protocol';
 import { probeComputeBackend } from './probe';
+import { evaluateCheckpoints, type EvaluateInput } from './tasks/evaluate';
+import { scoreShard, type ScoreShardInput } from './tasks/score-shard';
+import { trainMember, type TrainMemberInput } from './tasks/train-member';
 
 type Report = (progress: unknown) => void;
 type Task = (input: unknown, report: Report) => Promise<unknown>;
 
+// Inputs are typed by the activity that sends them (activities/*.ts); the child trusts its parent.
 const tasks: Record<string, Task> = {
   probe: () => probeComputeBackend(),
+  trainMember: (input, report) => trainMember(input as TrainMemberInput, report),
+  scoreShard: (input, report) => scoreShard(input as ScoreShardInput, report),
+  evaluate: (input) => evaluateCheckpoints(input as EvaluateInput),
 };
 
 function send(msg: ChildMessage): void {

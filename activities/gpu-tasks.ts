@@ -1,0 +1,32 @@
+/**
+ * Activities (winnow-gpu): the tensor work, each run in a compute child
+ * process. Progress from the child becomes the activity's heartbeat (a small
+ * pointer such as the epoch and the last checkpoint URI, never tensors);
+ * cancellation kills the child. A retried trainMember resumes from the
+ * latest intact checkpoint in the store.
+ */
+import { Context } from '@temporalio/activity';
+import { runInChild } from './compute/run-child';
+import type { EvaluateInput, EvaluateResult } from './compute/tasks/evaluate';
+import type { ScoreShardInput, ScoreShardResult } from './compute/tasks/score-shard';
+import type { TrainMemberInput, TrainMemberResult } from './compute/tasks/train-member';
+import { withTypedFailures } from './to-application-failure';
+
+export type { EvaluateInput, EvaluateResult, ScoreShardInput, ScoreShardResult, TrainMemberInput, TrainMemberResult };
+
+function runTask<R>(task: string, input: unknown): Promise<R> {
+  const ctx = Context.current();
+  return withTypedFailures(() => runInChild<R>(task, input, { signal: ctx.cancellationSignal, onProgress: (p) => ctx.heartbeat(p) }));
+}
+
+export function trainMember(input: TrainMemberInput): Promise<TrainMemberResult> {
+  return runTask('trainMember', input);
+}
+
+export function scoreShard(input: ScoreShardInput): Promise<ScoreShardResult> {
+  return runTask('scoreShard', input);
+}
+
+export function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
+  return runTask('evaluate', input);
+}

@@ -1,0 +1,23 @@
+/**
+ * Deterministic artifact keys (relative to the store root), so a retried
+ * activity rewrites the same objects. Pure; shared by workflows and activities.
+ *   <searchId>/round-<r>/member-<m>/ckpt-<e>/{checkpoint.json,weights.bin}
+ *   <searchId>/round-<r>/scores/shard-<k>
+ *   <searchId>/round-<r>/subset.json
+ */
+export const artifactPaths = {
+  search: (searchId: string) => `${searchId}`,
+  round: (searchId: string, round: number) => `${searchId}/round-${round}`,
+  member: (searchId: string, round: number, member: number) => `${searchId}/round-${round}/member-${member}`,
+  checkpoint: (memberKey: string, epoch: number) => `${memberKey}/ckpt-${epoch}`,
+  /** The latest per-epoch training state of a member, overwritten each epoch, for resuming between ensemble checkpoints. */
+  resumePoint: (memberKey: string) => `${memberKey}/resume`,
+  scoreShard: (searchId: string, round: number, shard: number) => `${searchId}/round-${round}/scores/shard-${String(shard).padStart(5, '0')}`,
+  subset: (searchId: string, round: number) => `${searchId}/round-${round}/subset.json`,
+} as const;
+
+/** The epoch of a checkpoint key `.../ckpt-<e>`, or undefined. */
+export function checkpointEpochOf(key: string): number | undefined {
+  const match = /\/ckpt-(\d+)$/.exec(key);
+  return match ? Number(match[1]) : undefined;
+}
