@@ -4,6 +4,8 @@
  * wasm backend. WINNOW_BACKEND forces one. Knows nothing of Temporal.
  */
 import type * as TF from '@tensorflow/tfjs';
+import { registerTfjsNodeKernels } from './tfjs-node-kernels';
+import { registerWasmKernels } from './wasm-kernels';
 
 export const backendNames = ['tfjs-node-gpu', 'tfjs-node', 'wasm'] as const;
 export type BackendName = (typeof backendNames)[number];
@@ -22,6 +24,8 @@ export function parseBackendPreference(raw: string | undefined): BackendPreferen
   throw new Error(`WINNOW_BACKEND=${raw} is not a backend; use one of auto, ${backendNames.join(', ')}`);
 }
 
+export type ModuleLoader = (name: string) => unknown;
+
 // Loaded with a computed name so that a missing optional native package is a
 // runtime condition, not a compile error.
 function loadModule(name: string): unknown {
@@ -29,35 +33,44 @@ function loadModule(name: string): unknown {
   return require(name);
 }
 
-async function tryLoad(name: BackendName): Promise<typeof TF> {
+async function tryLoad(name: BackendName, load: ModuleLoader): Promise<typeof TF> {
   if (name === 'wasm') {
-    const tf = loadModule('@tensorflow/tfjs') as typeof TF;
-    loadModule('@tensorflow/tfjs-backend-wasm');
+    const tf = load('@tensorflow/tfjs') as typeof TF;
+    load('@tensorflow/tfjs-backend-wasm');
     if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
     await tf.ready();
+    // The stock wasm backend cannot train convolutions without these.
+    registerWasmKernels(tf);
     return tf;
   }
-  // tfjs-node(-gpu) re-export the whole tfjs API with the native backend registered.
-  const tf = loadModule(`@tensorflow/${name}`) as typeof TF;
+  // libtensorflow's C++ logging goes to stderr; keep warnings and errors only.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
+  // tfjs-node(-gpu) re-export the whole tfjs API with the native backend
+  // registered. Without a built addon (infra/install-tfjs-node.sh) this throws.
+  const tf = load(`@tensorflow/${name}`) as typeof TF;
   await tf.ready();
+  registerTfjsNodeKernels(tf);
   return tf;
+}
+
+/** Tries the backends in order (or only the preferred one) and returns the first that loads. */
+export async function chooseComputeBackend(preference: BackendPreference, load: ModuleLoader = loadModule): Promise<ComputeBackend> {
+  const order = preference === 'auto' ? backendNames : [preference];
+  const skipped: string[] = [];
+  for (const name of order) {
+    try {
+      return { name, tf: await tryLoad(name, load), skipped };
+    } catch (err) {
+      skipped.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new Error(`no compute backend could be loaded (${skipped.join('; ')})`);
 }
 
 let chosen: Promise<ComputeBackend> | undefined;
 
 /** Loads the backend once per process; later calls return the same one. */
 export function initComputeBackend(preference: BackendPreference = parseBackendPreference(process.env.WINNOW_BACKEND)): Promise<ComputeBackend> {
-  chosen ??= (async () => {
-    const order = preference === 'auto' ? backendNames : [preference];
-    const skipped: string[] = [];
-    for (const name of order) {
-      try {
-        return { name, tf: await tryLoad(name), skipped };
-      } catch (err) {
-        skipped.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
-      }
-    }
-    throw new Error(`no compute backend could be loaded (${skipped.join('; ')})`);
-  })();
+  chosen ??= chooseComputeBackend(preference);
   return chosen;
 }

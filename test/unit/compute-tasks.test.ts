@@ -58,6 +58,8 @@ function assertClose(a: Float32Array[], b: Float32Array[]): void {
 before(async () => {
   root = mkdtempSync(path.join(os.tmpdir(), 'winnow-tasks-'));
   storageRoot = pathToFileURL(root).href;
+  // Tasks only touch stores inside the worker's root; the child processes inherit it.
+  process.env.WINNOW_STORAGE_ROOT = root;
   await initComputeBackend();
 });
 after(() => rmSync(root, { recursive: true, force: true }));

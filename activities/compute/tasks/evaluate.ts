@@ -5,7 +5,7 @@
 import { classificationMetrics, type ClassificationMetrics } from '../../ml/metrics';
 import { predictProbabilities } from '../../ml/predict';
 import { openDataset, type DatasetSpec, type Split } from '../../data';
-import { openStore } from '../../storage/store';
+import { openWorkerStore } from '../../storage/worker-store';
 import { initComputeBackend } from '../backend';
 import { getCheckpoint } from './checkpoint-store';
 
@@ -25,7 +25,7 @@ export interface EvaluateResult extends ClassificationMetrics {
 export async function evaluateCheckpoints(input: EvaluateInput): Promise<EvaluateResult> {
   if (input.checkpoints.length === 0) throw new Error('evaluate: no checkpoint given');
   const backend = await initComputeBackend();
-  const store = openStore(input.storageRoot);
+  const store = openWorkerStore(input.storageRoot);
   const dataset = await openDataset(input.dataset);
   const batch = await dataset.readRange(input.split, 0, dataset.info.samples[input.split]);
   const numClasses = dataset.info.numClasses;

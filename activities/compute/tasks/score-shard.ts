@@ -9,7 +9,7 @@ import { randomScores, scoreAccumulator, type AcquisitionFunction } from '../../
 import { serialiseScoreShard } from '../../acquisition/score-shard-codec';
 import { openDataset, type DatasetSpec } from '../../data';
 import { predictProbabilities } from '../../ml/predict';
-import { openStore } from '../../storage/store';
+import { openWorkerStore } from '../../storage/worker-store';
 import { initComputeBackend } from '../backend';
 import { getCheckpoint } from './checkpoint-store';
 
@@ -46,7 +46,7 @@ export interface ScoreShardResult {
 }
 
 export async function scoreShard(input: ScoreShardInput, report: (p: ScoreShardProgress) => void): Promise<ScoreShardResult> {
-  const store = openStore(input.storageRoot);
+  const store = openWorkerStore(input.storageRoot);
   let scores: Float32Array;
   if (input.function === 'random') {
     scores = randomScores(input.start, input.count, input.seed);

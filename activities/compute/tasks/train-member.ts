@@ -11,7 +11,8 @@ import { parseSubsetManifest } from '../../acquisition/subset-manifest';
 import { encodeCheckpoint, type DecodedCheckpoint } from '../../ml/checkpoint';
 import { buildModel, type ModelName } from '../../ml/models';
 import { createOptimizer, trainModel, type EpochMetrics, type TrainingSamples, type TrainingSettings } from '../../ml/train';
-import { openStore, type ArtifactStore } from '../../storage/store';
+import type { ArtifactStore } from '../../storage/store';
+import { openWorkerStore } from '../../storage/worker-store';
 import { artifactPaths } from '../../../workflows/artifact-paths';
 import { initComputeBackend } from '../backend';
 import { getCheckpoint, putCheckpoint } from './checkpoint-store';
@@ -113,7 +114,7 @@ async function findResumeState(store: ArtifactStore, input: TrainMemberInput, lo
 
 export async function trainMember(input: TrainMemberInput, report: (p: TrainMemberProgress) => void, log: (line: string) => void = console.error): Promise<TrainMemberResult> {
   const backend = await initComputeBackend();
-  const store = openStore(input.storageRoot);
+  const store = openWorkerStore(input.storageRoot);
   const dataset = await openDataset(input.dataset);
   const samples = await loadTrainingSamples(store, dataset, input.subsetUri);
   const epochs = input.training.epochs;

@@ -1,0 +1,50 @@
+/**
+ * The native tfjs-node backend, when infra/install-tfjs-node.sh has built its
+ * addon: it loads through the backend chooser and its Step override agrees
+ * with the stock cpu kernels. Without the addon, the chooser says why.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { chooseComputeBackend } from '../../activities/compute/backend';
+
+function addonBuilt(): boolean {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { find } = require('@mapbox/node-pre-gyp') as { find: (p: string) => string };
+    return fs.existsSync(find(path.resolve(require.resolve('@tensorflow/tfjs-node/package.json'))));
+  } catch {
+    return false;
+  }
+}
+
+const special = [-3, -1e-30, 0, -0, 1e-30, 2.5, Infinity, -Infinity, NaN];
+
+describe('tfjs-node backend', () => {
+  it('loads with its kernels when built, or names the missing addon', async () => {
+    if (!addonBuilt()) {
+      await assert.rejects(chooseComputeBackend('tfjs-node'), /tfjs-node: .*tfjs_binding\.node/);
+      return;
+    }
+    const backend = await chooseComputeBackend('tfjs-node');
+    assert.ok(backend.tf.engine() === tf.engine(), 'tfjs-node shares the one @tensorflow/tfjs engine');
+    assert.equal(tf.getBackend(), 'tensorflow');
+    const onNative = tf.tidy(() => ({
+      step: Array.from(tf.step(tf.tensor1d(special)).dataSync()),
+      leaky: Array.from(tf.step(tf.tensor1d(special), 0.2).dataSync()),
+      grad: Array.from(tf.grad((v) => tf.relu(v).mul(tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8, 9])).sum())(tf.tensor1d(special)).dataSync()),
+    }));
+    await tf.setBackend('cpu');
+    const onCpu = tf.tidy(() => ({
+      step: Array.from(tf.step(tf.tensor1d(special)).dataSync()),
+      leaky: Array.from(tf.step(tf.tensor1d(special), 0.2).dataSync()),
+      grad: Array.from(tf.grad((v) => tf.relu(v).mul(tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8, 9])).sum())(tf.tensor1d(special)).dataSync()),
+    }));
+    await tf.setBackend('tensorflow');
+    assert.deepEqual(onNative.step, onCpu.step);
+    assert.deepEqual(onNative.leaky, onCpu.leaky);
+    assert.deepEqual(onNative.grad, onCpu.grad);
+  });
+});
