@@ -1,13 +1,15 @@
 /** Activities grouped by the task queue whose workers run them. */
 import { evaluate, scoreShard, trainMember } from './gpu-tasks';
 import { probeCompute } from './probe-compute';
+import { acquire, describePool, drawRandomSubset } from './subsets';
 import { writeSearchManifest } from './write-search-manifest';
 
 export const gpuActivities = { probeCompute, trainMember, scoreShard, evaluate };
-export const orchestratorActivities = { writeSearchManifest };
+export const orchestratorActivities = { writeSearchManifest, describePool, drawRandomSubset, acquire };
 
 export type GpuActivities = typeof gpuActivities;
 export type OrchestratorActivities = typeof orchestratorActivities;
-export type { ArtifactRef, WriteSearchManifestInput } from './write-search-manifest';
+export type { ArtifactRef, SearchManifestRef, WriteSearchManifestInput } from './write-search-manifest';
 export type { ComputeProbe } from './probe-compute';
 export type * from './gpu-tasks';
+export type * from './subsets';

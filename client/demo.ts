@@ -14,13 +14,18 @@ import type { SearchConfigInput } from '../workflows/config';
 import { progressQuery } from '../workflows/definitions';
 import { TaskQueue } from '../workflows/task-queues';
 import { connectClient, workflowUiUrl } from './connection';
+import { formatResultTable } from './result-table';
 
+// Sized for about ten minutes on two CPU cores: 2 members x 2 checkpoints, two build-up rounds.
 const demoConfig: SearchConfigInput = {
   dataset: { kind: 'fashion-mnist' },
   scheme: 'build-up',
-  initialSize: 3000,
-  targets: [6000, 15000, 30000],
-  acquisition: { function: 'entropy', step: 3000 },
+  initialSize: 2000,
+  targets: [4000, 6000],
+  acquisition: { function: 'entropy', step: 2000 },
+  ensemble: { members: 2, checkpointEpochs: [2, 3] },
+  training: { epochs: 3 },
+  shardSize: 15000,
 };
 
 async function serverAnswers(address: string): Promise<boolean> {
@@ -58,16 +63,18 @@ async function main(): Promise<void> {
     const run = async () => {
       const handle = await client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [demoConfig] });
       console.log(`[demo] search ${workflowId} started; watch it at ${workflowUiUrl(uiBase, settings.namespace, workflowId)}`);
-      let lastPhase = '';
+      let last = '';
       const timer = setInterval(() => {
-        handle.query(progressQuery).then(
+        // After continue-as-new the handle follows the latest run of the search.
+        client.workflow.getHandle(workflowId).query(progressQuery).then(
           (p) => {
-            if (p.phase !== lastPhase) console.log(`[demo] ${((Date.now() - started) / 1000).toFixed(1)} s  phase: ${p.phase}`);
-            lastPhase = p.phase;
+            const line = `round ${p.round}, ${p.phase}: subset ${p.subsetSize}, members ${p.membersTrained}/${p.members}, shards ${p.shardsScored}/${p.shards}`;
+            if (line !== last) console.log(`[demo] ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s  ${line}`);
+            last = line;
           },
           () => undefined,
         );
-      }, 300);
+      }, 1000);
       try {
         return await handle.result();
       } finally {
@@ -77,14 +84,12 @@ async function main(): Promise<void> {
     const [orchestrator, gpu] = workers;
     const result = await orchestrator.runUntil(gpu.runUntil(run()));
     console.log('');
-    console.log(`search id        ${result.searchId}`);
-    console.log(`dataset          ${result.config.dataset.kind}`);
-    console.log(`targets          ${result.config.targets.join(', ')}`);
-    console.log(`compute backend  ${result.compute.backend} (tfjs ${result.compute.tfjsVersion})`);
-    console.log(`manifest         ${result.manifest.uri}`);
-    console.log(`wall time        ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(formatResultTable(result));
     console.log('');
-    console.log('This is the foundation slice: the rounds (train, score, acquire, evaluate) land with the orchestration issue.');
+    console.log(`search id        ${result.searchId}`);
+    console.log(`compute backend  ${result.computeBackend}`);
+    console.log(`artifacts        ${result.storageRoot}/${result.searchId}/`);
+    console.log(`wall time        ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (server) console.log('The dev server stops now; `npm run server` keeps it (and the UI on :8233) running, with this run in its history.');
   } finally {
     await client.connection.close();

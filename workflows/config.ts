@@ -37,8 +37,33 @@ const ensembleSchema = z.strictObject({
 
 const acquisitionSchema = z.strictObject({
   function: z.enum(acquisitionFunctions).default('entropy'),
-  /** Samples acquired per round. */
+  /** Samples acquired per round (build-up); default: the gap to the next target. */
   step: sampleCount.optional(),
+});
+
+const scheduleSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('constant') }),
+  z.strictObject({ kind: z.literal('step'), milestones: z.array(z.number().int().min(1)).min(1), factor: z.number().positive().max(1) }),
+  z.strictObject({ kind: z.literal('cosine'), minFraction: z.number().min(0).max(1).optional() }),
+]);
+
+const trainingSchema = z.strictObject({
+  epochs: z.number().int().min(1).max(10_000).default(3),
+  batchSize: z.number().int().min(1).max(65_536).default(128),
+  optimizer: z.enum(['sgd-momentum', 'adam']).default('adam'),
+  learningRate: z.number().positive().max(10).default(0.001),
+  momentum: z.number().min(0).max(1).default(0.9),
+  schedule: scheduleSchema.default({ kind: 'constant' }),
+  augmentation: z.enum(['none', 'crop-flip']).default('none'),
+});
+
+const evaluationSchema = z.strictObject({
+  /** Fresh models trained per subset (and baseline); accuracies are averaged. */
+  repeats: z.number().int().min(1).max(100).default(1),
+  /** Also train on a random subset of each target size. */
+  randomBaseline: z.boolean().default(true),
+  /** Also train once on the full training set. */
+  fullBaseline: z.boolean().default(true),
 });
 
 export const searchConfigSchema = z
@@ -50,6 +75,16 @@ export const searchConfigSchema = z
       .optional(),
     dataset: datasetSchema,
     model: z.enum(modelNames).default('cnn-small'),
+    /** Multiplies every layer's channel count of the model. */
+    modelWidth: z.number().positive().max(16).default(1),
+    training: trainingSchema.prefault({}),
+    /** Per round: fresh weights (`scratch`) or fine-tune from the previous round's first member (`finetune`). */
+    initialisation: z.enum(['scratch', 'finetune']).default('scratch'),
+    evaluation: evaluationSchema.prefault({}),
+    /** Pool samples per scoreShard activity. */
+    shardSize: z.number().int().min(1).max(10_000_000).default(10_000),
+    /** scoreShard activities in flight at once. */
+    scoringWindow: z.number().int().min(1).max(1000).default(8),
     scheme: z.enum(schemes).default('build-up'),
     /** Build-up only: size of the seeded random starting subset. */
     initialSize: sampleCount.optional(),
@@ -78,6 +113,11 @@ export const searchConfigSchema = z
     if (new Set(epochs).size !== epochs.length) {
       ctx.addIssue({ code: 'custom', path: ['ensemble', 'checkpointEpochs'], message: 'epochs must be distinct' });
     }
+    epochs.forEach((epoch, i) => {
+      if (epoch > config.training.epochs) {
+        ctx.addIssue({ code: 'custom', path: ['ensemble', 'checkpointEpochs', i], message: `epoch ${epoch} is past training.epochs (${config.training.epochs})` });
+      }
+    });
   });
 
 /** What a caller may send (defaults not yet applied). */

@@ -1,92 +1,78 @@
 /**
- * The subset search. This first slice proves the wiring end to end: validate
- * the one-object config, probe the compute backend on the GPU queue, write the
- * search manifest on the orchestrator queue, answer `progress` throughout.
+ * The subset search (DESIGN.md, "The method"). Each run of this workflow is
+ * one round: train the ensemble on the current subset, score the pool,
+ * acquire the most uncertain samples, evaluate when a target size is
+ * reached, then continue-as-new carrying only references and small numbers.
+ * The plumbing (activity options, windows, progress) lives in round-steps.ts.
  */
-import { ApplicationFailure, proxyActivities, setHandler, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { ArtifactRef, ComputeProbe, GpuActivities, OrchestratorActivities } from '../activities';
+import { ApplicationFailure, continueAsNew, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { formatConfigProblems, parseSearchConfig, type SearchConfig } from './config';
-import { progressQuery, type SearchPhase, type SearchProgress } from './definitions';
-import { FailureType, nonRetryableFailureTypes } from './failures';
-import { deriveSearchId } from './search-id';
-import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from './search-attributes';
-import { TaskQueue } from './task-queues';
-
-const retry = { nonRetryableErrorTypes: [...nonRetryableFailureTypes], maximumAttempts: 10 };
-
-const gpu = proxyActivities<GpuActivities>({
-  taskQueue: TaskQueue.gpu,
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry,
-});
-
-const orchestrator = proxyActivities<OrchestratorActivities>({
-  taskQueue: TaskQueue.orchestrator,
-  startToCloseTimeout: '2 minutes',
-  retry,
-});
+import { progressQuery } from './definitions';
+import { FailureType } from './failures';
+import { acquireNext, evaluateAt, prepareSearch, scorePool, SearchTracker, trainEnsemble } from './round-steps';
+import { acquisitionSize, type EvaluationRow, type AccuracySummary, type RoundSummary, type SearchState } from './search-plan';
+import { WinnowStatus } from './search-attributes';
 
 export interface SearchResult {
   searchId: string;
   config: SearchConfig;
-  compute: ComputeProbe;
-  manifest: ArtifactRef;
+  storageRoot: string;
+  poolSize: number;
+  /** Subset manifest URI per target size. */
+  subsets: Record<string, string>;
+  evaluations: EvaluationRow[];
+  full?: AccuracySummary;
+  rounds: RoundSummary[];
+  computeBackend: string;
 }
 
-export async function subsetSearch(input: unknown): Promise<SearchResult> {
-  const info = workflowInfo();
-  const progress: SearchProgress = {
-    searchId: deriveSearchId(info.workflowId),
-    phase: 'validating',
-    round: 0,
-    subsetSize: 0,
-    updatedAt: new Date().toISOString(),
-  };
-  setHandler(progressQuery, () => progress);
-  const enter = (phase: SearchPhase, details: string): void => {
-    progress.phase = phase;
-    progress.updatedAt = new Date().toISOString();
-    setCurrentDetails(`**${phase}**: ${details}`);
-  };
-
-  const parsed = parseSearchConfig(input);
-  if (!parsed.ok) {
-    throw ApplicationFailure.create({
-      type: FailureType.InvalidConfig,
-      message: formatConfigProblems(parsed.problems),
-      details: [parsed.problems],
-      nonRetryable: true,
-    });
-  }
-  const config = parsed.config;
-  if (config.searchId) progress.searchId = config.searchId;
-  upsertSearchAttributes([
-    { key: WinnowDataset, value: config.dataset.kind },
-    { key: WinnowStatus, value: 'running' },
-    { key: WinnowRound, value: 0 },
-    { key: WinnowSubsetSize, value: 0 },
-  ]);
-
+export async function subsetSearch(input: unknown, carried?: SearchState): Promise<SearchResult> {
+  const config = validateConfig(input);
+  const tracker = new SearchTracker(config, carried, workflowInfo().workflowId);
+  setHandler(progressQuery, () => tracker.progress);
   try {
-    enter('probing-compute', 'checking the compute backend on winnow-gpu');
-    const compute = await gpu.probeCompute();
-    progress.computeBackend = compute.backend;
+    const state = carried ?? (await prepareSearch(config, tracker));
+    if (config.scheme === 'compress') return await compress(config, state, tracker);
 
-    enter('writing-manifest', 'recording the search manifest');
-    const manifest = await orchestrator.writeSearchManifest({
-      searchId: progress.searchId,
-      workflowId: info.workflowId,
-      config,
-      compute,
-    });
-
-    enter('done', `manifest at ${manifest.uri}`);
-    upsertSearchAttributes([{ key: WinnowStatus, value: 'completed' }]);
-    return { searchId: progress.searchId, config, compute, manifest };
+    // Build up: one round per workflow run.
+    const k = acquisitionSize(config, state.subset?.count ?? 0, state.targets);
+    if (k > 0) {
+      const ensemble = await trainEnsemble(config, state, tracker);
+      const scores = await scorePool(config, state, ensemble.checkpoints, tracker);
+      const next = await acquireNext(config, state, ensemble.checkpoints, scores.uris, k, tracker);
+      if (state.targets.includes(next.count)) await evaluateAt(config, state, next, tracker);
+      tracker.finishRound(state, next, ensemble.meanLoss);
+      if (acquisitionSize(config, next.count, state.targets) > 0) {
+        await continueAsNew<typeof subsetSearch>(input, { ...state, round: state.round + 1, subset: next, lastCheckpoint: ensemble.checkpoints[0] });
+      }
+    }
+    return tracker.finish(config, state);
   } catch (err) {
     upsertSearchAttributes([{ key: WinnowStatus, value: 'failed' }]);
-    setCurrentDetails(`**failed** in ${progress.phase}: ${(err as Error).message}`);
+    tracker.fail(err);
     throw err;
   }
+}
+
+/** Compress: one ensemble on the whole pool, then the most uncertain samples at each target size. */
+async function compress(config: SearchConfig, state: SearchState, tracker: SearchTracker): Promise<SearchResult> {
+  const ensemble = await trainEnsemble(config, state, tracker);
+  const scores = await scorePool(config, state, ensemble.checkpoints, tracker);
+  for (const target of [...state.targets]) {
+    const subset = await acquireNext(config, state, ensemble.checkpoints, scores.uris, target, tracker, target);
+    await evaluateAt(config, state, subset, tracker);
+    tracker.finishRound(state, subset, ensemble.meanLoss);
+  }
+  return tracker.finish(config, state);
+}
+
+function validateConfig(input: unknown): SearchConfig {
+  const parsed = parseSearchConfig(input);
+  if (parsed.ok) return parsed.config;
+  throw ApplicationFailure.create({
+    type: FailureType.InvalidConfig,
+    message: formatConfigProblems(parsed.problems),
+    details: [parsed.problems],
+    nonRetryable: true,
+  });
 }

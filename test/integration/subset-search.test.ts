@@ -1,0 +1,180 @@
+/**
+ * The subset search end to end on a real Temporal dev server with both
+ * workers: build-up rounds with continue-as-new, compress, the progress query,
+ * search attributes, the artifacts in the store, and bad input.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { parseSubsetManifest } from '../../activities/acquisition/subset-manifest';
+import { openStore } from '../../activities/storage/store';
+import { subsetSearch } from '../../workflows';
+import type { SearchConfigInput } from '../../workflows/config';
+import { progressQuery } from '../../workflows/definitions';
+import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from '../../workflows/search-attributes';
+import { TaskQueue } from '../../workflows/task-queues';
+import { startDevServerEnv, withWorkers } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let storageDir: string;
+
+before(async () => {
+  storageDir = mkdtempSync(path.join(os.tmpdir(), 'winnow-search-'));
+  process.env.WINNOW_STORAGE_ROOT = storageDir;
+  env = await startDevServerEnv();
+});
+
+after(async () => {
+  await env?.teardown();
+  rmSync(storageDir, { recursive: true, force: true });
+});
+
+/** A small learnable pool: 300 training samples of 12x12x1, 4 classes, 200 test samples. */
+const dataset = { kind: 'synthetic', uri: 'synthetic:?seed=4&shape=12x12x1&classes=4&test=200', size: 300 } as const;
+const tiny = {
+  dataset,
+  modelWidth: 0.25,
+  training: { epochs: 2, batchSize: 32, learningRate: 0.003 },
+  ensemble: { members: 2, checkpointEpochs: [1, 2] },
+  shardSize: 128,
+} satisfies Partial<SearchConfigInput>;
+
+async function failureOf(input: unknown): Promise<ApplicationFailure> {
+  const error = await withWorkers(env, ['orchestrator', 'gpu'], () =>
+    env.client.workflow.execute(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: `bad-${randomUUID()}`, args: [input] }),
+  ).then(
+    () => assert.fail('the workflow should have failed'),
+    (err: unknown) => err,
+  );
+  assert.ok(error instanceof WorkflowFailedError, `expected WorkflowFailedError, got ${String(error)}`);
+  // An activity's failure arrives wrapped in an ActivityFailure: take the first ApplicationFailure down the chain.
+  let cause: unknown = error.cause;
+  while (cause instanceof Error && !(cause instanceof ApplicationFailure)) cause = cause.cause;
+  assert.ok(cause instanceof ApplicationFailure, `expected an ApplicationFailure in the cause chain, got ${String(error.cause)}`);
+  return cause;
+}
+
+describe('subsetSearch on a real dev server', () => {
+  it('build-up: grows the subset by the step each round, continues as new, evaluates at each target', async () => {
+    const workflowId = `Build Up ${randomUUID()}`;
+    const config: SearchConfigInput = { ...tiny, initialSize: 30, targets: [60, 90], acquisition: { function: 'entropy', step: 30 } };
+    // Only the orchestrator polls at first: the search must wait on the GPU queue.
+    const handle = await withWorkers(env, ['orchestrator'], async () => {
+      const h = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [config] });
+      let progress = await h.query(progressQuery);
+      for (let i = 0; i < 100 && progress.phase !== 'preparing'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        progress = await h.query(progressQuery);
+      }
+      assert.equal(progress.phase, 'preparing');
+      assert.equal(progress.computeBackend, undefined);
+      return h;
+    });
+
+    // Queries on a closed workflow are answered by replaying it on a worker, so keep them running.
+    const { result, progress, description, history } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
+      const result = await handle.result();
+      const latest = env.client.workflow.getHandle(workflowId);
+      return { result, progress: await latest.query(progressQuery), description: await latest.describe(), history: await latest.fetchHistory() };
+    });
+
+    assert.equal(result.searchId, workflowId.toLowerCase().replace(/ /g, '-'));
+    assert.deepEqual(result.evaluations.map((e) => e.size), [60, 90]);
+    for (const row of result.evaluations) {
+      assert.ok(row.activeLearning.mean > 0.25 && row.activeLearning.mean <= 1, `AL accuracy ${row.activeLearning.mean} beats chance`);
+      assert.ok(row.random && row.random.runs.length === 1);
+    }
+    assert.ok(result.full && result.full.mean > 0.25, 'full-set baseline trained once');
+    assert.deepEqual(result.rounds.map((r) => [r.round, r.subsetSize, r.added]), [[0, 60, 30], [1, 90, 30]]);
+
+    // The subsets in the store: each extends its parent by exactly the step, no duplicates, lineage linked.
+    const store = openStore(pathToFileURL(storageDir).href);
+    const read = async (uri: string) => parseSubsetManifest((await store.get(uri)).toString('utf8'), uri);
+    const s1 = await read(result.subsets['60']);
+    const s2 = await read(result.subsets['90']);
+    assert.equal(s1.count, 60);
+    assert.equal(s2.count, 90);
+    assert.equal(s2.lineage.parentManifestUri, result.subsets['60']);
+    const s0 = await read(s1.lineage.parentManifestUri!);
+    assert.equal(s0.count, 30);
+    assert.equal(new Set(s2.indices).size, 90);
+    for (const i of s1.indices) assert.ok(s2.indices.includes(i), `sample ${i} kept in the next subset`);
+    assert.equal(s2.lineage.acquisitionFunction, 'entropy');
+    assert.ok(s2.lineage.ensembleManifestUri?.endsWith('/round-1/ensemble.json'));
+
+    // continue-as-new: the result came from a later run, whose history is small.
+    assert.notEqual(description.runId, handle.firstExecutionRunId);
+    assert.ok((history.events?.length ?? 0) < 200, `last run's history has ${history.events?.length} events`);
+
+    assert.equal(progress.phase, 'done');
+    assert.equal(progress.subsetSize, 90);
+    assert.equal(description.typedSearchAttributes.get(WinnowStatus), 'completed');
+    assert.equal(description.typedSearchAttributes.get(WinnowDataset), 'synthetic');
+    assert.equal(description.typedSearchAttributes.get(WinnowSubsetSize), 90);
+    assert.equal(description.typedSearchAttributes.get(WinnowRound), 2);
+  });
+
+  it('compress: one ensemble on the whole pool, the most uncertain samples at each target', async () => {
+    const config: SearchConfigInput = { ...tiny, scheme: 'compress', targets: [100, 200], ensemble: { members: 1, checkpointEpochs: [2] }, evaluation: { fullBaseline: false } };
+    const result = await withWorkers(env, ['orchestrator', 'gpu'], () =>
+      env.client.workflow.execute(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: `compress-${randomUUID()}`, args: [config] }),
+    );
+    assert.deepEqual(result.evaluations.map((e) => e.size), [100, 200]);
+    assert.equal(result.full, undefined);
+    const store = openStore(pathToFileURL(storageDir).href);
+    const small = parseSubsetManifest((await store.get(result.subsets['100'])).toString('utf8'));
+    const large = parseSubsetManifest((await store.get(result.subsets['200'])).toString('utf8'));
+    assert.equal(small.lineage.parentManifestUri, null);
+    // Top-100 by score is inside top-200 by the same scores.
+    for (const i of small.indices) assert.ok(large.indices.includes(i));
+  });
+
+  it('fails at once with InvalidConfig naming every bad field', async () => {
+    const failure = await failureOf({
+      dataset: { kind: 'imagenet-22k', size: -5 },
+      targets: 'all',
+      model: 42,
+      ensemble: { members: 0 },
+      colour: 'blue',
+    });
+    assert.equal(failure.type, 'InvalidConfig');
+    assert.equal(failure.nonRetryable, true);
+    for (const field of ['dataset.kind', 'dataset.size', 'targets', 'model', 'ensemble.members', 'colour']) {
+      assert.match(failure.message, new RegExp(`(^|[ ;:(])${field.replace('.', '\\.')}:`), `message names ${field}: ${failure.message}`);
+    }
+    assert.match(failure.message, /^invalid search config \(6 problems\)/);
+  });
+
+  it('rejects a missing dataset, a non-object input, and targets larger than the pool', async () => {
+    const missing = await failureOf({ targets: [10] });
+    assert.equal(missing.type, 'InvalidConfig');
+    assert.match(missing.message, /dataset: /);
+
+    const notAnObject = await failureOf('fashion-mnist');
+    assert.match(notAnObject.message, /\(config\): .*object/);
+
+    const tooLarge = await failureOf({ ...tiny, targets: [100, 5000] });
+    assert.equal(tooLarge.type, 'InvalidConfig');
+    assert.match(tooLarge.message, /targets\.1: 5000 is larger than the training set \(300 samples\)/);
+  });
+
+  it('refuses a storage root outside the worker’s root without writing anything', async () => {
+    const outside = mkdtempSync(path.join(os.tmpdir(), 'winnow-outside-'));
+    try {
+      const error = await failureOf({ ...tiny, targets: [60], storageRoot: outside });
+      assert.equal(error.type, 'ForbiddenPath');
+      assert.match(error.message, /outside the worker's storage root/);
+      assert.equal(error.nonRetryable, true);
+      assert.deepEqual(readdirSync(outside), []);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * Pure planning of a search: the state carried across continue-as-new, how
+ * many samples the next round acquires, how the pool is cut into shards, and
+ * the seeds of every member. No I/O, no Temporal: unit-testable alone.
+ */
+import type { SearchConfig } from './config';
+
+export interface SubsetPointer {
+  uri: string;
+  count: number;
+}
+
+export interface PoolSummary {
+  poolSize: number;
+  testSize: number;
+  numClasses: number;
+  fingerprint: string;
+}
+
+export interface AccuracySummary {
+  mean: number;
+  std: number;
+  runs: number[];
+}
+
+export interface EvaluationRow {
+  size: number;
+  fraction: number;
+  subsetUri: string;
+  activeLearning: AccuracySummary;
+  random?: AccuracySummary;
+}
+
+export interface RoundSummary {
+  round: number;
+  subsetSize: number;
+  added: number;
+  /** Lowest acquisition score that made it in. */
+  cutoffScore: number | null;
+  meanTrainLoss: number;
+  seconds: { train: number; score: number; acquire: number; evaluate: number };
+}
+
+/** Everything a search needs to go on after continue-as-new: references and small numbers only. */
+export interface SearchState {
+  searchId: string;
+  storageRoot: string;
+  pool: PoolSummary;
+  /** The round about to run. */
+  round: number;
+  /** The current subset; null = the whole pool (compress, round 0). */
+  subset: SubsetPointer | null;
+  /** Ensemble checkpoint of the last round to fine-tune from. */
+  lastCheckpoint?: string;
+  evaluations: EvaluationRow[];
+  full?: AccuracySummary;
+  rounds: RoundSummary[];
+  /** Targets still to reach (ascending); control updates may change them. */
+  targets: number[];
+  computeBackend: string;
+  startedAt: string;
+}
+
+export function defaultInitialSize(config: SearchConfig): number {
+  return config.initialSize ?? Math.max(1, Math.min(config.acquisition.step ?? Math.floor(config.targets[0] / 2), config.targets[0] - 1));
+}
+
+/** Samples the next build-up round acquires: the step, never past the next target. */
+export function acquisitionSize(config: SearchConfig, subsetSize: number, targets: readonly number[]): number {
+  const next = targets.find((t) => t > subsetSize);
+  if (next === undefined) return 0;
+  return Math.min(config.acquisition.step ?? next - subsetSize, next - subsetSize);
+}
+
+export interface ShardRange {
+  index: number;
+  start: number;
+  count: number;
+}
+
+export function poolShards(poolSize: number, shardSize: number): ShardRange[] {
+  const shards: ShardRange[] = [];
+  for (let start = 0, index = 0; start < poolSize; start += shardSize, index++) {
+    shards.push({ index, start, count: Math.min(shardSize, poolSize - start) });
+  }
+  return shards;
+}
+
+/** Same mixing as the ML engine's, restated here so the workflow bundle imports nothing heavy. */
+export function deriveSeed(...parts: number[]): number {
+  let h = 0x811c9dc5;
+  for (const part of parts) {
+    h = Math.imul(h ^ (part >>> 0), 0x01000193) >>> 0;
+    h = Math.imul(h ^ (h >>> 13), 0x5bd1e995) >>> 0;
+  }
+  return h % 2147483647;
+}
+
+export function summarise(runs: number[]): AccuracySummary {
+  const mean = runs.reduce((a, b) => a + b, 0) / runs.length;
+  const variance = runs.length > 1 ? runs.reduce((a, b) => a + (b - mean) ** 2, 0) / (runs.length - 1) : 0;
+  return { mean, std: Math.sqrt(variance), runs };
+}
+
+/** Names every target that the pool cannot hold; empty when all fit. */
+export function targetsBeyondPool(targets: readonly number[], poolSize: number): string[] {
+  return targets.flatMap((t, i) => (t > poolSize ? [`targets.${i}: ${t} is larger than the training set (${poolSize} samples)`] : []));
+}
