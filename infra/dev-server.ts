@@ -5,7 +5,7 @@
  * starts it in the background when nothing listens on TEMPORAL_ADDRESS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -63,7 +63,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const address = `127.0.0.1:${port}`;
   try {
-    const connection = await connectWhenReady(address, child, 60_000);
+    const connection = await connectWhenReady(address, child, 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}${options.inheritStdio ? '' : `\n--- last lines of ${logFile} ---\n${tailOf(logFile, 15)}`}`);
+    });
     try {
       const added = await ensureSearchAttributes(connection, namespace);
       return {
@@ -87,6 +89,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   }
 }
 
+function tailOf(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = net.createServer();
@@ -101,7 +111,7 @@ export async function connectWhenReady(address: string, child: ChildProcess | un
   let lastError: unknown;
   while (Date.now() < deadline) {
     if (child && (child.exitCode !== null || child.signalCode !== null)) {
-      throw new Error(`the Temporal dev server exited (${child.exitCode ?? child.signalCode}) while starting; see its log beside the database`);
+      throw new Error(`the Temporal dev server exited (${child.exitCode ?? child.signalCode}) while starting`);
     }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2_000 });

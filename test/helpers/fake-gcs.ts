@@ -5,9 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { Storage } from '@google-cloud/storage';
 import { toolPath } from '../../infra/tools';
+import { freePort } from './ports';
 
 export interface FakeGcs {
   /** http://127.0.0.1:PORT, for `apiEndpoint`. */
@@ -64,17 +64,6 @@ export async function startFakeGcs(options: FakeGcsOptions = {}): Promise<FakeGc
     };
   }
   throw new Error(`fake-gcs-server did not start: ${(lastError as Error)?.message}`);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 async function waitUntilServing(endpoint: string, child: ChildProcess, stderr: () => string): Promise<void> {

@@ -12,7 +12,13 @@ import { Client, Connection } from '@temporalio/client';
 import { startDevServer } from '../../infra/dev-server';
 import { winnowSearchAttributes } from '../../workflows/search-attributes';
 import { TaskQueue } from '../../workflows/task-queues';
-import { freePort } from '../helpers/ports';
+import { freePortBlock } from '../helpers/ports';
+
+/** gRPC port with room for the dev server's internal services above it, and a UI port away from them. */
+async function serverPorts(): Promise<[number, number]> {
+  const port = await freePortBlock(6);
+  return [port, await freePortBlock(1, [port])];
+}
 
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'winnow-devserver-'));
 after(() => rmSync(stateDir, { recursive: true, force: true }));
@@ -20,7 +26,7 @@ after(() => rmSync(stateDir, { recursive: true, force: true }));
 describe('local dev server', () => {
   it('registers the search attributes, serves the UI, and keeps history across restarts', async () => {
     const dbFile = path.join(stateDir, 'temporal.db');
-    const [port, uiPort] = [await freePort(), await freePort()];
+    const [port, uiPort] = await serverPorts();
 
     const first = await startDevServer({ dbFile, port, uiPort });
     let workflowId: string;
@@ -52,12 +58,11 @@ describe('local dev server', () => {
   });
 
   it('fails with a clear message when the port is taken', async () => {
-    const port = await freePort();
-    const uiPort = await freePort();
+    const [port, uiPort] = await serverPorts();
     const blocker = await startDevServer({ dbFile: path.join(stateDir, 'a.db'), port, uiPort });
     try {
       await assert.rejects(
-        startDevServer({ dbFile: path.join(stateDir, 'b.db'), port, uiPort: await freePort() }),
+        startDevServer({ dbFile: path.join(stateDir, 'b.db'), port, uiPort: await freePortBlock(1, [port, uiPort]) }),
         new RegExp(`port ${port} \\(Temporal gRPC\\) on 127\\.0\\.0\\.1 is already in use`),
       );
     } finally {
