@@ -24,6 +24,8 @@ async function main(): Promise<void> {
   console.log(`backend: ${backend.name}; training: ${JSON.stringify({ ...defaultTrainingSettings, epochs })}`);
   const root = mkdtempSync(path.join(os.tmpdir(), 'winnow-fashion-'));
   const storageRoot = pathToFileURL(root).href;
+  // The tasks only write inside the worker's root.
+  process.env.WINNOW_STORAGE_ROOT = root;
   const dataset = { kind: 'fashion-mnist' as const };
   try {
     const started = Date.now();

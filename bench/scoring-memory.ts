@@ -29,6 +29,8 @@ async function main(): Promise<void> {
   console.log(machineLine());
   const root = mkdtempSync(path.join(os.tmpdir(), 'winnow-scoremem-'));
   const storageRoot = pathToFileURL(root).href;
+  // The tasks only write inside the worker's root.
+  process.env.WINNOW_STORAGE_ROOT = root;
   const store = openStore(storageRoot);
   try {
     const uris: string[] = [];
