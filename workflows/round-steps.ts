@@ -247,7 +247,7 @@ export async function acquireNext(
 ): Promise<SubsetRef & { added: number; cutoffScore: number | null }> {
   tracker.enter('acquiring', compressTarget ? `keeping the ${k} most uncertain samples` : `acquiring ${k} samples`);
   const round = compressTarget ? state.round : state.round + 1;
-  return light.acquire({
+  const next = await light.acquire({
     storageRoot: state.storageRoot,
     key: compressTarget ? `${artifactPaths.round(state.searchId, state.round)}/subset-${compressTarget}.json` : artifactPaths.subset(state.searchId, round),
     ensembleKey: `${artifactPaths.round(state.searchId, state.round)}/ensemble.json`,
@@ -261,6 +261,8 @@ export async function acquireNext(
     function: config.acquisition.function,
     round,
   });
+  tracker.progress.subsetSize = next.count;
+  return next;
 }
 
 /** Fresh models on the subset, on a random subset of equal size and (once) on the full set; test accuracy of each. */

@@ -20,7 +20,8 @@ import type { SearchConfigInput } from '../../workflows/config';
 import { progressQuery } from '../../workflows/definitions';
 import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from '../../workflows/search-attributes';
 import { TaskQueue } from '../../workflows/task-queues';
-import { startDevServerEnv, withWorkers } from '../helpers/temporal';
+import { startDevServerEnv, withWorkers, workflowBundle } from '../helpers/temporal';
+import { Worker } from '@temporalio/worker';
 
 let env: TestWorkflowEnvironment;
 let storageDir: string;
@@ -112,6 +113,12 @@ describe('subsetSearch on a real dev server', () => {
     // continue-as-new: the result came from a later run, whose history is small.
     assert.notEqual(description.runId, handle.firstExecutionRunId);
     assert.ok((history.events?.length ?? 0) < 200, `last run's history has ${history.events?.length} events`);
+    // The recorded history replays against the current workflow code without nondeterminism.
+    const firstRun = await env.client.workflow.getHandle(workflowId, handle.firstExecutionRunId).fetchHistory();
+    assert.ok((firstRun.events?.length ?? 0) < 200, `first run's history has ${firstRun.events?.length} events`);
+    for (const recorded of [firstRun, history]) {
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), replayName: 'build-up' }, recorded);
+    }
 
     assert.equal(progress.phase, 'done');
     assert.equal(progress.subsetSize, 90);
