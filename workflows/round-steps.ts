@@ -3,7 +3,7 @@
  * them: activity options per queue, the bounded scoring window, progress,
  * search attributes and current details.
  */
-import { proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo, ApplicationFailure } from '@temporalio/workflow';
+import { condition, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo, ApplicationFailure } from '@temporalio/workflow';
 import type { RetryPolicy } from '@temporalio/common';
 import type { GpuActivities, OrchestratorActivities, SubsetRef } from '../activities';
 import { artifactPaths } from './artifact-paths';
@@ -19,6 +19,7 @@ import {
   summarise,
   targetsBeyondPool,
   type AccuracySummary,
+  type SearchControl,
   type SearchState,
   type SubsetPointer,
 } from './search-plan';
@@ -36,17 +37,22 @@ const light = proxyActivities<OrchestratorActivities>({ taskQueue: TaskQueue.orc
 /** Progress, search attributes and current details of one search, kept in step. */
 export class SearchTracker {
   readonly progress: SearchProgress;
+  /** Set by the signals and the update; carried across continue-as-new in SearchState. */
+  readonly control: SearchControl;
   private phaseStarted = Date.now();
   private roundSeconds = { train: 0, score: 0, acquire: 0, evaluate: 0 };
 
   constructor(config: SearchConfig, carried: SearchState | undefined, workflowId: string) {
+    this.control = carried?.control ?? { paused: false, stopAfterRound: false, targets: config.targets };
     this.progress = {
       searchId: carried?.searchId ?? config.searchId ?? deriveSearchId(workflowId),
       phase: carried ? 'training' : 'validating',
       round: carried?.round ?? 0,
       subsetSize: carried?.subset?.count ?? 0,
       poolSize: carried?.pool.poolSize,
-      targets: carried?.targets ?? config.targets,
+      targets: this.control.targets,
+      paused: this.control.paused,
+      stopping: this.control.stopAfterRound,
       membersTrained: 0,
       members: config.ensemble.members,
       shardsScored: 0,
@@ -74,6 +80,19 @@ export class SearchTracker {
     setCurrentDetails(`**round ${this.progress.round} · ${phase}** · subset ${this.progress.subsetSize}${this.progress.poolSize ? ` of ${this.progress.poolSize}` : ''}\n\n${details}`);
   }
 
+  /** What the progress query answers: the tracked progress with the controls' current values. */
+  snapshot(): SearchProgress {
+    return { ...this.progress, targets: this.control.targets, paused: this.control.paused, stopping: this.control.stopAfterRound };
+  }
+
+  /** Between steps: wait here while paused. */
+  async gate(): Promise<void> {
+    if (!this.control.paused) return;
+    const before = this.progress.phase;
+    this.enter('paused', `paused before the next step after ${before}; send the resume signal to go on`);
+    await condition(() => !this.control.paused);
+  }
+
   touch(): void {
     this.progress.updatedAt = new Date().toISOString();
   }
@@ -95,7 +114,7 @@ export class SearchTracker {
     const perRound = done.reduce((a, r) => a + r.seconds.train + r.seconds.score + r.seconds.acquire + r.seconds.evaluate, 0) / done.length;
     let size = state.subset?.count ?? 0;
     let left = 0;
-    for (let k = acquisitionSize(config, size, state.targets); k > 0; k = acquisitionSize(config, size, state.targets)) {
+    for (let k = acquisitionSize(config, size, state.control.targets); k > 0; k = acquisitionSize(config, size, state.control.targets)) {
       size += k;
       left++;
     }
@@ -165,7 +184,7 @@ export async function prepareSearch(config: SearchConfig, tracker: SearchTracker
     subset,
     evaluations: [],
     rounds: [],
-    targets: config.targets,
+    control: tracker.control,
     computeBackend: compute.backend,
     startedAt: new Date().toISOString(),
   };

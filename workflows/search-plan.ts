@@ -41,6 +41,26 @@ export interface RoundSummary {
   seconds: { train: number; score: number; acquire: number; evaluate: number };
 }
 
+/** What the controls (signals, updates) have set; carried across continue-as-new. */
+export interface SearchControl {
+  paused: boolean;
+  stopAfterRound: boolean;
+  /** Targets still in force (ascending). */
+  targets: number[];
+}
+
+/** Why a new target list is refused, or undefined when it is acceptable. */
+export function invalidTargets(targets: unknown, subsetSize: number, poolSize: number | undefined): string | undefined {
+  if (!Array.isArray(targets) || targets.length === 0) return 'targets must be a non-empty array of sample counts';
+  for (const [i, t] of targets.entries()) {
+    if (!Number.isInteger(t) || t <= 0) return `targets.${i}: ${String(t)} is not a positive integer`;
+    if (i > 0 && t <= targets[i - 1]) return `targets.${i}: targets must be strictly ascending`;
+    if (poolSize !== undefined && t > poolSize) return `targets.${i}: ${t} is larger than the training set (${poolSize} samples)`;
+  }
+  if (targets[targets.length - 1] <= subsetSize) return `the last target must exceed the current subset size (${subsetSize})`;
+  return undefined;
+}
+
 /** Everything a search needs to go on after continue-as-new: references and small numbers only. */
 export interface SearchState {
   searchId: string;
@@ -55,8 +75,8 @@ export interface SearchState {
   evaluations: EvaluationRow[];
   full?: AccuracySummary;
   rounds: RoundSummary[];
-  /** Targets still to reach (ascending); control updates may change them. */
-  targets: number[];
+  /** Pause/stop flags and the targets in force (ascending). */
+  control: SearchControl;
   computeBackend: string;
   startedAt: string;
 }

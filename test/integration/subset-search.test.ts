@@ -17,7 +17,7 @@ import { parseSubsetManifest } from '../../activities/acquisition/subset-manifes
 import { openStore } from '../../activities/storage/store';
 import { subsetSearch } from '../../workflows';
 import type { SearchConfigInput } from '../../workflows/config';
-import { progressQuery } from '../../workflows/definitions';
+import { pauseSignal, progressQuery, resumeSignal, setTargetsUpdate, stopAfterRoundSignal } from '../../workflows/definitions';
 import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from '../../workflows/search-attributes';
 import { TaskQueue } from '../../workflows/task-queues';
 import { startDevServerEnv, withWorkers, workflowBundle } from '../helpers/temporal';
@@ -141,6 +141,60 @@ describe('subsetSearch on a real dev server', () => {
     assert.equal(small.lineage.parentManifestUri, null);
     // Top-100 by score is inside top-200 by the same scores.
     for (const i of small.indices) assert.ok(large.indices.includes(i));
+  });
+
+  it('controls: pause holds the search between steps, setTargets changes the plan, resume goes on', async () => {
+    const config: SearchConfigInput = {
+      ...tiny,
+      initialSize: 30,
+      targets: [60, 90, 120],
+      acquisition: { step: 30 },
+      evaluation: { randomBaseline: false, fullBaseline: false },
+    };
+    const result = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
+      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: `controls-${randomUUID()}`, args: [config] });
+      await handle.signal(pauseSignal);
+      let progress = await handle.query(progressQuery);
+      for (let i = 0; i < 600 && progress.phase !== 'paused'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        progress = await handle.query(progressQuery);
+      }
+      assert.equal(progress.phase, 'paused');
+      assert.equal(progress.paused, true);
+      // Nothing moves while paused.
+      await new Promise((r) => setTimeout(r, 1500));
+      const later = await handle.query(progressQuery);
+      assert.equal(later.phase, 'paused');
+      assert.equal(later.membersTrained, progress.membersTrained);
+      assert.equal(later.subsetSize, 30);
+
+      await assert.rejects(handle.executeUpdate(setTargetsUpdate, { args: [[90, 60]] }), (err: Error) =>
+        /setTargets refused: targets\.1: targets must be strictly ascending/.test(`${err.message} ${(err.cause as Error | undefined)?.message}`),
+      );
+      assert.deepEqual(await handle.executeUpdate(setTargetsUpdate, { args: [[60, 75]] }), [60, 75]);
+      assert.deepEqual((await handle.query(progressQuery)).targets, [60, 75]);
+      await handle.signal(resumeSignal);
+      return handle.result();
+    });
+    assert.deepEqual(result.evaluations.map((e) => e.size), [60, 75]);
+    assert.deepEqual(result.rounds.map((r) => r.added), [30, 15]);
+  });
+
+  it('stop after the current round still evaluates the subset it reached', async () => {
+    const config: SearchConfigInput = {
+      ...tiny,
+      initialSize: 30,
+      targets: [90],
+      acquisition: { step: 20 },
+      evaluation: { randomBaseline: false, fullBaseline: false },
+    };
+    const result = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
+      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: `stop-${randomUUID()}`, args: [config] });
+      await handle.signal(stopAfterRoundSignal);
+      return handle.result();
+    });
+    assert.equal(result.rounds.length, 1);
+    assert.deepEqual(result.evaluations.map((e) => e.size), [50]);
   });
 
   it('fails at once with InvalidConfig naming every bad field', async () => {
