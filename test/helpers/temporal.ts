@@ -49,11 +49,11 @@ export type WorkerKind = 'orchestrator' | 'gpu';
  * Creates fresh workers of the given kinds (a Worker runs only once), runs
  * `fn` while they poll, then shuts them down.
  */
-export async function withWorkers<T>(env: TestWorkflowEnvironment, kinds: WorkerKind[], fn: () => Promise<T>): Promise<T> {
+export async function withWorkers<T>(env: TestWorkflowEnvironment, kinds: WorkerKind[], fn: () => Promise<T>, gpuSlots = 1): Promise<T> {
   const common = { connection: env.nativeConnection, namespace: env.namespace ?? 'default' };
   const workers: Worker[] = await Promise.all(
     kinds.map(async (kind) =>
-      kind === 'orchestrator' ? createOrchestratorWorker({ ...common, workflowBundle: await workflowBundle() }) : createGpuWorker(common),
+      kind === 'orchestrator' ? createOrchestratorWorker({ ...common, workflowBundle: await workflowBundle() }) : createGpuWorker({ ...common, slots: gpuSlots }),
     ),
   );
   return runAll(workers, fn);

@@ -128,6 +128,32 @@ describe('subsetSearch on a real dev server', () => {
     assert.equal(description.typedSearchAttributes.get(WinnowRound), 2);
   });
 
+  it('every other acquisition function runs a 2-round search with 2 members x 2 checkpoints', async () => {
+    const functions = ['mutual-information', 'variation-ratios', 'margin', 'least-confidence', 'random'] as const;
+    const results = await withWorkers(
+      env,
+      ['orchestrator', 'gpu'],
+      () =>
+        Promise.all(
+          functions.map((fn) =>
+            env.client.workflow.execute(subsetSearch, {
+              taskQueue: TaskQueue.orchestrator,
+              workflowId: `fn-${fn}-${randomUUID()}`,
+              args: [{ ...tiny, initialSize: 30, targets: [60, 90], acquisition: { function: fn, step: 30 }, evaluation: { randomBaseline: false, fullBaseline: false } }],
+            }),
+          ),
+        ),
+      3,
+    );
+    const store = openStore(pathToFileURL(storageDir).href);
+    for (const [i, result] of results.entries()) {
+      assert.deepEqual(result.rounds.map((r) => r.subsetSize), [60, 90], functions[i]);
+      const last = parseSubsetManifest((await store.get(result.subsets['90'])).toString('utf8'));
+      assert.equal(last.lineage.acquisitionFunction, functions[i]);
+      assert.equal(new Set(last.indices).size, 90);
+    }
+  });
+
   it('compress: one ensemble on the whole pool, the most uncertain samples at each target', async () => {
     const config: SearchConfigInput = { ...tiny, scheme: 'compress', targets: [100, 200], ensemble: { members: 1, checkpointEpochs: [2] }, evaluation: { fullBaseline: false } };
     const result = await withWorkers(env, ['orchestrator', 'gpu'], () =>
