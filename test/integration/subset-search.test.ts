@@ -21,6 +21,7 @@ import { pauseSignal, progressQuery, resumeSignal, setTargetsUpdate, stopAfterRo
 import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from '../../workflows/search-attributes';
 import { TaskQueue } from '../../workflows/task-queues';
 import { startDevServerEnv, withWorkers, workflowBundle } from '../helpers/temporal';
+import { resumeSearch } from '../../client/resume';
 import { Worker } from '@temporalio/worker';
 
 let env: TestWorkflowEnvironment;
@@ -204,6 +205,32 @@ describe('subsetSearch on a real dev server', () => {
     });
     assert.deepEqual(result.evaluations.map((e) => e.size), [60, 75]);
     assert.deepEqual(result.rounds.map((r) => r.added), [30, 15]);
+  });
+
+  it('resume: a search terminated mid-way goes on from its last round, losing no completed round', async () => {
+    const config: SearchConfigInput = { ...tiny, initialSize: 30, targets: [60, 90], acquisition: { step: 30 }, evaluation: { randomBaseline: false, fullBaseline: false } };
+    const workflowId = `resume-${randomUUID()}`;
+    const { resumed, firstEvaluation } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
+      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [config] });
+      // Wait for round 1 (the run after the first continue-as-new), then kill the search.
+      let progress = await handle.query(progressQuery);
+      for (let i = 0; i < 1200 && progress.round < 1; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        progress = await handle.query(progressQuery).catch(() => progress);
+      }
+      assert.equal(progress.round, 1);
+      const firstEvaluation = progress.evaluations[0];
+      await handle.terminate('simulated loss of the search');
+      await assert.rejects(resumeSearch(env.client, `${workflowId}-never-existed`));
+      const resumed = await resumeSearch(env.client, workflowId);
+      return { resumed, firstEvaluation };
+    });
+    assert.equal(resumed.round, 1);
+    const result = await withWorkers(env, ['orchestrator', 'gpu'], () => env.client.workflow.getHandle<typeof subsetSearch>(resumed.workflowId).result());
+    assert.deepEqual(result.evaluations.map((e) => e.size), [60, 90]);
+    assert.deepEqual(result.evaluations[0], firstEvaluation, 'the completed round-0 evaluation is carried, not redone');
+    assert.equal(result.searchId, workflowId, 'artifacts stay in the original search folder');
+    await assert.rejects(resumeSearch(env.client, resumed.workflowId), /is COMPLETED; only a failed, terminated, timed-out or cancelled search can be resumed/);
   });
 
   it('stop after the current round still evaluates the subset it reached', async () => {
