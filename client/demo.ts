@@ -7,8 +7,7 @@
 import { Connection } from '@temporalio/client';
 import { startDevServer, type DevServer } from '../infra/dev-server';
 import { connectionSettings } from '../infra/env';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { connectWorker, createGpuWorker, createOrchestratorWorker } from '../workers/create-workers';
+import { connectWorker, createGpuWorker, createOrchestratorWorker, installWorkerRuntime } from '../workers/create-workers';
 import { subsetSearch } from '../workflows';
 import type { SearchConfigInput } from '../workflows/config';
 import { progressQuery } from '../workflows/definitions';
@@ -40,7 +39,8 @@ async function serverAnswers(address: string): Promise<boolean> {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  Runtime.install({ logger: new DefaultLogger((process.env.WINNOW_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
+  // Workers run in this process: warnings and errors only, unless WINNOW_LOG_LEVEL says otherwise.
+  installWorkerRuntime({ ...process.env, WINNOW_LOG_LEVEL: process.env.WINNOW_LOG_LEVEL ?? 'WARN' });
   let settings = connectionSettings();
   let server: DevServer | undefined;
   let uiBase = process.env.WINNOW_UI_URL ?? 'http://localhost:8233';

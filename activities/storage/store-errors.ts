@@ -34,7 +34,7 @@ export class ArtifactConflict extends TypedTaskError {
     readonly newSha256: string,
   ) {
     super(
-      'ArtifactConflict',
+      FailureType.ArtifactConflict,
       `artifact ${uri} is immutable and already exists with different content (existing sha256 ${existingSha256}, new ${newSha256}); ` +
         'it was produced by another search or config with the same id: use a new searchId or delete the old artifacts (winnow store clean)',
     );
