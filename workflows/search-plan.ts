@@ -3,6 +3,7 @@
  * many samples the next round acquires, how the pool is cut into shards, and
  * the seeds of every member. No I/O, no Temporal: unit-testable alone.
  */
+import { mixSeeds } from '../activities/ml/seeded-random';
 import type { SearchConfig } from './config';
 
 export interface SubsetPointer {
@@ -106,14 +107,9 @@ export function poolShards(poolSize: number, shardSize: number): ShardRange[] {
   return shards;
 }
 
-/** Same mixing as the ML engine's, restated here so the workflow bundle imports nothing heavy. */
+/** A seed in [0, 2^31 - 1) for one use (member, shard scores, tie-break...), mixed from the search seed and its coordinates. */
 export function deriveSeed(...parts: number[]): number {
-  let h = 0x811c9dc5;
-  for (const part of parts) {
-    h = Math.imul(h ^ (part >>> 0), 0x01000193) >>> 0;
-    h = Math.imul(h ^ (h >>> 13), 0x5bd1e995) >>> 0;
-  }
-  return h % 2147483647;
+  return mixSeeds(...parts) % 2147483647;
 }
 
 export function summarise(runs: number[]): AccuracySummary {
