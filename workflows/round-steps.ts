@@ -190,10 +190,6 @@ export async function prepareSearch(config: SearchConfig, tracker: SearchTracker
   };
 }
 
-function trainingSettings(config: SearchConfig) {
-  return { ...config.training };
-}
-
 /** M members in parallel on winnow-gpu, each saving its checkpoints: members x checkpoints = the ensemble. */
 export async function trainEnsemble(config: SearchConfig, state: SearchState, tracker: SearchTracker): Promise<{ checkpoints: string[]; meanLoss: number }> {
   tracker.progress.membersTrained = 0;
@@ -204,7 +200,7 @@ export async function trainEnsemble(config: SearchConfig, state: SearchState, tr
         storageRoot: state.storageRoot,
         dataset: config.dataset,
         model: { name: config.model, width: config.modelWidth },
-        training: trainingSettings(config),
+        training: config.training,
         subsetUri: state.subset?.uri ?? null,
         memberKey: artifactPaths.member(state.searchId, state.round, m),
         checkpointEpochs: config.ensemble.checkpointEpochs,
@@ -294,7 +290,7 @@ export async function evaluateAt(config: SearchConfig, state: SearchState, subse
       storageRoot: state.storageRoot,
       dataset: config.dataset,
       model: { name: config.model, width: config.modelWidth },
-      training: trainingSettings(config),
+      training: config.training,
       subsetUri,
       memberKey: key,
       checkpointEpochs: [config.training.epochs],

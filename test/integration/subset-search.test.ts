@@ -17,7 +17,7 @@ import { parseSubsetManifest } from '../../activities/acquisition/subset-manifes
 import { openStore } from '../../activities/storage/store';
 import { subsetSearch } from '../../workflows';
 import type { SearchConfigInput } from '../../workflows/config';
-import { pauseSignal, progressQuery, resumeSignal, setTargetsUpdate, stopAfterRoundSignal } from '../../workflows/definitions';
+import { pauseSignal, progressQuery, type SearchProgress, resumeSignal, setTargetsUpdate, stopAfterRoundSignal } from '../../workflows/definitions';
 import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from '../../workflows/search-attributes';
 import { TaskQueue } from '../../workflows/task-queues';
 import { startDevServerEnv, withWorkers, workflowBundle } from '../helpers/temporal';
@@ -48,6 +48,16 @@ const tiny = {
   shardSize: 128,
 } satisfies Partial<SearchConfigInput>;
 
+/** Polls the progress query until `done` holds or ~`seconds` pass; returns the last answer (callers assert on it). */
+async function progressWhen(handle: { query: (q: typeof progressQuery) => Promise<SearchProgress> }, done: (p: SearchProgress) => boolean, seconds: number): Promise<SearchProgress> {
+  let progress = await handle.query(progressQuery);
+  for (let i = 0; i < seconds * 10 && !done(progress); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    progress = await handle.query(progressQuery).catch(() => progress);
+  }
+  return progress;
+}
+
 async function failureOf(input: unknown): Promise<ApplicationFailure> {
   const error = await withWorkers(env, ['orchestrator', 'gpu'], () =>
     env.client.workflow.execute(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: `bad-${randomUUID()}`, args: [input] }),
@@ -70,11 +80,7 @@ describe('subsetSearch on a real dev server', () => {
     // Only the orchestrator polls at first: the search must wait on the GPU queue.
     const handle = await withWorkers(env, ['orchestrator'], async () => {
       const h = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [config] });
-      let progress = await h.query(progressQuery);
-      for (let i = 0; i < 100 && progress.phase !== 'preparing'; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        progress = await h.query(progressQuery);
-      }
+      const progress = await progressWhen(h, (p) => p.phase === 'preparing', 10);
       assert.equal(progress.phase, 'preparing');
       assert.equal(progress.computeBackend, undefined);
       return h;
@@ -181,11 +187,7 @@ describe('subsetSearch on a real dev server', () => {
     const result = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
       const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: `controls-${randomUUID()}`, args: [config] });
       await handle.signal(pauseSignal);
-      let progress = await handle.query(progressQuery);
-      for (let i = 0; i < 600 && progress.phase !== 'paused'; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        progress = await handle.query(progressQuery);
-      }
+      const progress = await progressWhen(handle, (p) => p.phase === 'paused', 60);
       assert.equal(progress.phase, 'paused');
       assert.equal(progress.paused, true);
       // Nothing moves while paused.
@@ -213,11 +215,7 @@ describe('subsetSearch on a real dev server', () => {
     const { resumed, firstEvaluation } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
       const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [config] });
       // Wait for round 1 (the run after the first continue-as-new), then kill the search.
-      let progress = await handle.query(progressQuery);
-      for (let i = 0; i < 1200 && progress.round < 1; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        progress = await handle.query(progressQuery).catch(() => progress);
-      }
+      const progress = await progressWhen(handle, (p) => p.round >= 1, 120);
       assert.equal(progress.round, 1);
       const firstEvaluation = progress.evaluations[0];
       await handle.terminate('simulated loss of the search');
