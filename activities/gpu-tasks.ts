@@ -10,17 +10,19 @@ import { runInChild } from './compute/run-child';
 import type { EvaluateInput, EvaluateResult } from './compute/tasks/evaluate';
 import type { ScoreShardInput, ScoreShardResult } from './compute/tasks/score-shard';
 import type { TrainMemberInput, TrainMemberResult } from './compute/tasks/train-member';
+import { shutdownGraceMs } from './shutdown-grace';
 import { withTypedFailures } from './to-application-failure';
 
 export type { EvaluateInput, EvaluateResult, ScoreShardInput, ScoreShardResult, TrainMemberInput, TrainMemberResult };
 
-function runTask<R>(task: string, input: unknown): Promise<R> {
+function runTask<R>(task: string, input: unknown, stopGraceMs = 0): Promise<R> {
   const ctx = Context.current();
-  return withTypedFailures(() => runInChild<R>(task, input, { signal: ctx.cancellationSignal, onProgress: (p) => ctx.heartbeat(p) }));
+  return withTypedFailures(() => runInChild<R>(task, input, { signal: ctx.cancellationSignal, onProgress: (p) => ctx.heartbeat(p), stopGraceMs }));
 }
 
+/** On cancellation (worker shutdown included) the member saves its position inside the epoch before the attempt fails. */
 export function trainMember(input: TrainMemberInput): Promise<TrainMemberResult> {
-  return runTask('trainMember', input);
+  return runTask('trainMember', input, shutdownGraceMs());
 }
 
 export function scoreShard(input: ScoreShardInput): Promise<ScoreShardResult> {

@@ -4,6 +4,7 @@
  */
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkflowBundleOption } from '@temporalio/worker';
 import { gpuActivities, orchestratorActivities } from '../activities';
+import { shutdownGraceMs } from '../activities/shutdown-grace';
 import { TaskQueue } from '../workflows/task-queues';
 import { connectionSettings, type ConnectionSettings } from '../infra/env';
 
@@ -34,6 +35,9 @@ export function createGpuWorker(options: WorkerOptions & { slots?: number }): Pr
     activities: gpuActivities,
     // One activity per GPU slot: each one owns the device while it trains or scores.
     maxConcurrentActivityTaskExecutions: options.slots ?? 1,
+    // Shutdown cancels activities at once; training then saves its position within the grace time, and the
+    // worker gives up waiting a little after that.
+    shutdownForceTime: shutdownGraceMs() + 15_000,
   });
 }
 

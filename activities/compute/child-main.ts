@@ -11,10 +11,19 @@ import { trainMember, type TrainMemberInput } from './tasks/train-member';
 type Report = (progress: unknown) => void;
 type Task = (input: unknown, report: Report) => Promise<unknown>;
 
+// Set by the parent's stop request, or by SIGTERM/SIGINT reaching this process directly (e.g. Ctrl-C to the
+// whole process group): the task in flight finishes early instead of the child dying mid-write.
+let stopRequested = false;
+const requestStop = (): void => {
+  stopRequested = true;
+};
+process.on('SIGTERM', requestStop);
+process.on('SIGINT', requestStop);
+
 // Inputs are typed by the activity that sends them (activities/*.ts); the child trusts its parent.
 const tasks: Record<string, Task> = {
   probe: () => probeComputeBackend(),
-  trainMember: (input, report) => trainMember(input as TrainMemberInput, report),
+  trainMember: (input, report) => trainMember(input as TrainMemberInput, report, { stopRequested: () => stopRequested }),
   scoreShard: (input, report) => scoreShard(input as ScoreShardInput, report),
   evaluate: (input) => evaluateCheckpoints(input as EvaluateInput),
 };
@@ -23,8 +32,15 @@ function send(msg: ChildMessage): void {
   process.send?.(msg);
 }
 
-process.once('message', (raw) => {
+let started = false;
+process.on('message', (raw) => {
   const request = raw as ChildRequest;
+  if (request.type === 'stop') {
+    requestStop();
+    return;
+  }
+  if (started) return;
+  started = true;
   const task = tasks[request.task];
   const run = task
     ? task(request.input, (progress) => send({ type: 'progress', progress }))

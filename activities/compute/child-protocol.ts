@@ -1,9 +1,8 @@
 /** Messages between an activity and the compute child process it starts. */
-export interface ChildRequest {
-  type: 'run';
-  task: string;
-  input: unknown;
-}
+export type ChildRequest =
+  | { type: 'run'; task: string; input: unknown }
+  /** Finish soon: a training task saves its position inside the epoch, then fails with TrainingInterrupted. */
+  | { type: 'stop' };
 
 export type ChildMessage =
   | { type: 'progress'; progress: unknown }

@@ -10,8 +10,15 @@ import { ChildTaskError, type ChildMessage, type ChildRequest } from './child-pr
 export interface RunChildOptions {
   /** Called for every progress report the task sends. */
   onProgress?: (progress: unknown) => void;
-  /** Aborting kills the child (SIGKILL) and rejects with the abort reason. */
+  /**
+   * Aborting rejects with the abort reason. Without `stopGraceMs` the child is
+   * killed (SIGKILL) at once; with it, the child is asked to stop (a training
+   * task saves its position inside the epoch) and killed only if it has not
+   * exited within the grace time. The promise settles after the child is gone,
+   * so a retry never races a checkpoint still being written.
+   */
   signal?: AbortSignal;
+  stopGraceMs?: number;
   /** Extra environment for the child. */
   env?: NodeJS.ProcessEnv;
 }
@@ -36,10 +43,18 @@ export function runInChild<R>(task: string, input: unknown, options: RunChildOpt
       options.signal?.removeEventListener('abort', onAbort);
       fn();
     };
+    let aborted = false;
     const onAbort = (): void => {
-      child.kill('SIGKILL');
-      settle(() => reject(options.signal?.reason ?? new Error('aborted')));
+      aborted = true;
+      const grace = options.stopGraceMs ?? 0;
+      if (grace <= 0 || !child.connected) {
+        child.kill('SIGKILL');
+        return;
+      }
+      child.send({ type: 'stop' } satisfies ChildRequest);
+      setTimeout(() => child.kill('SIGKILL'), grace).unref();
     };
+    const rejectAborted = (): void => settle(() => reject(options.signal?.reason ?? new Error('aborted')));
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
     child.on('message', (raw) => {
@@ -47,15 +62,16 @@ export function runInChild<R>(task: string, input: unknown, options: RunChildOpt
       if (msg.type === 'progress') {
         options.onProgress?.(msg.progress);
       } else if (msg.type === 'result') {
-        settle(() => resolve(msg.result as R));
+        if (!aborted) settle(() => resolve(msg.result as R));
         child.disconnect();
       } else if (msg.type === 'error') {
-        settle(() => reject(new ChildTaskError(msg.error.message, msg.error.failureType)));
+        if (!aborted) settle(() => reject(new ChildTaskError(msg.error.message, msg.error.failureType)));
         child.disconnect();
       }
     });
     child.on('error', (err) => settle(() => reject(err)));
     child.on('exit', (code, signal) => {
+      if (aborted) return rejectAborted();
       settle(() =>
         reject(
           new ChildTaskError(

@@ -26,6 +26,8 @@ export const checkpointMetaSchema = z.object({
   accuracy: z.number().nullable(),
   backend: z.string(),
   createdBy: z.string(),
+  /** Taken inside epoch `epoch + 1` (graceful shutdown): batches done there and their running sums. */
+  within: z.object({ batch: z.number().int().min(1), lossSum: z.number(), correct: z.number().int().min(0) }).optional(),
 });
 export type CheckpointMeta = z.infer<typeof checkpointMetaSchema>;
 

@@ -59,7 +59,31 @@ export interface TrainRun {
   firstEpoch?: number;
   /** Names the run in error messages, e.g. "round 2, member 3". */
   context: string;
+  /** Where `firstEpoch` was interrupted: its first batches are already trained. */
+  within?: EpochPosition;
   onEpochEnd?: (metrics: EpochMetrics) => Promise<void>;
+  /** Asked after every batch; when true, `onInterrupt` saves the position and training stops with TrainingInterrupted. */
+  shouldStop?: () => boolean;
+  onInterrupt?: (epochsDone: number, position: EpochPosition) => Promise<void>;
+}
+
+/** A point inside an epoch: batches done and the running loss and correct-count sums over them. */
+export interface EpochPosition {
+  batch: number;
+  lossSum: number;
+  correct: number;
+}
+
+/** Training stopped on request (worker shutdown) after saving its position; a retry resumes from there. */
+export class TrainingInterrupted extends Error {
+  constructor(
+    readonly epochsDone: number,
+    readonly position: EpochPosition,
+    context: string,
+  ) {
+    super(`${context}: training interrupted in epoch ${epochsDone + 1} after batch ${position.batch}; its position was saved and a retry resumes there`);
+    this.name = 'TrainingInterrupted';
+  }
 }
 
 export function createOptimizer(settings: TrainingSettings): tf.Optimizer {
@@ -87,14 +111,26 @@ export async function trainModel(run: TrainRun): Promise<EpochMetrics[]> {
   const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
   const history: EpochMetrics[] = [];
 
-  for (let epoch = run.firstEpoch ?? 1; epoch <= settings.epochs; epoch++) {
+  const firstEpoch = run.firstEpoch ?? 1;
+  for (let epoch = firstEpoch; epoch <= settings.epochs; epoch++) {
     const started = Date.now();
     const learningRate = learningRateAt(settings.learningRate, settings.schedule, epoch, settings.epochs);
     setLearningRate(optimizer, learningRate);
     const order = seededPermutation(samples.count, mixSeeds(seed, epoch, 1));
-    let lossSum = tf.scalar(0);
-    let correctSum = tf.scalar(0, 'int32');
-    for (let start = 0, batch = 0; start < samples.count; start += batchSize, batch++) {
+    // The same order and augmentation seeds per batch make a resumed epoch continue exactly where it stopped.
+    const skip = epoch === firstEpoch ? run.within : undefined;
+    let lossSum = tf.scalar(skip?.lossSum ?? 0);
+    let correctSum = tf.scalar(skip?.correct ?? 0, 'int32');
+    for (let batch = skip?.batch ?? 0, start = batch * batchSize; start < samples.count; start += batchSize, batch++) {
+      // Yield to the event loop so a stop request (an IPC message or a signal) can arrive between batches.
+      if (run.shouldStop) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (batch > 0 && run.shouldStop?.()) {
+        const position = { batch, lossSum: (await lossSum.data())[0], correct: (await correctSum.data())[0] };
+        lossSum.dispose();
+        correctSum.dispose();
+        await run.onInterrupt?.(epoch - 1, position);
+        throw new TrainingInterrupted(epoch - 1, position, run.context);
+      }
       const size = Math.min(batchSize, samples.count - start);
       for (let i = 0; i < size; i++) {
         const index = order[start + i];

@@ -14,6 +14,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { parseScoreShard } from '../../activities/acquisition/score-shard-codec';
 import { createSubsetManifest, serialiseSubsetManifest } from '../../activities/acquisition/subset-manifest';
 import { initComputeBackend } from '../../activities/compute/backend';
+import { runInChild } from '../../activities/compute/run-child';
 import { evaluateCheckpoints } from '../../activities/compute/tasks/evaluate';
 import { scoreShard } from '../../activities/compute/tasks/score-shard';
 import { trainMember, type TrainMemberInput, type TrainMemberProgress, type TrainMemberResult } from '../../activities/compute/tasks/train-member';
@@ -68,7 +69,7 @@ describe('trainMember', () => {
   it('saves the configured checkpoints, resumes from the latest intact state, and never trusts a corrupt one', async () => {
     const key = artifactPaths.member('s1', 1, 0);
     const progress: TrainMemberProgress[] = [];
-    const first = await trainMember(input(key), (p) => progress.push(p), silent);
+    const first = await trainMember(input(key), (p) => progress.push(p), { log: silent });
     assert.deepEqual(first.checkpoints.map((c) => c.epoch), [2, 3]);
     assert.equal(first.resumedFromEpoch, 0);
     assert.deepEqual(progress.map((p) => p.epoch), [1, 2, 3]);
@@ -77,14 +78,14 @@ describe('trainMember', () => {
     const finalWeights = await weightsAt(first.checkpoints[1].uri);
 
     // Everything already done: nothing is trained again.
-    const again = await trainMember(input(key), silent, silent);
+    const again = await trainMember(input(key), silent, { log: silent });
     assert.equal(again.resumedFromEpoch, 3);
     assert.deepEqual(again.history, []);
 
     // Lose the last checkpoint: only epoch 3 is trained again, to the same weights.
     const store = openStore(storageRoot);
     await store.deletePrefix(`${artifactPaths.checkpoint(key, 3)}/`);
-    const resumed = await trainMember(input(key), silent, silent);
+    const resumed = await trainMember(input(key), silent, { log: silent });
     assert.equal(resumed.resumedFromEpoch, 2);
     assert.deepEqual(resumed.history.map((h) => h.epoch), [3]);
     assertClose(await weightsAt(resumed.checkpoints[1].uri), finalWeights);
@@ -94,7 +95,7 @@ describe('trainMember', () => {
     const weightsFile = path.join(fileURLToPath(storageRoot), artifactPaths.checkpoint(key, 2), 'weights.bin');
     writeFileSync(weightsFile, Buffer.alloc(64, 1));
     const logged: string[] = [];
-    const repaired = await trainMember(input(key), silent, (line) => logged.push(line));
+    const repaired = await trainMember(input(key), silent, { log: (line) => logged.push(line) });
     assert.equal(repaired.resumedFromEpoch, 1);
     assert.deepEqual(repaired.history.map((h) => h.epoch), [2, 3]);
     assert.ok(logged.some((l) => /ignoring s1\/round-1\/member-0\/ckpt-2: .*sha256/.test(l)), logged.join('\n'));
@@ -109,7 +110,7 @@ describe('trainMember', () => {
       lineage: { datasetFingerprint: 'f', acquisitionFunction: 'random', ensembleManifestUri: null, seed: 0, parentManifestUri: null, round: 0 },
     });
     const stored = await store.put('s2/round-0/subset.json', Buffer.from(serialiseSubsetManifest(manifest)));
-    const result = await trainMember(input(artifactPaths.member('s2', 0, 0), { subsetUri: stored.uri, checkpointEpochs: [1], training: { ...defaultTrainingSettings, epochs: 1, batchSize: 16 } }), silent, silent);
+    const result = await trainMember(input(artifactPaths.member('s2', 0, 0), { subsetUri: stored.uri, checkpointEpochs: [1], training: { ...defaultTrainingSettings, epochs: 1, batchSize: 16 } }), silent, { log: silent });
     assert.equal(result.samples, 50);
   });
 });
@@ -117,7 +118,7 @@ describe('trainMember', () => {
 describe('scoreShard and evaluate', () => {
   it('folds every checkpoint into one score per sample and evaluates the ensemble', async () => {
     const key = artifactPaths.member('s3', 1, 0);
-    const trained = await trainMember(input(key), silent, silent);
+    const trained = await trainMember(input(key), silent, { log: silent });
     const checkpoints = trained.checkpoints.map((c) => c.uri);
     const folded: number[] = [];
     const result = await scoreShard(
@@ -151,5 +152,34 @@ describe('trainMember activity', () => {
     const result: TrainMemberResult = await env.run(trainMemberActivity, input(artifactPaths.member('s4', 0, 1), { training: { ...defaultTrainingSettings, epochs: 2, batchSize: 64 }, checkpointEpochs: [2] }));
     assert.deepEqual(beats.map((b) => b.epoch), [1, 2]);
     assert.equal(result.checkpoints[0].uri, beats[1].checkpointUri);
+  });
+});
+
+describe('trainMember stopped gracefully', () => {
+  it('saves its position inside the epoch when its child is asked to stop, and the next attempt resumes there', async () => {
+    const key = artifactPaths.member('s5', 0, 0);
+    // 300 samples / batch 8 = 38 batches per epoch: cancel once epoch 1 is done, the stop lands inside epoch 2.
+    const settings = { ...defaultTrainingSettings, epochs: 3, batchSize: 8, learningRate: 0.003 };
+    const straight = await trainMember(input(artifactPaths.member('s5', 0, 1), { training: settings }), silent, { log: silent });
+
+    const controller = new AbortController();
+    const running = runInChild<TrainMemberResult>('trainMember', input(key, { training: settings }), {
+      signal: controller.signal,
+      stopGraceMs: 60_000,
+      onProgress: (p) => {
+        if ((p as TrainMemberProgress).epoch === 1) controller.abort(new Error('worker shutting down (test)'));
+      },
+    });
+    await assert.rejects(running, /worker shutting down \(test\)/);
+    const saved = await getCheckpoint(openStore(storageRoot), artifactPaths.resumePoint(key));
+    saved.model.dispose();
+    assert.equal(saved.meta.epoch, 1, 'the saved position lies in epoch 2');
+    assert.ok((saved.meta.within?.batch ?? 0) >= 1, `saved after at least one batch of epoch 2: ${JSON.stringify(saved.meta.within)}`);
+
+    const resumed = await trainMember(input(key, { training: settings }), silent, { log: silent });
+    assert.equal(resumed.resumedFromEpoch, 1);
+    assert.equal(resumed.resumedFromBatch, saved.meta.within?.batch);
+    assert.deepEqual(resumed.history.map((h) => h.epoch), [2, 3]);
+    assertClose(await weightsAt(resumed.checkpoints[1].uri), await weightsAt(straight.checkpoints[1].uri));
   });
 });

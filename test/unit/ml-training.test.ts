@@ -12,7 +12,7 @@ import { decodeCheckpoint, encodeCheckpoint } from '../../activities/ml/checkpoi
 import { classificationMetrics } from '../../activities/ml/metrics';
 import { buildModel, type ModelName } from '../../activities/ml/models';
 import { predictProbabilities } from '../../activities/ml/predict';
-import { createOptimizer, defaultTrainingSettings, trainModel, type TrainingSamples, type TrainingSettings } from '../../activities/ml/train';
+import { createOptimizer, defaultTrainingSettings, trainModel, TrainingInterrupted, type TrainingSamples, type TrainingSettings } from '../../activities/ml/train';
 
 let samples: TrainingSamples;
 let testSamples: TrainingSamples;
@@ -116,6 +116,57 @@ describe('training', () => {
     await restored.restoreOptimizer(resumedOptimizer);
     await trainModel({ model: restored.model, optimizer: resumedOptimizer, samples, settings, seed: 4, firstEpoch: 3, context: 'resumed' });
     assertSameWeights(restored.model, straight, false);
+    [straight, interrupted, restored.model].forEach((m) => m.dispose());
+    [straightOptimizer, interruptedOptimizer, resumedOptimizer].forEach((o) => o.dispose());
+  });
+
+  it('stops inside an epoch on request, saves its position, and resumes to the same weights and loss', async () => {
+    const build = () => buildModel({ name: 'cnn-small', inputShape: shape, numClasses: 4, width: 0.25, seed: 8 });
+    const straight = build();
+    const straightOptimizer = createOptimizer(settings);
+    const straightHistory = await trainModel({ model: straight, optimizer: straightOptimizer, samples, settings, seed: 5, context: 'straight' });
+
+    // 256 samples / batch 32 = 8 batches per epoch; asked before every batch but an epoch's first: 7 times in
+    // epoch 1, then before batches 1, 2, 3 of epoch 2. The 10th answer stops it there, 3 batches in.
+    const interrupted = build();
+    const interruptedOptimizer = createOptimizer(settings);
+    let steps = 0;
+    let saved: Awaited<ReturnType<typeof encodeCheckpoint>> | undefined;
+    await assert.rejects(
+      trainModel({
+        model: interrupted,
+        optimizer: interruptedOptimizer,
+        samples,
+        settings,
+        seed: 5,
+        context: 'round 0, member 1',
+        shouldStop: () => ++steps > 9,
+        onInterrupt: async (epochsDone, position) => {
+          saved = await encodeCheckpoint(interrupted, interruptedOptimizer, { epoch: epochsDone, seed: 5, loss: null, accuracy: null, backend: tf.getBackend(), createdBy: 'test', within: position });
+        },
+      }),
+      (err: Error) => err instanceof TrainingInterrupted && err.epochsDone === 1 && err.position.batch === 3 && /round 0, member 1: training interrupted in epoch 2 after batch 3/.test(err.message),
+    );
+    assert.ok(saved);
+    const restored = await decodeCheckpoint(saved, 'memory://resume');
+    assert.equal(restored.meta.epoch, 1);
+    assert.equal(restored.meta.within?.batch, 3);
+    const resumedOptimizer = createOptimizer(settings);
+    await restored.restoreOptimizer(resumedOptimizer);
+    const resumedHistory = await trainModel({
+      model: restored.model,
+      optimizer: resumedOptimizer,
+      samples,
+      settings,
+      seed: 5,
+      firstEpoch: 2,
+      within: restored.meta.within,
+      context: 'resumed',
+    });
+    assertSameWeights(restored.model, straight, false);
+    // Epoch 2's loss covers all its batches, the three before the stop included.
+    assert.ok(Math.abs(resumedHistory[0].loss - straightHistory[1].loss) <= 1e-5 * straightHistory[1].loss, `${resumedHistory[0].loss} vs ${straightHistory[1].loss}`);
+    assert.equal(resumedHistory[0].accuracy, straightHistory[1].accuracy);
     [straight, interrupted, restored.model].forEach((m) => m.dispose());
     [straightOptimizer, interruptedOptimizer, resumedOptimizer].forEach((o) => o.dispose());
   });

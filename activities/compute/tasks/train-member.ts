@@ -60,8 +60,16 @@ export interface TrainMemberResult {
   history: EpochMetrics[];
   /** Epochs already done when this attempt started (0 = from scratch). */
   resumedFromEpoch: number;
+  /** Batches of the next epoch already done when this attempt started (a graceful shutdown's mid-epoch save), else 0. */
+  resumedFromBatch: number;
   samples: number;
   backend: string;
+}
+
+export interface TrainMemberOptions {
+  /** Polled after every batch; true = save the position inside the epoch and stop (graceful shutdown). */
+  stopRequested?: () => boolean;
+  log?: (line: string) => void;
 }
 
 export async function loadTrainingSamples(store: ArtifactStore, dataset: Dataset, subsetUri: string | null): Promise<TrainingSamples> {
@@ -77,6 +85,8 @@ export async function loadTrainingSamples(store: ArtifactStore, dataset: Dataset
 
 interface ResumeState {
   epoch: number;
+  /** Batches done inside epoch `epoch + 1` (0 at an epoch boundary). */
+  batch: number;
   key: string;
   checkpoint: DecodedCheckpoint;
 }
@@ -100,19 +110,24 @@ async function findResumeState(store: ArtifactStore, input: TrainMemberInput, lo
         checkpoint.model.dispose();
         continue;
       }
-      states.push({ epoch: checkpoint.meta.epoch, key, checkpoint });
+      states.push({ epoch: checkpoint.meta.epoch, batch: checkpoint.meta.within?.batch ?? 0, key, checkpoint });
     } catch (err) {
       log(`${input.context}: ignoring ${key}: ${(err as Error).message}`);
     }
   }
-  states.sort((a, b) => b.epoch - a.epoch);
+  states.sort((a, b) => b.epoch - a.epoch || b.batch - a.batch);
   const intact = new Set(states.filter((s) => input.checkpointEpochs.includes(s.epoch)).map((s) => s.epoch));
   const chosen = states.find((s) => input.checkpointEpochs.every((e) => e > s.epoch || intact.has(e)));
   for (const s of states) if (s !== chosen) s.checkpoint.model.dispose();
   return chosen;
 }
 
-export async function trainMember(input: TrainMemberInput, report: (p: TrainMemberProgress) => void, log: (line: string) => void = console.error): Promise<TrainMemberResult> {
+export async function trainMember(
+  input: TrainMemberInput,
+  report: (p: TrainMemberProgress) => void,
+  options: TrainMemberOptions = {},
+): Promise<TrainMemberResult> {
+  const log = options.log ?? console.error;
   const backend = await initComputeBackend();
   const store = openWorkerStore(input.storageRoot);
   const dataset = await openDataset(input.dataset);
@@ -129,7 +144,7 @@ export async function trainMember(input: TrainMemberInput, report: (p: TrainMemb
   if (resume) {
     model = resume.checkpoint.model;
     await resume.checkpoint.restoreOptimizer(optimizer);
-    log(`${input.context}: resuming after epoch ${resume.epoch}`);
+    log(`${input.context}: resuming after epoch ${resume.epoch}${resume.batch ? `, batch ${resume.batch} of epoch ${resume.epoch + 1}` : ''}`);
   } else if (input.initFrom) {
     model = (await getCheckpoint(store, input.initFrom)).model;
   } else {
@@ -146,7 +161,23 @@ export async function trainMember(input: TrainMemberInput, report: (p: TrainMemb
       settings: input.training,
       seed: input.seed,
       firstEpoch: (resume?.epoch ?? 0) + 1,
+      within: resume?.checkpoint.meta.within,
       context: input.context,
+      shouldStop: options.stopRequested,
+      // Graceful shutdown: the position inside the epoch goes to the resume point, which a retry prefers.
+      onInterrupt: async (epochsDone, position) => {
+        const files = await encodeCheckpoint(model, optimizer, {
+          epoch: epochsDone,
+          seed: input.seed,
+          loss: null,
+          accuracy: null,
+          backend: backend.name,
+          createdBy: input.context,
+          within: position,
+        });
+        await putCheckpoint(store, artifactPaths.resumePoint(input.memberKey), files);
+        log(`${input.context}: stopped in epoch ${epochsDone + 1} after batch ${position.batch}; saved ${store.uriOf(artifactPaths.resumePoint(input.memberKey))}`);
+      },
       onEpochEnd: async (m) => {
         const key = wanted.includes(m.epoch) ? artifactPaths.checkpoint(input.memberKey, m.epoch) : artifactPaths.resumePoint(input.memberKey);
         if (m.epoch < epochs || wanted.includes(m.epoch)) {
@@ -169,7 +200,7 @@ export async function trainMember(input: TrainMemberInput, report: (p: TrainMemb
       const stat = await store.stat(`${artifactPaths.checkpoint(input.memberKey, epoch)}/checkpoint.json`);
       checkpoints.push({ epoch, uri: stat.uri, sha256: stat.sha256 });
     }
-    return { checkpoints, history, resumedFromEpoch: resume?.epoch ?? 0, samples: samples.count, backend: backend.name };
+    return { checkpoints, history, resumedFromEpoch: resume?.epoch ?? 0, resumedFromBatch: resume?.batch ?? 0, samples: samples.count, backend: backend.name };
   } finally {
     model.dispose();
     optimizer.dispose();
