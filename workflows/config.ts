@@ -85,6 +85,8 @@ export const searchConfigSchema = z
     shardSize: z.number().int().min(1).max(10_000_000).default(10_000),
     /** scoreShard activities in flight at once. */
     scoringWindow: z.number().int().min(1).max(1000).default(8),
+    /** Above this many shards per round, scoring fans out through child workflows of at most this many shards each (keeps each history small). */
+    shardsPerChild: z.number().int().min(1).max(5000).default(500),
     scheme: z.enum(schemes).default('build-up'),
     /** Build-up only: size of the seeded random starting subset. */
     initialSize: sampleCount.optional(),

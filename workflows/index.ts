@@ -1,3 +1,4 @@
 /** Every workflow the orchestrator worker registers. */
 export { subsetSearch } from './subset-search';
+export { scorePoolShards } from './score-pool';
 export type { SearchResult } from './subset-search';

@@ -3,19 +3,21 @@
  * them: activity options per queue, the bounded scoring window, progress,
  * search attributes and current details.
  */
-import { condition, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo, ApplicationFailure } from '@temporalio/workflow';
-import type { RetryPolicy } from '@temporalio/common';
+import { condition, executeChild, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo, ApplicationFailure } from '@temporalio/workflow';
 import type { GpuActivities, OrchestratorActivities, SubsetRef } from '../activities';
+import { lightActivityOptions, trainingActivityOptions } from './activity-options';
 import { artifactPaths } from './artifact-paths';
 import type { SearchConfig } from './config';
 import type { SearchPhase, SearchProgress } from './definitions';
-import { FailureType, nonRetryableFailureTypes } from './failures';
+import { FailureType } from './failures';
+import { scorePoolShards, scoreShardsWindowed, type ScoreShardsInput } from './score-pool';
 import { deriveSearchId } from './search-id';
 import {
   acquisitionSize,
   defaultInitialSize,
   deriveSeed,
   poolShards,
+  shardGroups,
   summarise,
   targetsBeyondPool,
   type AccuracySummary,
@@ -27,12 +29,8 @@ import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from './se
 import type { SearchResult } from './subset-search';
 import { TaskQueue } from './task-queues';
 
-const retry: RetryPolicy = { nonRetryableErrorTypes: [...nonRetryableFailureTypes], initialInterval: '2 seconds', maximumInterval: '5 minutes' };
-
-// Tensor work: long runs, detected dead by missed heartbeats rather than a short deadline.
-const training = proxyActivities<GpuActivities>({ taskQueue: TaskQueue.gpu, startToCloseTimeout: '48 hours', heartbeatTimeout: '2 minutes', retry });
-const scoring = proxyActivities<GpuActivities>({ taskQueue: TaskQueue.gpu, startToCloseTimeout: '12 hours', heartbeatTimeout: '2 minutes', retry });
-const light = proxyActivities<OrchestratorActivities>({ taskQueue: TaskQueue.orchestrator, startToCloseTimeout: '30 minutes', heartbeatTimeout: '2 minutes', retry });
+const training = proxyActivities<GpuActivities>(trainingActivityOptions);
+const light = proxyActivities<OrchestratorActivities>(lightActivityOptions);
 
 /** Progress, search attributes and current details of one search, kept in step. */
 export class SearchTracker {
@@ -220,33 +218,42 @@ export async function trainEnsemble(config: SearchConfig, state: SearchState, tr
   };
 }
 
-/** Every pool shard scored with every checkpoint, at most `scoringWindow` shards in flight. */
+/**
+ * Every pool shard scored with every checkpoint, at most `scoringWindow`
+ * shards in flight. Up to `shardsPerChild` shards run in this workflow; more
+ * fan out through scorePoolShards child workflows, one group after another.
+ */
 export async function scorePool(config: SearchConfig, state: SearchState, checkpoints: string[], tracker: SearchTracker): Promise<{ uris: string[] }> {
   const shards = poolShards(state.pool.poolSize, config.shardSize);
   tracker.progress.shards = shards.length;
   tracker.progress.shardsScored = 0;
-  tracker.enter('scoring', `scoring ${state.pool.poolSize} samples in ${shards.length} shards with ${checkpoints.length} models (${config.acquisition.function})`);
-  const uris = new Array<string>(shards.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < shards.length) {
-      const shard = shards[next++];
-      const result = await scoring.scoreShard({
-        storageRoot: state.storageRoot,
-        dataset: config.dataset,
-        start: shard.start,
-        count: shard.count,
-        checkpoints,
-        function: config.acquisition.function,
-        seed: deriveSeed(config.seed, state.round, 2),
-        outputKey: artifactPaths.scoreShard(state.searchId, state.round, shard.index),
-      });
-      uris[shard.index] = result.uri;
+  const groups = shardGroups(shards, config.shardsPerChild);
+  const via = groups.length > 1 ? ` through ${groups.length} child workflows` : '';
+  tracker.enter('scoring', `scoring ${state.pool.poolSize} samples in ${shards.length} shards with ${checkpoints.length} models (${config.acquisition.function})${via}`);
+  const work = (group: typeof shards): ScoreShardsInput => ({
+    common: { storageRoot: state.storageRoot, dataset: config.dataset, checkpoints, function: config.acquisition.function, seed: deriveSeed(config.seed, state.round, 2) },
+    shards: group,
+    outputKeys: group.map((shard) => artifactPaths.scoreShard(state.searchId, state.round, shard.index)),
+    window: config.scoringWindow,
+  });
+  if (groups.length === 1) {
+    const uris = await scoreShardsWindowed(work(shards), () => {
       tracker.progress.shardsScored++;
       tracker.touch();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(config.scoringWindow, shards.length) }, lane));
+    });
+    return { uris };
+  }
+  const uris: string[] = [];
+  for (const [g, group] of groups.entries()) {
+    const scored = await executeChild(scorePoolShards, {
+      workflowId: `${workflowInfo().workflowId}/round-${state.round}/scores-${g}`,
+      taskQueue: TaskQueue.orchestrator,
+      args: [work(group)],
+    });
+    uris.push(...scored);
+    tracker.progress.shardsScored += group.length;
+    tracker.touch();
+  }
   return { uris };
 }
 

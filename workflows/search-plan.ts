@@ -107,6 +107,14 @@ export function poolShards(poolSize: number, shardSize: number): ShardRange[] {
   return shards;
 }
 
+/** Consecutive groups of at most `perGroup` shards (one group when all fit). */
+export function shardGroups<T>(shards: readonly T[], perGroup: number): T[][] {
+  if (!Number.isInteger(perGroup) || perGroup < 1) throw new Error(`shards per group must be a positive integer, got ${perGroup}`);
+  const groups: T[][] = [];
+  for (let i = 0; i < shards.length; i += perGroup) groups.push(shards.slice(i, i + perGroup));
+  return groups.length > 0 ? groups : [[]];
+}
+
 /** A seed in [0, 2^31 - 1) for one use (member, shard scores, tie-break...), mixed from the search seed and its coordinates. */
 export function deriveSeed(...parts: number[]): number {
   return mixSeeds(...parts) % 2147483647;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseSearchConfig, type SearchConfig, type SearchConfigInput } from '../../workflows/config';
-import { acquisitionSize, defaultInitialSize, deriveSeed, invalidTargets, poolShards, summarise, targetsBeyondPool } from '../../workflows/search-plan';
+import { acquisitionSize, defaultInitialSize, deriveSeed, invalidTargets, poolShards, shardGroups, summarise, targetsBeyondPool } from '../../workflows/search-plan';
 
 function config(input: Partial<SearchConfigInput>): SearchConfig {
   const parsed = parseSearchConfig({ dataset: { kind: 'mnist' }, targets: [100, 200], ...input });
@@ -34,6 +34,15 @@ describe('search plan', () => {
       { index: 1, start: 10, count: 10 },
       { index: 2, start: 20, count: 5 },
     ]);
+  });
+
+  it('groups shards for child workflows: consecutive, each at most the group size, all shards once', () => {
+    const shards = poolShards(1_281_167, 1000);
+    const groups = shardGroups(shards, 500);
+    assert.deepEqual(groups.map((g) => g.length), [500, 500, 282]);
+    assert.deepEqual(groups.flat(), shards);
+    assert.equal(shardGroups(shards.slice(0, 7), 500).length, 1);
+    assert.throws(() => shardGroups(shards, 0), /positive integer, got 0/);
   });
 
   it('derives distinct, reproducible seeds per coordinate', () => {

@@ -1,0 +1,14 @@
+/**
+ * Activity options per kind of work, shared by the search and its scoring
+ * child workflows. Tensor work runs for hours and is detected dead by missed
+ * heartbeats rather than by a short deadline.
+ */
+import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
+import { nonRetryableFailureTypes } from './failures';
+import { TaskQueue } from './task-queues';
+
+const retry: RetryPolicy = { nonRetryableErrorTypes: [...nonRetryableFailureTypes], initialInterval: '2 seconds', maximumInterval: '5 minutes' };
+
+export const trainingActivityOptions: ActivityOptions = { taskQueue: TaskQueue.gpu, startToCloseTimeout: '48 hours', heartbeatTimeout: '2 minutes', retry };
+export const scoringActivityOptions: ActivityOptions = { taskQueue: TaskQueue.gpu, startToCloseTimeout: '12 hours', heartbeatTimeout: '2 minutes', retry };
+export const lightActivityOptions: ActivityOptions = { taskQueue: TaskQueue.orchestrator, startToCloseTimeout: '30 minutes', heartbeatTimeout: '2 minutes', retry };
