@@ -1,0 +1,172 @@
+/**
+ * The report's I/O entry: reads score histograms and subset lineage from the
+ * search's store, renders the plots and writes one self-contained HTML file.
+ * Anything missing (no evaluations, rounds without scores, a store that does
+ * not answer) becomes a sentence in the report, not an error.
+ */
+import path from 'node:path';
+import { writeFileAtomic } from '../../activities/storage/atomic-file';
+import { openStore, type ArtifactStore, type OpenStoreOptions } from '../../activities/storage/store';
+import type { SearchConfig } from '../../workflows/config';
+import type { SearchProgress } from '../../workflows/definitions';
+import type { SearchResult } from '../../workflows/subset-search';
+import { accuracySpec, phaseTimeSpec, renderSvg, scoreHistogramSpec, type ChartSpec, type HistogramPanel } from './charts';
+import { collectLineage } from './collect-lineage';
+import { collectScoreHistograms, messageOf, type CollectedHistograms } from './collect-score-histograms';
+import { cutoffsByRound, reportDataFromProgress, reportDataFromResult, scoredRounds, type ReportData } from './report-data';
+import { renderReport, type Figure, type ReportParts } from './render-report';
+
+/** A finished search's result, or a running search's progress with its config. */
+export type ReportSource =
+  | { result: SearchResult }
+  | {
+      progress: SearchProgress;
+      config: SearchConfig;
+      /** The store root when the config names none (the workers' default). */
+      storageRoot?: string;
+    };
+
+export interface ReportOptions {
+  /** Read artifacts from this store instead of opening the search's storage root. */
+  store?: ArtifactStore;
+  /** How to open the storage root (gs:// connection). Default for gs://: few, short retries, so an unreachable bucket fails in seconds. */
+  storeOptions?: OpenStoreOptions;
+  /** Class count; fixes the histogram range of entropy and MI to [0, ln C] (otherwise the observed range). */
+  numClasses?: number;
+  /** Histogram bins (default 40). */
+  bins?: number;
+  /** The report's timestamp (default now). */
+  now?: Date;
+}
+
+export type WriteReportInput = ReportSource & ReportOptions & { outputPath: string };
+
+export function reportDataOf(source: ReportSource): ReportData {
+  return 'result' in source ? reportDataFromResult(source.result) : reportDataFromProgress(source.progress, source.config, source.storageRoot);
+}
+
+/** Builds the report's HTML (reads the store, never throws for missing pieces). */
+export async function buildReport(source: ReportSource, options: ReportOptions = {}): Promise<string> {
+  const data = reportDataOf(source);
+  const opened = await openSearchStore(data, options);
+  const store = 'store' in opened ? opened.store : undefined;
+  const noStore = 'problem' in opened ? opened.problem : undefined;
+
+  let histograms: CollectedHistograms | undefined;
+  const rounds = scoredRounds(data);
+  if (store && rounds.length > 0) {
+    histograms = await collectScoreHistograms({
+      store,
+      searchId: data.searchId,
+      rounds,
+      acquisitionFunction: data.acquisitionFunction,
+      numClasses: options.numClasses,
+      bins: options.bins,
+      excludeSubset: data.config.scheme === 'build-up',
+    });
+  }
+
+  let lineage: ReportParts['lineage'];
+  if (!store) lineage = { missing: `Lineage not available: ${noStore}` };
+  else if (histograms?.problem) lineage = { missing: `Lineage not available: ${histograms.problem}` };
+  else lineage = await collectLineage(store, data.evaluations);
+
+  const parts: ReportParts = {
+    accuracy: await figureOf(accuracySpec(data), 'No subset has been evaluated yet, so there is no accuracy to plot.'),
+    scores: await figureOf(histogramSpec(data, histograms), scoresMissing(rounds, noStore, histograms)),
+    scoreNotes: scoreNotes(data, histograms),
+    phases: await figureOf(phaseTimeSpec(data.rounds), 'No round has finished yet, so there are no phase times to plot.'),
+    lineage,
+    generatedAt: (options.now ?? new Date()).toISOString(),
+  };
+  return renderReport(data, parts);
+}
+
+/** Builds the report and writes it to `outputPath` (parent folders created); returns the absolute path written. */
+export async function writeReport(input: WriteReportInput): Promise<string> {
+  const html = await buildReport(input, input);
+  const target = path.resolve(input.outputPath);
+  await writeFileAtomic(target, Buffer.from(html, 'utf8'));
+  return target;
+}
+
+const quickGcsRetry: OpenStoreOptions = { gcs: { retry: { maxRetries: 1, totalTimeoutSeconds: 20, maxDelaySeconds: 2 } } };
+
+/** The store, checked with one cheap call, or why it cannot be used. */
+async function openSearchStore(data: ReportData, options: ReportOptions): Promise<{ store: ArtifactStore } | { problem: string }> {
+  let store = options.store;
+  if (!store) {
+    if (!data.storageRoot) return { problem: 'the storage root of the search is not known (pass the workers’ storage root).' };
+    try {
+      store = openStore(data.storageRoot, options.storeOptions ?? quickGcsRetry);
+    } catch (err) {
+      return { problem: `the store ${data.storageRoot} cannot be opened: ${messageOf(err)}` };
+    }
+  }
+  try {
+    await withTimeout(store.exists(`${data.searchId}/search.json`), PROBE_TIMEOUT_MS);
+  } catch (err) {
+    return { problem: `the store ${store.root} did not answer: ${messageOf(err)}` };
+  }
+  return { store };
+}
+
+const PROBE_TIMEOUT_MS = 60_000;
+
+/** Some client retry settings leave a refused request pending forever; give up on the probe instead. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function histogramSpec(data: ReportData, histograms: CollectedHistograms | undefined): ChartSpec | undefined {
+  if (!histograms) return undefined;
+  const cutoffs = cutoffsByRound(data.rounds);
+  const panels: HistogramPanel[] = histograms.rounds.flatMap((r) => (r.histogram ? [{ round: r.round, histogram: r.histogram, cutoffs: cutoffs.get(r.round) ?? [] }] : []));
+  return scoreHistogramSpec(panels, data.acquisitionFunction);
+}
+
+function scoresMissing(rounds: number[], noStore: string | undefined, histograms: CollectedHistograms | undefined): string {
+  if (noStore) return `Score distributions not available: ${noStore}`;
+  if (rounds.length === 0) return 'No round has been scored yet, so there are no score distributions to plot.';
+  if (histograms?.problem) return `Score distributions not available: ${histograms.problem}`;
+  return 'None of the rounds has readable score shards in the store (see the notes below).';
+}
+
+function scoreNotes(data: ReportData, histograms: CollectedHistograms | undefined): string[] {
+  if (!histograms || histograms.problem) return [];
+  const notes: string[] = [];
+  const { range } = histograms;
+  if (range && histograms.rounds.some((r) => r.histogram)) {
+    const how = histograms.rangeSource === 'function' ? `the range ${data.acquisitionFunction} scores always lie in` : 'the lowest and highest score observed over all rounds';
+    notes.push(`${histograms.bins} bins over [${fmt(range.min)}, ${fmt(range.max)}] (${how}). Red rules: the round’s cutoff score, the lowest score acquired.`);
+    if (data.config.scheme === 'build-up') notes.push('Samples already in the round’s subset are left out: each histogram shows the candidates the cutoff was applied to.');
+  }
+  for (const r of histograms.rounds) {
+    const h = r.histogram;
+    if (r.problem) notes.push(`Round ${r.round}: ${r.problem}.`);
+    if (h && h.nonFinite > 0) notes.push(`Round ${r.round}: ${h.nonFinite} scores were not finite numbers and are not shown.`);
+    if (h && h.clamped > 0) notes.push(`Round ${r.round}: ${h.clamped} scores lay outside the range and are counted in the edge bins.`);
+  }
+  return notes;
+}
+
+function fmt(v: number): string {
+  return Number(v.toPrecision(4)).toString();
+}
+
+async function figureOf(spec: ChartSpec | undefined, missing: string): Promise<Figure> {
+  if (!spec) return { missing };
+  try {
+    return { svg: await renderSvg(spec) };
+  } catch (err) {
+    return { missing: `The plot could not be drawn: ${messageOf(err)}` };
+  }
+}
