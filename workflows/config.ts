@@ -91,7 +91,15 @@ export const searchConfigSchema = z
     /** Build-up only: size of the seeded random starting subset. */
     initialSize: sampleCount.optional(),
     /** Subset sizes at which the subset is evaluated; ascending. */
-    targets: z.array(sampleCount).min(1),
+    targets: z
+      .array(sampleCount)
+      .min(1)
+      // Checked on the array itself so that it is reported together with problems elsewhere in the config.
+      .superRefine((targets, ctx) => {
+        targets.forEach((target, i) => {
+          if (i > 0 && target <= targets[i - 1]) ctx.addIssue({ code: 'custom', path: [i], message: 'targets must be strictly ascending' });
+        });
+      }),
     ensemble: ensembleSchema.prefault({}),
     acquisition: acquisitionSchema.prefault({}),
     /** Artifact store root (file:// or gs://); must lie inside the roots the workers allow. */
@@ -99,11 +107,6 @@ export const searchConfigSchema = z
     seed: seed.default(0),
   })
   .superRefine((config, ctx) => {
-    config.targets.forEach((target, i) => {
-      if (i > 0 && target <= config.targets[i - 1]) {
-        ctx.addIssue({ code: 'custom', path: ['targets', i], message: 'targets must be strictly ascending' });
-      }
-    });
     if (config.scheme === 'build-up' && config.initialSize !== undefined && config.initialSize >= config.targets[0]) {
       ctx.addIssue({
         code: 'custom',
