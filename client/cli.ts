@@ -290,7 +290,7 @@ async function report(client: Client, workflowId: string, values: Values, io: Io
   const record = await loadSearchRecord(client, workflowId);
   const outputPath = path.resolve(values.out ?? path.join('state', 'reports', `${record.searchId}.html`));
   const written = record.result
-    ? await writeReport({ result: record.result, outputPath })
+    ? await writeReport({ result: record.result, outputPath, numClasses: record.result.numClasses })
     : await writeReport({
         progress: record.progress ?? {
           searchId: record.searchId,
@@ -312,6 +312,7 @@ async function report(client: Client, workflowId: string, values: Values, io: Io
         },
         config: record.config,
         storageRoot: storeRootOf(record),
+        numClasses: record.numClasses,
         outputPath,
       });
   if (values.json) io.out(JSON.stringify({ path: written, status: record.status }));

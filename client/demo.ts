@@ -14,6 +14,8 @@ import { progressQuery } from '../workflows/definitions';
 import { TaskQueue } from '../workflows/task-queues';
 import { connectClient, workflowUiUrl } from './connection';
 import { formatResultTable } from './result-table';
+import { writeReport } from './report/write-report';
+import path from 'node:path';
 
 // Sized for about ten minutes on two CPU cores: 2 members x 2 checkpoints, two build-up rounds.
 const demoConfig: SearchConfigInput = {
@@ -89,7 +91,10 @@ async function main(): Promise<void> {
     console.log(`search id        ${result.searchId}`);
     console.log(`compute backend  ${result.computeBackend}`);
     console.log(`artifacts        ${result.storageRoot}/${result.searchId}/`);
+    const report = await writeReport({ result, outputPath: path.resolve('state', 'reports', `${result.searchId}.html`), numClasses: result.numClasses });
+    console.log(`report           ${report}`);
     console.log(`wall time        ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(`winnow CLI       npx winnow status ${workflowId}   (export: npx winnow export ${workflowId} --out subset.csv)`);
     if (server) console.log('The dev server stops now; `npm run server` keeps it (and the UI on :8233) running, with this run in its history.');
   } finally {
     await client.connection.close();

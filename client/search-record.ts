@@ -21,6 +21,7 @@ export interface SearchRecord {
   /** Known once the search has prepared (absent for a search that failed before its first round finished). */
   storageRoot?: string;
   poolSize?: number;
+  numClasses?: number;
   evaluations: EvaluationRow[];
   full?: AccuracySummary;
   rounds: RoundSummary[];
@@ -56,6 +57,7 @@ export async function loadSearchRecord(client: Client, workflowId: string): Prom
     config: parsed.config,
     storageRoot: state?.storageRoot,
     poolSize: state?.pool.poolSize,
+    numClasses: state?.pool.numClasses,
     evaluations: state?.evaluations ?? [],
     full: state?.full,
     rounds: state?.rounds ?? [],

@@ -128,6 +128,7 @@ export class SearchTracker {
       config,
       storageRoot: state.storageRoot,
       poolSize: state.pool.poolSize,
+      numClasses: state.pool.numClasses,
       subsets: Object.fromEntries(state.evaluations.map((e) => [String(e.size), e.subsetUri])),
       evaluations: state.evaluations,
       full: state.full,

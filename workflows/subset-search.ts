@@ -18,6 +18,8 @@ export interface SearchResult {
   config: SearchConfig;
   storageRoot: string;
   poolSize: number;
+  /** Classes in the dataset (bounds entropy and mutual information by ln C). */
+  numClasses?: number;
   /** Subset manifest URI per target size. */
   subsets: Record<string, string>;
   evaluations: EvaluationRow[];
