@@ -15,6 +15,7 @@ import { TaskQueue } from '../workflows/task-queues';
 import { connectClient, workflowUiUrl } from './connection';
 import { formatResultTable } from './result-table';
 import { writeReport } from './report/write-report';
+import { formatHistoryStats, searchHistoryStats } from './search-history';
 import path from 'node:path';
 
 // Sized for about ten minutes on two CPU cores: 2 members x 2 checkpoints, two build-up rounds.
@@ -91,6 +92,10 @@ async function main(): Promise<void> {
     console.log(`search id        ${result.searchId}`);
     console.log(`compute backend  ${result.computeBackend}`);
     console.log(`artifacts        ${result.storageRoot}/${result.searchId}/`);
+    console.log('');
+    console.log('history per run (one run per round) and time outside activities:');
+    console.log(formatHistoryStats(await searchHistoryStats(client, workflowId)));
+    console.log('');
     const report = await writeReport({ result, outputPath: path.resolve('state', 'reports', `${result.searchId}.html`), numClasses: result.numClasses });
     console.log(`report           ${report}`);
     console.log(`wall time        ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -1,0 +1,101 @@
+/**
+ * Figures from one workflow run's history: how many events it holds, and
+ * how its wall time splits between activities running, activities waiting
+ * for a worker, child workflows, and orchestration (everything else: workflow
+ * tasks, timers, gaps). Pure: takes the history events.
+ */
+import type { temporal } from '@temporalio/proto';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+export interface RunStats {
+  events: number;
+  seconds: number;
+  /** Union of intervals in which at least one activity was running (started -> closed). */
+  activitySeconds: number;
+  /** Union of intervals in which an activity waited to be picked up (scheduled -> started), not overlapping running ones. */
+  queuedSeconds: number;
+  /** Union of intervals in which a child workflow ran, not overlapping the above. */
+  childSeconds: number;
+  /** The rest of the run's wall time: workflow tasks, signals, timers and gaps between steps. */
+  orchestrationSeconds: number;
+  activities: number;
+}
+
+function millis(event: HistoryEvent): number {
+  const t = event.eventTime;
+  if (!t) return 0;
+  return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+}
+
+type Interval = [number, number];
+
+/** Total length of the union of intervals, minus whatever `covered` already counts. */
+function unionLength(intervals: Interval[], covered: Interval[] = []): { length: number; union: Interval[] } {
+  const all = [...intervals].filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+  const union: Interval[] = [];
+  for (const [a, b] of all) {
+    const last = union.at(-1);
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else union.push([a, b]);
+  }
+  let length = 0;
+  for (const [a, b] of union) {
+    let free = b - a;
+    for (const [c, d] of covered) free -= Math.max(0, Math.min(b, d) - Math.max(a, c));
+    length += Math.max(0, free);
+  }
+  return { length, union };
+}
+
+function mergeIntervals(a: Interval[], b: Interval[]): Interval[] {
+  return unionLength([...a, ...b]).union;
+}
+
+export function runStats(events: readonly HistoryEvent[]): RunStats {
+  if (events.length === 0) return { events: 0, seconds: 0, activitySeconds: 0, queuedSeconds: 0, childSeconds: 0, orchestrationSeconds: 0, activities: 0 };
+  const start = millis(events[0]);
+  const end = millis(events[events.length - 1]);
+  const scheduled = new Map<string, number>();
+  const started = new Map<string, number>();
+  const running: Interval[] = [];
+  const queued: Interval[] = [];
+  const children: Interval[] = [];
+  const childStarted = new Map<string, number>();
+  for (const e of events) {
+    const id = String(e.eventId);
+    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, millis(e));
+    const startedAttrs = e.activityTaskStartedEventAttributes;
+    if (startedAttrs) started.set(String(startedAttrs.scheduledEventId), millis(e));
+    const closed =
+      e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes ?? e.activityTaskCanceledEventAttributes;
+    if (closed) {
+      const key = String(closed.scheduledEventId);
+      const s = scheduled.get(key) ?? millis(e);
+      const r = started.get(key) ?? s;
+      queued.push([s, r]);
+      running.push([r, millis(e)]);
+    }
+    const childInitiated = e.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (childInitiated) childStarted.set(id, millis(e));
+    const childClosed =
+      e.childWorkflowExecutionCompletedEventAttributes ?? e.childWorkflowExecutionFailedEventAttributes ?? e.childWorkflowExecutionTerminatedEventAttributes;
+    if (childClosed) children.push([childStarted.get(String(childClosed.initiatedEventId)) ?? millis(e), millis(e)]);
+  }
+  const run = unionLength(running);
+  const wait = unionLength(queued, run.union);
+  const child = unionLength(children, mergeIntervals(run.union, wait.union));
+  const seconds = (end - start) / 1000;
+  const activitySeconds = run.length / 1000;
+  const queuedSeconds = wait.length / 1000;
+  const childSeconds = child.length / 1000;
+  return {
+    events: events.length,
+    seconds,
+    activitySeconds,
+    queuedSeconds,
+    childSeconds,
+    orchestrationSeconds: Math.max(0, seconds - activitySeconds - queuedSeconds - childSeconds),
+    activities: running.length,
+  };
+}
