@@ -8,15 +8,20 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker, type WorkflowB
 import { createGpuWorker, createOrchestratorWorker, workflowsPath } from '../../workers/create-workers';
 import { toolPath } from '../../infra/tools';
 import { winnowSearchAttributes } from '../../workflows/search-attributes';
+import { freePort } from './ports';
 
 let runtimeInstalled = false;
 
-export async function startDevServerEnv(): Promise<TestWorkflowEnvironment> {
+function installQuietRuntime(): void {
   if (!runtimeInstalled) {
     // Worker lifecycle chatter and the expected-failure warnings drown the test report; keep errors.
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     runtimeInstalled = true;
   }
+}
+
+export async function startDevServerEnv(): Promise<TestWorkflowEnvironment> {
+  installQuietRuntime();
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: toolPath('temporal') },
@@ -63,4 +68,30 @@ function runAll<T>(workers: Worker[], fn: () => Promise<T>): Promise<T> {
   const [first, ...rest] = workers;
   if (!first) return fn();
   return first.runUntil(() => runAll(rest, fn));
+}
+
+export interface DevServerWithUi {
+  env: TestWorkflowEnvironment;
+  /** The dev server's web UI, e.g. http://127.0.0.1:PORT. */
+  uiUrl: string;
+}
+
+/**
+ * Like startDevServerEnv, with the web UI on a free loopback port. The CLI's
+ * dev server configures its UI in code (no startWorkflowDisabled and no write
+ * restrictions), so the UI's "Start Workflow" form is enabled as is.
+ */
+export async function startDevServerEnvWithUi(): Promise<DevServerWithUi> {
+  installQuietRuntime();
+  const uiPort = await freePort();
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: toolPath('temporal') },
+      ip: '127.0.0.1',
+      ui: true,
+      uiPort,
+      searchAttributes: [...winnowSearchAttributes],
+    },
+  });
+  return { env, uiUrl: `http://127.0.0.1:${uiPort}` };
 }
