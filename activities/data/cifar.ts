@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { assembleDataset, type ByteBatch, type Dataset, type Split, type SplitSource } from './dataset';
 import { sha256File, sha256Json } from './file-hash';
+import type { DataConfinement } from './data-roots';
 import { rawFileFor } from './gunzip-cache';
 import { invalidData } from './invalid-data';
 import { describeFile, RecordReader, type RecordSegment } from './record-file';
@@ -26,6 +27,8 @@ export interface CifarOptions {
   labels?: Cifar100Labels;
   cacheDir: string;
   hint: string;
+  /** Set when the folder came from a search config: every file read must lie inside the allowed data roots. */
+  confine?: DataConfinement;
 }
 
 const cifar10Names = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
@@ -80,7 +83,8 @@ async function splitFiles(folder: string, variant: CifarVariant, split: Split, h
   return batches;
 }
 
-async function readClassNames(folder: string, layout: Layout, fallback: string[] | undefined): Promise<string[] | undefined> {
+async function readClassNames(folder: string, layout: Layout, fallback: string[] | undefined, confine?: DataConfinement): Promise<string[] | undefined> {
+  await confine?.check(path.join(folder, layout.namesFile), 'dataset file');
   try {
     const names = (await fs.readFile(path.join(folder, layout.namesFile), 'utf8'))
       .split('\n')
@@ -100,7 +104,7 @@ export async function openCifarDataset(dir: string, options: CifarOptions): Prom
   const openSplit = async (split: Split): Promise<RecordReader> => {
     const segments: RecordSegment[] = [];
     for (const file of await splitFiles(folder, options.variant, split, options.hint)) {
-      const raw = await rawFileFor(file, options.cacheDir, options.hint);
+      const raw = await rawFileFor(file, options.cacheDir, options.hint, options.confine);
       if (raw.bytes === 0 || raw.bytes % recordBytes !== 0) {
         const whole = Math.floor(raw.bytes / recordBytes);
         throw invalidData(
@@ -169,7 +173,7 @@ export async function openCifarDataset(dir: string, options: CifarOptions): Prom
       samples: { train: readers.train.count, test: readers.test.count },
       shape: [SIDE, SIDE, 3],
       numClasses: layout.numClasses,
-      classNames: await readClassNames(folder, layout, options.variant === 'cifar10' ? cifar10Names : undefined),
+      classNames: await readClassNames(folder, layout, options.variant === 'cifar10' ? cifar10Names : undefined, options.confine),
     },
     sources: { train: source(readers.train), test: source(readers.test) },
     computeFingerprint: async () => {

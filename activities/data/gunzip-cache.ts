@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
+import type { DataConfinement } from './data-roots';
 import { sha256File } from './file-hash';
 import { fileError, invalidData } from './invalid-data';
 
@@ -38,8 +39,12 @@ export function isGzipPath(file: string): boolean {
   return file.endsWith('.gz');
 }
 
-/** Returns a seekable raw file for `source`, decompressing a .gz into `cacheDir` the first time. */
-export async function rawFileFor(source: string, cacheDir: string, hint: string): Promise<RawFile> {
+/**
+ * Returns a seekable raw file for `source`, decompressing a .gz into `cacheDir`
+ * the first time. With `confine`, `source` must lie inside the allowed data roots.
+ */
+export async function rawFileFor(source: string, cacheDir: string, hint: string, confine?: DataConfinement): Promise<RawFile> {
+  await confine?.check(source, 'dataset file');
   let stat;
   try {
     stat = await fs.stat(source);

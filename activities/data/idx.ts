@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { assembleDataset, type Dataset, type Split, type SplitSource } from './dataset';
 import { sha256File, sha256Json } from './file-hash';
+import type { DataConfinement } from './data-roots';
 import { rawFileFor, type RawFile } from './gunzip-cache';
 import { fileError, invalidData } from './invalid-data';
 import { describeFile, RecordReader } from './record-file';
@@ -68,6 +69,8 @@ export interface IdxOptions {
   cacheDir: string;
   /** What to tell the user when a file is missing or broken. */
   hint: string;
+  /** Set when the folder came from a search config: every file read must lie inside the allowed data roots. */
+  confine?: DataConfinement;
 }
 
 interface IdxSplit {
@@ -157,8 +160,8 @@ async function readHead(file: RawFile, bytes: number): Promise<Buffer> {
 }
 
 async function openIdxSplit(imagesPath: string, labelsPath: string, options: IdxOptions): Promise<IdxSplit> {
-  const images = await rawFileFor(imagesPath, options.cacheDir, options.hint);
-  const labelsFile = await rawFileFor(labelsPath, options.cacheDir, options.hint);
+  const images = await rawFileFor(imagesPath, options.cacheDir, options.hint, options.confine);
+  const labelsFile = await rawFileFor(labelsPath, options.cacheDir, options.hint, options.confine);
   const imageHeader = parseIdxHeader(await readHead(images, 16), images.bytes, IDX_IMAGES_MAGIC, describeFile(images));
   let labelBytes: Buffer;
   try {

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { assembleDataset, splits, type ByteBatch, type Dataset, type Split, type SplitSource } from './dataset';
 import { sha256Json } from './file-hash';
+import type { DataConfinement } from './data-roots';
 import { decodeImage, fitImage } from './image-decode';
 import { fileError, invalidData } from './invalid-data';
 
@@ -38,6 +39,8 @@ export interface ManifestOptions {
   /** Also hash every image file into the fingerprint (reads the whole set once). Default: manifests only. */
   hashImages?: boolean;
   hint?: string;
+  /** Set when the folder came from a search config: manifests and every image must lie inside the allowed data roots. */
+  confine?: DataConfinement;
 }
 
 export const DEFAULT_IMAGE_SIDE = 224;
@@ -103,7 +106,8 @@ function resolveImageUri(uri: string, dir: string): string | undefined {
   return path.resolve(dir, uri);
 }
 
-async function readManifest(file: string, hint: string, optional: boolean): Promise<ParsedManifest | undefined> {
+async function readManifest(file: string, hint: string, optional: boolean, confine?: DataConfinement): Promise<ParsedManifest | undefined> {
+  await confine?.check(file, 'dataset manifest');
   let bytes: Buffer;
   try {
     bytes = await fs.readFile(file);
@@ -114,8 +118,9 @@ async function readManifest(file: string, hint: string, optional: boolean): Prom
   return { file, bytes, entries: parseManifestText(bytes.toString('utf8'), file) };
 }
 
-async function readDatasetFile(dir: string): Promise<ManifestDatasetFile> {
+async function readDatasetFile(dir: string, confine?: DataConfinement): Promise<ManifestDatasetFile> {
   const file = path.join(dir, 'dataset.json');
+  await confine?.check(file, 'dataset file');
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
@@ -138,12 +143,12 @@ async function readDatasetFile(dir: string): Promise<ManifestDatasetFile> {
 
 export async function openImageManifestDataset(dir: string, options: ManifestOptions = {}): Promise<Dataset> {
   const hint = options.hint ?? `the folder must hold train.jsonl (and test.jsonl) with one {"uri","label"} object per line`;
-  const meta = await readDatasetFile(dir);
+  const meta = await readDatasetFile(dir, options.confine);
   const height = options.height ?? meta.height ?? DEFAULT_IMAGE_SIDE;
   const width = options.width ?? meta.width ?? DEFAULT_IMAGE_SIDE;
   const channels = options.channels ?? meta.channels ?? 3;
-  const train = (await readManifest(path.join(dir, 'train.jsonl'), hint, false))!;
-  const test = (await readManifest(path.join(dir, 'test.jsonl'), hint, true)) ?? { file: path.join(dir, 'test.jsonl'), bytes: Buffer.alloc(0), entries: [] };
+  const train = (await readManifest(path.join(dir, 'train.jsonl'), hint, false, options.confine))!;
+  const test = (await readManifest(path.join(dir, 'test.jsonl'), hint, true, options.confine)) ?? { file: path.join(dir, 'test.jsonl'), bytes: Buffer.alloc(0), entries: [] };
 
   const declared = meta.numClasses ?? meta.classNames?.length;
   if (meta.numClasses !== undefined && meta.classNames !== undefined && meta.numClasses !== meta.classNames.length) {
@@ -162,10 +167,18 @@ export async function openImageManifestDataset(dir: string, options: ManifestOpt
     }
   }
   if (train.entries.length === 0) throw invalidData(`${train.file}: no samples; ${hint}`);
+  if (options.confine) {
+    for (const manifest of [train, test]) {
+      const outside = manifest.entries.find((e) => !options.confine!.lexicallyInside(e.file));
+      if (outside) await options.confine.check(outside.file, `${manifest.file}: line ${outside.line}: image`);
+    }
+  }
   const numClasses = declared ?? maxLabel + 1;
   const sampleBytes = height * width * channels;
 
   const loadInto = async (manifest: ParsedManifest, entry: ManifestEntry, out: Uint8Array, offset: number) => {
+    // Links inside an allowed folder may still lead out of it; followed here, at read time.
+    await options.confine?.check(entry.file, `${manifest.file}: line ${entry.line}: image`);
     let bytes: Buffer;
     try {
       bytes = await fs.readFile(entry.file);

@@ -4,6 +4,7 @@ import type { SearchConfig } from '../../workflows/config';
 import { FailureType } from '../../workflows/failures';
 import { TypedTaskError } from '../compute/child-protocol';
 import { openCifarDataset } from './cifar';
+import { allowedDataRoots, confineTo } from './data-roots';
 import type { Dataset } from './dataset';
 import { defaultDataCacheDir } from './gunzip-cache';
 import { openIdxDataset } from './idx';
@@ -50,21 +51,30 @@ export async function openDataset(spec: DatasetSpec, options: OpenDatasetOptions
   const dir = localPath(raw);
   const origin = spec.uri !== undefined ? 'dataset.uri' : fromEnv !== undefined ? where.env : 'the default location';
   const hint = `check ${origin} (${raw})${spec.kind === 'fashion-mnist' ? ", install Debian's dataset-fashion-mnist (npm run tools) or set WINNOW_FASHION_MNIST_DIR" : ''}`;
+  // A uri from the config (the UI) is confined to the worker's data roots; the operator's own settings are trusted.
+  const confine = spec.uri !== undefined ? confineTo(allowedDataRoots(env)) : undefined;
+  await confine?.check(dir, 'dataset.uri');
   switch (spec.kind) {
     case 'fashion-mnist':
-      return openIdxDataset(dir, { kind: spec.kind, name: 'fashion-mnist', numClasses: 10, classNames: fashionNames, cacheDir, hint });
+      return openIdxDataset(dir, { kind: spec.kind, name: 'fashion-mnist', numClasses: 10, classNames: fashionNames, cacheDir, hint, confine });
     case 'mnist':
-      return openIdxDataset(dir, { kind: spec.kind, name: 'mnist', numClasses: 10, classNames: digitNames, cacheDir, hint });
+      return openIdxDataset(dir, { kind: spec.kind, name: 'mnist', numClasses: 10, classNames: digitNames, cacheDir, hint, confine });
     case 'cifar10':
     case 'cifar100':
-      return openCifarDataset(dir, { variant: spec.kind, cacheDir, hint });
+      return openCifarDataset(dir, { variant: spec.kind, cacheDir, hint, confine });
     case 'image-manifest':
-      return openImageManifestDataset(dir, { hint, ...options.manifest });
+      return openImageManifestDataset(dir, { hint, ...options.manifest, confine });
   }
 }
 
 function localPath(uri: string): string {
-  if (uri.startsWith('file://')) return fileURLToPath(uri);
+  if (uri.startsWith('file://')) {
+    try {
+      return fileURLToPath(uri);
+    } catch (err) {
+      throw invalidConfig(`dataset.uri ${uri}: not a usable file:// URI (${(err as Error).message}); use file:///absolute/path`);
+    }
+  }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
     throw invalidConfig(`dataset.uri ${uri}: only local paths and file:// URIs are supported for datasets; copy the data to the worker`);
   }

@@ -41,22 +41,27 @@ export async function writeTempFile(target: string, chunks: AsyncIterable<Uint8A
 /**
  * Moves a temp file onto `target`. With `createOnly`, an existing target is
  * kept (hard link fails atomically) and false is returned; the temp file is
- * removed either way.
+ * removed either way, unless `keepTempIfExisting` asks to keep it then (the
+ * caller commits or removes it).
  */
-export async function commitTempFile(temp: string, target: string, createOnly = false): Promise<boolean> {
+export async function commitTempFile(temp: string, target: string, createOnly = false, keepTempIfExisting = false): Promise<boolean> {
+  let keep = false;
   try {
     if (createOnly) {
       try {
         await fs.link(temp, target);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+          keep = keepTempIfExisting;
+          return false;
+        }
         throw err;
       }
     } else {
       await fs.rename(temp, target);
     }
   } finally {
-    await fs.rm(temp, { force: true });
+    if (!keep) await fs.rm(temp, { force: true });
   }
   await syncDirectory(path.dirname(target));
   return true;

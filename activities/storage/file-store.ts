@@ -15,7 +15,7 @@ import { commitTempFile, tempFilePattern, writeFileAtomic, writeTempFile } from 
 import { chunksOf, HashingCounter, readAll, verifyingStream } from './digest';
 import { assertKey, keyOfRef, keyProblem, prefixOfRef, sidecarSuffix } from './keys';
 import type { ArtifactStore, GetOptions, ListedObject, PutBody, PutOptions, StoredObject } from './store';
-import { ArtifactConflict, MissingArtifact, unrecordedArtifact } from './store-errors';
+import { ArtifactConflict, MissingArtifact, storageIoError, unrecordedArtifact } from './store-errors';
 
 interface FoundFile {
   key: string;
@@ -44,6 +44,14 @@ export class FileStore implements ArtifactStore {
   async put(ref: string, body: PutBody, options: PutOptions = {}): Promise<StoredObject> {
     const key = this.keyOf(ref);
     const uri = this.uriOf(key);
+    try {
+      return await this.write(key, uri, body, options);
+    } catch (err) {
+      throw storageIoError('write', uri, this.root, err);
+    }
+  }
+
+  private async write(key: string, uri: string, body: PutBody, options: PutOptions): Promise<StoredObject> {
     const target = this.pathOf(key);
     await this.confine(target, uri);
     const written = await writeTempFile(target, chunksOf(body));
@@ -54,10 +62,19 @@ export class FileStore implements ArtifactStore {
       await fs.rm(written.path, { force: true });
       throw err;
     }
-    const created = await commitTempFile(written.path, target, options.createOnly);
+    const created = await commitTempFile(written.path, target, options.createOnly, true);
     if (!created) {
-      const existing = await digestFile(target);
-      if (existing !== written.sha256) throw new ArtifactConflict(uri, existing, written.sha256);
+      try {
+        const existing = await digestFile(target);
+        if (existing !== written.sha256) {
+          // A damaged copy of this very artifact (its own record names exactly the bytes now written) is
+          // repaired, so that rerunning the producer heals it; anything else is a real conflict.
+          if ((await recordedDigest(target)) !== written.sha256) throw new ArtifactConflict(uri, existing, written.sha256);
+          await commitTempFile(written.path, target);
+        }
+      } finally {
+        await fs.rm(written.path, { force: true });
+      }
     }
     await writeFileAtomic(target + sidecarSuffix, Buffer.from(`${written.sha256}  ${path.basename(target)}\n`));
     return { uri, key, bytes: written.bytes, sha256: written.sha256 };
@@ -194,6 +211,15 @@ export class FileStore implements ArtifactStore {
     };
     await walk(start, dirKey);
     return out;
+  }
+}
+
+/** The sha256 recorded beside an object, or undefined when there is none. */
+async function recordedDigest(file: string): Promise<string | undefined> {
+  try {
+    return /^([0-9a-f]{64})\s/.exec(await fs.readFile(file + sidecarSuffix, 'utf8'))?.[1];
+  } catch {
+    return undefined;
   }
 }
 

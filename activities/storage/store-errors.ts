@@ -44,3 +44,34 @@ export class ArtifactConflict extends TypedTaskError {
 export function isMissingArtifact(err: unknown): err is MissingArtifact {
   return err instanceof MissingArtifact;
 }
+
+/** Errors that say the store root cannot be used as configured, not that the disk is busy or full: no retry helps. */
+const unusableRootCodes: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENOTDIR: 'a path component under the root is a regular file, not a folder',
+  EEXIST: 'a path component under the root is a regular file, not a folder',
+};
+
+/**
+ * Turns a file-system error met while writing or reading `uri` into a clear,
+ * non-retryable InvalidConfig when the root itself is unusable (not writable,
+ * read-only, a file); other errors (disk full, I/O) stay retryable with the
+ * URI added.
+ */
+export function storageIoError(op: 'write' | 'read', uri: string, root: string, err: unknown): unknown {
+  if (err instanceof TypedTaskError || err instanceof MissingArtifact) return err;
+  const e = err as NodeJS.ErrnoException;
+  const why = e?.code ? unusableRootCodes[e.code] : undefined;
+  if (why !== undefined) {
+    const uid = typeof process.getuid === 'function' ? ` (uid ${process.getuid()})` : '';
+    return new TypedTaskError(
+      FailureType.InvalidConfig,
+      `cannot ${op} artifact ${uri}: ${why} (${e.message}); the store root ${root} is not ${op === 'write' ? 'writable' : 'readable'} by this worker${uid}: ` +
+        `fix the folder's permissions or mount, or point WINNOW_STORAGE_ROOT (or the search's storageRoot) at a ${op === 'write' ? 'writable' : 'readable'} folder`,
+    );
+  }
+  if (err instanceof Error) return new Error(`cannot ${op} artifact ${uri}: ${err.message}`, { cause: err });
+  return err;
+}

@@ -7,7 +7,7 @@ import { predictProbabilities } from '../../ml/predict';
 import { openDataset, type DatasetSpec, type Split } from '../../data';
 import { openWorkerStore } from '../../storage/worker-store';
 import { initComputeBackend } from '../backend';
-import { getCheckpoint } from './checkpoint-store';
+import { assertFinitePredictions, loadEnsembleCheckpoint } from './checkpoint-store';
 
 export interface EvaluateInput {
   storageRoot: string;
@@ -30,10 +30,12 @@ export async function evaluateCheckpoints(input: EvaluateInput): Promise<Evaluat
   const batch = await dataset.readRange(input.split, 0, dataset.info.samples[input.split]);
   const numClasses = dataset.info.numClasses;
   const mean = new Float32Array(batch.count * numClasses);
-  for (const uri of input.checkpoints) {
-    const { model } = await getCheckpoint(store, uri);
+  for (const [i, uri] of input.checkpoints.entries()) {
+    const role = `evaluation on ${input.split}, model ${i + 1} of ${input.checkpoints.length}`;
+    const { model } = await loadEnsembleCheckpoint(store, uri, role);
     try {
       const probabilities = predictProbabilities(model, batch.images, batch.count, dataset.info.shape, input.batchSize);
+      assertFinitePredictions(probabilities, numClasses, 0, `${role}, checkpoint ${uri}`);
       for (let i = 0; i < mean.length; i++) mean[i] += probabilities[i] / input.checkpoints.length;
     } finally {
       model.dispose();

@@ -11,7 +11,7 @@ import { openDataset, type DatasetSpec } from '../../data';
 import { predictProbabilities } from '../../ml/predict';
 import { openWorkerStore } from '../../storage/worker-store';
 import { initComputeBackend } from '../backend';
-import { getCheckpoint } from './checkpoint-store';
+import { loadEnsembleCheckpoint, withContext } from './checkpoint-store';
 
 export interface ScoreShardInput {
   storageRoot: string;
@@ -57,10 +57,16 @@ export async function scoreShard(input: ScoreShardInput, report: (p: ScoreShardP
     const batch = await dataset.readRange('train', input.start, input.count);
     const accumulator = createAccumulator({ samples: input.count, classes: dataset.info.numClasses, globalStart: input.start });
     for (const [member, uri] of input.checkpoints.entries()) {
-      const { model } = await getCheckpoint(store, uri);
+      const role = `shard at ${input.start}, ensemble model ${member + 1} of ${input.checkpoints.length}`;
+      const { model } = await loadEnsembleCheckpoint(store, uri, role);
       try {
         const probabilities = predictProbabilities(model, batch.images, batch.count, dataset.info.shape, input.batchSize);
-        foldMember(accumulator, probabilities, { member });
+        try {
+          foldMember(accumulator, probabilities, { member });
+        } catch (err) {
+          // NaN or infinite outputs: a diverged member must stop the search, never feed the scores.
+          throw withContext(err, `${role}, checkpoint ${uri}`);
+        }
       } finally {
         model.dispose();
       }

@@ -1,0 +1,309 @@
+/**
+ * Bad input through a real search on a real dev server: malformed configs as
+ * the Temporal UI would send them, broken dataset files, paths outside the
+ * worker's roots, unusable storage, and bad artifacts met mid-search (a
+ * checkpoint whose bytes changed, one whose model predicts NaN, a member that
+ * diverges). Each must end in a clear, specific, typed failure (or, for the
+ * corrupt checkpoint, a refusal to use it) and leave nothing damaged behind.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { parseSubsetManifest } from '../../activities/acquisition/subset-manifest';
+import { openStore } from '../../activities/storage/store';
+import { subsetSearch } from '../../workflows';
+import type { SearchConfigInput } from '../../workflows/config';
+import { pauseSignal, progressQuery, resumeSignal, type SearchProgress } from '../../workflows/definitions';
+import { WinnowStatus } from '../../workflows/search-attributes';
+import { TaskQueue } from '../../workflows/task-queues';
+import { completedActivities, pendingActivities } from '../helpers/activity-history';
+import { startFakeGcs, type FakeGcs } from '../helpers/fake-gcs';
+import { waitFor } from '../helpers/processes';
+import { startDevServerEnv, withWorkers } from '../helpers/temporal';
+import { idxBytes, writeIdxSet } from '../unit/data-helpers';
+
+let env: TestWorkflowEnvironment;
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'winnow-faults-input-'));
+const storageDir = path.join(scratch, 'artifacts');
+mkdirSync(storageDir);
+const store = openStore(pathToFileURL(storageDir).href);
+const savedEnv = { WINNOW_STORAGE_ROOT: process.env.WINNOW_STORAGE_ROOT, STORAGE_EMULATOR_HOST: process.env.STORAGE_EMULATOR_HOST };
+
+before(async () => {
+  process.env.WINNOW_STORAGE_ROOT = storageDir;
+  env = await startDevServerEnv();
+});
+
+after(async () => {
+  await env?.teardown();
+  for (const [name, value] of Object.entries(savedEnv)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const POOL = 120;
+const tiny = {
+  dataset: { kind: 'synthetic', uri: 'synthetic:?seed=6&shape=8x8x1&classes=3&test=60', size: POOL },
+  modelWidth: 0.25,
+  training: { epochs: 2, batchSize: 32, learningRate: 0.003 },
+  ensemble: { members: 1, checkpointEpochs: [1, 2] },
+  shardSize: 60,
+  initialSize: 30,
+  targets: [60],
+  acquisition: { step: 30 },
+  evaluation: { randomBaseline: false, fullBaseline: false },
+} satisfies SearchConfigInput;
+
+/** The first ApplicationFailure down a workflow failure's cause chain. */
+function applicationFailureOf(error: unknown): ApplicationFailure {
+  assert.ok(error instanceof WorkflowFailedError, `expected WorkflowFailedError, got ${String(error)}`);
+  let cause: unknown = error.cause;
+  while (cause instanceof Error && !(cause instanceof ApplicationFailure)) cause = cause.cause;
+  assert.ok(cause instanceof ApplicationFailure, `expected an ApplicationFailure in the cause chain, got ${String(error.cause)}`);
+  return cause;
+}
+
+/** Runs every input as its own search (workflow id = key) at once and returns how each failed. */
+async function failuresOf(inputs: Record<string, unknown>): Promise<Record<string, ApplicationFailure>> {
+  const outcomes = await withWorkers(env, ['orchestrator', 'gpu'], () =>
+    Promise.all(
+      Object.entries(inputs).map(([workflowId, input]) =>
+        env.client.workflow.execute(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [input] }).then(
+          () => assert.fail(`${workflowId}: the search should have failed`),
+          (err: unknown) => [workflowId, applicationFailureOf(err)] as const,
+        ),
+      ),
+    ),
+  );
+  return Object.fromEntries(outcomes);
+}
+
+function assertFailure(failure: ApplicationFailure, type: string, ...patterns: RegExp[]): void {
+  assert.equal(failure.type, type, `${failure.type}: ${failure.message}`);
+  assert.equal(failure.nonRetryable, true, `${type} is not retried`);
+  for (const pattern of patterns) assert.match(failure.message, pattern);
+}
+
+/** The artifacts a failed search left in the store (keys below its folder): none, or only its search manifest. */
+async function storedFor(searchId: string): Promise<string[]> {
+  return (await store.list(`${searchId}/`)).map((o) => o.key.slice(searchId.length + 1));
+}
+
+const id = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
+
+describe('bad input', { timeout: 10 * 60_000 }, () => {
+  it('malformed configs fail at once with InvalidConfig naming each bad field, and store nothing', async () => {
+    const cases = {
+      [id('wrong-types')]: { input: { ...tiny, targets: ['60'], training: { learningRate: 'fast' }, storageRoot: 42 }, fields: ['targets.0', 'training.learningRate', 'storageRoot'] },
+      [id('negative-sizes')]: {
+        input: { ...tiny, dataset: { ...tiny.dataset, size: -10 }, initialSize: -5, shardSize: 0, training: { epochs: -1 }, ensemble: { members: -2 } },
+        fields: ['dataset.size', 'initialSize', 'shardSize', 'training.epochs', 'ensemble.members'],
+      },
+      [id('unknown-kind-and-model')]: { input: { ...tiny, dataset: { kind: 'imagenet-22k' }, model: 'vgg-77' }, fields: ['dataset.kind', 'model'] },
+      [id('huge-learning-rate')]: { input: { ...tiny, training: { ...tiny.training, learningRate: 1e6 } }, fields: ['training.learningRate'] },
+      [id('not-an-object')]: { input: 'fashion-mnist please', fields: ['(config)'] },
+    };
+    const failures = await failuresOf(Object.fromEntries(Object.entries(cases).map(([k, c]) => [k, c.input])));
+    for (const [workflowId, { fields }] of Object.entries(cases)) {
+      const failure = failures[workflowId];
+      assertFailure(failure, 'InvalidConfig', /^invalid search config \(\d+ problems?\)/);
+      for (const field of fields) assert.ok(failure.message.includes(`${field}: `), `${workflowId}: message names ${field}: ${failure.message}`);
+      assert.deepEqual(await storedFor(workflowId), [], `${workflowId}: nothing stored`);
+    }
+    assert.match(failures[Object.keys(cases)[2]].message, /dataset\.kind: .*"fashion-mnist"/, 'lists the known dataset kinds');
+    assert.match(failures[Object.keys(cases)[3]].message, /training\.learningRate: .*<=\s?10/, 'states the allowed maximum');
+  });
+
+  it('targets larger than the data set fail once the pool is known, before any subset is drawn', async () => {
+    const workflowId = id('targets-too-large');
+    const failure = (await failuresOf({ [workflowId]: { ...tiny, targets: [60, 500] } }))[workflowId];
+    assertFailure(failure, 'InvalidConfig', new RegExp(`targets\\.1: 500 is larger than the training set \\(${POOL} samples\\)`));
+    assert.deepEqual(await storedFor(workflowId), ['search.json']);
+  });
+
+  it('broken dataset files fail with InvalidData naming the file and what is wrong', async () => {
+    const broken = (name: string, damage: (dir: string) => void): string => {
+      const dir = path.join(scratch, 'datasets', name);
+      mkdirSync(dir, { recursive: true });
+      writeIdxSet(dir, { n: 40, m: 10, rows: 4, cols: 4, gzip: false });
+      damage(dir);
+      return dir;
+    };
+    const images = (dir: string) => path.join(dir, 'train-images-idx3-ubyte');
+    const labels = (dir: string) => path.join(dir, 'train-labels-idx1-ubyte');
+    const dirs = {
+      missing: broken('missing', (dir) => rmSync(labels(dir))),
+      truncated: broken('truncated', (dir) => writeFileSync(images(dir), readFileSync(images(dir)).subarray(0, 16 + 16 * 10))),
+      magic: broken('magic', (dir) => writeFileSync(labels(dir), idxBytes(2051, [40], new Uint8Array(40)))),
+      count: broken('count', (dir) => writeFileSync(labels(dir), idxBytes(2049, [39], new Uint8Array(39)))),
+    };
+    const before = Object.fromEntries(Object.values(dirs).flatMap((dir) => readdirSync(dir).map((f) => [path.join(dir, f), readFileSync(path.join(dir, f))])));
+    const ids = Object.fromEntries(Object.keys(dirs).map((k) => [k, id(`data-${k}`)])) as Record<keyof typeof dirs, string>;
+    const failures = await failuresOf(
+      Object.fromEntries(Object.entries(dirs).map(([k, dir]) => [ids[k as keyof typeof dirs], { ...tiny, dataset: { kind: 'fashion-mnist', uri: pathToFileURL(dir).href }, initialSize: 10, targets: [20] }])),
+    );
+    assertFailure(failures[ids.missing], 'InvalidData', /missing\/train-labels-idx1-ubyte: file not found/, /check dataset\.uri/);
+    assertFailure(failures[ids.truncated], 'InvalidData', /truncated\/train-images-idx3-ubyte: truncated: .*declares 40 x 4 x 4 bytes of data, .*ends at byte offset 176/);
+    assertFailure(failures[ids.magic], 'InvalidData', /magic\/train-labels-idx1-ubyte: byte offset 0 holds magic number 2051 .*expected 2049/);
+    assertFailure(failures[ids.count], 'InvalidData', /count\/train-labels-idx1-ubyte: 39 labels .* holds 40 images/);
+    for (const searchId of Object.values(ids)) assert.deepEqual(await storedFor(searchId), ['search.json'], `${searchId}: no subset or model stored`);
+    for (const [file, bytes] of Object.entries(before)) assert.deepEqual(readFileSync(file), bytes, `${file} left as it was`);
+  });
+
+  it('paths outside the worker’s roots: datasets are not read and storage roots not written', async () => {
+    const outside = path.join(scratch, 'outside');
+    mkdirSync(outside);
+    const cases = {
+      [id('data-etc')]: { ...tiny, dataset: { kind: 'fashion-mnist', uri: '/etc' } },
+      [id('data-climb')]: { ...tiny, dataset: { kind: 'mnist', uri: '../../../../../../../etc/passwd' } },
+      [id('data-file-uri')]: { ...tiny, dataset: { kind: 'cifar10', uri: 'file:///root' } },
+      [id('store-outside')]: { ...tiny, storageRoot: outside },
+      [id('store-climb')]: { ...tiny, storageRoot: `${pathToFileURL(storageDir).href}/../outside` },
+      [id('store-etc')]: { ...tiny, storageRoot: 'file:///etc/winnow' },
+    };
+    const failures = await failuresOf(cases);
+    const [etc, climb, fileUri, storeOutside, storeClimb, storeEtc] = Object.keys(cases);
+    assertFailure(failures[etc], 'ForbiddenPath', /^dataset\.uri \/etc resolves to \/etc, outside the folders this worker reads datasets from/);
+    assertFailure(failures[climb], 'ForbiddenPath', /^dataset\.uri \.\.\/.*etc\/passwd resolves to \/etc\/passwd, outside/);
+    assertFailure(failures[fileUri], 'ForbiddenPath', /^dataset\.uri \/root resolves to \/root, outside/);
+    for (const key of [storeOutside, storeClimb, storeEtc]) {
+      assertFailure(failures[key], 'ForbiddenPath', /lies outside the worker's storage root/);
+    }
+    for (const key of [etc, climb, fileUri]) assert.deepEqual(await storedFor(key), ['search.json'], 'refused before any subset is drawn');
+    assert.deepEqual(readdirSync(outside), [], 'nothing written outside the storage root');
+    assert.equal(existsSync('/etc/winnow'), false);
+  });
+
+  it('a storage root that is not a folder, and a gs:// bucket that does not exist: InvalidConfig naming the root', async () => {
+    const file = path.join(scratch, 'root-is-a-file');
+    writeFileSync(file, 'not a folder');
+    let gcs: FakeGcs | undefined;
+    try {
+      process.env.WINNOW_STORAGE_ROOT = file;
+      const fileCase = id('unwritable-root');
+      const unwritable = (await failuresOf({ [fileCase]: tiny }))[fileCase];
+      assertFailure(unwritable, 'InvalidConfig', new RegExp(`cannot write artifact ${pathToFileURL(file).href}/${fileCase}/search\\.json: a path component under the root is a regular file`), /is not writable by this worker/);
+      assert.equal(readFileSync(file, 'utf8'), 'not a folder');
+
+      gcs = await startFakeGcs();
+      await gcs.createBucket('winnow-bucket');
+      process.env.STORAGE_EMULATOR_HOST = gcs.endpoint;
+      process.env.WINNOW_STORAGE_ROOT = 'gs://no-such-bucket/searches';
+      const missing = id('missing-bucket');
+      assertFailure((await failuresOf({ [missing]: tiny }))[missing], 'InvalidConfig', /bucket no-such-bucket does not exist \(store root gs:\/\/no-such-bucket\/searches\)/);
+
+      // With a bucket that exists, a config may not leave the worker's prefix or bucket.
+      process.env.WINNOW_STORAGE_ROOT = 'gs://winnow-bucket/searches';
+      const otherBucket = id('other-bucket');
+      const climb = id('gs-climb');
+      const failures = await failuresOf({ [otherBucket]: { ...tiny, storageRoot: 'gs://no-such-bucket/searches' }, [climb]: { ...tiny, storageRoot: 'gs://winnow-bucket/searches/../elsewhere' } });
+      assertFailure(failures[otherBucket], 'ForbiddenPath', /lies outside the worker's storage root gs:\/\/winnow-bucket\/searches/);
+      assertFailure(failures[climb], 'ForbiddenPath', /lies outside the worker's storage root/);
+      const [objects] = await gcs.storage.bucket('winnow-bucket').getFiles();
+      assert.deepEqual(objects.map((o) => o.name), [], 'nothing written to the bucket');
+    } finally {
+      process.env.WINNOW_STORAGE_ROOT = storageDir;
+      if (savedEnv.STORAGE_EMULATOR_HOST === undefined) delete process.env.STORAGE_EMULATOR_HOST;
+      else process.env.STORAGE_EMULATOR_HOST = savedEnv.STORAGE_EMULATOR_HOST;
+      await gcs?.stop();
+    }
+  });
+});
+
+/** Polls the progress query until `done` holds. */
+async function progressWhen(handle: WorkflowHandle, done: (p: SearchProgress) => boolean, seconds: number): Promise<SearchProgress> {
+  return waitFor('search progress', async () => {
+    const progress = await handle.query(progressQuery);
+    return done(progress) ? progress : undefined;
+  }, seconds, 200);
+}
+
+/** Rewrites a stored checkpoint, through the store (valid checksums), with every model weight NaN: what a diverged member leaves. */
+async function poisonCheckpoint(checkpointKey: string): Promise<void> {
+  const json = JSON.parse((await store.get(`${checkpointKey}/checkpoint.json`)).toString('utf8')) as { modelWeightBytes: number; weightsSha256: string };
+  const weights = Buffer.from(await store.get(`${checkpointKey}/weights.bin`));
+  for (let offset = 0; offset + 4 <= json.modelWeightBytes; offset += 4) weights.writeFloatLE(NaN, offset);
+  json.weightsSha256 = createHash('sha256').update(weights).digest('hex');
+  await store.put(`${checkpointKey}/weights.bin`, weights);
+  await store.put(`${checkpointKey}/checkpoint.json`, Buffer.from(JSON.stringify(json)));
+}
+
+describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
+  it('a checkpoint whose model predicts NaN stops the search before anything is acquired', async () => {
+    const searchId = id('nan-predictions');
+    const outcome = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
+      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: searchId, args: [tiny] });
+      // Paused while training, the search stops at the gate after it, before scoring.
+      await progressWhen(handle, (p) => p.phase === 'training', 300);
+      await handle.signal(pauseSignal);
+      await progressWhen(handle, (p) => p.phase === 'paused' && p.membersTrained === 1, 300);
+      await poisonCheckpoint(`${searchId}/round-0/member-0/ckpt-2`);
+      await handle.signal(resumeSignal);
+      const error = await handle.result().then(() => undefined, (err: unknown) => err);
+      return { error, description: await handle.describe(), activities: await completedActivities(handle) };
+    });
+    assertFailure(
+      applicationFailureOf(outcome.error),
+      'Diverged',
+      new RegExp(`ensemble model 2 of 2, checkpoint .*/${searchId}/round-0/member-0/ckpt-2/checkpoint\\.json: member 1, sample \\d+ \\(global \\d+\\), class \\d+: probability is NaN`),
+    );
+    assert.equal(outcome.description.status.name, 'FAILED');
+    assert.equal(outcome.description.typedSearchAttributes.get(WinnowStatus), 'failed');
+    assert.equal(outcome.activities.filter((a) => a.type === 'acquire').length, 0, 'nothing acquired');
+    assert.equal(existsSync(path.join(storageDir, searchId, 'round-1')), false, 'no next subset');
+  });
+
+  it('a member that diverges (fine-tuned from NaN weights) fails naming its round, member and epoch', async () => {
+    const searchId = id('diverged-member');
+    const config: SearchConfigInput = { ...tiny, initialisation: 'finetune', targets: [90] };
+    const outcome = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
+      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: searchId, args: [config] });
+      await progressWhen(handle, (p) => p.phase === 'scoring', 300);
+      await handle.signal(pauseSignal);
+      // Paused before acquiring (or before round 1 trains): round 1 fine-tunes from this checkpoint.
+      await progressWhen(handle, (p) => p.phase === 'paused', 300);
+      await poisonCheckpoint(`${searchId}/round-0/member-0/ckpt-1`);
+      await handle.signal(resumeSignal);
+      const error = await handle.result().then(() => undefined, (err: unknown) => err);
+      return { error, activities: await completedActivities(handle) };
+    });
+    assertFailure(applicationFailureOf(outcome.error), 'Diverged', new RegExp(`search ${searchId}, round 1, member 0, epoch 1: training loss is NaN`));
+    assert.equal(outcome.activities.filter((a) => a.type === 'acquire').length, 0, 'round 1 acquired nothing');
+    assert.equal(existsSync(path.join(storageDir, searchId, 'round-2')), false);
+  });
+
+  it('a checkpoint corrupted in storage is never scored with; the search goes on once the object is intact again', async () => {
+    const searchId = id('corrupt-checkpoint');
+    const weights = path.join(storageDir, searchId, 'round-0', 'member-0', 'ckpt-2', 'weights.bin');
+    const result = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
+      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: searchId, args: [tiny] });
+      await progressWhen(handle, (p) => p.phase === 'training', 300);
+      await handle.signal(pauseSignal);
+      await progressWhen(handle, (p) => p.phase === 'paused' && p.membersTrained === 1, 300);
+      const original = readFileSync(weights);
+      const flipped = Buffer.from(original);
+      flipped[100] ^= 0x01;
+      writeFileSync(weights, flipped);
+      await handle.signal(resumeSignal);
+
+      const refused = await waitFor('scoring to refuse the checkpoint', async () => (await pendingActivities(handle)).find((p) => p.type === 'scoreShard' && p.lastFailure), 120, 200);
+      assert.match(refused.lastFailure ?? '', new RegExp(`checkpoint .*/${searchId}/round-0/member-0/ckpt-2/checkpoint\\.json: artifact .*ckpt-2/weights\\.bin is corrupt: expected sha256`));
+      assert.equal(existsSync(path.join(storageDir, searchId, 'round-1')), false, 'nothing acquired meanwhile');
+      // A retrained member writes the same bytes back (training is deterministic); here they are put back directly.
+      writeFileSync(weights, original);
+      return handle.result();
+    });
+    assert.deepEqual(result.evaluations.map((e) => e.size), [60]);
+    const subset = parseSubsetManifest((await store.get(result.subsets['60'])).toString('utf8'));
+    assert.equal(new Set(subset.indices).size, 60);
+  });
+});
