@@ -15,9 +15,20 @@ import { withTypedFailures } from './to-application-failure';
 
 export type { EvaluateInput, EvaluateResult, ScoreShardInput, ScoreShardResult, TrainMemberInput, TrainMemberResult };
 
-function runTask<R>(task: string, input: unknown, stopGraceMs = 0): Promise<R> {
+/**
+ * Runs a compute task from inside an activity. Heartbeats with each progress
+ * report and, in between, every `keepAliveMs` repeating the last one: one
+ * epoch or one model's scoring may take far longer than the heartbeat timeout.
+ */
+export function runTask<R>(task: string, input: unknown, stopGraceMs = 0, keepAliveMs = 10_000): Promise<R> {
   const ctx = Context.current();
-  return withTypedFailures(() => runInChild<R>(task, input, { signal: ctx.cancellationSignal, onProgress: (p) => ctx.heartbeat(p), stopGraceMs }));
+  let last: unknown;
+  const keepAlive = setInterval(() => ctx.heartbeat(last), keepAliveMs);
+  const onProgress = (p: unknown): void => {
+    last = p;
+    ctx.heartbeat(p);
+  };
+  return withTypedFailures(() => runInChild<R>(task, input, { signal: ctx.cancellationSignal, onProgress, stopGraceMs })).finally(() => clearInterval(keepAlive));
 }
 
 /** On cancellation (worker shutdown included) the member saves its position inside the epoch before the attempt fails. */

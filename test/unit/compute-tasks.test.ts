@@ -19,7 +19,7 @@ import { evaluateCheckpoints } from '../../activities/compute/tasks/evaluate';
 import { scoreShard } from '../../activities/compute/tasks/score-shard';
 import { trainMember, type TrainMemberInput, type TrainMemberProgress, type TrainMemberResult } from '../../activities/compute/tasks/train-member';
 import { getCheckpoint } from '../../activities/compute/tasks/checkpoint-store';
-import { trainMember as trainMemberActivity } from '../../activities/gpu-tasks';
+import { runTask, trainMember as trainMemberActivity } from '../../activities/gpu-tasks';
 import { defaultTrainingSettings } from '../../activities/ml/train';
 import { openStore } from '../../activities/storage/store';
 import { artifactPaths } from '../../workflows/artifact-paths';
@@ -181,5 +181,20 @@ describe('trainMember stopped gracefully', () => {
     assert.equal(resumed.resumedFromBatch, saved.meta.within?.batch);
     assert.deepEqual(resumed.history.map((h) => h.epoch), [2, 3]);
     assertClose(await weightsAt(resumed.checkpoints[1].uri), await weightsAt(straight.checkpoints[1].uri));
+  });
+});
+
+describe('compute task heartbeats', () => {
+  it('keeps heart-beating between progress reports, repeating the last one', async () => {
+    const env = new MockActivityEnvironment();
+    const beats: unknown[] = [];
+    env.on('heartbeat', (d: unknown) => beats.push(d));
+    // One epoch of 300 samples in batches of 4: a few seconds with a single progress report at its end.
+    const training = { ...defaultTrainingSettings, epochs: 1, batchSize: 4 };
+    await env.run(() => runTask<TrainMemberResult>('trainMember', input(artifactPaths.member('s6', 0, 0), { training, checkpointEpochs: [1] }), 0, 100));
+    const progress = beats.filter((b) => (b as TrainMemberProgress | undefined)?.epoch === 1);
+    const keepAlive = beats.filter((b) => b === undefined);
+    assert.ok(keepAlive.length >= 3, `heartbeats before the first progress report: ${keepAlive.length}`);
+    assert.ok(progress.length >= 1, 'the progress report is a heartbeat too');
   });
 });
