@@ -3,8 +3,16 @@
  * per second, one core), scoring time, and time + extra memory of exact
  * top-k (500,000 of 1,280,000 scores over 50k-sample shards).
  *
- *   node dist/bench/acquisition.js            full sizes (about 75 s on 2 loaded cores)
+ *   node dist/bench/acquisition.js            full sizes (about 80 s on 2 loaded cores)
  *   node dist/bench/acquisition.js --quick    small sizes, to check it runs
+ *
+ * The fold is timed three ways, interleaved shard by shard (each shard's
+ * folds run in a rotating order, so load on the machine hits all alike):
+ * the JS fold; the wasm SIMD kernel folding in place into sums that live
+ * in the accumulator's own wasm memory (what createAccumulator gives); and
+ * the kernel on ordinary arrays, copied through wasm memory chunk by chunk
+ * (parsed or hand-made accumulators). All three must give bit-identical
+ * sums, entropies and votes; the bench checks it.
  *
  * Member predictions are a few pre-generated buffers reused round-robin
  * (generating 100 distinct members of 1M x 10 would be 4 GB); there are
@@ -14,7 +22,14 @@
 import os from 'node:os';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { createAccumulator, foldMember } from '../activities/acquisition/ensemble-accumulator';
+import {
+  createAccumulator,
+  foldKernelStatus,
+  foldMember,
+  type AccumulatorShape,
+  type EnsembleAccumulator,
+  type FoldKernel,
+} from '../activities/acquisition/ensemble-accumulator';
 import { scoreAccumulator } from '../activities/acquisition/acquisition-scores';
 import { selectTopK, type TopKResult } from '../activities/acquisition/top-k';
 import { serialiseScoreShard, type ScoreShard } from '../activities/acquisition/score-shard-codec';
@@ -67,38 +82,89 @@ function seconds(start: bigint): number {
 
 const MiB = 1024 * 1024;
 
-interface FoldFigures {
-  samples: number;
-  classes: number;
-  shardSamples: number;
-  members: number;
-  gigabytes: number;
+const foldVariants = ['js', 'wasm in place', 'wasm copied'] as const;
+type FoldVariant = (typeof foldVariants)[number];
+
+interface VariantFigures {
+  variant: FoldVariant;
   foldSeconds: number;
   gbPerSecond: number;
   /** CPU time of this process during the folds: on a loaded machine, wall time also counts other processes' turns. */
   foldCpuSeconds: number;
   gbPerCpuSecond: number;
+}
+
+interface FoldFigures {
+  samples: number;
+  classes: number;
+  shardSamples: number;
+  members: number;
+  /** Per variant. */
+  gigabytes: number;
+  variants: VariantFigures[];
   scoreSecondsPerFunction: Record<string, number>;
 }
 
-function benchFold(samples: number, classes: number, shardSamples: number, members: number, variants: number): FoldFigures {
-  const buffers = Array.from({ length: variants }, (_, v) => memberPredictions(shardSamples, classes, 1000 + v));
-  let foldSeconds = 0;
-  let foldCpuSeconds = 0;
+/** An accumulator with ordinary (non-wasm) arrays, as parseAccumulator returns. */
+function plainAccumulator(shape: AccumulatorShape): EnsembleAccumulator {
+  const locations = shape.locations ?? 1;
+  const rows = shape.samples * locations;
+  return {
+    samples: shape.samples,
+    locations,
+    classes: shape.classes,
+    globalStart: shape.globalStart ?? 0,
+    memberCount: 0,
+    probabilitySums: new Float64Array(rows * shape.classes),
+    entropySums: new Float64Array(rows),
+    votes: new Uint16Array(rows * shape.classes),
+  };
+}
+
+function accumulatorFor(variant: FoldVariant, shape: AccumulatorShape): { acc: EnsembleAccumulator; kernel: FoldKernel } {
+  if (variant === 'js') return { acc: plainAccumulator(shape), kernel: 'js' };
+  if (variant === 'wasm copied') return { acc: plainAccumulator(shape), kernel: 'wasm' };
+  return { acc: createAccumulator(shape), kernel: 'wasm' };
+}
+
+function sameBits(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
+function benchFold(samples: number, classes: number, shardSamples: number, members: number, buffersCount: number): FoldFigures {
+  const buffers = Array.from({ length: buffersCount }, (_, v) => memberPredictions(shardSamples, classes, 1000 + v));
+  const variants = foldVariants.filter((v) => v === 'js' || foldKernelStatus().available);
+  const wall = new Map<FoldVariant, number>(variants.map((v) => [v, 0]));
+  const cpu = new Map<FoldVariant, number>(variants.map((v) => [v, 0]));
   const scoreSeconds: Record<string, number> = {};
   let sink = 0;
-  let member = 0;
-  for (let start = 0; start < samples; start += shardSamples) {
-    const acc = createAccumulator({ samples: shardSamples, classes, globalStart: start });
-    const t = process.hrtime.bigint();
-    const cpu = process.cpuUsage();
-    for (let k = 0; k < members; k++) foldMember(acc, buffers[member++ % variants]!);
-    foldSeconds += seconds(t);
-    const used = process.cpuUsage(cpu);
-    foldCpuSeconds += (used.user + used.system) / 1e6;
+  let first = 0;
+  for (let start = 0, shard = 0; start < samples; start += shardSamples, shard++) {
+    const done = new Map<FoldVariant, EnsembleAccumulator>();
+    for (let i = 0; i < variants.length; i++) {
+      const variant = variants[(shard + i) % variants.length]!;
+      const { acc, kernel } = accumulatorFor(variant, { samples: shardSamples, classes, globalStart: start });
+      const t = process.hrtime.bigint();
+      const cpuStart = process.cpuUsage();
+      for (let k = 0; k < members; k++) foldMember(acc, buffers[(first + k) % buffersCount]!, { kernel });
+      wall.set(variant, wall.get(variant)! + seconds(t));
+      const used = process.cpuUsage(cpuStart);
+      cpu.set(variant, cpu.get(variant)! + (used.user + used.system) / 1e6);
+      done.set(variant, acc);
+    }
+    first += members;
+    const reference = done.get('js')!;
+    for (const [variant, acc] of done) {
+      if (!sameBits(acc.probabilitySums, reference.probabilitySums) || !sameBits(acc.entropySums, reference.entropySums) || !sameBits(acc.votes, reference.votes)) {
+        throw new Error(`fold '${variant}' differs from the JS fold on the shard at ${start}`);
+      }
+    }
+    const scored = done.get(variants[variants.length > 1 ? 1 : 0]!)!;
     for (const fn of acquisitionFunctions) {
       const ts = process.hrtime.bigint();
-      const scores = scoreAccumulator(acc, fn, { seed: 7 });
+      const scores = scoreAccumulator(scored, fn, { seed: 7 });
       scoreSeconds[fn] = (scoreSeconds[fn] ?? 0) + seconds(ts);
       sink += scores[0]!;
     }
@@ -111,12 +177,23 @@ function benchFold(samples: number, classes: number, shardSamples: number, membe
     shardSamples,
     members,
     gigabytes,
-    foldSeconds,
-    gbPerSecond: gigabytes / foldSeconds,
-    foldCpuSeconds,
-    gbPerCpuSecond: gigabytes / foldCpuSeconds,
+    variants: variants.map((variant) => ({
+      variant,
+      foldSeconds: wall.get(variant)!,
+      gbPerSecond: gigabytes / wall.get(variant)!,
+      foldCpuSeconds: cpu.get(variant)!,
+      gbPerCpuSecond: gigabytes / cpu.get(variant)!,
+    })),
     scoreSecondsPerFunction: scoreSeconds,
   };
+}
+
+function printFold(f: FoldFigures, note = ''): void {
+  console.log(`fold C=${f.classes}: ${f.samples} samples${note} in shards of ${f.shardSamples}, K=${f.members}, ${f.gigabytes.toFixed(2)} GB per variant:`);
+  for (const v of f.variants) {
+    console.log(`  ${v.variant.padEnd(14)} ${v.gbPerSecond.toFixed(2)} GB/s wall (${v.foldSeconds.toFixed(2)} s), ${v.gbPerCpuSecond.toFixed(2)} GB per CPU-second`);
+  }
+  console.log(`  scoring all ${f.samples} samples, seconds per function: ${JSON.stringify(f.scoreSecondsPerFunction, (_, v) => (typeof v === 'number' ? Number(v.toFixed(3)) : v))}`);
 }
 
 function scoreShards(total: number, shardSamples: number, levels: number | null, seed: number): ScoreShard[] {
@@ -182,14 +259,15 @@ async function main(): Promise<void> {
   console.log(`machine: ${cpus[0]?.model ?? 'unknown'}, ${cpus.length} cores, Node ${process.version}, ${os.platform()} ${os.arch()}`);
   console.log(`load average at start (1/5/15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
+  const kernel = foldKernelStatus();
+  console.log(`fold kernel: ${kernel.available ? 'WebAssembly SIMD available' : kernel.reason}`);
   const fold10 = quick ? benchFold(100_000, 10, 50_000, 10, 4) : benchFold(1_000_000, 10, 50_000, 100, 24);
-  console.log(`fold C=10: ${fold10.samples} samples in shards of ${fold10.shardSamples}, K=${fold10.members}: ${fold10.gigabytes.toFixed(2)} GB in ${fold10.foldSeconds.toFixed(2)} s = ${fold10.gbPerSecond.toFixed(2)} GB/s wall, ${fold10.gbPerCpuSecond.toFixed(2)} GB per CPU-second`);
-  console.log(`  scoring all ${fold10.samples} samples, seconds per function: ${JSON.stringify(fold10.scoreSecondsPerFunction, (_, v) => (typeof v === 'number' ? Number(v.toFixed(3)) : v))}`);
+  printFold(fold10);
   console.log(`load average after fold C=10: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   const fold1000 = quick ? benchFold(2_000, 1000, 1_000, 10, 3) : benchFold(20_000, 1000, 10_000, 100, 3);
-  console.log(`fold C=1000: ${fold1000.samples} samples (fewer than 1M to bound time and memory: an accumulator of 10k x 1000 is 100 MB) in shards of ${fold1000.shardSamples}, K=${fold1000.members}: ${fold1000.gigabytes.toFixed(2)} GB in ${fold1000.foldSeconds.toFixed(2)} s = ${fold1000.gbPerSecond.toFixed(2)} GB/s wall, ${fold1000.gbPerCpuSecond.toFixed(2)} GB per CPU-second`);
-  console.log(`  scoring all ${fold1000.samples} samples, seconds per function: ${JSON.stringify(fold1000.scoreSecondsPerFunction, (_, v) => (typeof v === 'number' ? Number(v.toFixed(3)) : v))}`);
+  printFold(fold1000, ' (fewer than 1M to bound time and memory: an accumulator of 10k x 1000 is 100 MB)');
+  console.log(`load average after fold C=1000: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   {
     const acc = createAccumulator({ samples: 50_000, classes: 10 });

@@ -9,10 +9,17 @@
  * workers and merged. Float32 sums would drift by ~K ulps with fold order and
  * reorder near-tied samples between runs. The cost is 8 bytes per sample
  * and class: 4 MB for 50k x 10, 400 MB for 50k x 1000 (use 10k shards there).
+ *
+ * Folding runs in a WebAssembly SIMD kernel (fold-kernel.wat) where it can,
+ * else in JS (foldRowsJs); both do the same arithmetic in the same order.
+ * createAccumulator then puts the sums and votes in a wasm memory of the
+ * accumulator's own (plain typed-array views, but their buffer cannot be
+ * transferred), so the kernel folds in place without copying them.
  */
 import { TypedTaskError } from '../compute/child-protocol';
 import { FailureType } from '../../workflows/failures';
-import { HALF_BIN, LN2, LOG_BIN_CENTRE, REMAINDER_BITS, REMAINDER_MASK, REMAINDER_SCALE, TABLE_BITS } from './float32-log';
+import { logOfFloat32Bits } from './float32-log';
+import { foldKernelStatus, foldRowsWasm, kernelArrays, type KernelArrays } from './fold-kernel';
 
 export interface EnsembleAccumulator {
   /** Samples in the shard. */
@@ -46,11 +53,19 @@ export interface FoldOptions {
   member?: number;
   /** Rows whose sum is further than this from 1 are renormalised (default 1e-4). */
   tolerance?: number;
+  /**
+   * 'auto' (default): the WebAssembly SIMD kernel where it can run, else JS.
+   * Both give bit-identical sums, entropies and votes; 'js' and 'wasm'
+   * force one ('wasm' throws where it cannot run).
+   */
+  kernel?: FoldKernel;
 }
+
+export type FoldKernel = 'auto' | 'js' | 'wasm';
+export { foldKernelStatus };
 
 export const DEFAULT_ROW_TOLERANCE = 1e-4;
 const MAX_UINT16 = 0xffff;
-const TABLE_MASK = (1 << TABLE_BITS) - 1;
 
 function positiveInt(value: number, name: string, allowZero = false): number {
   if (!Number.isSafeInteger(value) || value < (allowZero ? 0 : 1)) {
@@ -74,10 +89,19 @@ export function createAccumulator(shape: AccumulatorShape): EnsembleAccumulator 
     classes,
     globalStart,
     memberCount: 0,
-    probabilitySums: new Float64Array(rows * classes),
-    entropySums: new Float64Array(rows),
-    votes: new Uint16Array(rows * classes),
+    ...newArrays(rows, classes),
   };
+}
+
+/** Zeroed sums and votes, in a wasm memory of their own where the fold kernel can run (it then folds in place). */
+function newArrays(rows: number, classes: number): KernelArrays {
+  return (
+    kernelArrays(rows, classes) ?? {
+      probabilitySums: new Float64Array(rows * classes),
+      entropySums: new Float64Array(rows),
+      votes: new Uint16Array(rows * classes),
+    }
+  );
 }
 
 function assertUsable(acc: EnsembleAccumulator): void {
@@ -140,40 +164,99 @@ export function foldMember(acc: EnsembleAccumulator, probs: Float32Array, option
   }
   const tolerance = options.tolerance ?? DEFAULT_ROW_TOLERANCE;
   widenVotesFor(acc, acc.memberCount + 1);
+  const kernel = options.kernel ?? 'auto';
+  const wasm = kernel === 'wasm' || (kernel === 'auto' && foldKernelStatus().available);
+  const bad = wasm ? foldRowsWasm(acc, probs, tolerance) : foldRowsJs(acc, probs, tolerance);
+  if (bad >= 0) {
+    const failure = rowFailure(acc, probs, bad, member);
+    acc.poisoned = failure.message;
+    throw failure;
+  }
+  acc.memberCount++;
+}
+
+/**
+ * The fold in JS, the same arithmetic in the same order as fold-kernel.wat:
+ * a row four classes at a time, the row sum and sum p ln p in two lanes,
+ * lane 0 adding (x[c] + x[c+2]) and lane 1 (x[c+1] + x[c+3]) for c = 0, 4,
+ * 8, ..., then lane 0 + lane 1. Returns -1 or the first bad row.
+ */
+function foldRowsJs(acc: EnsembleAccumulator, probs: Float32Array, tolerance: number): number {
+  const C = acc.classes;
+  const C4 = C & ~3;
+  const rows = acc.samples * acc.locations;
   const bits = new Int32Array(probs.buffer, probs.byteOffset, probs.length);
   const sums = acc.probabilitySums;
   const entropies = acc.entropySums;
   const votes = acc.votes;
-  const logCentre = LOG_BIN_CENTRE;
-  const scale = REMAINDER_SCALE;
+  const ln = logOfFloat32Bits;
 
   // One fused pass per row: add to the sums, row sum, max, sign bits, and
   // sum p ln p with ln from the float32 bits (zero and subnormal p give 0 x
-  // finite = 0, so no branch). Validation comes after the row was added;
-  // a bad row poisons the accumulator.
+  // finite = 0, so no branch). Validation comes after the row was added.
   for (let row = 0, base = 0; row < rows; row++, base += C) {
+    const vecEnd = base + C4;
     const end = base + C;
-    let sum = 0;
+    let sum0 = 0;
+    let sum1 = 0;
+    let plp0 = 0;
+    let plp1 = 0;
     let best = -1;
     let signs = 0;
-    let pLogP = 0;
-    for (let i = base; i < end; i++) {
-      const v = probs[i]!;
-      sum += v;
-      best = Math.max(best, v);
-      sums[i] += v;
-      const b = bits[i]!;
-      signs |= b;
-      const j = (b >>> REMAINDER_BITS) & TABLE_MASK;
-      const r = ((b & REMAINDER_MASK) - HALF_BIN) * scale[j]!;
-      pLogP += v * (((b >>> 23) - 127) * LN2 + logCentre[j]! + r * (1 - r * (0.5 - r * 0.3333333333333333)));
+    let i = base;
+    for (; i < vecEnd; i += 4) {
+      const v0 = probs[i]!;
+      const v1 = probs[i + 1]!;
+      const v2 = probs[i + 2]!;
+      const v3 = probs[i + 3]!;
+      const b0 = bits[i]!;
+      const b1 = bits[i + 1]!;
+      const b2 = bits[i + 2]!;
+      const b3 = bits[i + 3]!;
+      sums[i] += v0;
+      sums[i + 1] += v1;
+      sums[i + 2] += v2;
+      sums[i + 3] += v3;
+      sum0 += v0 + v2;
+      sum1 += v1 + v3;
+      plp0 += v0 * ln(b0) + v2 * ln(b2);
+      plp1 += v1 * ln(b1) + v3 * ln(b3);
+      best = Math.max(best, v0, v1, v2, v3);
+      signs |= b0 | b1 | b2 | b3;
     }
+    // The last C mod 4 classes: lanes past the row would add zeros.
+    if (i < end) {
+      const v0 = probs[i]!;
+      const b0 = bits[i]!;
+      sums[i] += v0;
+      best = Math.max(best, v0);
+      signs |= b0;
+      if (i + 2 < end) {
+        const v2 = probs[i + 2]!;
+        const b2 = bits[i + 2]!;
+        sums[i + 2] += v2;
+        sum0 += v0 + v2;
+        plp0 += v0 * ln(b0) + v2 * ln(b2);
+        best = Math.max(best, v2);
+        signs |= b2;
+      } else {
+        sum0 += v0;
+        plp0 += v0 * ln(b0);
+      }
+      if (i + 1 < end) {
+        const v1 = probs[i + 1]!;
+        const b1 = bits[i + 1]!;
+        sums[i + 1] += v1;
+        sum1 += v1;
+        plp1 += v1 * ln(b1);
+        best = Math.max(best, v1);
+        signs |= b1;
+      }
+    }
+    const sum = sum0 + sum1;
+    const pLogP = plp0 + plp1;
     // NaN and +-Inf make the sum non-finite; a set sign bit is a negative value (or a harmless -0).
-    if (!(sum > 0 && sum < Infinity) || (signs < 0 && hasNegative(probs, base, end))) {
-      const failure = rowFailure(acc, probs, row, member);
-      acc.poisoned = failure.message;
-      throw failure;
-    }
+    if (!(sum > 0 && sum < Infinity) || (signs < 0 && hasNegative(probs, base, end))) return row;
     let arg = base;
     while (probs[arg] !== best) arg++;
     // Entropy of the row; when renormalised to p/s it is ln s - (1/s) sum p ln p.
@@ -181,13 +264,13 @@ export function foldMember(acc: EnsembleAccumulator, probs: Float32Array, option
     if (Math.abs(sum - 1) > tolerance) {
       const inv = 1 / sum;
       const correction = inv - 1;
-      for (let i = base; i < end; i++) sums[i] += probs[i]! * correction;
+      for (let j = base; j < end; j++) sums[j] += probs[j]! * correction;
       h = Math.log(sum) - inv * pLogP;
     }
     entropies[row] += h > 0 ? h : 0;
     votes[arg]++;
   }
-  acc.memberCount++;
+  return -1;
 }
 
 function hasNegative(probs: Float32Array, from: number, to: number): boolean {
@@ -221,6 +304,17 @@ export function mergeInto(target: EnsembleAccumulator, source: EnsembleAccumulat
   target.memberCount += source.memberCount;
 }
 
+function copiedArrays(acc: EnsembleAccumulator): Pick<EnsembleAccumulator, 'probabilitySums' | 'entropySums' | 'votes'> {
+  if (acc.votes instanceof Uint32Array) {
+    return { probabilitySums: acc.probabilitySums.slice(), entropySums: acc.entropySums.slice(), votes: acc.votes.slice() };
+  }
+  const copy = newArrays(acc.entropySums.length, acc.classes);
+  copy.probabilitySums.set(acc.probabilitySums);
+  copy.entropySums.set(acc.entropySums);
+  copy.votes.set(acc.votes);
+  return copy;
+}
+
 export function cloneAccumulator(acc: EnsembleAccumulator): EnsembleAccumulator {
   assertUsable(acc);
   return {
@@ -229,9 +323,7 @@ export function cloneAccumulator(acc: EnsembleAccumulator): EnsembleAccumulator 
     classes: acc.classes,
     globalStart: acc.globalStart,
     memberCount: acc.memberCount,
-    probabilitySums: acc.probabilitySums.slice(),
-    entropySums: acc.entropySums.slice(),
-    votes: acc.votes.slice(),
+    ...copiedArrays(acc),
   };
 }
 
