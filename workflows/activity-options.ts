@@ -4,11 +4,17 @@
  * heartbeats rather than by a short deadline.
  */
 import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
-import { nonRetryableFailureTypes } from './failures';
+import { FailureType, nonRetryableFailureTypes } from './failures';
 import { TaskQueue } from './task-queues';
 
 const retry: RetryPolicy = { nonRetryableErrorTypes: [...nonRetryableFailureTypes], initialInterval: '2 seconds', maximumInterval: '5 minutes' };
 
 export const trainingActivityOptions: ActivityOptions = { taskQueue: TaskQueue.gpu, startToCloseTimeout: '48 hours', heartbeatTimeout: '2 minutes', retry };
-export const scoringActivityOptions: ActivityOptions = { taskQueue: TaskQueue.gpu, startToCloseTimeout: '12 hours', heartbeatTimeout: '2 minutes', retry };
+// A corrupt checkpoint is not fixed by scoring again: the round retrains the member (scoreShardsWindowed's repair).
+export const scoringActivityOptions: ActivityOptions = {
+  taskQueue: TaskQueue.gpu,
+  startToCloseTimeout: '12 hours',
+  heartbeatTimeout: '2 minutes',
+  retry: { ...retry, nonRetryableErrorTypes: [...nonRetryableFailureTypes, FailureType.CorruptArtifact] },
+};
 export const lightActivityOptions: ActivityOptions = { taskQueue: TaskQueue.orchestrator, startToCloseTimeout: '30 minutes', heartbeatTimeout: '2 minutes', retry };

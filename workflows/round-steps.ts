@@ -10,7 +10,7 @@ import { artifactPaths } from './artifact-paths';
 import type { SearchConfig } from './config';
 import type { SearchPhase, SearchProgress } from './definitions';
 import { FailureType } from './failures';
-import { scorePoolShards, scoreShardsWindowed, type ScoreShardsInput } from './score-pool';
+import { failureTypeOf, scorePoolShards, scoreShardsWindowed, type ScoreShardsInput } from './score-pool';
 import { deriveSearchId } from './search-id';
 import {
   acquisitionSize,
@@ -224,7 +224,14 @@ export async function trainEnsemble(config: SearchConfig, state: SearchState, tr
  * shards in flight. Up to `shardsPerChild` shards run in this workflow; more
  * fan out through scorePoolShards child workflows, one group after another.
  */
-export async function scorePool(config: SearchConfig, state: SearchState, checkpoints: string[], tracker: SearchTracker): Promise<{ uris: string[] }> {
+export async function scorePool(
+  config: SearchConfig,
+  state: SearchState,
+  checkpoints: string[],
+  tracker: SearchTracker,
+  /** Retrains the round's members from their last intact state (a checkpoint failed its checksum). */
+  repair?: () => Promise<void>,
+): Promise<{ uris: string[] }> {
   const shards = poolShards(state.pool.poolSize, config.shardSize);
   tracker.progress.shards = shards.length;
   tracker.progress.shardsScored = 0;
@@ -238,19 +245,32 @@ export async function scorePool(config: SearchConfig, state: SearchState, checkp
     window: config.scoringWindow,
   });
   if (groups.length === 1) {
-    const uris = await scoreShardsWindowed(work(shards), () => {
-      tracker.progress.shardsScored++;
-      tracker.touch();
-    });
+    const uris = await scoreShardsWindowed(
+      work(shards),
+      () => {
+        tracker.progress.shardsScored++;
+        tracker.touch();
+      },
+      repair,
+    );
     return { uris };
   }
   const uris: string[] = [];
   for (const [g, group] of groups.entries()) {
-    const scored = await executeChild(scorePoolShards, {
-      workflowId: `${workflowInfo().workflowId}/round-${state.round}/scores-${g}`,
-      taskQueue: TaskQueue.orchestrator,
-      args: [work(group)],
-    });
+    let scored: string[] | undefined;
+    // A child that met a corrupt checkpoint fails; after the repair the group runs again under a new id.
+    for (let attempt = 0; scored === undefined; attempt++) {
+      try {
+        scored = await executeChild(scorePoolShards, {
+          workflowId: `${workflowInfo().workflowId}/round-${state.round}/scores-${g}${attempt > 0 ? `-repaired-${attempt}` : ''}`,
+          taskQueue: TaskQueue.orchestrator,
+          args: [work(group)],
+        });
+      } catch (err) {
+        if (!repair || attempt >= 2 || failureTypeOf(err) !== FailureType.CorruptArtifact) throw err;
+        await repair();
+      }
+    }
     uris.push(...scored);
     tracker.progress.shardsScored += group.length;
     tracker.touch();

@@ -5,12 +5,14 @@
  * its own history nor any child's grows with the pool (ImageNet at 1k-sample
  * shards is 1,281 shards, three events each).
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { FailureType } from './failures';
 import type { GpuActivities, ScoreShardInput } from '../activities';
 import type { ShardRange } from './search-plan';
 import { scoringActivityOptions } from './activity-options';
 
 const scoring = proxyActivities<GpuActivities>(scoringActivityOptions);
+const maxRepairs = 2;
 
 export interface ScoreShardsInput {
   /** The fields every shard shares; start, count and outputKey come from each shard. */
@@ -21,16 +23,47 @@ export interface ScoreShardsInput {
   window: number;
 }
 
-/** Scores the shards at most `window` at a time; calls `onScored` as each finishes. Returns the URIs in shard order. */
-export async function scoreShardsWindowed(input: ScoreShardsInput, onScored: () => void = () => undefined): Promise<string[]> {
+/** The `type` of the first ApplicationFailure down an error's cause chain (activity and child failures wrap it). */
+export function failureTypeOf(err: unknown): string | undefined {
+  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof ApplicationFailure) return e.type ?? undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Scores the shards at most `window` at a time; calls `onScored` as each
+ * finishes. Returns the URIs in shard order. When a shard fails because a
+ * checkpoint is corrupt and `repair` is given, the lanes wait for one shared
+ * repair (retraining the damaged member) and score that shard again.
+ */
+export async function scoreShardsWindowed(input: ScoreShardsInput, onScored: () => void = () => undefined, repair?: () => Promise<void>): Promise<string[]> {
   const uris = new Array<string>(input.shards.length);
   let next = 0;
+  let repairing: Promise<void> | undefined;
+  let repairs = 0;
+  const scoreOne = async (i: number): Promise<string> => {
+    const shard = input.shards[i];
+    for (;;) {
+      const before = repairs;
+      try {
+        return (await scoring.scoreShard({ ...input.common, start: shard.start, count: shard.count, outputKey: input.outputKeys[i] })).uri;
+      } catch (err) {
+        if (!repair || failureTypeOf(err) !== FailureType.CorruptArtifact) throw err;
+        // One repair serves every lane that saw the same damage; a second round of damage gets one more try.
+        if (repairs === before) {
+          if (repairs >= maxRepairs) throw err;
+          repairs++;
+          repairing = repair();
+        }
+        await repairing;
+      }
+    }
+  };
   const lane = async (): Promise<void> => {
     while (next < input.shards.length) {
       const i = next++;
-      const shard = input.shards[i];
-      const result = await scoring.scoreShard({ ...input.common, start: shard.start, count: shard.count, outputKey: input.outputKeys[i] });
-      uris[i] = result.uri;
+      uris[i] = await scoreOne(i);
       onScored();
     }
   };

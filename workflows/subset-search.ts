@@ -42,7 +42,7 @@ export async function subsetSearch(input: unknown, carried?: SearchState): Promi
       await tracker.gate();
       const ensemble = await trainEnsemble(config, state, tracker);
       await tracker.gate();
-      const scores = await scorePool(config, state, ensemble.checkpoints, tracker);
+      const scores = await scorePool(config, state, ensemble.checkpoints, tracker, retrainAfterCorruption(config, state, tracker));
       await tracker.gate();
       const next = await acquireNext(config, state, ensemble.checkpoints, scores.uris, k, tracker);
       const stopping = tracker.control.stopAfterRound;
@@ -96,7 +96,7 @@ function installControls(tracker: SearchTracker): void {
 async function compress(config: SearchConfig, state: SearchState, tracker: SearchTracker): Promise<SearchResult> {
   const ensemble = await trainEnsemble(config, state, tracker);
   await tracker.gate();
-  const scores = await scorePool(config, state, ensemble.checkpoints, tracker);
+  const scores = await scorePool(config, state, ensemble.checkpoints, tracker, retrainAfterCorruption(config, state, tracker));
   for (const target of [...state.control.targets]) {
     await tracker.gate();
     const subset = await acquireNext(config, state, ensemble.checkpoints, scores.uris, target, tracker, target);
@@ -105,6 +105,18 @@ async function compress(config: SearchConfig, state: SearchState, tracker: Searc
     if (tracker.control.stopAfterRound) break;
   }
   return tracker.finish(config, state);
+}
+
+/**
+ * A checkpoint that fails its checksum is never scored with: the members are
+ * trained again with the same inputs, which passes over damaged states and
+ * rewrites them from the last intact one (intact members return at once).
+ */
+function retrainAfterCorruption(config: SearchConfig, state: SearchState, tracker: SearchTracker): () => Promise<void> {
+  return async () => {
+    await trainEnsemble(config, state, tracker);
+    tracker.enter('scoring', 'scoring again: a member whose checkpoint was corrupt has been retrained');
+  };
 }
 
 function validateConfig(input: unknown): SearchConfig {

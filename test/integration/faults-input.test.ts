@@ -23,7 +23,7 @@ import type { SearchConfigInput } from '../../workflows/config';
 import { pauseSignal, progressQuery, resumeSignal, type SearchProgress } from '../../workflows/definitions';
 import { WinnowStatus } from '../../workflows/search-attributes';
 import { TaskQueue } from '../../workflows/task-queues';
-import { completedActivities, pendingActivities } from '../helpers/activity-history';
+import { completedActivities } from '../helpers/activity-history';
 import { startFakeGcs, type FakeGcs } from '../helpers/fake-gcs';
 import { waitFor } from '../helpers/processes';
 import { startDevServerEnv, withWorkers } from '../helpers/temporal';
@@ -281,27 +281,41 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
     assert.equal(existsSync(path.join(storageDir, searchId, 'round-2')), false);
   });
 
-  it('a checkpoint corrupted in storage is never scored with; the search goes on once the object is intact again', async () => {
+  it('a checkpoint corrupted in storage is never scored with: its member is retrained from the last intact state, then scoring goes on', async () => {
     const searchId = id('corrupt-checkpoint');
+    const memberKey = `${searchId}/round-0/member-0`;
     const weights = path.join(storageDir, searchId, 'round-0', 'member-0', 'ckpt-2', 'weights.bin');
-    const result = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
+    let original: Buffer | undefined;
+    const { result, activities, failedScoring } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
       const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: searchId, args: [tiny] });
       await progressWhen(handle, (p) => p.phase === 'training', 300);
       await handle.signal(pauseSignal);
       await progressWhen(handle, (p) => p.phase === 'paused' && p.membersTrained === 1, 300);
-      const original = readFileSync(weights);
+      original = readFileSync(weights);
       const flipped = Buffer.from(original);
       flipped[100] ^= 0x01;
       writeFileSync(weights, flipped);
       await handle.signal(resumeSignal);
-
-      const refused = await waitFor('scoring to refuse the checkpoint', async () => (await pendingActivities(handle)).find((p) => p.type === 'scoreShard' && p.lastFailure), 120, 200);
-      assert.match(refused.lastFailure ?? '', new RegExp(`checkpoint .*/${searchId}/round-0/member-0/ckpt-2/checkpoint\\.json: artifact .*ckpt-2/weights\\.bin is corrupt: expected sha256`));
-      assert.equal(existsSync(path.join(storageDir, searchId, 'round-1')), false, 'nothing acquired meanwhile');
-      // A retrained member writes the same bytes back (training is deterministic); here they are put back directly.
-      writeFileSync(weights, original);
-      return handle.result();
+      const result = await handle.result();
+      const history = await handle.fetchHistory();
+      const failedScoring = (history.events ?? []).flatMap((e) => {
+        const failure = e.activityTaskFailedEventAttributes?.failure;
+        return failure ? [failure] : [];
+      });
+      return { result, activities: await completedActivities(handle), failedScoring };
     });
+    // Scoring refused the damaged checkpoint once, without retrying it...
+    assert.equal(failedScoring.length, 1, 'one failed scoreShard');
+    assert.equal(failedScoring[0].cause?.applicationFailureInfo?.type ?? failedScoring[0].applicationFailureInfo?.type, 'CorruptArtifact');
+    assert.match(failedScoring[0].message ?? failedScoring[0].cause?.message ?? '', /ckpt-2\/weights\.bin is corrupt: expected sha256/);
+    // ...the member was trained again from its intact epoch-1 checkpoint, rewriting epoch 2 byte for byte...
+    const trainings = activities.filter((a) => a.type === 'trainMember' && (a.input as { memberKey?: string }).memberKey === memberKey);
+    assert.equal(trainings.length, 2, 'trained, then retrained after the corruption');
+    const retrained = trainings[1].result as { resumedFromEpoch: number; history: { epoch: number }[] };
+    assert.equal(retrained.resumedFromEpoch, 1);
+    assert.deepEqual(retrained.history.map((h) => h.epoch), [2]);
+    assert.ok(original && readFileSync(weights).equals(original), 'the retrained checkpoint has the original bytes');
+    // ...and the search finished with a clean subset.
     assert.deepEqual(result.evaluations.map((e) => e.size), [60]);
     const subset = parseSubsetManifest((await store.get(result.subsets['60'])).toString('utf8'));
     assert.equal(new Set(subset.indices).size, 60);
