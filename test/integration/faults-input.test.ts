@@ -304,10 +304,12 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
       });
       return { result, activities: await completedActivities(handle), failedScoring };
     });
-    // Scoring refused the damaged checkpoint once, without retrying it...
-    assert.equal(failedScoring.length, 1, 'one failed scoreShard');
-    assert.equal(failedScoring[0].cause?.applicationFailureInfo?.type ?? failedScoring[0].applicationFailureInfo?.type, 'CorruptArtifact');
-    assert.match(failedScoring[0].message ?? failedScoring[0].cause?.message ?? '', /ckpt-2\/weights\.bin is corrupt: expected sha256/);
+    // Scoring refused the damaged checkpoint (each shard in flight at most once, never retried as is)...
+    assert.ok(failedScoring.length >= 1 && failedScoring.length <= 2, `${failedScoring.length} failed scoreShard attempts (2 shards)`);
+    for (const failure of failedScoring) {
+      assert.equal(failure.cause?.applicationFailureInfo?.type ?? failure.applicationFailureInfo?.type, 'CorruptArtifact');
+      assert.match(failure.message ?? failure.cause?.message ?? '', /ckpt-2\/weights\.bin is corrupt: expected sha256/);
+    }
     // ...the member was trained again from its intact epoch-1 checkpoint, rewriting epoch 2 byte for byte...
     const trainings = activities.filter((a) => a.type === 'trainMember' && (a.input as { memberKey?: string }).memberKey === memberKey);
     assert.equal(trainings.length, 2, 'trained, then retrained after the corruption');
