@@ -42,8 +42,8 @@ async function serverAnswers(address: string): Promise<boolean> {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  // Workers run in this process: warnings and errors only, unless WINNOW_LOG_LEVEL says otherwise.
-  installWorkerRuntime({ ...process.env, WINNOW_LOG_LEVEL: process.env.WINNOW_LOG_LEVEL ?? 'WARN' });
+  // Workers run in this process: errors only (the SDK warns that the gpu worker polls no workflows), unless WINNOW_LOG_LEVEL says otherwise.
+  installWorkerRuntime({ ...process.env, WINNOW_LOG_LEVEL: process.env.WINNOW_LOG_LEVEL ?? 'ERROR' });
   let settings = connectionSettings();
   let server: DevServer | undefined;
   let uiBase = process.env.WINNOW_UI_URL ?? 'http://localhost:8233';
