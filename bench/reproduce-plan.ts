@@ -1,0 +1,275 @@
+/**
+ * What `npm run bench:reproduce` runs, pure: the two profiles and their
+ * experiments (one search config each), the deterministic workflow ids, what
+ * to do with an experiment given the status of its last workflow, and how
+ * much work a profile is (for the running-time estimate). No I/O.
+ */
+import { createHash } from 'node:crypto';
+import { parseSearchConfig, type SearchConfig, type SearchConfigInput } from '../workflows/config';
+import { acquisitionSize, defaultInitialSize } from '../workflows/search-plan';
+
+export const profileNames = ['quick', 'full'] as const;
+export type ProfileName = (typeof profileNames)[number];
+
+export interface Experiment {
+  /** Short kebab-case name, unique in the profile (part of the workflow id). */
+  name: string;
+  /** How tables and plots call it. */
+  label: string;
+  /** Main experiments make the results table and plot; ablations their own table. */
+  role: 'main' | 'ablation';
+  /** What the ablation changes relative to the main entropy search. */
+  switch?: string;
+  config: SearchConfigInput;
+}
+
+export interface Profile {
+  name: ProfileName;
+  /** Training samples in the pool and test samples evaluated on. */
+  trainSamples: number;
+  testSamples: number;
+  /** True when the pool is the first `trainSamples` of Fashion-MNIST (written by the bench), false for the whole set. */
+  prefixData: boolean;
+  /** Searches in flight at once. */
+  concurrency: number;
+  experiments: Experiment[];
+}
+
+export interface ProfileOptions {
+  /** dataset.uri of the pool (the quick profile's prefix folder); the default location when absent. */
+  datasetUri?: string;
+  /** Leave the ablations out. */
+  withoutAblations?: boolean;
+}
+
+interface Sizes {
+  train: number;
+  test: number;
+  width: number;
+  epochs: number;
+  learningRate: number;
+  members: number;
+  checkpointEpochs: number[];
+  shardSize: number;
+}
+
+const sizes: Record<ProfileName, Sizes> = {
+  // 24 minutes measured on two shared CPU cores: 4k pool, half-width cnn-small, 6 epochs, 2 members x 2 checkpoints.
+  quick: { train: 4000, test: 5000, width: 0.5, epochs: 6, learningRate: 0.003, members: 2, checkpointEpochs: [3, 6], shardSize: 2000 },
+  // The whole set with the full-width model; hours on CPU, meant for GPU workers.
+  full: { train: 60000, test: 10000, width: 1, epochs: 8, learningRate: 0.001, members: 4, checkpointEpochs: [4, 8], shardSize: 10000 },
+};
+
+/** Target sizes as fractions of the pool (the issue's 10%, 25%, 50%, 75%), and the random starting subset. */
+export const targetFractions = [0.1, 0.25, 0.5, 0.75] as const;
+export const initialFraction = 0.05;
+
+export function profileOf(name: ProfileName, options: ProfileOptions = {}): Profile {
+  const s = sizes[name];
+  const base: SearchConfigInput = {
+    dataset: options.datasetUri ? { kind: 'fashion-mnist', uri: options.datasetUri } : { kind: 'fashion-mnist' },
+    model: 'cnn-small',
+    modelWidth: s.width,
+    training: { epochs: s.epochs, batchSize: 128, optimizer: 'adam', learningRate: s.learningRate },
+    initialisation: 'scratch',
+    // Random-subset and full-set baselines depend only on the seed, the size and the training settings, so one search
+    // (entropy) trains them for all; the others skip them.
+    evaluation: { repeats: 3, randomBaseline: false, fullBaseline: false },
+    shardSize: s.shardSize,
+    scheme: 'build-up',
+    initialSize: Math.round(initialFraction * s.train),
+    targets: targetFractions.map((f) => Math.round(f * s.train)),
+    ensemble: { members: s.members, checkpointEpochs: s.checkpointEpochs },
+    acquisition: { function: 'entropy' },
+    seed: 0,
+  };
+  const withChanges = (changes: Partial<SearchConfigInput>): SearchConfigInput => ({ ...base, ...changes });
+  const experiments: Experiment[] = [
+    {
+      name: 'entropy',
+      label: 'build-up, entropy',
+      role: 'main',
+      config: withChanges({ evaluation: { repeats: 3, randomBaseline: true, fullBaseline: true } }),
+    },
+    { name: 'mutual-information', label: 'build-up, mutual information', role: 'main', config: withChanges({ acquisition: { function: 'mutual-information' } }) },
+    { name: 'variation-ratios', label: 'build-up, variation ratios', role: 'main', config: withChanges({ acquisition: { function: 'variation-ratios' } }) },
+    // Random scores ignore the ensemble: one member with one checkpoint is enough.
+    {
+      name: 'random-acquisition',
+      label: 'build-up, random acquisition',
+      role: 'main',
+      config: withChanges({ acquisition: { function: 'random' }, ensemble: { members: 1, checkpointEpochs: [s.epochs] } }),
+    },
+    { name: 'compress', label: 'compress, entropy', role: 'main', config: withChanges({ scheme: 'compress', initialSize: undefined }) },
+  ];
+  if (!options.withoutAblations) {
+    const ensembleSize = s.members * s.checkpointEpochs.length;
+    const ablations: Experiment[] = [
+      { name: 'finetune', label: 'entropy, finetune per round', role: 'ablation', switch: 'initialisation: finetune', config: withChanges({ initialisation: 'finetune' }) },
+      {
+        name: 'members-only',
+        label: `entropy, ${ensembleSize} members x 1 checkpoint`,
+        role: 'ablation',
+        switch: `ensemble: ${ensembleSize} members x [${s.epochs}]`,
+        config: withChanges({ ensemble: { members: ensembleSize, checkpointEpochs: [s.epochs] } }),
+      },
+      {
+        name: 'checkpoints-only',
+        label: `entropy, 1 member x ${ensembleSize} checkpoints`,
+        role: 'ablation',
+        switch: `ensemble: 1 member x [${spreadEpochs(s.epochs, ensembleSize).join(', ')}]`,
+        config: withChanges({ ensemble: { members: 1, checkpointEpochs: spreadEpochs(s.epochs, ensembleSize) } }),
+      },
+    ];
+    // The quick profile has room for one ablation within its 30 minutes.
+    experiments.push(...(name === 'quick' ? ablations.slice(0, 1) : ablations));
+  }
+  return { name, trainSamples: s.train, testSamples: s.test, prefixData: name === 'quick', concurrency: 2, experiments };
+}
+
+/** `count` distinct epochs in 1..epochs, evenly spread and ending at the last one (more checkpoints than epochs are refused). */
+export function spreadEpochs(epochs: number, count: number): number[] {
+  if (count > epochs) throw new Error(`cannot save ${count} distinct checkpoints in ${epochs} epochs`);
+  return Array.from({ length: count }, (_, i) => Math.round((epochs * (i + 1)) / count));
+}
+
+/** Validates an experiment's config (defaults filled in); throws with every problem listed. */
+export function parsedConfig(experiment: Experiment): SearchConfig {
+  const parsed = parseSearchConfig(experiment.config);
+  if (!parsed.ok) throw new Error(`experiment ${experiment.name}: ${parsed.problems.join('; ')}`);
+  return parsed.config;
+}
+
+/**
+ * The workflow id of an experiment's first attempt, e.g.
+ * `reproduce-quick-entropy-3f2a9c1e`. The hash covers the config without the
+ * data folder's absolute path, so the same committed config gives the same id
+ * in any checkout, and a changed config starts afresh instead of reusing results.
+ */
+export function experimentWorkflowId(profile: ProfileName, experiment: Experiment): string {
+  const { dataset, ...rest } = experiment.config;
+  const hashed = { ...rest, dataset: { kind: dataset.kind, size: dataset.size, uri: dataset.uri === undefined ? undefined : 'profile-data' } };
+  const hash = createHash('sha256').update(stableJson(hashed)).digest('hex').slice(0, 8);
+  return `reproduce-${profile}-${experiment.name}-${hash}`;
+}
+
+/** Attempt n > 0 is a resumed search of attempt n - 1. */
+export function attemptWorkflowId(baseId: string, attempt: number): string {
+  return attempt === 0 ? baseId : `${baseId}-r${attempt}`;
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Temporal's workflow execution status names (undefined: no such workflow). */
+export type WorkflowStatusName = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TERMINATED' | 'CONTINUED_AS_NEW' | 'TIMED_OUT' | 'UNSPECIFIED' | 'UNKNOWN' | 'PAUSED';
+
+export type NextStep =
+  | { action: 'start'; workflowId: string }
+  | { action: 'await'; workflowId: string }
+  | { action: 'reuse'; workflowId: string }
+  | { action: 'resume'; from: string; workflowId: string }
+  | { action: 'give-up'; workflowId: string; reason: string };
+
+const resumableStatuses = new Set<WorkflowStatusName>(['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED']);
+
+/**
+ * What to do with an experiment, given the status of each attempt that exists
+ * (attempt 0 first; stop at the first missing one). A completed attempt is
+ * reused, a running one awaited, a failed one resumed into the next attempt
+ * (keeping its finished rounds), unless `resumesLeft` is 0.
+ */
+export function nextStep(baseId: string, statuses: readonly WorkflowStatusName[], resumesLeft: number): NextStep {
+  if (statuses.length === 0) return { action: 'start', workflowId: attemptWorkflowId(baseId, 0) };
+  const last = statuses.length - 1;
+  const workflowId = attemptWorkflowId(baseId, last);
+  const status = statuses[last];
+  if (status === 'COMPLETED') return { action: 'reuse', workflowId };
+  if (resumableStatuses.has(status)) {
+    if (resumesLeft <= 0) return { action: 'give-up', workflowId, reason: `${workflowId} is ${status} and no resume is left in this run` };
+    return { action: 'resume', from: workflowId, workflowId: attemptWorkflowId(baseId, last + 1) };
+  }
+  // RUNNING, and the statuses a latest run does not normally show (continued-as-new follows the chain).
+  return { action: 'await', workflowId };
+}
+
+/** Sample counts of the work in a search; inference samples are counted apart from training sample-epochs. */
+export interface Work {
+  /** Samples x epochs trained: ensembles plus evaluation models. */
+  trainSampleEpochs: number;
+  /** Predictions made: pool scoring (samples x ensemble models) plus test-set evaluation. */
+  predictions: number;
+  /** trainMember + scoreShard + evaluate activities. */
+  heavyActivities: number;
+}
+
+/** The work one search does, from its config, pool and test size (build-up rounds follow acquisitionSize). */
+export function searchWork(config: SearchConfig, poolSize: number, testSize: number): Work {
+  const epochs = config.training.epochs;
+  const models = config.ensemble.members * config.ensemble.checkpointEpochs.length;
+  const shards = Math.ceil(poolSize / config.shardSize);
+  const work: Work = { trainSampleEpochs: 0, predictions: 0, heavyActivities: 0 };
+  const ensembleOn = (size: number): void => {
+    work.trainSampleEpochs += config.ensemble.members * size * epochs;
+    work.predictions += poolSize * models;
+    work.heavyActivities += config.ensemble.members + shards;
+  };
+  if (config.scheme === 'compress') {
+    ensembleOn(poolSize);
+  } else {
+    let size = defaultInitialSize(config);
+    for (let k = acquisitionSize(config, size, config.targets); k > 0; k = acquisitionSize(config, size, config.targets)) {
+      ensembleOn(size);
+      size += k;
+    }
+  }
+  const r = config.evaluation.repeats;
+  const evaluateModels = (size: number, models: number): void => {
+    work.trainSampleEpochs += models * size * epochs;
+    work.predictions += models * testSize;
+    work.heavyActivities += 2 * models;
+  };
+  for (const target of config.targets) {
+    evaluateModels(target, r);
+    if (config.evaluation.randomBaseline) evaluateModels(target, r);
+  }
+  if (config.evaluation.fullBaseline) evaluateModels(poolSize, r);
+  return work;
+}
+
+export function profileWork(profile: Profile, experiments: readonly Experiment[] = profile.experiments): Work {
+  const total: Work = { trainSampleEpochs: 0, predictions: 0, heavyActivities: 0 };
+  for (const e of experiments) {
+    const w = searchWork(parsedConfig(e), profile.trainSamples, profile.testSamples);
+    total.trainSampleEpochs += w.trainSampleEpochs;
+    total.predictions += w.predictions;
+    total.heavyActivities += w.heavyActivities;
+  }
+  return total;
+}
+
+/** One prediction costs about a third of a trained sample-epoch (measured inference vs training images/s of cnn-small). */
+export const PREDICTION_COST = 1 / 3;
+
+export function trainingEquivalents(work: Work): number {
+  return work.trainSampleEpochs + PREDICTION_COST * work.predictions;
+}
+
+/**
+ * Running time of `target` from a measured run of `measured`: the measured
+ * seconds per training-equivalent sample, times the target's samples, times
+ * how much slower one sample of the target's model trains (`modelCostRatio`,
+ * measured by --calibrate). Per-activity overhead is folded into the
+ * per-sample rate, which overstates it for bigger pools.
+ */
+export function estimateSeconds(measured: { work: Work; seconds: number }, target: Work, modelCostRatio: number): number {
+  return (measured.seconds / trainingEquivalents(measured.work)) * trainingEquivalents(target) * modelCostRatio;
+}

@@ -1,0 +1,538 @@
+/**
+ * Reproduces the paper's phenomenon on Fashion-MNIST through the real
+ * workflow: build-up searches (entropy, mutual information, variation
+ * ratios, random) and compress, evaluated at 10/25/50/75% of the pool with
+ * fresh models (3 repeats) against random subsets and the full set.
+ *
+ *   npm run bench:reproduce -- --quick        (24 minutes measured on 2 shared CPU cores)
+ *   npm run bench:reproduce -- --full         (hours on CPU; meant for GPU workers)
+ *   npm run bench:reproduce -- --calibrate    (training speed of the quick vs the full model, for the estimate)
+ *   options: --no-ablations  --only=entropy,compress  --concurrency=N  --slots=N
+ *
+ * Starts a Temporal dev server with its history in state/reproduce.db (or
+ * uses TEMPORAL_ADDRESS when set) and both workers in this process. Workflow
+ * ids are deterministic per profile and experiment, so running the command
+ * again reuses finished searches, awaits running ones and resumes failed or
+ * terminated ones from their last finished round. Writes
+ * bench/results/<profile>/{results.md,results.json,accuracy.svg,reports/}.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { runInChild } from '../activities/compute/run-child';
+import { DEBIAN_DATASETS_DIR } from '../activities/data/data-roots';
+import { FASHION_MNIST_DEFAULT_DIR } from '../activities/data/open-dataset';
+import { parseSubsetManifest } from '../activities/acquisition/subset-manifest';
+import { openDataset } from '../activities/data';
+import { defaultStorageRoot } from '../activities/storage/roots';
+import { openStore } from '../activities/storage/store';
+import { connectClient } from '../client/connection';
+import { renderSvg } from '../client/report/charts';
+import { writeReport } from '../client/report/write-report';
+import { resumeSearch } from '../client/resume';
+import { startDevServer, type DevServer } from '../infra/dev-server';
+import { connectionSettings } from '../infra/env';
+import { repoRoot } from '../infra/tools';
+import { connectWorker, createGpuWorker, createOrchestratorWorker, installWorkerRuntime } from '../workers/create-workers';
+import { subsetSearch } from '../workflows';
+import { progressQuery } from '../workflows/definitions';
+import type { SearchResult } from '../workflows/subset-search';
+import { TaskQueue } from '../workflows/task-queues';
+import { machineLine } from './machine';
+import { prepareFashionMnistPrefix } from './reproduce-data';
+import {
+  attemptWorkflowId,
+  estimateSeconds,
+  experimentWorkflowId,
+  nextStep,
+  parsedConfig,
+  profileOf,
+  profileWork,
+  trainingEquivalents,
+  type Experiment,
+  type Profile,
+  type ProfileName,
+  type Work,
+  type WorkflowStatusName,
+} from './reproduce-plan';
+import { accuracyPlotSpec, buildResultTable, classCounts, formatBalanceTable, formatMarkdownTable, RANDOM_SERIES, type ClassBalance, type ExperimentOutcome } from './reproduce-table';
+
+interface Args {
+  profile?: ProfileName;
+  calibrate: boolean;
+  withoutAblations: boolean;
+  only?: string[];
+  concurrency?: number;
+  slots: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { calibrate: false, withoutAblations: false, slots: 2 };
+  for (const a of argv) {
+    if (a === '--quick' || a === '--full') args.profile = a.slice(2) as ProfileName;
+    else if (a === '--calibrate') args.calibrate = true;
+    else if (a === '--no-ablations') args.withoutAblations = true;
+    else if (a.startsWith('--only=')) args.only = a.slice(7).split(',').filter(Boolean);
+    else if (a.startsWith('--concurrency=')) args.concurrency = positiveInt(a);
+    else if (a.startsWith('--slots=')) args.slots = positiveInt(a);
+    else throw new Error(`unknown argument ${a}; use --quick or --full, optionally --no-ablations, --only=a,b, --concurrency=N, --slots=N; or --calibrate`);
+  }
+  if (!args.profile && !args.calibrate) throw new Error('say which profile: --quick (under 30 minutes here) or --full (the whole set; hours on CPU)');
+  return args;
+}
+
+function positiveInt(arg: string): number {
+  const n = Number(arg.slice(arg.indexOf('=') + 1));
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${arg}: expected a positive integer`);
+  return n;
+}
+
+const resultsRoot = path.join(repoRoot(), 'bench', 'results');
+const stateDir = path.join(repoRoot(), 'state', 'reproduce');
+const sourceDir = process.env.WINNOW_FASHION_MNIST_DIR ?? FASHION_MNIST_DEFAULT_DIR;
+
+function log(line: string): void {
+  console.log(`[reproduce] ${new Date().toISOString().slice(11, 19)} ${line}`);
+}
+
+/** The quick profile's pool folder; the workers must be allowed to read it. */
+function prepareData(profile: Profile): string | undefined {
+  if (!profile.prefixData) return undefined;
+  const dir = path.join(stateDir, 'data', `fashion-mnist-first-${profile.trainSamples}-${profile.testSamples}`);
+  prepareFashionMnistPrefix(sourceDir, dir, profile.trainSamples, profile.testSamples);
+  const roots = process.env.WINNOW_DATA_ROOTS?.trim()
+    ? [process.env.WINNOW_DATA_ROOTS]
+    : [DEBIAN_DATASETS_DIR, os.tmpdir(), ...(defaultStorageRoot().startsWith('file://') ? [fileURLToPath(defaultStorageRoot())] : [])];
+  process.env.WINNOW_DATA_ROOTS = [...roots, dir].join(path.delimiter);
+  return dir;
+}
+
+function gitInfo(): { commit: string; uncommittedChanges: number } {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repoRoot(), encoding: 'utf8' }).trim();
+    const status = execFileSync('git', ['status', '--porcelain'], { cwd: repoRoot(), encoding: 'utf8' });
+    return { commit, uncommittedChanges: status.split('\n').filter(Boolean).length };
+  } catch {
+    return { commit: 'unknown', uncommittedChanges: -1 };
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const port = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function attemptStatuses(client: Client, baseId: string): Promise<WorkflowStatusName[]> {
+  const statuses: WorkflowStatusName[] = [];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      statuses.push((await client.workflow.getHandle(attemptWorkflowId(baseId, attempt)).describe()).status.name as WorkflowStatusName);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return statuses;
+      throw err;
+    }
+  }
+}
+
+/** One experiment to its result: reuse, await, start or resume its search. */
+async function runExperiment(client: Client, profile: Profile, experiment: Experiment, inFlight: Map<string, string>): Promise<ExperimentOutcome> {
+  const baseId = experimentWorkflowId(profile.name, experiment);
+  let resumesLeft = 2;
+  let how: ExperimentOutcome['how'];
+  for (;;) {
+    const step = nextStep(baseId, await attemptStatuses(client, baseId), resumesLeft);
+    if (step.action === 'give-up') return { experiment, workflowId: step.workflowId, how, error: step.reason };
+    if (step.action === 'start') {
+      await client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: step.workflowId, args: [{ ...experiment.config, searchId: baseId }] });
+      how = 'started';
+      log(`${experiment.name}: started ${step.workflowId}`);
+    } else if (step.action === 'resume') {
+      const resumed = await resumeSearch(client, step.from, step.workflowId);
+      resumesLeft--;
+      how = 'resumed';
+      log(`${experiment.name}: ${step.from} did not finish; resumed as ${resumed.workflowId} from round ${resumed.round}`);
+    } else if (step.action === 'await') {
+      how ??= 'awaited';
+      log(`${experiment.name}: ${step.workflowId} is running; waiting for it`);
+    } else {
+      how ??= 'reused';
+    }
+    inFlight.set(experiment.name, step.workflowId);
+    try {
+      const result = (await client.workflow.getHandle(step.workflowId).result()) as SearchResult;
+      if (step.action !== 'reuse') log(`${experiment.name}: finished`);
+      return { experiment, workflowId: step.workflowId, how, result };
+    } catch (err) {
+      log(`${experiment.name}: ${step.workflowId} failed: ${(err as Error).message}${(err as { cause?: Error }).cause ? ` (${(err as { cause?: Error }).cause?.message})` : ''}`);
+    } finally {
+      inFlight.delete(experiment.name);
+    }
+  }
+}
+
+/** Runs `tasks` with at most `limit` in flight, in order. */
+async function withLimit<T>(limit: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await tasks[i]();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, lane));
+  return results;
+}
+
+function watchProgress(client: Client, inFlight: Map<string, string>, started: number): NodeJS.Timeout {
+  const last = new Map<string, string>();
+  return setInterval(() => {
+    for (const [name, workflowId] of inFlight) {
+      client.workflow.getHandle(workflowId).query(progressQuery).then(
+        (p) => {
+          const line = `round ${p.round}, ${p.phase}, subset ${p.subsetSize}, members ${p.membersTrained}/${p.members}, shards ${p.shardsScored}/${p.shards}, evaluated ${p.evaluations.length}/${p.targets.length}`;
+          if (last.get(name) !== line) log(`${name.padEnd(20)} ${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s  ${line}`);
+          last.set(name, line);
+        },
+        () => undefined,
+      );
+    }
+  }, 15_000);
+}
+
+interface RunRecord {
+  startedAt: string;
+  /** `git rev-parse HEAD` when the run started, and how many paths `git status` listed as changed. */
+  commit: string;
+  uncommittedChanges: number;
+  wallSeconds: number;
+  command: string;
+  machine: string;
+  loadAverageAtEnd: number[];
+  /** How each experiment's result came about in this invocation. */
+  how: Record<string, string>;
+  /** Training-equivalent samples of the experiments this invocation ran from scratch. */
+  work?: Work;
+}
+
+interface Calibration {
+  measuredAt: string;
+  machine: string;
+  samples: number;
+  /** Marginal training images/s per profile model: (extra epochs x samples) / (time of the long run - time of the 1-epoch run), best of 2 each, so child start and data loading cancel out. */
+  imagesPerSecond: Record<string, number>;
+  /** How much slower one sample trains on the full profile's model than on the quick one's. */
+  fullOverQuick: number;
+}
+
+const calibrationFile = path.join(resultsRoot, 'calibration.json');
+
+/** Trains each profile's model on the same samples and compares their speed (for the full profile's estimate). */
+async function calibrate(): Promise<void> {
+  const quick = profileOf('quick');
+  const dataDir = prepareData(quick)!;
+  const storage = path.join(stateDir, 'calibration');
+  mkdirSync(storage, { recursive: true });
+  process.env.WINNOW_STORAGE_ROOT = storage;
+  const longEpochs = 5;
+  const speeds: Record<string, number> = {};
+  for (const name of ['quick', 'full'] as const) {
+    const config = parsedConfig(profileOf(name).experiments[0]);
+    const seconds = async (epochs: number): Promise<number> => {
+      const times: number[] = [];
+      for (let rep = 0; rep < 2; rep++) {
+        const started = Date.now();
+        await runInChild('trainMember', {
+          storageRoot: pathToFileURL(storage).href,
+          dataset: { kind: 'fashion-mnist', uri: dataDir },
+          model: { name: config.model, width: config.modelWidth },
+          training: { ...config.training, epochs },
+          subsetUri: null,
+          memberKey: `calibration/${name}-${epochs}-${Date.now()}`,
+          checkpointEpochs: [epochs],
+          seed: rep + 1,
+          context: `calibration, ${name} model`,
+        });
+        times.push((Date.now() - started) / 1000);
+      }
+      return Math.min(...times);
+    };
+    const short = await seconds(1);
+    const long = await seconds(longEpochs);
+    speeds[name] = ((longEpochs - 1) * quick.trainSamples) / (long - short);
+    log(`${name} model (${config.model}, width ${config.modelWidth}): 1 epoch ${short.toFixed(1)} s, ${longEpochs} epochs ${long.toFixed(1)} s: ${speeds[name].toFixed(0)} images/s per extra epoch`);
+  }
+  const calibration: Calibration = {
+    measuredAt: new Date().toISOString(),
+    machine: machineLine(),
+    samples: quick.trainSamples,
+    imagesPerSecond: speeds,
+    fullOverQuick: speeds.quick / speeds.full,
+  };
+  mkdirSync(resultsRoot, { recursive: true });
+  writeFileSync(calibrationFile, `${JSON.stringify(calibration, null, 2)}\n`);
+  log(`full model / quick model time per sample: ${calibration.fullOverQuick.toFixed(2)}; written to ${path.relative(repoRoot(), calibrationFile)}`);
+  log(machineLine());
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.calibrate) {
+    await calibrate();
+    if (!args.profile) return;
+  }
+  const profileName = args.profile!;
+  const started = Date.now();
+  const startedAt = new Date(started).toISOString();
+  // A private compile (e.g. --outDir state/reproduce/dist, safe from others' builds into dist/) is named as run.
+  const script = path.relative(repoRoot(), process.argv[1] ?? '');
+  const command = script === path.join('dist', 'bench', 'reproduce.js') ? `npm run bench:reproduce -- ${process.argv.slice(2).join(' ')}` : `node ${script} ${process.argv.slice(2).join(' ')}`;
+  const git = gitInfo();
+  process.env.WINNOW_STORAGE_ROOT ??= path.join(stateDir, 'artifacts');
+  const dataDir = prepareData(profileOf(profileName));
+  const profile = profileOf(profileName, { datasetUri: dataDir, withoutAblations: args.withoutAblations });
+  const experiments = args.only ? profile.experiments.filter((e) => args.only!.includes(e.name)) : profile.experiments;
+  if (experiments.length === 0) throw new Error(`--only=${args.only?.join(',')} names no experiment of ${profileName}; known: ${profile.experiments.map((e) => e.name).join(', ')}`);
+  experiments.forEach(parsedConfig);
+  const machine = machineLine();
+  log(machine);
+  log(`profile ${profileName}: ${experiments.length} searches, pool ${profile.trainSamples}, test ${profile.testSamples}, ${args.concurrency ?? profile.concurrency} at once, ${args.slots} training slots`);
+
+  installWorkerRuntime({ ...process.env, WINNOW_LOG_LEVEL: process.env.WINNOW_LOG_LEVEL ?? 'WARN' });
+  let settings = connectionSettings();
+  let server: DevServer | undefined;
+  if (!process.env.TEMPORAL_ADDRESS) {
+    server = await startDevServer({ port: await freePort(), uiPort: await freePort(), dbFile: path.join(repoRoot(), 'state', 'reproduce.db'), namespace: settings.namespace });
+    settings = { ...settings, address: server.address };
+    const child = server.process;
+    // Never leave the dev server behind, whatever way this process ends.
+    process.once('exit', () => child.kill('SIGTERM'));
+    log(`Temporal dev server on ${server.address} (UI ${server.uiUrl}), history in state/reproduce.db`);
+  }
+  const workerConnection = await connectWorker(settings);
+  const client = await connectClient(settings);
+  const inFlight = new Map<string, string>();
+  let outcomes: ExperimentOutcome[] = [];
+  try {
+    const [orchestrator, gpu] = await Promise.all([
+      createOrchestratorWorker({ connection: workerConnection, namespace: settings.namespace }),
+      createGpuWorker({ connection: workerConnection, namespace: settings.namespace, slots: args.slots }),
+    ]);
+    // SIGINT/SIGTERM shut the workers down (the Temporal runtime's default); the searches stay on the server.
+    const workersDone = Promise.all([orchestrator.run(), gpu.run()]);
+    const timer = watchProgress(client, inFlight, started);
+    try {
+      const all = withLimit(
+        args.concurrency ?? profile.concurrency,
+        experiments.map((e) => () => runExperiment(client, profile, e, inFlight)),
+      );
+      // After an interruption the searches' pending calls fail as the connections close; nothing waits for them then.
+      all.catch(() => undefined);
+      const interrupted = workersDone.then(() => {
+        throw new Error('the workers were shut down (SIGINT or SIGTERM) before the searches finished; run the same command again to go on where they stopped');
+      });
+      outcomes = await Promise.race([all, interrupted]);
+    } finally {
+      clearInterval(timer);
+      for (const w of [orchestrator, gpu]) if (w.getState() === 'RUNNING') w.shutdown();
+      await workersDone.catch((err: unknown) => log(`worker stopped with an error: ${(err as Error).message}`));
+    }
+  } finally {
+    await client.connection.close().catch(() => undefined);
+    await workerConnection.close().catch((err: unknown) => log(`closing the worker connection: ${(err as Error).message}`));
+    await server?.stop();
+  }
+  const wallSeconds = (Date.now() - started) / 1000;
+  await writeResults(profile, outcomes, { startedAt, ...git, wallSeconds, command, machine, loadAverageAtEnd: os.loadavg(), how: Object.fromEntries(outcomes.map((o) => [o.experiment.name, o.how ?? 'failed'])) });
+  const failed = outcomes.filter((o) => !o.result);
+  if (failed.length > 0) {
+    for (const o of failed) console.error(`[reproduce] ${o.experiment.name} did not finish: ${o.error ?? 'failed'}`);
+    process.exitCode = 1;
+  }
+}
+
+interface ResultsFile {
+  profile: ProfileName;
+  /** Every invocation, oldest first; the numbers come from the searches of the last one that started them all. */
+  runs: RunRecord[];
+  experiments: {
+    name: string;
+    label: string;
+    role: string;
+    switch?: string;
+    workflowId: string;
+    error?: string;
+    result?: Omit<SearchResult, 'subsets'>;
+  }[];
+  /** Samples per class of each evaluated subset: size -> experiment (or "random subset") -> counts. */
+  classBalance: ClassBalance;
+  estimate?: { fullProfileSeconds: number; basis: string };
+}
+
+/** Class counts of every evaluated subset and of the random subsets (read back from the store); empty when unreadable. */
+async function classBalanceOf(outcomes: ExperimentOutcome[]): Promise<ClassBalance> {
+  const balance: ClassBalance = {};
+  const finished = outcomes.filter((o) => o.result);
+  if (finished.length === 0) return balance;
+  try {
+    const dataset = await openDataset(finished[0].result!.config.dataset);
+    const labels = await dataset.readLabels('train');
+    for (const o of finished) {
+      const r = o.result!;
+      const store = openStore(r.storageRoot);
+      const add = async (size: number, name: string, uri: string): Promise<void> => {
+        const manifest = parseSubsetManifest((await store.get(uri)).toString('utf8'), uri);
+        (balance[size] ??= {})[name] = classCounts(manifest.indices, labels, dataset.info.numClasses);
+      };
+      for (const e of r.evaluations) {
+        await add(e.size, o.experiment.name, e.subsetUri);
+        if (e.random) await add(e.size, RANDOM_SERIES, `${r.searchId}/eval/size-${e.size}/random-subset.json`);
+      }
+    }
+  } catch (err) {
+    log(`class balance not available: ${(err as Error).message}`);
+  }
+  return balance;
+}
+
+async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run: RunRecord): Promise<void> {
+  const dir = path.join(resultsRoot, profile.name);
+  mkdirSync(path.join(dir, 'reports'), { recursive: true });
+  const previous = readJson<ResultsFile>(path.join(dir, 'results.json'));
+  const fresh = outcomes.length === profile.experiments.length && outcomes.every((o) => o.how === 'started');
+  if (fresh) run.work = profileWork(profile);
+  const runs = [...(previous?.profile === profile.name ? previous.runs : []), run];
+
+  const main = buildResultTable(outcomes, 'main');
+  const entropy = outcomes.filter((o) => o.experiment.name === 'entropy');
+  const ablation = buildResultTable([...entropy, ...outcomes.filter((o) => o.experiment.role === 'ablation')], 'all');
+  const backend = outcomes.find((o) => o.result)?.result?.computeBackend ?? 'unknown';
+  const pool = outcomes.find((o) => o.result)?.result?.poolSize ?? profile.trainSamples;
+
+  const balance = await classBalanceOf(outcomes);
+  const plotFile = path.join(dir, 'accuracy.svg');
+  const spec = accuracyPlotSpec(main, `Fashion-MNIST, ${pool} training samples (${profile.name} profile): test accuracy, mean ± std of 3 models`);
+  if (spec) writeFileSync(plotFile, await renderSvg(spec));
+
+  for (const o of outcomes) {
+    if (!o.result) continue;
+    await writeReport({ result: o.result, outputPath: path.join(dir, 'reports', `${o.experiment.name}.html`), numClasses: o.result.numClasses });
+  }
+
+  // The estimate needs a run that did all the quick profile's work, and the model speed ratio from --calibrate.
+  let estimate: ResultsFile['estimate'];
+  const complete = [...runs].reverse().find((r) => r.work);
+  const calibration = readJson<Calibration>(calibrationFile);
+  if (profile.name === 'quick' && complete?.work && calibration) {
+    const full = profileOf('full');
+    const fullWork = profileWork(full);
+    const mainOnly = profileWork(full, full.experiments.filter((e) => e.role === 'main'));
+    const seconds = estimateSeconds({ work: complete.work, seconds: complete.wallSeconds }, fullWork, calibration.fullOverQuick);
+    const mainSeconds = estimateSeconds({ work: complete.work, seconds: complete.wallSeconds }, mainOnly, calibration.fullOverQuick);
+    const perSample = (1000 * complete.wallSeconds) / trainingEquivalents(complete.work);
+    estimate = {
+      fullProfileSeconds: seconds,
+      basis:
+        `quick run of ${startedAtLabel(complete)}: ${(complete.wallSeconds / 60).toFixed(1)} min for ${(trainingEquivalents(complete.work) / 1e6).toFixed(2)} M training-equivalent samples ` +
+        `(${perSample.toFixed(2)} ms each, all overheads included); the full profile is ${(trainingEquivalents(fullWork) / 1e6).toFixed(1)} M ` +
+        `(${(trainingEquivalents(mainOnly) / 1e6).toFixed(1)} M without ablations, about ${(mainSeconds / 3600).toFixed(1)} h), ` +
+        `and one sample of its model costs ${calibration.fullOverQuick.toFixed(2)}x the quick model's (--calibrate, ${calibration.measuredAt.slice(0, 10)})`,
+    };
+  }
+
+  const file: ResultsFile = {
+    profile: profile.name,
+    runs,
+    experiments: outcomes.map((o) => {
+      const { subsets: _subsets, ...result } = o.result ?? ({} as SearchResult);
+      return { name: o.experiment.name, label: o.experiment.label, role: o.experiment.role, switch: o.experiment.switch, workflowId: o.workflowId, error: o.error, result: o.result ? result : undefined };
+    }),
+    classBalance: balance,
+    estimate,
+  };
+  writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify(file, null, 1)}\n`);
+
+  const config = outcomes.find((o) => o.experiment.name === 'entropy')?.result?.config ?? parsedConfig(profile.experiments[0]);
+  const timed = complete ?? run;
+  const md = [
+    `# Subset search on Fashion-MNIST: ${profile.name} profile`,
+    '',
+    `Generated by \`${run.command}\` at ${run.startedAt}.`,
+    '',
+    `- commit: \`${timed.commit}\`${timed.uncommittedChanges > 0 ? ` (the working tree had ${timed.uncommittedChanges} uncommitted change(s) at the time)` : ''}`,
+    `- ${timed.machine}; load average at the end ${timed.loadAverageAtEnd.map((l) => l.toFixed(2)).join(' ')}`,
+    `- compute backend: ${backend}`,
+    `- wall time: ${(timed.wallSeconds / 60).toFixed(1)} min for all ${profile.experiments.length} searches${timed === run ? '' : ` (run of ${startedAtLabel(timed)}; this invocation took ${(run.wallSeconds / 60).toFixed(1)} min and reused finished searches)`}`,
+    `- how each result came about in this invocation: ${Object.entries(run.how).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `- data: ${profile.prefixData ? `the first ${profile.trainSamples} training and first ${profile.testSamples} test images of Fashion-MNIST` : `Fashion-MNIST, all ${pool} training and ${profile.testSamples} test images`}`,
+    `- model and training: ${config.model} width ${config.modelWidth}, ${config.training.epochs} epochs, batch ${config.training.batchSize}, ${config.training.optimizer} lr ${config.training.learningRate}, no augmentation`,
+    `- search: start from a random ${config.initialSize} (build-up), targets ${config.targets.join(', ')}, each round acquires up to the next target; ensemble ${config.ensemble.members} members x checkpoints at epochs [${config.ensemble.checkpointEpochs.join(', ')}] (random acquisition: 1 member)`,
+    `- evaluation: ${config.evaluation.repeats} fresh models per subset (seeds shared by the subset and its random counterpart); random subsets and the full set trained once, by the entropy search`,
+    '',
+    '## Test accuracy (%), mean ± std over the models',
+    '',
+    formatMarkdownTable(main),
+    '',
+    'Bold: the best subset chosen by uncertainty at that size (random acquisition excluded). "best AL − random": its gain over the random subset of equal size, in points. Every cell is the mean ± sample std of 3 fresh models.',
+    '',
+    `![accuracy vs subset size](accuracy.svg)`,
+    '',
+  ];
+  if (ablation.columns.length > 1) {
+    md.push('## Ablations (each one config switch from the entropy search)', '');
+    for (const o of outcomes.filter((x) => x.experiment.role === 'ablation')) md.push(`- ${o.experiment.label}: \`${o.experiment.switch}\``);
+    md.push('', formatMarkdownTable(ablation), '');
+  }
+  if (Object.keys(balance).length > 0) {
+    md.push(
+      '## Class balance of the subsets',
+      '',
+      `Smallest–largest number of samples per class (${pool} samples in ${outcomes.find((o) => o.result)?.result?.numClasses ?? '?'} classes; per-class counts in results.json).`,
+      '',
+      formatBalanceTable(balance, main.columns),
+      '',
+    );
+  }
+  md.push('## Per-search reports', '', ...outcomes.filter((o) => o.result).map((o) => `- [${o.experiment.label}](reports/${o.experiment.name}.html) (workflow \`${o.workflowId}\`)`), '');
+  const failed = outcomes.filter((o) => !o.result);
+  if (failed.length > 0) md.push('## Did not finish', '', ...failed.map((o) => `- ${o.experiment.label} (\`${o.workflowId}\`): ${o.error ?? 'failed'}`), '');
+  if (estimate) md.push('## Full profile, estimated running time on this machine', '', `About ${(estimate.fullProfileSeconds / 3600).toFixed(1)} h: ${estimate.basis}.`, '');
+  writeFileSync(path.join(dir, 'results.md'), md.join('\n'));
+  log(`results in ${path.relative(repoRoot(), dir)}/ (results.md, results.json, accuracy.svg, reports/)`);
+  console.log('');
+  console.log(formatMarkdownTable(main));
+  console.log('');
+  log(`wall time ${(run.wallSeconds / 60).toFixed(1)} min; ${machineLine()}`);
+  if (estimate) log(`full profile estimate: ${(estimate.fullProfileSeconds / 3600).toFixed(1)} h on this machine`);
+}
+
+function startedAtLabel(run: RunRecord): string {
+  return run.startedAt.slice(0, 16).replace('T', ' ');
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(`[reproduce] failed: ${(err as Error).stack ?? err}`);
+    process.exit(1);
+  });
+}
+
