@@ -127,12 +127,11 @@ export function restartSearch(client: Client, workflowId: string, newWorkflowId?
   return withNotFound(workflowId, () => resumeSearch(client, workflowId, newWorkflowId));
 }
 
-export type SearchStatus = string;
-
 export interface SearchSummary {
   workflowId: string;
   runId: string;
-  status: SearchStatus;
+  /** Temporal's execution status name: RUNNING, COMPLETED, FAILED, TERMINATED, ... */
+  status: string;
   startTime: Date;
   closeTime?: Date;
   /** From the search attributes (kept up to date by the workflow). */
@@ -147,7 +146,7 @@ function summaryOf(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 's
   return {
     workflowId: info.workflowId,
     runId: info.runId,
-    status: info.status.name as SearchStatus,
+    status: info.status.name,
     startTime: info.startTime,
     closeTime: info.closeTime,
     round: attrs.get(WinnowRound),
@@ -177,7 +176,7 @@ export async function listSearches(client: Client, options: { limit?: number; qu
   return found;
 }
 
-/** The failure message of a failed search, the innermost cause first named. */
+/** Why a search failed: the message of the innermost cause (e.g. the activity's ApplicationFailure). */
 export async function failureOf(client: Client, workflowId: string): Promise<string | undefined> {
   try {
     await client.workflow.getHandle(workflowId).result();

@@ -11,7 +11,7 @@ import { parseSearchConfig, type SearchConfig } from '../workflows/config';
 import type { SearchProgress } from '../workflows/definitions';
 import { deriveSearchId } from '../workflows/search-id';
 import type { AccuracySummary, EvaluationRow, RoundSummary, SearchState } from '../workflows/search-plan';
-import { describeSearch, failureOf, getProgress, SearchNotFound } from './search-client';
+import { describeSearch, failureOf, getProgress } from './search-client';
 
 export interface SearchRecord {
   workflowId: string;
@@ -84,5 +84,3 @@ export class SearchNotUsable extends Error {
     this.name = 'SearchNotUsable';
   }
 }
-
-export { SearchNotFound };

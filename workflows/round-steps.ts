@@ -9,8 +9,9 @@ import { lightActivityOptions, trainingActivityOptions } from './activity-option
 import { artifactPaths } from './artifact-paths';
 import type { SearchConfig } from './config';
 import type { SearchPhase, SearchProgress } from './definitions';
+import { failureTypeOf } from './failure-chain';
 import { FailureType } from './failures';
-import { failureTypeOf, scorePoolShards, scoreShardsWindowed, type ScoreShardsInput } from './score-pool';
+import { maxRepairs, scorePoolShards, scoreShardsWindowed, type ScoreShardsInput } from './score-pool';
 import { deriveSearchId } from './search-id';
 import {
   acquisitionSize,
@@ -267,7 +268,7 @@ export async function scorePool(
           args: [work(group)],
         });
       } catch (err) {
-        if (!repair || attempt >= 2 || failureTypeOf(err) !== FailureType.CorruptArtifact) throw err;
+        if (!repair || attempt >= maxRepairs || failureTypeOf(err) !== FailureType.CorruptArtifact) throw err;
         await repair();
       }
     }

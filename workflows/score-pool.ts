@@ -5,14 +5,16 @@
  * its own history nor any child's grows with the pool (ImageNet at 1k-sample
  * shards is 1,281 shards, three events each).
  */
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
+import { failureTypeOf } from './failure-chain';
 import { FailureType } from './failures';
 import type { GpuActivities, ScoreShardInput } from '../activities';
 import type { ShardRange } from './search-plan';
 import { scoringActivityOptions } from './activity-options';
 
 const scoring = proxyActivities<GpuActivities>(scoringActivityOptions);
-const maxRepairs = 2;
+/** Repairs (retraining after a corrupt checkpoint) one scoring pass may ask for before it gives up. */
+export const maxRepairs = 2;
 
 export interface ScoreShardsInput {
   /** The fields every shard shares; start, count and outputKey come from each shard. */
@@ -21,14 +23,6 @@ export interface ScoreShardsInput {
   /** Output key per shard, in the order of `shards`. */
   outputKeys: string[];
   window: number;
-}
-
-/** The `type` of the first ApplicationFailure down an error's cause chain (activity and child failures wrap it). */
-export function failureTypeOf(err: unknown): string | undefined {
-  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
-    if (e instanceof ApplicationFailure) return e.type ?? undefined;
-  }
-  return undefined;
 }
 
 /**
