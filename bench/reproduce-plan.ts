@@ -7,8 +7,9 @@
 import { createHash } from 'node:crypto';
 import { parseSearchConfig, type SearchConfig, type SearchConfigInput } from '../workflows/config';
 import { acquisitionSize, defaultInitialSize } from '../workflows/search-plan';
+import { trainingBudget } from '../workflows/training-budget';
 
-export const profileNames = ['quick', 'full'] as const;
+export const profileNames = ['quick', 'medium', 'full'] as const;
 export type ProfileName = (typeof profileNames)[number];
 
 export interface Experiment {
@@ -51,11 +52,35 @@ interface Sizes {
   members: number;
   checkpointEpochs: number[];
   shardSize: number;
+  /** training.minSteps: every model takes at least this many optimizer steps (absent: epochs alone). */
+  minSteps?: number;
+  /** Targets as fractions of the pool (default: all of targetFractions). */
+  targets?: readonly number[];
+  /** Main experiments to run (default: all); ablations follow `ablations`. */
+  only?: readonly string[];
+  /** How many of the ablations run (default: all). */
+  ablations?: number;
 }
 
 const sizes: Record<ProfileName, Sizes> = {
   // 24 minutes measured on two shared CPU cores: 4k pool, half-width cnn-small, 6 epochs, 2 members x 2 checkpoints.
-  quick: { train: 4000, test: 5000, width: 0.5, epochs: 6, learningRate: 0.003, members: 2, checkpointEpochs: [3, 6], shardSize: 2000 },
+  quick: { train: 4000, test: 5000, width: 0.5, epochs: 6, learningRate: 0.003, members: 2, checkpointEpochs: [3, 6], shardSize: 2000, ablations: 1 },
+  // The whole set at equal compute: every model takes as many steps as 2 epochs of the full set (938), entropy and
+  // variation ratios only, targets up to 50%. About an hour on two idle CPU cores.
+  medium: {
+    train: 60000,
+    test: 10000,
+    width: 0.5,
+    epochs: 2,
+    learningRate: 0.002,
+    members: 2,
+    checkpointEpochs: [1, 2],
+    shardSize: 10000,
+    minSteps: 938,
+    targets: [0.1, 0.25, 0.5],
+    only: ['entropy', 'variation-ratios'],
+    ablations: 0,
+  },
   // The whole set with the full-width model; hours on CPU, meant for GPU workers.
   full: { train: 60000, test: 10000, width: 1, epochs: 8, learningRate: 0.001, members: 4, checkpointEpochs: [4, 8], shardSize: 10000 },
 };
@@ -70,7 +95,7 @@ export function profileOf(name: ProfileName, options: ProfileOptions = {}): Prof
     dataset: options.datasetUri ? { kind: 'fashion-mnist', uri: options.datasetUri } : { kind: 'fashion-mnist' },
     model: 'cnn-small',
     modelWidth: s.width,
-    training: { epochs: s.epochs, batchSize: 128, optimizer: 'adam', learningRate: s.learningRate },
+    training: { epochs: s.epochs, batchSize: 128, optimizer: 'adam', learningRate: s.learningRate, minSteps: s.minSteps },
     initialisation: 'scratch',
     // Random-subset and full-set baselines depend only on the seed, the size and the training settings, so one search
     // (entropy) trains them for all; the others skip them.
@@ -78,13 +103,13 @@ export function profileOf(name: ProfileName, options: ProfileOptions = {}): Prof
     shardSize: s.shardSize,
     scheme: 'build-up',
     initialSize: Math.round(initialFraction * s.train),
-    targets: targetFractions.map((f) => Math.round(f * s.train)),
+    targets: (s.targets ?? targetFractions).map((f) => Math.round(f * s.train)),
     ensemble: { members: s.members, checkpointEpochs: s.checkpointEpochs },
     acquisition: { function: 'entropy' },
     seed: 0,
   };
   const withChanges = (changes: Partial<SearchConfigInput>): SearchConfigInput => ({ ...base, ...changes });
-  const experiments: Experiment[] = [
+  const main: Experiment[] = [
     {
       name: 'entropy',
       label: 'build-up, entropy',
@@ -102,7 +127,8 @@ export function profileOf(name: ProfileName, options: ProfileOptions = {}): Prof
     },
     { name: 'compress', label: 'compress, entropy', role: 'main', config: withChanges({ scheme: 'compress', initialSize: undefined }) },
   ];
-  if (!options.withoutAblations) {
+  const experiments = main.filter((e) => !s.only || s.only.includes(e.name));
+  if (!options.withoutAblations && s.ablations !== 0) {
     const ensembleSize = s.members * s.checkpointEpochs.length;
     const ablations: Experiment[] = [
       { name: 'finetune', label: 'entropy, finetune per round', role: 'ablation', switch: 'initialisation: finetune', config: withChanges({ initialisation: 'finetune' }) },
@@ -122,7 +148,7 @@ export function profileOf(name: ProfileName, options: ProfileOptions = {}): Prof
       },
     ];
     // The quick profile has room for one ablation within its 30 minutes.
-    experiments.push(...(name === 'quick' ? ablations.slice(0, 1) : ablations));
+    experiments.push(...ablations.slice(0, s.ablations ?? ablations.length));
   }
   return { name, trainSamples: s.train, testSamples: s.test, prefixData: name === 'quick', concurrency: 2, experiments };
 }
@@ -213,12 +239,13 @@ export interface Work {
 
 /** The work one search does, from its config, pool and test size (build-up rounds follow acquisitionSize). */
 export function searchWork(config: SearchConfig, poolSize: number, testSize: number): Work {
-  const epochs = config.training.epochs;
+  // Epochs as trained: training.minSteps stretches them on small sets.
+  const epochs = (size: number): number => trainingBudget(config.training, config.ensemble.checkpointEpochs, size).training.epochs;
   const models = config.ensemble.members * config.ensemble.checkpointEpochs.length;
   const shards = Math.ceil(poolSize / config.shardSize);
   const work: Work = { trainSampleEpochs: 0, predictions: 0, heavyActivities: 0 };
   const ensembleOn = (size: number): void => {
-    work.trainSampleEpochs += config.ensemble.members * size * epochs;
+    work.trainSampleEpochs += config.ensemble.members * size * epochs(size);
     work.predictions += poolSize * models;
     work.heavyActivities += config.ensemble.members + shards;
   };
@@ -233,7 +260,7 @@ export function searchWork(config: SearchConfig, poolSize: number, testSize: num
   }
   const r = config.evaluation.repeats;
   const evaluateModels = (size: number, models: number): void => {
-    work.trainSampleEpochs += models * size * epochs;
+    work.trainSampleEpochs += models * size * epochs(size);
     work.predictions += models * testSize;
     work.heavyActivities += 2 * models;
   };

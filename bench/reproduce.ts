@@ -5,6 +5,7 @@
  * fresh models (3 repeats) against random subsets and the full set.
  *
  *   npm run bench:reproduce -- --quick        (24 minutes measured on 2 shared CPU cores)
+ *   npm run bench:reproduce -- --medium       (all 60k, equal training steps per model, entropy and variation ratios; about an hour)
  *   npm run bench:reproduce -- --full         (hours on CPU; meant for GPU workers)
  *   npm run bench:reproduce -- --calibrate    (training speed of the quick vs the full model, for the estimate)
  *   options: --no-ablations  --only=entropy,compress  --concurrency=N  --slots=N
@@ -74,15 +75,15 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const args: Args = { calibrate: false, withoutAblations: false, slots: 2 };
   for (const a of argv) {
-    if (a === '--quick' || a === '--full') args.profile = a.slice(2) as ProfileName;
+    if (a === '--quick' || a === '--medium' || a === '--full') args.profile = a.slice(2) as ProfileName;
     else if (a === '--calibrate') args.calibrate = true;
     else if (a === '--no-ablations') args.withoutAblations = true;
     else if (a.startsWith('--only=')) args.only = a.slice(7).split(',').filter(Boolean);
     else if (a.startsWith('--concurrency=')) args.concurrency = positiveInt(a);
     else if (a.startsWith('--slots=')) args.slots = positiveInt(a);
-    else throw new Error(`unknown argument ${a}; use --quick or --full, optionally --no-ablations, --only=a,b, --concurrency=N, --slots=N; or --calibrate`);
+    else throw new Error(`unknown argument ${a}; use --quick, --medium or --full, optionally --no-ablations, --only=a,b, --concurrency=N, --slots=N; or --calibrate`);
   }
-  if (!args.profile && !args.calibrate) throw new Error('say which profile: --quick (under 30 minutes here) or --full (the whole set; hours on CPU)');
+  if (!args.profile && !args.calibrate) throw new Error('say which profile: --quick (under 30 minutes here), --medium (the whole set at equal compute, about an hour) or --full (hours on CPU)');
   return args;
 }
 

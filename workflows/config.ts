@@ -26,6 +26,10 @@ const datasetSchema = z.strictObject({
   uri: z.string().min(1).optional(),
   /** Synthetic sets only: how many training samples to generate. */
   size: sampleCount.optional(),
+  /** Use only the first N training samples as the pool (any kind); the fingerprint covers the limit. */
+  limit: sampleCount.optional(),
+  /** Use only the first N test samples for evaluation. */
+  testLimit: sampleCount.optional(),
 });
 
 const ensembleSchema = z.strictObject({
@@ -55,6 +59,12 @@ const trainingSchema = z.strictObject({
   momentum: z.number().min(0).max(1).default(0.9),
   schedule: scheduleSchema.default({ kind: 'constant' }),
   augmentation: z.enum(['none', 'crop-flip']).default('none'),
+  /**
+   * Floor on optimizer steps per model: a model trained on few samples runs
+   * more epochs (its checkpoint epochs and step milestones scaled alike), so
+   * small subsets train to a comparable point instead of a handful of steps.
+   */
+  minSteps: z.number().int().min(1).max(100_000_000).optional(),
 });
 
 const evaluationSchema = z.strictObject({

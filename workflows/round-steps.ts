@@ -29,6 +29,7 @@ import {
 import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from './search-attributes';
 import type { SearchResult } from './subset-search';
 import { TaskQueue } from './task-queues';
+import { trainingBudget } from './training-budget';
 
 const training = proxyActivities<GpuActivities>(trainingActivityOptions);
 const light = proxyActivities<OrchestratorActivities>(lightActivityOptions);
@@ -193,17 +194,19 @@ export async function prepareSearch(config: SearchConfig, tracker: SearchTracker
 /** M members in parallel on winnow-gpu, each saving its checkpoints: members x checkpoints = the ensemble. */
 export async function trainEnsemble(config: SearchConfig, state: SearchState, tracker: SearchTracker): Promise<{ checkpoints: string[]; meanLoss: number }> {
   tracker.progress.membersTrained = 0;
-  tracker.enter('training', `training ${config.ensemble.members} members on ${state.subset?.count ?? state.pool.poolSize} samples`);
+  const samples = state.subset?.count ?? state.pool.poolSize;
+  const budget = trainingBudget(config.training, config.ensemble.checkpointEpochs, samples);
+  tracker.enter('training', `training ${config.ensemble.members} members on ${samples} samples for ${budget.training.epochs} epochs`);
   const members = await Promise.all(
     Array.from({ length: config.ensemble.members }, async (_, m) => {
       const result = await training.trainMember({
         storageRoot: state.storageRoot,
         dataset: config.dataset,
         model: { name: config.model, width: config.modelWidth },
-        training: config.training,
+        training: budget.training,
         subsetUri: state.subset?.uri ?? null,
         memberKey: artifactPaths.member(state.searchId, state.round, m),
-        checkpointEpochs: config.ensemble.checkpointEpochs,
+        checkpointEpochs: budget.checkpointEpochs,
         seed: deriveSeed(config.seed, state.round, m, 1),
         initFrom: config.initialisation === 'finetune' ? state.lastCheckpoint : undefined,
         context: `search ${state.searchId}, round ${state.round}, member ${m}`,
@@ -315,14 +318,15 @@ export async function evaluateAt(config: SearchConfig, state: SearchState, subse
   const base = `${state.searchId}/eval/size-${subset.count}`;
   const repeats = Array.from({ length: config.evaluation.repeats }, (_, r) => r);
   const trainAndTest = async (subsetUri: string | null, key: string, seed: number): Promise<number> => {
+    const budget = trainingBudget(config.training, [config.training.epochs], subsetUri === null ? state.pool.poolSize : subset.count);
     const trained = await training.trainMember({
       storageRoot: state.storageRoot,
       dataset: config.dataset,
       model: { name: config.model, width: config.modelWidth },
-      training: config.training,
+      training: budget.training,
       subsetUri,
       memberKey: key,
-      checkpointEpochs: [config.training.epochs],
+      checkpointEpochs: budget.checkpointEpochs,
       seed,
       context: `search ${state.searchId}, evaluation ${key}`,
     });

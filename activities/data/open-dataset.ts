@@ -7,6 +7,7 @@ import { openCifarDataset } from './cifar';
 import { allowedDataRoots, confineTo } from './data-roots';
 import type { Dataset } from './dataset';
 import { defaultDataCacheDir } from './gunzip-cache';
+import { limitDataset } from './limited-dataset';
 import { openIdxDataset } from './idx';
 import { openImageManifestDataset, type ManifestOptions } from './image-manifest';
 import { createSyntheticDataset, syntheticSpecSchema, type SyntheticSpecInput } from './synthetic';
@@ -35,11 +36,16 @@ const locations = {
   'image-manifest': { env: undefined, fallback: undefined },
 } as const;
 
+/** The dataset a config names, cut to `dataset.limit` / `dataset.testLimit` when given. */
 export async function openDataset(spec: DatasetSpec, options: OpenDatasetOptions = {}): Promise<Dataset> {
+  return limitDataset(await openWholeDataset(spec, options), { train: spec.limit, test: spec.testLimit });
+}
+
+async function openWholeDataset(spec: DatasetSpec, options: OpenDatasetOptions): Promise<Dataset> {
   const env = options.env ?? process.env;
   if (spec.kind === 'synthetic') return createSyntheticDataset(syntheticSpecFromUri(spec.uri, spec.size));
   if (spec.size !== undefined) {
-    throw invalidConfig(`dataset.size is only for synthetic sets; ${spec.kind} has a fixed size, remove the field`);
+    throw invalidConfig(`dataset.size is only for synthetic sets; ${spec.kind} has a fixed size; remove the field, or use dataset.limit to keep its first N training samples`);
   }
   const cacheDir = options.cacheDir ?? defaultDataCacheDir(env);
   const where = locations[spec.kind];

@@ -22,6 +22,7 @@ import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from '../.
 import { TaskQueue } from '../../workflows/task-queues';
 import { startDevServerEnv, withWorkers, workflowBundle } from '../helpers/temporal';
 import { resumeSearch } from '../../client/resume';
+import { completedActivities } from '../helpers/activity-history';
 import { Worker } from '@temporalio/worker';
 
 let env: TestWorkflowEnvironment;
@@ -174,6 +175,41 @@ describe('subsetSearch on a real dev server', () => {
     assert.equal(small.lineage.parentManifestUri, null);
     // Top-100 by score is inside top-200 by the same scores.
     for (const i of small.indices) assert.ok(large.indices.includes(i));
+  });
+
+  it('dataset.limit cuts the pool to its first samples; training.minSteps trains small sets for more epochs', async () => {
+    const workflowId = `limit-${randomUUID()}`;
+    const config: SearchConfigInput = {
+      ...tiny,
+      dataset: { ...dataset, limit: 200, testLimit: 100 },
+      // 32 per batch: 40 samples take 2 steps an epoch, 80 take 3, 200 take 7.
+      training: { ...tiny.training, epochs: 1, minSteps: 6 },
+      ensemble: { members: 1, checkpointEpochs: [1] },
+      initialSize: 40,
+      targets: [80],
+      evaluation: { repeats: 1, randomBaseline: false, fullBaseline: true },
+    };
+    const { result, runs } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
+      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [config] });
+      const result = await handle.result();
+      // Every run of the chain (the search may continue as new before evaluating).
+      const runIds = new Set([handle.firstExecutionRunId, (await env.client.workflow.getHandle(workflowId).describe()).runId]);
+      return { result, runs: await Promise.all([...runIds].map((runId) => completedActivities(env.client.workflow.getHandle(workflowId, runId)))) };
+    });
+    assert.equal(result.poolSize, 200);
+    const subset = parseSubsetManifest((await openStore(pathToFileURL(storageDir).href).get(result.subsets['80'])).toString('utf8'));
+    assert.ok(subset.indices.every((i) => i < 200), 'acquired only from the first 200 samples');
+    type TrainInput = { memberKey: string; training: { epochs: number; minSteps?: number }; checkpointEpochs: number[] };
+    const trained = runs.flat().filter((a) => a.type === 'trainMember').map((a) => a.input as TrainInput);
+    const byRole = (pattern: RegExp) => trained.filter((t) => pattern.test(t.memberKey)).map((t) => [t.training.epochs, t.checkpointEpochs, t.training.minSteps]);
+    assert.deepEqual(byRole(/round-0\/member-/), [[3, [3], undefined]], 'ensemble on 40 samples: 3 epochs of 2 steps, its checkpoint moved to the end');
+    assert.deepEqual(byRole(/eval\/size-80\/al-/), [[2, [2], undefined]], 'evaluation model on 80 samples: 2 epochs of 3 steps');
+    assert.deepEqual(byRole(/eval\/full-/), [[1, [1], undefined]], 'full set of 200 already takes 7 steps in 1 epoch');
+    const evaluated = runs.flat().filter((a) => a.type === 'evaluate').map((a) => a.result as { samples: number });
+    assert.ok(evaluated.length >= 2 && evaluated.every((e) => e.samples === 100), `tested on the first 100 test samples: ${JSON.stringify(evaluated.map((e) => e.samples))}`);
+
+    const tooLarge = await failureOf({ ...tiny, dataset: { ...dataset, limit: 200 }, targets: [250] });
+    assert.match(tooLarge.message, /targets\.0: 250 is larger than the training set \(200 samples\)/);
   });
 
   it('controls: pause holds the search between steps, setTargets changes the plan, resume goes on', async () => {

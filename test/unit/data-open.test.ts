@@ -52,6 +52,36 @@ describe('openDataset', () => {
     await assert.rejects(openDataset({ kind: 'cifar100', uri: '/x', size: 10 }), isInvalidConfig(/dataset\.size is only for synthetic sets/));
   });
 
+  it('dataset.limit / testLimit keep the first N samples with the same indices and a fingerprint of their own', async () => {
+    const whole = await openDataset({ kind: 'fashion-mnist', uri: idxDir }, { cacheDir });
+    const cut = await openDataset({ kind: 'fashion-mnist', uri: idxDir, limit: 5, testLimit: 3 }, { cacheDir });
+    assert.deepEqual(cut.info.samples, { train: 5, test: 3 });
+    assert.match(cut.info.name, /first 5 train, 3 test/);
+    assert.deepEqual(await cut.readLabels('train'), (await whole.readLabels('train')).slice(0, 5));
+    assert.deepEqual(await cut.readLabels('test'), (await whole.readLabels('test')).slice(0, 3));
+    assert.deepEqual(await cut.readIndicesBytes('train', [4, 0, 2]), await whole.readIndicesBytes('train', [4, 0, 2]));
+    assert.deepEqual(await cut.readRange('test', 1, 2), await whole.readRange('test', 1, 2));
+    assert.notEqual(await cut.fingerprint(), await whole.fingerprint(), 'a cut set is not the whole set');
+    const trainOnly = await openDataset({ kind: 'fashion-mnist', uri: idxDir, limit: 5 }, { cacheDir });
+    assert.deepEqual(trainOnly.info.samples, { train: 5, test: 4 });
+    assert.notEqual(await trainOnly.fingerprint(), await cut.fingerprint(), 'the fingerprint covers each limit');
+    const again = await openDataset({ kind: 'fashion-mnist', uri: idxDir, limit: 5, testLimit: 3 }, { cacheDir });
+    assert.equal(await again.fingerprint(), await cut.fingerprint(), 'stable');
+    // Past the limit is outside the set, even though the file has the sample.
+    await assert.rejects(cut.readIndices('train', [1, 5]), isInvalidData(/index 5 \(position 1 of the list\) is outside the train split of 5 samples \(dataset\.limit\)/));
+    await assert.rejects(cut.readRangeBytes('test', 2, 2), isInvalidData(/range \[2, 4\) is outside the test split of 3 samples \(dataset\.testLimit\)/));
+    const synthetic = await openDataset({ kind: 'synthetic', uri: 'synthetic:?test=30', size: 40, limit: 10 });
+    assert.deepEqual(synthetic.info.samples, { train: 10, test: 30 });
+  });
+
+  it('refuses a limit above the set size, naming the field and the size', async () => {
+    await assert.rejects(
+      openDataset({ kind: 'fashion-mnist', uri: idxDir, limit: 10 }, { cacheDir }),
+      isInvalidConfig(/dataset\.limit: 10 is more than the 9 train samples of fashion-mnist/),
+    );
+    await assert.rejects(openDataset({ kind: 'fashion-mnist', uri: idxDir, testLimit: 5 }, { cacheDir }), isInvalidConfig(/dataset\.testLimit: 5 is more than the 4 test samples/));
+  });
+
   it('builds synthetic sets from uri parameters and size', async () => {
     const ds = (await openDataset({
       kind: 'synthetic',

@@ -182,3 +182,20 @@ describe('reproduce: prefix of an IDX file', () => {
     assert.throws(() => idxPrefix(labels, 5), /cannot take 5 records/);
   });
 });
+
+describe('reproduce: the medium profile', () => {
+  it('trains every model for at least the full set’s steps on all 60k samples, up to 50%', () => {
+    const medium = profileOf('medium');
+    assert.equal(medium.trainSamples, 60000);
+    assert.equal(medium.prefixData, false);
+    assert.deepEqual(medium.experiments.map((e) => e.name), ['entropy', 'variation-ratios']);
+    const config = parsedConfig(medium.experiments[0]);
+    assert.deepEqual(config.targets, [6000, 15000, 30000]);
+    assert.equal(config.dataset.uri, undefined, 'the default Fashion-MNIST folder, no copy');
+    // Equal compute: the full set's 2 epochs are 938 steps of 128, and no model takes fewer.
+    assert.equal(config.training.minSteps, Math.ceil(60000 / 128) * 2);
+    const work = searchWork(config, 60000, 10000);
+    const models = 3 * 2 + 3 * 3 * 2 + 3; // ensembles of 3 rounds, AL and random at 3 targets, full set
+    assert.ok(work.trainSampleEpochs >= models * 938 * 128 * 0.99, `${work.trainSampleEpochs} sample-epochs for ${models} models`);
+  });
+});
