@@ -6,6 +6,7 @@
  * computes the same subset succeeds and a different one is refused.
  */
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { selectTopKFromChunks, type NamedBytes } from './acquisition/acquisition-files';
 import { randomScores, type AcquisitionFunction } from './acquisition/acquisition-scores';
 import { TopKSelector } from './acquisition/top-k';
@@ -13,6 +14,7 @@ import { createSubsetManifest, mergeSubsetIndices, parseSubsetManifest, serialis
 import { TypedTaskError } from './compute/child-protocol';
 import { openDataset, type DatasetSpec } from './data';
 import type { ArtifactStore } from './storage/store';
+import { MissingArtifact } from './storage/store-errors';
 import { openWorkerStore } from './storage/worker-store';
 import { withTypedFailures } from './to-application-failure';
 import { FailureType } from '../workflows/failures';
@@ -119,13 +121,21 @@ export async function acquire(input: AcquireInput): Promise<AcquireResult> {
     });
     const parent = input.parentSubsetUri ? parseSubsetManifest((await store.get(input.parentSubsetUri)).toString('utf8'), input.parentSubsetUri) : undefined;
     const ctx = Context.current();
+    // Shards are read and parsed one after another: the one last asked for is the one a read or parse error is about.
+    let reading: string | undefined;
     async function* shards(): AsyncGenerator<NamedBytes> {
       for (const [i, uri] of input.scoreShards.entries()) {
+        reading = uri;
         yield { name: uri, bytes: await store.get(uri) };
         ctx.heartbeat({ shardsRead: i + 1, shards: input.scoreShards.length });
       }
     }
-    const top = await selectTopKFromChunks(shards(), { k: input.k, seed: input.seed, exclude: parent?.indices, poolSize: input.poolSize });
+    let top: Awaited<ReturnType<typeof selectTopKFromChunks>>;
+    try {
+      top = await selectTopKFromChunks(shards(), { k: input.k, seed: input.seed, exclude: parent?.indices, poolSize: input.poolSize });
+    } catch (err) {
+      throw reading !== undefined && isDamaged(err) ? damagedScoreShard(reading, err as Error) : err;
+    }
     const indices = parent ? mergeSubsetIndices(parent.indices, top.indices) : top.indices;
     const lineage: SubsetLineage = {
       datasetFingerprint: input.fingerprint,
@@ -137,5 +147,23 @@ export async function acquire(input: AcquireInput): Promise<AcquireResult> {
     };
     const ref = await putSubset(store, input.key, indices, input.poolSize, lineage);
     return { ...ref, added: top.indices.length, cutoffScore: top.cutoffScore };
+  });
+}
+
+function isDamaged(err: unknown): boolean {
+  return err instanceof MissingArtifact || (err as { failureType?: unknown } | null)?.failureType === FailureType.CorruptArtifact;
+}
+
+/**
+ * Not retryable here: reading the same bytes again cannot help. The workflow
+ * scores the shard again (its details name it) and reruns acquire.
+ */
+function damagedScoreShard(uri: string, cause: Error): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureType.CorruptArtifact,
+    message: `score shard ${uri} cannot be used (${cause.message}); the round scores that shard again`,
+    nonRetryable: true,
+    details: [{ damagedScoreShard: uri }],
+    cause,
   });
 }

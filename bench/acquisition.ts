@@ -14,6 +14,8 @@
  * (parsed or hand-made accumulators). All three must give bit-identical
  * sums, entropies and votes; the bench checks it.
  *
+ * C = 10 folds in shards of the config's default shardSize (10,000), the
+ * accumulator one scoreShard activity holds; C = 1000 in shards of 10,000.
  * Member predictions are a few pre-generated buffers reused round-robin
  * (generating 100 distinct members of 1M x 10 would be 4 GB); there are
  * enough of them that together they exceed the L3 cache, so every fold
@@ -35,7 +37,7 @@ import { selectTopK, type TopKResult } from '../activities/acquisition/top-k';
 import { serialiseScoreShard, type ScoreShard } from '../activities/acquisition/score-shard-codec';
 import { selectTopKFromChunks } from '../activities/acquisition/acquisition-files';
 import { serialiseAccumulator, parseAccumulator } from '../activities/acquisition/accumulator-codec';
-import { acquisitionFunctions } from '../workflows/config';
+import { acquisitionFunctions, parseSearchConfig } from '../workflows/config';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -254,6 +256,12 @@ async function measureTopK(label: string, run: () => TopKResult | Promise<TopKRe
   });
 }
 
+function defaultShardSize(): number {
+  const parsed = parseSearchConfig({ dataset: { kind: 'synthetic' }, targets: [1] });
+  if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+  return parsed.config.shardSize;
+}
+
 async function main(): Promise<void> {
   const cpus = os.cpus();
   console.log(`machine: ${cpus[0]?.model ?? 'unknown'}, ${cpus.length} cores, Node ${process.version}, ${os.platform()} ${os.arch()}`);
@@ -261,8 +269,11 @@ async function main(): Promise<void> {
 
   const kernel = foldKernelStatus();
   console.log(`fold kernel: ${kernel.available ? 'WebAssembly SIMD available' : kernel.reason}`);
-  const fold10 = quick ? benchFold(100_000, 10, 50_000, 10, 4) : benchFold(1_000_000, 10, 50_000, 100, 24);
-  printFold(fold10);
+  // Shards of the config's default shardSize: the accumulator one scoreShard activity folds into. 100 distinct
+  // member buffers of 10k x 10 (40 MB) exceed the L3 cache, so every member is read from DRAM.
+  const shard = defaultShardSize();
+  const fold10 = quick ? benchFold(100_000, 10, shard, 10, 4) : benchFold(1_000_000, 10, shard, 100, Math.ceil(40e6 / (shard * 10 * 4)));
+  printFold(fold10, ' (shards of the default shardSize)');
   console.log(`load average after fold C=10: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   const fold1000 = quick ? benchFold(2_000, 1000, 1_000, 10, 3) : benchFold(20_000, 1000, 10_000, 100, 3);

@@ -11,3 +11,11 @@ export function failureTypeOf(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** The details of the first ApplicationFailure down an error's cause chain (empty when none). */
+export function failureDetailsOf(err: unknown): unknown[] {
+  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof ApplicationFailure) return [...(e.details ?? [])];
+  }
+  return [];
+}

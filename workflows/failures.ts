@@ -16,6 +16,8 @@ export const FailureType = {
   ForbiddenPath: 'ForbiddenPath',
   /** A different immutable artifact already exists at the path: two writers disagree, retrying cannot help. */
   ArtifactConflict: 'ArtifactConflict',
+  /** The storage service refused the workers' credentials (HTTP 401/403, not a rate limit): fix permissions, then resume. */
+  AccessDenied: 'AccessDenied',
 } as const;
 
 export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];
@@ -27,4 +29,5 @@ export const nonRetryableFailureTypes: readonly FailureTypeName[] = [
   FailureType.Diverged,
   FailureType.ForbiddenPath,
   FailureType.ArtifactConflict,
+  FailureType.AccessDenied,
 ];

@@ -9,7 +9,7 @@ import { lightActivityOptions, trainingActivityOptions } from './activity-option
 import { artifactPaths } from './artifact-paths';
 import type { SearchConfig } from './config';
 import type { SearchPhase, SearchProgress } from './definitions';
-import { failureTypeOf } from './failure-chain';
+import { failureDetailsOf, failureTypeOf } from './failure-chain';
 import { FailureType } from './failures';
 import { maxRepairs, scorePoolShards, scoreShardsWindowed, type ScoreShardsInput } from './score-pool';
 import { deriveSearchId } from './search-id';
@@ -24,6 +24,7 @@ import {
   type AccuracySummary,
   type SearchControl,
   type SearchState,
+  type ShardRange,
   type SubsetPointer,
 } from './search-plan';
 import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from './search-attributes';
@@ -242,12 +243,7 @@ export async function scorePool(
   const groups = shardGroups(shards, config.shardsPerChild);
   const via = groups.length > 1 ? ` through ${groups.length} child workflows` : '';
   tracker.enter('scoring', `scoring ${state.pool.poolSize} samples in ${shards.length} shards with ${checkpoints.length} models (${config.acquisition.function})${via}`);
-  const work = (group: typeof shards): ScoreShardsInput => ({
-    common: { storageRoot: state.storageRoot, dataset: config.dataset, checkpoints, function: config.acquisition.function, seed: deriveSeed(config.seed, state.round, 2) },
-    shards: group,
-    outputKeys: group.map((shard) => artifactPaths.scoreShard(state.searchId, state.round, shard.index)),
-    window: config.scoringWindow,
-  });
+  const work = (group: typeof shards): ScoreShardsInput => scoreWork(config, state, checkpoints, group);
   if (groups.length === 1) {
     const uris = await scoreShardsWindowed(
       work(shards),
@@ -282,6 +278,23 @@ export async function scorePool(
   return { uris };
 }
 
+/** The scoreShard inputs of a group of the round's pool shards. */
+function scoreWork(config: SearchConfig, state: SearchState, checkpoints: string[], group: ShardRange[]): ScoreShardsInput {
+  return {
+    common: { storageRoot: state.storageRoot, dataset: config.dataset, checkpoints, function: config.acquisition.function, seed: deriveSeed(config.seed, state.round, 2) },
+    shards: group,
+    outputKeys: group.map((shard) => artifactPaths.scoreShard(state.searchId, state.round, shard.index)),
+    window: config.scoringWindow,
+  };
+}
+
+/** The score shard URI that acquire found damaged or missing (its failure's details), if that is why it failed. */
+function damagedScoreShardOf(err: unknown): string | undefined {
+  if (failureTypeOf(err) !== FailureType.CorruptArtifact) return undefined;
+  const detail = failureDetailsOf(err)[0] as { damagedScoreShard?: unknown } | undefined;
+  return typeof detail?.damagedScoreShard === 'string' ? detail.damagedScoreShard : undefined;
+}
+
 /** Top-k of the round's scores into the next subset (build-up extends the current one; compress selects `target` afresh). */
 export async function acquireNext(
   config: SearchConfig,
@@ -294,7 +307,7 @@ export async function acquireNext(
 ): Promise<SubsetRef & { added: number; cutoffScore: number | null }> {
   tracker.enter('acquiring', compressTarget ? `keeping the ${k} most uncertain samples` : `acquiring ${k} samples`);
   const round = compressTarget ? state.round : state.round + 1;
-  const next = await light.acquire({
+  const input = {
     storageRoot: state.storageRoot,
     key: compressTarget ? `${artifactPaths.round(state.searchId, state.round)}/subset-${compressTarget}.json` : artifactPaths.subset(state.searchId, round),
     ensembleKey: `${artifactPaths.round(state.searchId, state.round)}/ensemble.json`,
@@ -307,9 +320,23 @@ export async function acquireNext(
     fingerprint: state.pool.fingerprint,
     function: config.acquisition.function,
     round,
-  });
-  tracker.progress.subsetSize = next.count;
-  return next;
+  };
+  // A score shard damaged in storage (or gone) is scored again from the round's checkpoints, then acquire reruns.
+  for (let repairs = 0; ; repairs++) {
+    try {
+      const next = await light.acquire(input);
+      tracker.progress.subsetSize = next.count;
+      return next;
+    } catch (err) {
+      const damaged = damagedScoreShardOf(err);
+      const index = damaged === undefined ? -1 : scoreShards.indexOf(damaged);
+      if (index < 0 || repairs >= maxRepairs) throw err;
+      const shard = poolShards(state.pool.poolSize, config.shardSize)[index];
+      tracker.enter('scoring', `scoring shard ${index} again: its stored scores were damaged`);
+      await scoreShardsWindowed(scoreWork(config, state, checkpoints, [shard]));
+      tracker.enter('acquiring', compressTarget ? `keeping the ${k} most uncertain samples` : `acquiring ${k} samples`);
+    }
+  }
 }
 
 /** Fresh models on the subset, on a random subset of equal size and (once) on the full set; test accuracy of each. */

@@ -319,9 +319,24 @@ export class GcsStore implements ArtifactStore {
       }
       return new MissingArtifact(uri);
     }
+    const status = statusOf(err);
+    if ((status === 401 || status === 403) && !rateLimited(err)) {
+      // Retrying with the same credentials cannot help; a transient retry loop would hide the cause for hours.
+      return new TypedTaskError(
+        FailureType.AccessDenied,
+        `${uri}: access denied (HTTP ${status}: ${err instanceof Error ? err.message : String(err)}); ` +
+          `give the workers' credentials (GOOGLE_APPLICATION_CREDENTIALS or their service account) read and write access to objects in gs://${this.bucketName}, then resume the search (winnow resume <id>)`,
+      );
+    }
     if (err instanceof Error) return new Error(`${uri}: ${err.message}`, { cause: err });
     return err;
   }
+}
+
+/** Older GCS endpoints report some rate limits as 403 with a reason; those stay retryable. */
+function rateLimited(err: unknown): boolean {
+  const errors = (err as { errors?: unknown } | null)?.errors;
+  return Array.isArray(errors) && errors.some((e) => /rateLimit|quota/i.test(String((e as { reason?: unknown } | null)?.reason ?? '')));
 }
 
 function statusOf(err: unknown): number | undefined {

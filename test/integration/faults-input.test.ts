@@ -322,4 +322,40 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
     const subset = parseSubsetManifest((await store.get(result.subsets['60'])).toString('utf8'));
     assert.equal(new Set(subset.indices).size, 60);
   });
+  it('a score shard damaged in storage before acquire is scored again (same bytes), and acquire goes on', async () => {
+    const searchId = id('damaged-score-shard');
+    const shardFile = path.join(storageDir, searchId, 'round-0', 'scores', 'shard-00001');
+    let original: Buffer | undefined;
+    const { result, activities, failedAcquire } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
+      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: searchId, args: [tiny] });
+      await progressWhen(handle, (p) => p.phase === 'scoring', 300);
+      await handle.signal(pauseSignal);
+      // Held at the gate between scoring and acquiring.
+      await progressWhen(handle, (p) => p.phase === 'paused' && p.shardsScored === 2, 300);
+      original = readFileSync(shardFile);
+      const flipped = Buffer.from(original);
+      flipped[flipped.length - 1] ^= 0x01;
+      writeFileSync(shardFile, flipped);
+      await handle.signal(resumeSignal);
+      const result = await handle.result();
+      const history = await env.client.workflow.getHandle(searchId, handle.firstExecutionRunId).fetchHistory();
+      const failedAcquire = (history.events ?? []).flatMap((e) => {
+        const failure = e.activityTaskFailedEventAttributes?.failure;
+        return failure ? [failure] : [];
+      });
+      return { result, activities: await completedActivities(env.client.workflow.getHandle(searchId, handle.firstExecutionRunId)), failedAcquire };
+    });
+    // acquire refused the damaged shard once, without retrying it as is...
+    assert.equal(failedAcquire.length, 1, 'one failed acquire attempt');
+    assert.match(failedAcquire[0].message ?? '', /score shard .*shard-00001 cannot be used \(artifact .* is corrupt: expected sha256/);
+    // ...the shard was scored again, rewriting the same bytes...
+    const scored = activities.filter((a) => a.type === 'scoreShard').map((a) => (a.input as { outputKey: string }).outputKey);
+    assert.deepEqual(scored.filter((k) => k.endsWith('shard-00001')).length, 2, `scored twice: ${scored.join(', ')}`);
+    assert.equal(scored.length, 3, 'the intact shard was not scored again');
+    assert.ok(original && readFileSync(shardFile).equals(original), 'the rescored shard has the original bytes');
+    // ...and acquire went on to a clean subset.
+    assert.equal(activities.filter((a) => a.type === 'acquire').length, 1);
+    const subset = parseSubsetManifest((await store.get(result.subsets['60'])).toString('utf8'));
+    assert.equal(new Set(subset.indices).size, 60);
+  });
 });

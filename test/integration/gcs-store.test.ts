@@ -4,7 +4,9 @@ import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
 import { openStore } from '../../activities/storage/store';
+import { toApplicationFailure } from '../../activities/to-application-failure';
 import { readAll } from '../../activities/storage/digest';
 import { startFakeGcs, type FakeGcs } from '../helpers/fake-gcs';
 import { describeStoreBehaviour, generatedStream } from '../helpers/store-behaviour';
@@ -154,6 +156,70 @@ describe('gs:// store specifics', () => {
       assert.equal((await store.get(stored.uri)).toString(), 'survives a 503');
       assert.equal(failures, 2, 'both injected 503s were met and retried');
       assert.ok(Date.now() - started >= 1000, 'the retries waited (backoff)');
+    });
+  });
+  describe('permissions', () => {
+    let proxy: Server;
+    /** deny: every request gets 403 forbidden; rate-limit-once: the next request gets 403 rateLimitExceeded. */
+    let mode: 'deny' | 'rate-limit-once' | 'pass' = 'pass';
+    let refused = 0;
+    before(async () => {
+      const target = new URL(gcs.endpoint);
+      proxy = createServer((req, res) => {
+        if (mode !== 'pass') {
+          const reason = mode === 'deny' ? 'forbidden' : 'rateLimitExceeded';
+          if (mode === 'rate-limit-once') mode = 'pass';
+          refused++;
+          req.resume();
+          const message = reason === 'forbidden' ? 'winnow-worker@example.iam does not have storage.objects access' : 'rate limit exceeded';
+          res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 403, message, errors: [{ reason, message }] } }));
+          return;
+        }
+        const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        });
+        req.pipe(upstream);
+      });
+      proxy.listen(0, '127.0.0.1');
+      await once(proxy, 'listening');
+    });
+    after(() => proxy.close());
+
+    it('a 403 forbidden is AccessDenied, not retried, naming the object and what to grant; nothing is written', async () => {
+      const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const store = openStore('gs://specifics/denied', { gcs: { ...gcsOptions(endpoint), retry: { maxRetries: 3, maxDelaySeconds: 1 } } });
+      mode = 'deny';
+      refused = 0;
+      const denied = (err: Error & { failureType?: string }) => {
+        assert.equal(err.failureType, 'AccessDenied', err.message);
+        assert.match(err.message, /gs:\/\/specifics\/denied\/a\/obj: access denied \(HTTP 403: .*does not have storage\.objects access\)/);
+        assert.match(err.message, /read and write access to objects in gs:\/\/specifics, then resume the search/);
+        const failure = toApplicationFailure(err) as ApplicationFailure;
+        assert.equal(failure.nonRetryable, true, 'Temporal does not retry it either');
+        return true;
+      };
+      await assert.rejects(() => store.put('a/obj', Buffer.from('x')), denied);
+      assert.equal(refused, 1, 'the client gave up at once, no retry with the same credentials');
+      await assert.rejects(() => store.get('a/obj'), denied);
+      mode = 'pass';
+      assert.equal(await store.exists('a/obj'), false);
+    });
+
+    it('a 403 rate limit stays transient: retryable for Temporal, and the next attempt writes', async () => {
+      const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const store = openStore('gs://specifics/limited', { gcs: { ...gcsOptions(endpoint), retry: { maxRetries: 0 } } });
+      refused = 0;
+      mode = 'rate-limit-once';
+      const limited = await store.put('b/obj', Buffer.from('after a rate limit')).then(
+        () => assert.fail('the rate-limited write should fail'),
+        (err: Error & { failureType?: string }) => err,
+      );
+      assert.equal(limited.failureType, undefined, limited.message);
+      assert.equal(toApplicationFailure(limited), limited, 'left to the activity retry policy');
+      assert.equal(refused, 1);
+      const stored = await store.put('b/obj', Buffer.from('after a rate limit'));
+      assert.equal((await store.get(stored.uri)).toString(), 'after a rate limit');
     });
   });
 });
