@@ -24,6 +24,27 @@ const gcsOptions = (endpoint: string) => ({ apiEndpoint: endpoint, singleRequest
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
+/** An HTTP proxy to `endpoint` that answers a request itself when `intercept` returns a reply, else forwards it. */
+async function faultProxy(endpoint: string, intercept: () => { status: number; body: string } | undefined): Promise<Server> {
+  const target = new URL(endpoint);
+  const proxy = createServer((req, res) => {
+    const reply = intercept();
+    if (reply) {
+      req.resume();
+      res.writeHead(reply.status, { 'content-type': 'application/json' }).end(reply.body);
+      return;
+    }
+    const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  proxy.listen(0, '127.0.0.1');
+  await once(proxy, 'listening');
+  return proxy;
+}
+
 describeStoreBehaviour('gs:// against fake-gcs-server', async () => {
   const gcs = await server();
   await gcs.createBucket(bucket);
@@ -127,24 +148,13 @@ describe('gs:// store specifics', () => {
     const failOn = new Set([1, 3]);
     before(async () => {
       let seen = 0;
-      const target = new URL(gcs.endpoint);
       // Answers 503 to chosen requests and forwards the rest to fake-gcs-server.
-      proxy = createServer((req, res) => {
+      proxy = await faultProxy(gcs.endpoint, () => {
         seen++;
-        if (failOn.has(seen)) {
-          failures++;
-          req.resume();
-          res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"code":503,"message":"try again"}}');
-          return;
-        }
-        const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-        });
-        req.pipe(upstream);
+        if (!failOn.has(seen)) return undefined;
+        failures++;
+        return { status: 503, body: '{"error":{"code":503,"message":"try again"}}' };
       });
-      proxy.listen(0, '127.0.0.1');
-      await once(proxy, 'listening');
     });
     after(() => proxy.close());
 
@@ -164,25 +174,14 @@ describe('gs:// store specifics', () => {
     let mode: 'deny' | 'rate-limit-once' | 'pass' = 'pass';
     let refused = 0;
     before(async () => {
-      const target = new URL(gcs.endpoint);
-      proxy = createServer((req, res) => {
-        if (mode !== 'pass') {
-          const reason = mode === 'deny' ? 'forbidden' : 'rateLimitExceeded';
-          if (mode === 'rate-limit-once') mode = 'pass';
-          refused++;
-          req.resume();
-          const message = reason === 'forbidden' ? 'winnow-worker@example.iam does not have storage.objects access' : 'rate limit exceeded';
-          res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 403, message, errors: [{ reason, message }] } }));
-          return;
-        }
-        const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-        });
-        req.pipe(upstream);
+      proxy = await faultProxy(gcs.endpoint, () => {
+        if (mode === 'pass') return undefined;
+        const reason = mode === 'deny' ? 'forbidden' : 'rateLimitExceeded';
+        if (mode === 'rate-limit-once') mode = 'pass';
+        refused++;
+        const message = reason === 'forbidden' ? 'winnow-worker@example.iam does not have storage.objects access' : 'rate limit exceeded';
+        return { status: 403, body: JSON.stringify({ error: { code: 403, message, errors: [{ reason, message }] } }) };
       });
-      proxy.listen(0, '127.0.0.1');
-      await once(proxy, 'listening');
     });
     after(() => proxy.close());
 
