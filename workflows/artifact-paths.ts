@@ -10,8 +10,12 @@ export const artifactPaths = {
   round: (searchId: string, round: number) => `${searchId}/round-${round}`,
   member: (searchId: string, round: number, member: number) => `${searchId}/round-${round}/member-${member}`,
   checkpoint: (memberKey: string, epoch: number) => `${memberKey}/ckpt-${epoch}`,
-  /** The latest per-epoch training state of a member, overwritten each epoch, for resuming between ensemble checkpoints. */
-  resumePoint: (memberKey: string) => `${memberKey}/resume`,
+  /**
+   * The two slots of a member's per-epoch training state, for resuming between
+   * ensemble checkpoints. Saves alternate between them, so a save cut short
+   * (a kill mid-write) still leaves the previous state in the other slot.
+   */
+  resumeSlots: (memberKey: string): [string, string] => [`${memberKey}/resume`, `${memberKey}/resume-1`],
   scoreShard: (searchId: string, round: number, shard: number) => `${searchId}/round-${round}/scores/shard-${String(shard).padStart(5, '0')}`,
   subset: (searchId: string, round: number) => `${searchId}/round-${round}/subset.json`,
 } as const;

@@ -65,7 +65,7 @@ describe('graceful shutdown of the gpu worker', () => {
       searchId,
     };
     const memberKey = artifactPaths.member(searchId, 0, 0);
-    const resumePoint = path.join(storageDir, artifactPaths.resumePoint(memberKey), 'checkpoint.json');
+    const resumeFiles = artifactPaths.resumeSlots(memberKey).map((slot) => path.join(storageDir, slot, 'checkpoint.json'));
 
     await withWorkers(env, ['orchestrator'], async () => {
       const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [config] });
@@ -94,8 +94,11 @@ describe('graceful shutdown of the gpu worker', () => {
         if (exitCode === null) first.child.kill('SIGKILL');
       }
 
-      assert.ok(existsSync(resumePoint), 'a resume point was saved');
-      const saved = JSON.parse(readFileSync(resumePoint, 'utf8')) as { meta: { epoch: number; within?: { batch: number } } };
+      type Meta = { meta: { epoch: number; within?: { batch: number } } };
+      const states = resumeFiles.filter((f) => existsSync(f)).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Meta);
+      assert.ok(states.length > 0, 'a resume point was saved');
+      // The newest of the two alternating slots.
+      const saved = states.sort((x, y) => y.meta.epoch - x.meta.epoch || (y.meta.within?.batch ?? 0) - (x.meta.within?.batch ?? 0))[0];
       assert.ok(saved.meta.within && saved.meta.within.batch >= 1, `the position lies inside an epoch: ${JSON.stringify(saved.meta)}`);
       assert.ok(saved.meta.epoch >= 1 && saved.meta.epoch < 3, `saved after epoch 1 and before the end: ${JSON.stringify(saved.meta)}`);
 

@@ -102,6 +102,29 @@ describe('trainMember', () => {
     assertClose(await weightsAt(repaired.checkpoints[1].uri), finalWeights);
   });
 
+  it('alternates its per-epoch state between two slots, so a save cut short falls back one epoch, not to a checkpoint', async () => {
+    const key = artifactPaths.member('s7', 0, 0);
+    const settings = { training: { ...defaultTrainingSettings, epochs: 4, batchSize: 64 }, checkpointEpochs: [4] };
+    const progress: TrainMemberProgress[] = [];
+    const first = await trainMember(input(key, settings), (p) => progress.push(p), { log: silent });
+    assert.deepEqual(
+      progress.map((p) => p.checkpointUri.replace(/.*member-0\//, '')),
+      ['resume/checkpoint.json', 'resume-1/checkpoint.json', 'resume/checkpoint.json', 'ckpt-4/checkpoint.json'],
+    );
+    const finalWeights = await weightsAt(first.checkpoints[0].uri);
+    // Lose the checkpoint and tear the newest state (epoch 3, in the first slot), as a kill mid-save would.
+    const store = openStore(storageRoot);
+    await store.deletePrefix(`${artifactPaths.checkpoint(key, 4)}/`);
+    const [newest] = artifactPaths.resumeSlots(key);
+    writeFileSync(path.join(fileURLToPath(storageRoot), newest, 'weights.bin'), Buffer.alloc(64, 7));
+    const logged: string[] = [];
+    const resumed = await trainMember(input(key, settings), silent, { log: (line) => logged.push(line) });
+    assert.equal(resumed.resumedFromEpoch, 2, 'the other slot still held epoch 2');
+    assert.deepEqual(resumed.history.map((h) => h.epoch), [3, 4]);
+    assert.ok(logged.some((l) => /ignoring s7\/round-0\/member-0\/resume: .*sha256/.test(l)), logged.join('\n'));
+    assertClose(await weightsAt(resumed.checkpoints[0].uri), finalWeights);
+  });
+
   it('trains on exactly the subset in a manifest', async () => {
     const store = openStore(storageRoot);
     const manifest = createSubsetManifest({
@@ -171,8 +194,11 @@ describe('trainMember stopped gracefully', () => {
       },
     });
     await assert.rejects(running, /worker shutting down \(test\)/);
-    const saved = await getCheckpoint(openStore(storageRoot), artifactPaths.resumePoint(key));
+    // Epoch 1 went to the first resume slot, the position inside epoch 2 to the other one.
+    const [epochOne, saved] = await Promise.all(artifactPaths.resumeSlots(key).map((slot) => getCheckpoint(openStore(storageRoot), slot)));
+    epochOne.model.dispose();
     saved.model.dispose();
+    assert.deepEqual([epochOne.meta.epoch, epochOne.meta.within], [1, undefined]);
     assert.equal(saved.meta.epoch, 1, 'the saved position lies in epoch 2');
     assert.ok((saved.meta.within?.batch ?? 0) >= 1, `saved after at least one batch of epoch 2: ${JSON.stringify(saved.meta.within)}`);
 

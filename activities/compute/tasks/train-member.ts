@@ -98,7 +98,7 @@ interface ResumeState {
  */
 async function findResumeState(store: ArtifactStore, input: TrainMemberInput, log: (line: string) => void): Promise<ResumeState | undefined> {
   const listed = new Set((await store.list(`${input.memberKey}/`)).map((o) => o.key));
-  const candidates: string[] = [artifactPaths.resumePoint(input.memberKey)];
+  const candidates: string[] = [...artifactPaths.resumeSlots(input.memberKey)];
   for (const epoch of input.checkpointEpochs) candidates.push(artifactPaths.checkpoint(input.memberKey, epoch));
   const states: ResumeState[] = [];
   for (const key of candidates) {
@@ -153,6 +153,10 @@ export async function trainMember(
 
   const checkpointUri = (key: string) => store.uriOf(`${key}/checkpoint.json`);
   let latest = resume ? checkpointUri(resume.key) : '';
+  // Each save goes to the slot that does not hold the newest state.
+  const slots = artifactPaths.resumeSlots(input.memberKey);
+  let newestSlot = resume?.key === slots[0] ? 0 : 1;
+  const nextResumeSlot = (): string => slots[(newestSlot = 1 - newestSlot)];
   try {
     const history = await trainModel({
       model,
@@ -175,12 +179,13 @@ export async function trainMember(
           createdBy: input.context,
           within: position,
         });
-        await putCheckpoint(store, artifactPaths.resumePoint(input.memberKey), files);
-        log(`${input.context}: stopped in epoch ${epochsDone + 1} after batch ${position.batch}; saved ${store.uriOf(artifactPaths.resumePoint(input.memberKey))}`);
+        const slot = nextResumeSlot();
+        await putCheckpoint(store, slot, files);
+        log(`${input.context}: stopped in epoch ${epochsDone + 1} after batch ${position.batch}; saved ${store.uriOf(slot)}`);
       },
       onEpochEnd: async (m) => {
-        const key = wanted.includes(m.epoch) ? artifactPaths.checkpoint(input.memberKey, m.epoch) : artifactPaths.resumePoint(input.memberKey);
         if (m.epoch < epochs || wanted.includes(m.epoch)) {
+          const key = wanted.includes(m.epoch) ? artifactPaths.checkpoint(input.memberKey, m.epoch) : nextResumeSlot();
           const files = await encodeCheckpoint(model, optimizer, {
             epoch: m.epoch,
             seed: input.seed,
