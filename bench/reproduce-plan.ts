@@ -41,6 +41,8 @@ export interface ProfileOptions {
   datasetUri?: string;
   /** Leave the ablations out. */
   withoutAblations?: boolean;
+  /** Run every ablation, also those a profile leaves out by default to stay within its time. */
+  allAblations?: boolean;
 }
 
 interface Sizes {
@@ -128,7 +130,7 @@ export function profileOf(name: ProfileName, options: ProfileOptions = {}): Prof
     { name: 'compress', label: 'compress, entropy', role: 'main', config: withChanges({ scheme: 'compress', initialSize: undefined }) },
   ];
   const experiments = main.filter((e) => !s.only || s.only.includes(e.name));
-  if (!options.withoutAblations && s.ablations !== 0) {
+  if (!options.withoutAblations && (s.ablations !== 0 || options.allAblations)) {
     const ensembleSize = s.members * s.checkpointEpochs.length;
     const ablations: Experiment[] = [
       { name: 'finetune', label: 'entropy, finetune per round', role: 'ablation', switch: 'initialisation: finetune', config: withChanges({ initialisation: 'finetune' }) },
@@ -148,7 +150,7 @@ export function profileOf(name: ProfileName, options: ProfileOptions = {}): Prof
       },
     ];
     // The quick profile has room for one ablation within its 30 minutes.
-    experiments.push(...ablations.slice(0, s.ablations ?? ablations.length));
+    experiments.push(...ablations.slice(0, options.allAblations ? ablations.length : (s.ablations ?? ablations.length)));
   }
   return { name, trainSamples: s.train, testSamples: s.test, prefixData: name === 'quick', concurrency: 2, experiments };
 }

@@ -8,7 +8,7 @@
  *   npm run bench:reproduce -- --medium       (all 60k, equal training steps per model, entropy and variation ratios; about an hour)
  *   npm run bench:reproduce -- --full         (hours on CPU; meant for GPU workers)
  *   npm run bench:reproduce -- --calibrate    (training speed of the quick vs the full model, for the estimate)
- *   options: --no-ablations  --only=entropy,compress  --concurrency=N  --slots=N
+ *   options: --no-ablations  --all-ablations (the quick profile runs one by default)  --only=entropy,compress  --concurrency=N  --slots=N
  *
  * Starts a Temporal dev server with its history in state/reproduce.db (or
  * uses TEMPORAL_ADDRESS when set) and both workers in this process. Workflow
@@ -67,21 +67,23 @@ interface Args {
   profile?: ProfileName;
   calibrate: boolean;
   withoutAblations: boolean;
+  allAblations: boolean;
   only?: string[];
   concurrency?: number;
   slots: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { calibrate: false, withoutAblations: false, slots: 2 };
+  const args: Args = { calibrate: false, withoutAblations: false, allAblations: false, slots: 2 };
   for (const a of argv) {
     if (a === '--quick' || a === '--medium' || a === '--full') args.profile = a.slice(2) as ProfileName;
     else if (a === '--calibrate') args.calibrate = true;
     else if (a === '--no-ablations') args.withoutAblations = true;
+    else if (a === '--all-ablations') args.allAblations = true;
     else if (a.startsWith('--only=')) args.only = a.slice(7).split(',').filter(Boolean);
     else if (a.startsWith('--concurrency=')) args.concurrency = positiveInt(a);
     else if (a.startsWith('--slots=')) args.slots = positiveInt(a);
-    else throw new Error(`unknown argument ${a}; use --quick, --medium or --full, optionally --no-ablations, --only=a,b, --concurrency=N, --slots=N; or --calibrate`);
+    else throw new Error(`unknown argument ${a}; use --quick, --medium or --full, optionally --no-ablations or --all-ablations, --only=a,b, --concurrency=N, --slots=N; or --calibrate`);
   }
   if (!args.profile && !args.calibrate) throw new Error('say which profile: --quick (under 30 minutes here), --medium (the whole set at equal compute, about an hour) or --full (hours on CPU)');
   return args;
@@ -310,7 +312,7 @@ async function main(): Promise<void> {
   const git = gitInfo();
   process.env.WINNOW_STORAGE_ROOT ??= path.join(stateDir, 'artifacts');
   const dataDir = prepareData(profileOf(profileName));
-  const profile = profileOf(profileName, { datasetUri: dataDir, withoutAblations: args.withoutAblations });
+  const profile = profileOf(profileName, { datasetUri: dataDir, withoutAblations: args.withoutAblations, allAblations: args.allAblations });
   const experiments = args.only ? profile.experiments.filter((e) => args.only!.includes(e.name)) : profile.experiments;
   if (experiments.length === 0) throw new Error(`--only=${args.only?.join(',')} names no experiment of ${profileName}; known: ${profile.experiments.map((e) => e.name).join(', ')}`);
   experiments.forEach(parsedConfig);

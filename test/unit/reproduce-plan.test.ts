@@ -122,9 +122,14 @@ describe('reproduce: profiles', () => {
     assert.equal(size('checkpoints-only'), size('entropy'));
   });
 
-  it('leaves the ablations out on request; quick keeps one', () => {
-    assert.equal(profileOf('quick').experiments.filter((e) => e.role === 'ablation').length, 1);
-    assert.equal(profileOf('full', { withoutAblations: true }).experiments.filter((e) => e.role === 'ablation').length, 0);
+  it('leaves the ablations out on request; quick keeps one unless asked for all', () => {
+    const ablationsOf = (p: ReturnType<typeof profileOf>) => p.experiments.filter((e) => e.role === 'ablation').map((e) => e.name);
+    assert.deepEqual(ablationsOf(profileOf('quick')), ['finetune']);
+    assert.deepEqual(ablationsOf(profileOf('quick', { allAblations: true })), ['finetune', 'members-only', 'checkpoints-only']);
+    assert.deepEqual(ablationsOf(profileOf('full', { withoutAblations: true })), []);
+    // The extra ablations do not change the ids of the searches a default run made (they are reused).
+    const ids = (p: ReturnType<typeof profileOf>) => p.experiments.map((e) => experimentWorkflowId(p.name, e));
+    assert.deepEqual(ids(profileOf('quick', { allAblations: true })).slice(0, 6), ids(profileOf('quick')));
   });
 
   it('spreads checkpoints over the epochs, ending at the last', () => {
