@@ -193,7 +193,7 @@ describe('reproduce: the medium profile', () => {
     const medium = profileOf('medium');
     assert.equal(medium.trainSamples, 60000);
     assert.equal(medium.prefixData, false);
-    assert.deepEqual(medium.experiments.map((e) => e.name), ['entropy', 'variation-ratios']);
+    assert.deepEqual(medium.experiments.map((e) => e.name), ['entropy', 'mutual-information', 'variation-ratios', 'random-acquisition', 'compress']);
     const config = parsedConfig(medium.experiments[0]);
     assert.deepEqual(config.targets, [6000, 15000, 30000]);
     assert.equal(config.dataset.uri, undefined, 'the default Fashion-MNIST folder, no copy');
