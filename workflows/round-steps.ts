@@ -305,7 +305,8 @@ export async function acquireNext(
   tracker: SearchTracker,
   compressTarget?: number,
 ): Promise<SubsetRef & { added: number; cutoffScore: number | null }> {
-  tracker.enter('acquiring', compressTarget ? `keeping the ${k} most uncertain samples` : `acquiring ${k} samples`);
+  const what = compressTarget ? `keeping the ${k} most uncertain samples` : `acquiring ${k} samples`;
+  tracker.enter('acquiring', what);
   const round = compressTarget ? state.round : state.round + 1;
   const input = {
     storageRoot: state.storageRoot,
@@ -334,7 +335,7 @@ export async function acquireNext(
       const shard = poolShards(state.pool.poolSize, config.shardSize)[index];
       tracker.enter('scoring', `scoring shard ${index} again: its stored scores were damaged`);
       await scoreShardsWindowed(scoreWork(config, state, checkpoints, [shard]));
-      tracker.enter('acquiring', compressTarget ? `keeping the ${k} most uncertain samples` : `acquiring ${k} samples`);
+      tracker.enter('acquiring', what);
     }
   }
 }
