@@ -417,6 +417,13 @@ async function classBalanceOf(outcomes: ExperimentOutcome[]): Promise<ClassBalan
   return balance;
 }
 
+/** "all 5 searches", or "3 of the 5 searches (...)" when a run reused some from earlier runs. */
+function startedLabel(run: RunRecord, profile: Profile): string {
+  const total = profile.experiments.length;
+  const started = profile.experiments.filter((e) => run.how[e.name] === 'started').length;
+  return started === total ? `all ${total} searches` : `the ${started} of the ${total} searches it started (the others were reused; every invocation's time is in results.json)`;
+}
+
 async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run: RunRecord): Promise<void> {
   const dir = path.join(resultsRoot, profile.name);
   mkdirSync(path.join(dir, 'reports'), { recursive: true });
@@ -443,19 +450,22 @@ async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run
 
   // The estimate needs a run that did all the quick profile's work, and the model speed ratio from --calibrate.
   let estimate: ResultsFile['estimate'];
-  const complete = [...runs].reverse().find((r) => r.work);
+  // The latest run that did all its profile's work at the time (its work is recorded with it).
+  const measured = [...runs].reverse().find((r) => r.work);
+  // A run that started every search the profile has now (the profile may have grown since): the wall time to quote.
+  const complete = [...runs].reverse().find((r) => r.work && profile.experiments.every((e) => r.how[e.name] === 'started'));
   const calibration = readJson<Calibration>(calibrationFile);
-  if (profile.name === 'quick' && complete?.work && calibration) {
+  if (profile.name === 'quick' && measured?.work && calibration) {
     const full = profileOf('full');
     const fullWork = profileWork(full);
     const mainOnly = profileWork(full, full.experiments.filter((e) => e.role === 'main'));
-    const seconds = estimateSeconds({ work: complete.work, seconds: complete.wallSeconds }, fullWork, calibration.fullOverQuick);
-    const mainSeconds = estimateSeconds({ work: complete.work, seconds: complete.wallSeconds }, mainOnly, calibration.fullOverQuick);
-    const perSample = (1000 * complete.wallSeconds) / trainingEquivalents(complete.work);
+    const seconds = estimateSeconds({ work: measured.work, seconds: measured.wallSeconds }, fullWork, calibration.fullOverQuick);
+    const mainSeconds = estimateSeconds({ work: measured.work, seconds: measured.wallSeconds }, mainOnly, calibration.fullOverQuick);
+    const perSample = (1000 * measured.wallSeconds) / trainingEquivalents(measured.work);
     estimate = {
       fullProfileSeconds: seconds,
       basis:
-        `quick run of ${startedAtLabel(complete)}: ${(complete.wallSeconds / 60).toFixed(1)} min for ${(trainingEquivalents(complete.work) / 1e6).toFixed(2)} M training-equivalent samples ` +
+        `quick run of ${startedAtLabel(measured)}: ${(measured.wallSeconds / 60).toFixed(1)} min for ${(trainingEquivalents(measured.work) / 1e6).toFixed(2)} M training-equivalent samples ` +
         `(${perSample.toFixed(2)} ms each, all overheads included); the full profile is ${(trainingEquivalents(fullWork) / 1e6).toFixed(1)} M ` +
         `(${(trainingEquivalents(mainOnly) / 1e6).toFixed(1)} M without ablations, about ${(mainSeconds / 3600).toFixed(1)} h), ` +
         `and one sample of its model costs ${calibration.fullOverQuick.toFixed(2)}x the quick model's (--calibrate, ${calibration.measuredAt.slice(0, 10)})`,
@@ -484,7 +494,7 @@ async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run
     `- commit: \`${timed.commit}\`${timed.uncommittedChanges > 0 ? ` (the working tree had ${timed.uncommittedChanges} uncommitted change(s) at the time)` : ''}`,
     `- ${timed.machine}; load average at the end ${timed.loadAverageAtEnd.map((l) => l.toFixed(2)).join(' ')}`,
     `- compute backend: ${backend}`,
-    `- wall time: ${(timed.wallSeconds / 60).toFixed(1)} min for all ${profile.experiments.length} searches${timed === run ? '' : ` (run of ${startedAtLabel(timed)}; this invocation took ${(run.wallSeconds / 60).toFixed(1)} min and reused finished searches)`}`,
+    `- wall time: ${(timed.wallSeconds / 60).toFixed(1)} min for ${startedLabel(timed, profile)}${timed === run ? '' : ` (run of ${startedAtLabel(timed)}; this invocation took ${(run.wallSeconds / 60).toFixed(1)} min and reused finished searches)`}`,
     `- how each result came about in this invocation: ${Object.entries(run.how).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `- data: ${profile.prefixData ? `the first ${profile.trainSamples} training and first ${profile.testSamples} test images of Fashion-MNIST` : `Fashion-MNIST, all ${pool} training and ${profile.testSamples} test images`}`,
     `- model and training: ${config.model} width ${config.modelWidth}, ${config.training.epochs} epochs${config.training.minSteps ? ` but at least ${config.training.minSteps} optimizer steps per model (the full set's steps: smaller sets train proportionally more epochs, equal compute)` : ''}, batch ${config.training.batchSize}, ${config.training.optimizer} lr ${config.training.learningRate}, no augmentation`,
