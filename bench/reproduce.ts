@@ -417,11 +417,25 @@ async function classBalanceOf(outcomes: ExperimentOutcome[]): Promise<ClassBalan
   return balance;
 }
 
-/** "all 5 searches", or "3 of the 5 searches (...)" when a run reused some from earlier runs. */
-function startedLabel(run: RunRecord, profile: Profile): string {
-  const total = profile.experiments.length;
-  const started = profile.experiments.filter((e) => run.how[e.name] === 'started').length;
-  return started === total ? `all ${total} searches` : `the ${started} of the ${total} searches it started (the others were reused; every invocation's time is in results.json)`;
+/**
+ * Where the time went: the run that started every search of the profile, or
+ * else each run that started some of them (the searches were spread over
+ * several invocations, later ones reusing what earlier ones finished).
+ */
+function wallTimeLine(runs: RunRecord[], complete: RunRecord | undefined, run: RunRecord, profile: Profile): string {
+  const minutes = (r: RunRecord) => `${(r.wallSeconds / 60).toFixed(1)} min`;
+  if (complete) {
+    const total = `${minutes(complete)} for all ${profile.experiments.length} searches`;
+    return complete === run ? total : `${total} (run of ${startedAtLabel(complete)}; this invocation took ${minutes(run)} and reused finished searches)`;
+  }
+  // Each search counts for the latest run that started it (the results come from that run).
+  const startedBy = new Map<RunRecord, string[]>();
+  for (const e of profile.experiments) {
+    const by = [...runs].reverse().find((r) => r.how[e.name] === 'started');
+    if (by) startedBy.set(by, [...(startedBy.get(by) ?? []), e.name]);
+  }
+  const parts = runs.filter((r) => startedBy.has(r)).map((r) => `${minutes(r)} for ${startedBy.get(r)!.join(', ')} (run of ${startedAtLabel(r)})`);
+  return parts.length > 0 ? `the searches were run in parts: ${parts.join('; ')}` : `${minutes(run)} (every search reused)`;
 }
 
 async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run: RunRecord): Promise<void> {
@@ -494,7 +508,7 @@ async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run
     `- commit: \`${timed.commit}\`${timed.uncommittedChanges > 0 ? ` (the working tree had ${timed.uncommittedChanges} uncommitted change(s) at the time)` : ''}`,
     `- ${timed.machine}; load average at the end ${timed.loadAverageAtEnd.map((l) => l.toFixed(2)).join(' ')}`,
     `- compute backend: ${backend}`,
-    `- wall time: ${(timed.wallSeconds / 60).toFixed(1)} min for ${startedLabel(timed, profile)}${timed === run ? '' : ` (run of ${startedAtLabel(timed)}; this invocation took ${(run.wallSeconds / 60).toFixed(1)} min and reused finished searches)`}`,
+    `- wall time: ${wallTimeLine(runs, complete, run, profile)}`,
     `- how each result came about in this invocation: ${Object.entries(run.how).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `- data: ${profile.prefixData ? `the first ${profile.trainSamples} training and first ${profile.testSamples} test images of Fashion-MNIST` : `Fashion-MNIST, all ${pool} training and ${profile.testSamples} test images`}`,
     `- model and training: ${config.model} width ${config.modelWidth}, ${config.training.epochs} epochs${config.training.minSteps ? ` but at least ${config.training.minSteps} optimizer steps per model (the full set's steps: smaller sets train proportionally more epochs, equal compute)` : ''}, batch ${config.training.batchSize}, ${config.training.optimizer} lr ${config.training.learningRate}, no augmentation`,
