@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { selectTopKFromChunks, type NamedBytes } from './acquisition/acquisition-files';
 import { randomScores, type AcquisitionFunction } from './acquisition/acquisition-scores';
-import { TopKSelector } from './acquisition/top-k';
+import { TopKSelector, type TopKResult } from './acquisition/top-k';
 import { createSubsetManifest, mergeSubsetIndices, parseSubsetManifest, serialiseSubsetManifest, type SubsetLineage } from './acquisition/subset-manifest';
 import { TypedTaskError } from './compute/child-protocol';
 import { openDataset, type DatasetSpec } from './data';
@@ -130,7 +130,7 @@ export async function acquire(input: AcquireInput): Promise<AcquireResult> {
         ctx.heartbeat({ shardsRead: i + 1, shards: input.scoreShards.length });
       }
     }
-    let top: Awaited<ReturnType<typeof selectTopKFromChunks>>;
+    let top: TopKResult;
     try {
       top = await selectTopKFromChunks(shards(), { k: input.k, seed: input.seed, exclude: parent?.indices, poolSize: input.poolSize });
     } catch (err) {

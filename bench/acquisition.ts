@@ -107,21 +107,8 @@ interface FoldFigures {
   scoreSecondsPerFunction: Record<string, number>;
 }
 
-/** An accumulator with ordinary (non-wasm) arrays, as parseAccumulator returns. */
-function plainAccumulator(shape: AccumulatorShape): EnsembleAccumulator {
-  const locations = shape.locations ?? 1;
-  const rows = shape.samples * locations;
-  return {
-    samples: shape.samples,
-    locations,
-    classes: shape.classes,
-    globalStart: shape.globalStart ?? 0,
-    memberCount: 0,
-    probabilitySums: new Float64Array(rows * shape.classes),
-    entropySums: new Float64Array(rows),
-    votes: new Uint16Array(rows * shape.classes),
-  };
-}
+/** An accumulator with ordinary arrays, as parseAccumulator returns: the kernel copies its sums in and out. */
+const plainAccumulator = (shape: AccumulatorShape): EnsembleAccumulator => createAccumulator(shape, { memory: 'plain' });
 
 function accumulatorFor(variant: FoldVariant, shape: AccumulatorShape): { acc: EnsembleAccumulator; kernel: FoldKernel } {
   if (variant === 'js') return { acc: plainAccumulator(shape), kernel: 'js' };

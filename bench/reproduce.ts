@@ -5,7 +5,7 @@
  * fresh models (3 repeats) against random subsets and the full set.
  *
  *   npm run bench:reproduce -- --quick        (24 minutes measured on 2 shared CPU cores)
- *   npm run bench:reproduce -- --medium       (all 60k, equal training steps per model, entropy and variation ratios; about an hour)
+ *   npm run bench:reproduce -- --medium       (all 60k, equal training steps per model, five searches; 78 min here)
  *   npm run bench:reproduce -- --full         (hours on CPU; meant for GPU workers)
  *   npm run bench:reproduce -- --calibrate    (training speed of the quick vs the full model, for the estimate)
  *   options: --no-ablations  --all-ablations (the quick profile runs one by default)  --only=entropy,compress  --concurrency=N  --slots=N
@@ -85,7 +85,7 @@ function parseArgs(argv: string[]): Args {
     else if (a.startsWith('--slots=')) args.slots = positiveInt(a);
     else throw new Error(`unknown argument ${a}; use --quick, --medium or --full, optionally --no-ablations or --all-ablations, --only=a,b, --concurrency=N, --slots=N; or --calibrate`);
   }
-  if (!args.profile && !args.calibrate) throw new Error('say which profile: --quick (under 30 minutes here), --medium (the whole set at equal compute, about an hour) or --full (hours on CPU)');
+  if (!args.profile && !args.calibrate) throw new Error('say which profile: --quick (under 30 minutes here), --medium (the whole set at equal compute, 78 min here) or --full (hours on CPU)');
   return args;
 }
 

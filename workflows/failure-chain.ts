@@ -4,18 +4,20 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 
-/** The `type` of the first ApplicationFailure down an error's cause chain (activity and child failures wrap it). */
-export function failureTypeOf(err: unknown): string | undefined {
+/** The first ApplicationFailure down an error's cause chain (activity and child failures wrap it). */
+function applicationFailureIn(err: unknown): ApplicationFailure | undefined {
   for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
-    if (e instanceof ApplicationFailure) return e.type ?? undefined;
+    if (e instanceof ApplicationFailure) return e;
   }
   return undefined;
 }
 
+/** The `type` of the first ApplicationFailure down an error's cause chain. */
+export function failureTypeOf(err: unknown): string | undefined {
+  return applicationFailureIn(err)?.type ?? undefined;
+}
+
 /** The details of the first ApplicationFailure down an error's cause chain (empty when none). */
 export function failureDetailsOf(err: unknown): unknown[] {
-  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
-    if (e instanceof ApplicationFailure) return [...(e.details ?? [])];
-  }
-  return [];
+  return [...(applicationFailureIn(err)?.details ?? [])];
 }

@@ -74,7 +74,12 @@ function positiveInt(value: number, name: string, allowZero = false): number {
   return value;
 }
 
-export function createAccumulator(shape: AccumulatorShape): EnsembleAccumulator {
+/**
+ * A zeroed accumulator. Its sums live in a wasm memory of their own (the
+ * kernel folds in place) unless `memory: 'plain'` asks for ordinary arrays,
+ * as parseAccumulator returns (tests and benches compare the two).
+ */
+export function createAccumulator(shape: AccumulatorShape, options: { memory?: 'kernel' | 'plain' } = {}): EnsembleAccumulator {
   const samples = positiveInt(shape.samples, 'samples', true);
   const classes = positiveInt(shape.classes, 'classes');
   const locations = positiveInt(shape.locations ?? 1, 'locations');
@@ -89,19 +94,17 @@ export function createAccumulator(shape: AccumulatorShape): EnsembleAccumulator 
     classes,
     globalStart,
     memberCount: 0,
-    ...newArrays(rows, classes),
+    ...(options.memory === 'plain' ? plainArrays(rows, classes) : newArrays(rows, classes)),
   };
 }
 
 /** Zeroed sums and votes, in a wasm memory of their own where the fold kernel can run (it then folds in place). */
 function newArrays(rows: number, classes: number): KernelArrays {
-  return (
-    kernelArrays(rows, classes) ?? {
-      probabilitySums: new Float64Array(rows * classes),
-      entropySums: new Float64Array(rows),
-      votes: new Uint16Array(rows * classes),
-    }
-  );
+  return kernelArrays(rows, classes) ?? plainArrays(rows, classes);
+}
+
+function plainArrays(rows: number, classes: number): KernelArrays {
+  return { probabilitySums: new Float64Array(rows * classes), entropySums: new Float64Array(rows), votes: new Uint16Array(rows * classes) };
 }
 
 function assertUsable(acc: EnsembleAccumulator): void {

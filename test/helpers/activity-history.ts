@@ -72,3 +72,12 @@ export async function pendingActivities(handle: WorkflowHandle): Promise<Pending
     lastFailure: p.lastFailure?.message ?? undefined,
   }));
 }
+
+/** The failure of every failed activity attempt in a workflow's recorded history, in order. */
+export async function failedAttempts(handle: WorkflowHandle): Promise<temporal.api.failure.v1.IFailure[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const failure = e.activityTaskFailedEventAttributes?.failure;
+    return failure ? [failure] : [];
+  });
+}

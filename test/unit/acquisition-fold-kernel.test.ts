@@ -27,19 +27,7 @@ import { repoRoot } from '../../infra/tools';
 type Typed = Error & { failureType?: string };
 
 /** An accumulator with ordinary arrays, as parseAccumulator returns: the kernel copies its sums in and out. */
-function plainAccumulator(shape: AccumulatorShape): EnsembleAccumulator {
-  const rows = shape.samples * (shape.locations ?? 1);
-  return {
-    samples: shape.samples,
-    locations: shape.locations ?? 1,
-    classes: shape.classes,
-    globalStart: shape.globalStart ?? 0,
-    memberCount: 0,
-    probabilitySums: new Float64Array(rows * shape.classes),
-    entropySums: new Float64Array(rows),
-    votes: new Uint16Array(rows * shape.classes),
-  };
-}
+const plainAccumulator = (shape: AccumulatorShape): EnsembleAccumulator => createAccumulator(shape, { memory: 'plain' });
 
 const setups: { name: string; kernel: FoldKernel; make: (s: AccumulatorShape) => EnsembleAccumulator }[] = [
   { name: 'js', kernel: 'js', make: plainAccumulator },

@@ -204,3 +204,9 @@ describe('reproduce: the medium profile', () => {
     assert.ok(work.trainSampleEpochs >= models * 938 * 128 * 0.99, `${work.trainSampleEpochs} sample-epochs for ${models} models`);
   });
 });
+
+describe('reproduce: ablations a profile cannot hold', () => {
+  it('says why the medium profile has none instead of failing deep inside', () => {
+    assert.throws(() => profileOf('medium', { allAblations: true }), /the medium profile has no ablations: its 2 epochs cannot hold the 4 distinct checkpoints/);
+  });
+});
