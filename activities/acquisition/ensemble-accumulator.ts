@@ -9,6 +9,9 @@
  * workers and merged. Float32 sums would drift by ~K ulps with fold order and
  * reorder near-tied samples between runs. The cost is 8 bytes per sample
  * and class: 4 MB for 50k x 10, 400 MB for 50k x 1000 (use 10k shards there).
+ * Each member's entropy of a row is computed in float32 arithmetic (relative
+ * error a few 1e-7, the scores' own precision) and added in float64: it
+ * depends on that member's row only, so fold order still does not matter.
  *
  * Folding runs in a WebAssembly SIMD kernel (fold-kernel.wat) where it can,
  * else in JS (foldRowsJs); both do the same arithmetic in the same order.
@@ -18,7 +21,7 @@
  */
 import { TypedTaskError } from '../compute/child-protocol';
 import { FailureType } from '../../workflows/failures';
-import { logOfFloat32Bits } from './float32-log';
+import { pExponent, pLogMantissa } from './float32-log';
 import { foldKernelStatus, foldRowsWasm, kernelArrays, type KernelArrays } from './fold-kernel';
 
 export interface EnsembleAccumulator {
@@ -179,89 +182,55 @@ export function foldMember(acc: EnsembleAccumulator, probs: Float32Array, option
 }
 
 /**
- * The fold in JS, the same arithmetic in the same order as fold-kernel.wat:
- * a row four classes at a time, the row sum and sum p ln p in two lanes,
- * lane 0 adding (x[c] + x[c+2]) and lane 1 (x[c+1] + x[c+3]) for c = 0, 4,
- * 8, ..., then lane 0 + lane 1. Returns -1 or the first bad row.
+ * The fold in JS, the same arithmetic in the same order as fold-kernel.wat
+ * (which runs four rows at once, one per SIMD lane): each probability added
+ * to its float64 sum; per row, classes in order in blocks of 16, float32
+ * block sums of p, p k and p ln m (float32-log.ts) added to float64 totals
+ * at each block's end; the argmax compared as int32 bits (ordered like the
+ * values for non-negative floats). Returns -1 or the first bad row.
  */
 function foldRowsJs(acc: EnsembleAccumulator, probs: Float32Array, tolerance: number): number {
   const C = acc.classes;
-  const C4 = C & ~3;
   const rows = acc.samples * acc.locations;
   const bits = new Int32Array(probs.buffer, probs.byteOffset, probs.length);
   const sums = acc.probabilitySums;
   const entropies = acc.entropySums;
   const votes = acc.votes;
-  const ln = logOfFloat32Bits;
+  const fround = Math.fround;
 
-  // One fused pass per row: add to the sums, row sum, max, sign bits, and
-  // sum p ln p with ln from the float32 bits (zero and subnormal p give 0 x
-  // finite = 0, so no branch). Validation comes after the row was added.
   for (let row = 0, base = 0; row < rows; row++, base += C) {
-    const vecEnd = base + C4;
     const end = base + C;
-    let sum0 = 0;
-    let sum1 = 0;
-    let plp0 = 0;
-    let plp1 = 0;
+    for (let i = base; i < end; i++) sums[i] += probs[i]!;
+    let sum = 0;
+    let pk = 0;
+    let pm = 0;
+    let blockSum = 0;
+    let blockK = 0;
+    let blockM = 0;
     let best = -1;
+    let arg = 0;
     let signs = 0;
-    let i = base;
-    for (; i < vecEnd; i += 4) {
-      const v0 = probs[i]!;
-      const v1 = probs[i + 1]!;
-      const v2 = probs[i + 2]!;
-      const v3 = probs[i + 3]!;
-      const b0 = bits[i]!;
-      const b1 = bits[i + 1]!;
-      const b2 = bits[i + 2]!;
-      const b3 = bits[i + 3]!;
-      sums[i] += v0;
-      sums[i + 1] += v1;
-      sums[i + 2] += v2;
-      sums[i + 3] += v3;
-      sum0 += v0 + v2;
-      sum1 += v1 + v3;
-      plp0 += v0 * ln(b0) + v2 * ln(b2);
-      plp1 += v1 * ln(b1) + v3 * ln(b3);
-      best = Math.max(best, v0, v1, v2, v3);
-      signs |= b0 | b1 | b2 | b3;
-    }
-    // The last C mod 4 classes: lanes past the row would add zeros.
-    if (i < end) {
-      const v0 = probs[i]!;
-      const b0 = bits[i]!;
-      sums[i] += v0;
-      best = Math.max(best, v0);
-      signs |= b0;
-      if (i + 2 < end) {
-        const v2 = probs[i + 2]!;
-        const b2 = bits[i + 2]!;
-        sums[i + 2] += v2;
-        sum0 += v0 + v2;
-        plp0 += v0 * ln(b0) + v2 * ln(b2);
-        best = Math.max(best, v2);
-        signs |= b2;
-      } else {
-        sum0 += v0;
-        plp0 += v0 * ln(b0);
+    for (let c = 0, i = base; i < end; c++, i++) {
+      const p = probs[i]!;
+      const b = bits[i]!;
+      signs |= b;
+      if (b > best) {
+        best = b;
+        arg = c;
       }
-      if (i + 1 < end) {
-        const v1 = probs[i + 1]!;
-        const b1 = bits[i + 1]!;
-        sums[i + 1] += v1;
-        sum1 += v1;
-        plp1 += v1 * ln(b1);
-        best = Math.max(best, v1);
-        signs |= b1;
+      blockSum = fround(blockSum + p);
+      blockK = fround(blockK + pExponent(p, b));
+      blockM = fround(blockM + pLogMantissa(p, b));
+      if ((c & 15) === 15 || i === end - 1) {
+        sum += blockSum;
+        pk += blockK;
+        pm += blockM;
+        blockSum = blockK = blockM = 0;
       }
     }
-    const sum = sum0 + sum1;
-    const pLogP = plp0 + plp1;
+    const pLogP = pk * Math.LN2 + pm;
     // NaN and +-Inf make the sum non-finite; a set sign bit is a negative value (or a harmless -0).
     if (!(sum > 0 && sum < Infinity) || (signs < 0 && hasNegative(probs, base, end))) return row;
-    let arg = base;
-    while (probs[arg] !== best) arg++;
     // Entropy of the row; when renormalised to p/s it is ln s - (1/s) sum p ln p.
     let h = -pLogP;
     if (Math.abs(sum - 1) > tolerance) {
@@ -271,7 +240,7 @@ function foldRowsJs(acc: EnsembleAccumulator, probs: Float32Array, tolerance: nu
       h = Math.log(sum) - inv * pLogP;
     }
     entropies[row] += h > 0 ? h : 0;
-    votes[arg]++;
+    votes[base + arg]++;
   }
   return -1;
 }

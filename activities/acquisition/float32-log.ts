@@ -1,40 +1,58 @@
 /**
- * Natural log of a float32 from its bit pattern, for the fold's inner loop
- * (JS here, the same arithmetic in fold-kernel.wat): Math.log costs about
- * 20 ns in V8, which alone caps folding near 0.2 GB/s. Pure.
+ * p ln p of a float32 p in float32 arithmetic, as the fold computes it (JS
+ * here, the same operations in fold-kernel.wat, which runs them on four
+ * rows at once): Math.log costs about 20 ns in V8, and a float64 log or a
+ * table lookup per value caps the SIMD fold near 0.7 GB/s. Pure.
  *
- * The mantissa is rounded to the nearest of the points 1 + j/1024,
- * j = 0..1024, so p = 2^e * point_j * (1 + r) with |r| <= 2^-11, and
- * ln p = e ln 2 + ln(point_j) + ln(1 + r), the last as the cubic
- * r + r^2 (r/3 - 1/2) (truncation below r^4/4 <= 1.4e-14). The offset from
- * the point is the low 13 bits of the float, sign-extended.
+ * p = 2^k m with m in [sqrt(1/2), sqrt(2)), both from the bits:
+ * k = (bits - bits(sqrt(1/2))) >> 23 and m - 1 exactly. Then
+ * ln m = 2 atanh(s) with s = (m - 1) / (m + 1), |s| <= 0.1716, written as
+ * 2s + 2s w Q(w), w = s^2, where Q is a degree-2 Chebyshev fit of
+ * (atanh(s)/s - 1)/w on [0, 0.02944] (fit error below 1e-9 in ln m).
+ * p ln p = ln 2 * (p k) + p ln m: the fold sums the two parts separately.
+ *
+ * Every step is one float32 operation (Math.fround after each in JS; an
+ * operation on two float32 values done in float64 and rounded once is the
+ * float32 result exactly), so JS and wasm agree to the bit. The error of
+ * p ln p is a few float32 ulps (the test measures it); zero gives k = -127,
+ * m = 1, so 0 * ln 0 is 0 without a branch.
  */
 
-export const TABLE_BITS = 10;
-const STEPS = 1 << TABLE_BITS;
-/** Points 1 + j/1024 for j = 0..1024 (the last is 2: mantissas just below 2 round up to it). */
-const TABLE_SIZE = STEPS + 1;
-export const LN2 = Math.LN2;
-export const ONE_THIRD = 0.3333333333333333;
+const fround = Math.fround;
 
-/** ln(1 + j/1024), j = 0..1024. */
-export const LOG_POINT = new Float64Array(TABLE_SIZE);
-/** 2^-23 / (1 + j/1024): turns the integer offset from the point into r. */
-export const OFFSET_SCALE = new Float64Array(TABLE_SIZE);
+/** Bits of float32(sqrt(1/2)): subtracting them puts m in [sqrt(1/2), sqrt(2)). */
+export const SQRT_HALF_BITS = 0x3f3504f3;
+/** Mantissa bits of sqrt(2): mantissas at or above it belong to m in [sqrt(1/2), 1). */
+const SQRT_TWO_MANTISSA = 0x3504f3;
+export const Q0 = fround(0.33333343);
+export const Q1 = fround(0.19994389);
+export const Q2 = fround(0.14790023);
 
-for (let j = 0; j < TABLE_SIZE; j++) {
-  const point = 1 + j / STEPS;
-  LOG_POINT[j] = Math.log(point);
-  OFFSET_SCALE[j] = 2 ** -23 / point;
+/** k of p = 2^k m (int32 arithmetic, wrapping like the wasm). */
+export function float32Exponent(bits: number): number {
+  return (bits - SQRT_HALF_BITS) >> 23;
 }
 
-/**
- * ln(x) for the positive float32 whose bits are `bits` (as a signed int32).
- * Finite for every pattern; meaningful for positive normal floats (zero
- * gives -127 ln 2, so 0 * ln 0 is 0 without a branch).
- */
-export function logOfFloat32Bits(bits: number): number {
-  const j = ((bits & 0x7fffff) + 0x1000) >>> 13;
-  const r = ((bits << 19) >> 19) * OFFSET_SCALE[j]!;
-  return ((bits >>> 23) - 127) * LN2 + LOG_POINT[j]! + (r + r * r * (r * ONE_THIRD - 0.5));
+/** p ln m in float32, p the float32 value whose bits are `bits`. */
+export function pLogMantissa(p: number, bits: number): number {
+  const mantissa = bits & 0x7fffff;
+  // m - 1, exact: m = 1 + mantissa 2^-23, or half that when the mantissa is at or past sqrt(2)'s.
+  const f = mantissa < SQRT_TWO_MANTISSA ? mantissa * 2 ** -23 : mantissa * 2 ** -24 - 0.5;
+  const s = fround(f / fround(f + 2));
+  const w = fround(s * s);
+  const ph = fround(p * fround(s + s));
+  const q = fround(fround(Q0 + fround(w * Q1)) + fround(fround(w * w) * Q2));
+  return fround(ph + fround(ph * fround(w * q)));
+}
+
+/** p k in float32. */
+export function pExponent(p: number, bits: number): number {
+  return fround(p * float32Exponent(bits));
+}
+
+/** p ln p as the fold gets it for a row holding only p (float64 from the two float32 parts). */
+export function pLogPOfFloat32(bits: number): number {
+  const view = new Int32Array([bits]);
+  const p = new Float32Array(view.buffer)[0]!;
+  return pExponent(p, bits) * Math.LN2 + pLogMantissa(p, bits);
 }

@@ -12,7 +12,6 @@
  * class for JS to count.
  */
 import { FOLD_KERNEL_WASM_BASE64 } from './fold-kernel-wasm';
-import { LOG_POINT, OFFSET_SCALE } from './float32-log';
 
 // tsconfig has no "dom" lib: the part of the WebAssembly API used here.
 interface WasmMemory {
@@ -29,9 +28,8 @@ declare const WebAssembly: WasmApi | undefined;
 type FoldExport = (probs: number, sums: number, ent: number, votes: number, arg: number, rows: number, classes: number, tolerance: number) => number;
 
 const PAGE_BYTES = 65536;
-const TABLE_BYTES = 16 * LOG_POINT.length;
-/** The kernel loads whole vectors at a row's end: memory past the last region must exist. */
-const PADDING_BYTES = 32;
+/** The kernel's scratch at address 0 (a group of rows finished one at a time); the caller's regions start after it. */
+const SCRATCH_BYTES = 128;
 /** Probabilities copied into wasm memory per kernel call (128 KiB of float32): the scratch stays small. */
 export const CHUNK_ELEMENTS = 1 << 15;
 /** Accumulators bigger than this keep ordinary arrays (wasm32 memory ends at 4 GiB). */
@@ -56,7 +54,7 @@ export function foldKernelStatus(): { available: boolean; reason?: string } {
   return kernelModule() ? { available: true } : { available: false, reason: unavailable };
 }
 
-/** One kernel instance and the memory it works in (the log table at address 0, then the caller's regions). */
+/** One kernel instance and the memory it works in (the kernel's scratch at address 0, then the caller's regions). */
 class Arena {
   readonly memory: WasmMemory;
   readonly fold: FoldExport;
@@ -66,11 +64,6 @@ class Arena {
     this.memory = new api.Memory({ initial: Math.ceil(bytes / PAGE_BYTES) });
     const instance = new api.Instance(module, { fold: { memory: this.memory, log: Math.log } });
     this.fold = instance.exports.fold as FoldExport;
-    const table = new Float64Array(this.memory.buffer, 0, 2 * LOG_POINT.length);
-    for (let j = 0; j < LOG_POINT.length; j++) {
-      table[2 * j] = LOG_POINT[j]!;
-      table[2 * j + 1] = OFFSET_SCALE[j]!;
-    }
   }
 
   ensure(bytes: number): void {
@@ -113,12 +106,12 @@ export function kernelArrays(rows: number, classes: number): KernelArrays | unde
   const module = kernelModule();
   if (!module || rows === 0) return undefined;
   const chunkRows = chunkRowsFor(rows, classes);
-  const sumsAt = TABLE_BYTES;
+  const sumsAt = SCRATCH_BYTES;
   const entAt = sumsAt + rows * classes * 8;
   const votesAt = entAt + rows * 8;
   const argAt = align16(votesAt + rows * classes * 2);
   const probsAt = argAt + chunkRows * 4;
-  const end = probsAt + chunkRows * classes * 4 + PADDING_BYTES;
+  const end = probsAt + chunkRows * classes * 4;
   if (end > MAX_KERNEL_MEMORY_BYTES) return undefined;
   let arena: Arena;
   try {
@@ -172,11 +165,11 @@ export function foldRowsWasm(target: KernelFoldTarget, probs: Float32Array, tole
   if (inPlace) {
     ({ arena, sumsAt, entAt, argAt, probsAt } = mine);
   } else {
-    sumsAt = TABLE_BYTES;
+    sumsAt = SCRATCH_BYTES;
     entAt = sumsAt + chunkRows * C * 8;
     argAt = entAt + chunkRows * 8;
     probsAt = argAt + chunkRows * 4;
-    const end = probsAt + chunkRows * C * 4 + PADDING_BYTES;
+    const end = probsAt + chunkRows * C * 4;
     shared ??= new Arena(module, end);
     arena = shared;
     arena.ensure(end);

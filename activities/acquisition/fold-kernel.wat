@@ -3,30 +3,39 @@
 ;; arithmetic in the same order as foldRowsJs in ensemble-accumulator.ts, so
 ;; both give bit-identical sums, entropies and votes.
 ;;
-;; Per row: sums[c] += p[c]; entropy += -(sum p ln p), renormalised when
-;; |row sum - 1| > tol; arg = first class holding the row's maximum.
-;; A row is read four classes at a time; the row sum and sum p ln p each
-;; keep two lanes, lane 0 adding (x[c] + x[c+2]) and lane 1 (x[c+1] +
-;; x[c+3]) for c = 0, 4, 8, ... (x = p, or p ln p), and end as lane 0 +
-;; lane 1. The last vector of a row has the lanes past its end zeroed (they
-;; add zeros: no change).
+;; Rows go four at a time, one row per SIMD lane: class c of the four rows
+;; is gathered into one vector, so row sums, maxima and sum p ln p need no
+;; horizontal reductions, and a row of 10 classes wastes no lanes.
+;; Per group of four rows (fewer at the end: missing lanes repeat the last
+;; row and are ignored):
+;; - sums: every probability is added to its float64 sum, element by
+;;   element in memory order;
+;; - per row (lane), classes in order, in blocks of 16 classes: float32
+;;   block sums of p, of p * k and of the p ln m term (see below), added to
+;;   float64 totals at the end of each block; sum p ln p = ln2 * (p k total)
+;;   + (p ln m total);
+;; - argmax: the first class holding the row's maximum (compared as int32
+;;   bits, which order like the values for non-negative floats; a row with a
+;;   sign bit is checked one value at a time);
+;; - a group whose rows are all valid and need no renormalising (|row sum -
+;;   1| <= tol) adds its entropies and votes with vector ops; any other group
+;;   is finished one row at a time from a scratch copy at address 0 (the
+;;   caller keeps the first 128 bytes of memory free).
 ;;
-;; ln p from the float32 bits (see float32-log.ts): the mantissa rounded
-;; to the nearest of the points 1 + j/1024, j = 0..1024, ln p = e ln 2 +
-;; ln(point) + ln(1 + r) with |r| <= 2^-11, ln(1 + r) ~ r + r^2 (r/3 - 1/2).
-;; The table at address 0 holds ln(point) and 2^-23/point as two f64 per
-;; point (16 bytes, 1025 points); the caller writes it from float32-log.ts.
-;;
-;; The caller keeps 32 bytes of memory past its last region: the last vector
-;; of a row, and its sums, are loaded whole (values past the row are not
-;; used, and only the row's sums are stored).
+;; ln p in float32 (float32-log.ts has it in JS and the error bound):
+;; p = 2^k m with m in [sqrt(1/2), sqrt(2)) from the bits (k = (bits -
+;; bits(sqrt(1/2))) >> 23, arithmetic shift); ln m = 2 atanh(s), s = f / (f
+;; + 2), f = m - 1, as 2s + 2s w Q(w), w = s^2, Q a degree-2 fit of
+;; (atanh(s)/s - 1)/w. p ln m is formed as ph + ph (w Q) with ph = p * 2s.
+;; Zero gives k = -127, m = 1: 0 * finite = 0, no branch.
 ;;
 ;; Votes: with $votes non-zero, the uint16 vote of each row's argmax class
 ;; is incremented there (rows x classes, like the sums; the caller ensures
 ;; no overflow); else each row's argmax class goes to $arg (int32 per row).
 ;;
 ;; Returns -1, or the first row that is not finite, has a negative value or
-;; sums to zero (the caller names the problem; the sums are then unusable).
+;; sums to zero (the caller names the problem; the sums are then unusable:
+;; rows after it in its group of four were already added).
 ;; Regenerate the bytes after editing: node dist/infra/build-fold-kernel.js
 (module
   (import "fold" "memory" (memory 1))
@@ -36,195 +45,215 @@
     (param $probs i32) (param $sums i32) (param $ent i32) (param $votes i32) (param $arg i32)
     (param $rows i32) (param $classes i32) (param $tol f64)
     (result i32)
-    (local $row i32) (local $q i32) (local $t i32) (local $rowEnd i32)
-    (local $tail i32) (local $lastBits i32) (local $mask i32) (local $found i32) (local $counting i32)
-    (local $maxBits i32)
-    (local $v v128) (local $lo v128) (local $hi v128)
-    (local $idx v128) (local $off v128) (local $ex v128) (local $r v128)
-    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
-    (local $sumAcc v128) (local $plpAcc v128) (local $plp1 v128)
-    (local $mx v128) (local $tailMask v128) (local $bestv v128)
-    (local $kMant v128) (local $kRound v128) (local $kBias v128) (local $kLn2 v128) (local $kHalf v128) (local $kThird v128)
-    (local $y f32) (local $best f32)
+    (local $row i32) (local $n i32) (local $rowBytes i32) (local $counting i32)
+    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
+    (local $q i32) (local $t i32) (local $qEnd i32) (local $off i32) (local $blockEnd i32)
+    (local $lane i32) (local $r i32) (local $a i32) (local $pr i32) (local $prEnd i32)
     (local $sum f64) (local $plp f64) (local $h f64) (local $inv f64) (local $corr f64)
+    (local $v v128) (local $k v128) (local $f v128) (local $s v128) (local $w v128) (local $ph v128)
+    ;; Per lane: float32 block sums of p, p k, p ln m; their float64 totals (rows 0-1, rows 2-3).
+    (local $bSum v128) (local $bK v128) (local $bM v128)
+    (local $sumLo v128) (local $sumHi v128) (local $kLo v128) (local $kHi v128) (local $mLo v128) (local $mHi v128)
+    (local $best v128) (local $argv v128) (local $cvec v128) (local $signs v128)
+    (local $cSqrtHalf v128) (local $cOne v128) (local $cTwo v128) (local $cQ0 v128) (local $cQ1 v128) (local $cQ2 v128)
+    (local $cOnes v128) (local $cTol v128)
 
     ;; Constants in locals: V8 rebuilds a v128.const at every use inside a loop.
-    (local.set $kMant (v128.const i32x4 0x7fffff 0x7fffff 0x7fffff 0x7fffff))
-    (local.set $kRound (v128.const i32x4 0x1000 0x1000 0x1000 0x1000))
-    (local.set $kBias (v128.const i32x4 127 127 127 127))
-    (local.set $kLn2 (v128.const f64x2 0x1.62e42fefa39efp-1 0x1.62e42fefa39efp-1))
-    (local.set $kHalf (v128.const f64x2 0.5 0.5))
-    (local.set $kThird (v128.const f64x2 0x1.5555555555555p-2 0x1.5555555555555p-2))
-    ;; Lanes of a row's last vector that are in the row.
-    (local.set $tail (i32.and (local.get $classes) (i32.const 3)))
-    (local.set $tailMask (i32x4.gt_s (i32x4.splat (select (local.get $tail) (i32.const 4) (local.get $tail)))
-      (v128.const i32x4 0 1 2 3)))
-    (local.set $lastBits (i32x4.bitmask (local.get $tailMask)))
+    (local.set $cSqrtHalf (v128.const i32x4 0x3f3504f3 0x3f3504f3 0x3f3504f3 0x3f3504f3))
+    (local.set $cOne (v128.const f32x4 1 1 1 1))
+    (local.set $cTwo (v128.const f32x4 2 2 2 2))
+    (local.set $cQ0 (v128.const f32x4 0.33333343 0.33333343 0.33333343 0.33333343))
+    (local.set $cQ1 (v128.const f32x4 0.19994389 0.19994389 0.19994389 0.19994389))
+    (local.set $cQ2 (v128.const f32x4 0.14790023 0.14790023 0.14790023 0.14790023))
+    (local.set $cOnes (v128.const i32x4 1 1 1 1))
+    (local.set $cTol (f64x2.splat (local.get $tol)))
+    (local.set $rowBytes (i32.shl (local.get $classes) (i32.const 2)))
     (local.set $counting (i32.ne (local.get $votes) (i32.const 0)))
 
     (block $done
-      (loop $eachRow
+      (loop $eachGroup
         (br_if $done (i32.ge_u (local.get $row) (local.get $rows)))
-        (local.set $rowEnd (i32.add (local.get $probs) (i32.shl (local.get $classes) (i32.const 2))))
-        (local.set $sumAcc (v128.const i64x2 0 0))
-        (local.set $plpAcc (v128.const i64x2 0 0))
-        (local.set $mx (v128.const i64x2 0 0))
-        (local.set $q (local.get $probs))
-        (local.set $t (local.get $sums))
+        (local.set $n (select (i32.const 4) (i32.sub (local.get $rows) (local.get $row))
+          (i32.gt_u (i32.sub (local.get $rows) (local.get $row)) (i32.const 4))))
+        (local.set $p0 (i32.add (local.get $probs) (i32.mul (local.get $row) (local.get $rowBytes))))
+        (local.set $p1 (select (i32.add (local.get $p0) (local.get $rowBytes)) (local.get $p0) (i32.gt_u (local.get $n) (i32.const 1))))
+        (local.set $p2 (select (i32.add (local.get $p1) (local.get $rowBytes)) (local.get $p1) (i32.gt_u (local.get $n) (i32.const 2))))
+        (local.set $p3 (select (i32.add (local.get $p2) (local.get $rowBytes)) (local.get $p2) (i32.gt_u (local.get $n) (i32.const 3))))
 
-        (loop $eachVec
-          (local.set $v (v128.load align=4 (local.get $q)))
-          (if (i32.gt_u (i32.add (local.get $q) (i32.const 16)) (local.get $rowEnd))
-            (then (local.set $v (v128.and (local.get $v) (local.get $tailMask)))))
-          ;; Bits of non-negative floats order like their values: the lanes'
-          ;; largest bits give the maximum, or a set sign bit.
-          (local.set $mx (i32x4.max_u (local.get $mx) (local.get $v)))
-          (local.set $lo (f64x2.promote_low_f32x4 (local.get $v)))
-          (local.set $hi (f64x2.promote_low_f32x4
-            (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
-          (local.set $sumAcc (f64x2.add (local.get $sumAcc) (f64x2.add (local.get $lo) (local.get $hi))))
-          ;; Mantissa rounded to the nearest point j/1024, j in 0..1024: table byte address
-          ;; (((bits & 0x7fffff) + 2^12) >>> 13) * 16; offset from the point = the low 13 bits
-          ;; of bits, sign-extended; exponent (bits >>> 23) - 127.
-          (local.set $idx (i32x4.shl (i32x4.shr_u
-            (i32x4.add (v128.and (local.get $v) (local.get $kMant)) (local.get $kRound)) (i32.const 13)) (i32.const 4)))
-          (local.set $ex (i32x4.sub (i32x4.shr_u (local.get $v) (i32.const 23)) (local.get $kBias)))
-          (local.set $t0 (v128.load (i32x4.extract_lane 0 (local.get $idx))))
-          (local.set $t1 (v128.load (i32x4.extract_lane 1 (local.get $idx))))
-          (local.set $t2 (v128.load (i32x4.extract_lane 2 (local.get $idx))))
-          (local.set $t3 (v128.load (i32x4.extract_lane 3 (local.get $idx))))
-          (local.set $off (i32x4.shr_s (i32x4.shl (local.get $v) (i32.const 19)) (i32.const 19)))
-          ;; Lanes 0 and 1: r = off * scale; ln = (e ln2 + ln point) + (r + r^2 (r/3 - 1/2)).
-          (local.set $r (f64x2.mul (f64x2.convert_low_i32x4_s (local.get $off))
-            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1))))
-          (local.set $plp1 (f64x2.mul (local.get $lo)
-            (f64x2.add
-              (f64x2.add
-                (f64x2.mul (f64x2.convert_low_i32x4_s (local.get $ex)) (local.get $kLn2))
-                (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t1)))
-              (f64x2.add (local.get $r)
-                (f64x2.mul (f64x2.mul (local.get $r) (local.get $r))
-                  (f64x2.sub (f64x2.mul (local.get $r) (local.get $kThird)) (local.get $kHalf)))))))
-          ;; Lanes 2 and 3.
-          (local.set $r (f64x2.mul
-            (f64x2.convert_low_i32x4_s
-              (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $off) (local.get $off)))
-            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t2) (local.get $t3))))
-          (local.set $plpAcc (f64x2.add (local.get $plpAcc) (f64x2.add (local.get $plp1)
-            (f64x2.mul (local.get $hi)
-              (f64x2.add
-                (f64x2.add
-                  (f64x2.mul
-                    (f64x2.convert_low_i32x4_s
-                      (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $ex) (local.get $ex)))
-                    (local.get $kLn2))
-                  (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t2) (local.get $t3)))
-                (f64x2.add (local.get $r)
-                  (f64x2.mul (f64x2.mul (local.get $r) (local.get $r))
-                    (f64x2.sub (f64x2.mul (local.get $r) (local.get $kThird)) (local.get $kHalf)))))))))
-          ;; Add to the sums; only the row's lanes of its last vector.
-          (local.set $lo (f64x2.add (v128.load align=8 (local.get $t)) (local.get $lo)))
-          (local.set $hi (f64x2.add (v128.load offset=16 align=8 (local.get $t)) (local.get $hi)))
-          (local.set $q (i32.add (local.get $q) (i32.const 16)))
-          (if (i32.le_u (local.get $q) (local.get $rowEnd))
-            (then
-              (v128.store align=8 (local.get $t) (local.get $lo))
-              (v128.store offset=16 align=8 (local.get $t) (local.get $hi))
-              (local.set $t (i32.add (local.get $t) (i32.const 32)))
-              (br_if $eachVec (i32.lt_u (local.get $q) (local.get $rowEnd))))
-            (else
-              (if (i32.eq (local.get $tail) (i32.const 1))
-                (then (f64.store (local.get $t) (f64x2.extract_lane 0 (local.get $lo))))
+        ;; Sums: each probability of the group's rows added to its float64 sum, in memory order.
+        (local.set $q (local.get $p0))
+        (local.set $t (i32.add (local.get $sums) (i32.shl (i32.mul (local.get $row) (local.get $classes)) (i32.const 3))))
+        (local.set $qEnd (i32.add (local.get $p0) (i32.mul (local.get $n) (local.get $rowBytes))))
+        (block $vectorsDone
+          (loop $eachVector
+            (br_if $vectorsDone (i32.gt_u (i32.add (local.get $q) (i32.const 16)) (local.get $qEnd)))
+            (local.set $v (v128.load align=4 (local.get $q)))
+            (v128.store align=8 (local.get $t)
+              (f64x2.add (v128.load align=8 (local.get $t)) (f64x2.promote_low_f32x4 (local.get $v))))
+            (v128.store offset=16 align=8 (local.get $t)
+              (f64x2.add (v128.load offset=16 align=8 (local.get $t))
+                (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v)))))
+            (local.set $q (i32.add (local.get $q) (i32.const 16)))
+            (local.set $t (i32.add (local.get $t) (i32.const 32)))
+            (br $eachVector)))
+        (block $scalarsDone
+          (loop $eachScalar
+            (br_if $scalarsDone (i32.ge_u (local.get $q) (local.get $qEnd)))
+            (f64.store (local.get $t) (f64.add (f64.load (local.get $t)) (f64.promote_f32 (f32.load (local.get $q)))))
+            (local.set $q (i32.add (local.get $q) (i32.const 4)))
+            (local.set $t (i32.add (local.get $t) (i32.const 8)))
+            (br $eachScalar)))
+
+        ;; One row per lane: class c of the four rows in one vector.
+        (local.set $bSum (v128.const i64x2 0 0))
+        (local.set $bK (v128.const i64x2 0 0))
+        (local.set $bM (v128.const i64x2 0 0))
+        (local.set $sumLo (v128.const i64x2 0 0))
+        (local.set $sumHi (v128.const i64x2 0 0))
+        (local.set $kLo (v128.const i64x2 0 0))
+        (local.set $kHi (v128.const i64x2 0 0))
+        (local.set $mLo (v128.const i64x2 0 0))
+        (local.set $mHi (v128.const i64x2 0 0))
+        (local.set $best (v128.const i32x4 -1 -1 -1 -1))
+        (local.set $argv (v128.const i64x2 0 0))
+        (local.set $cvec (v128.const i64x2 0 0))
+        (local.set $signs (v128.const i64x2 0 0))
+        (local.set $off (i32.const 0))
+        (loop $eachBlock
+          (local.set $blockEnd (select (local.get $rowBytes) (i32.add (local.get $off) (i32.const 64))
+            (i32.gt_u (i32.add (local.get $off) (i32.const 64)) (local.get $rowBytes))))
+          (loop $eachClass
+            (local.set $v (v128.load32_zero (i32.add (local.get $p0) (local.get $off))))
+            (local.set $v (v128.load32_lane 1 (i32.add (local.get $p1) (local.get $off)) (local.get $v)))
+            (local.set $v (v128.load32_lane 2 (i32.add (local.get $p2) (local.get $off)) (local.get $v)))
+            (local.set $v (v128.load32_lane 3 (i32.add (local.get $p3) (local.get $off)) (local.get $v)))
+            (local.set $signs (v128.or (local.get $signs) (local.get $v)))
+            ;; Class indices only grow, so "take c where p beats the best" is max(arg, c & mask).
+            (local.set $argv (i32x4.max_u (local.get $argv)
+              (v128.and (local.get $cvec) (i32x4.gt_s (local.get $v) (local.get $best)))))
+            (local.set $best (i32x4.max_s (local.get $v) (local.get $best)))
+            (local.set $cvec (i32x4.add (local.get $cvec) (local.get $cOnes)))
+            (local.set $bSum (f32x4.add (local.get $bSum) (local.get $v)))
+            ;; p = 2^k m, f = m - 1 (exact), s = f / (f + 2).
+            (local.set $k (i32x4.shr_s (i32x4.sub (local.get $v) (local.get $cSqrtHalf)) (i32.const 23)))
+            (local.set $f (f32x4.sub (i32x4.sub (local.get $v) (i32x4.shl (local.get $k) (i32.const 23))) (local.get $cOne)))
+            (local.set $bK (f32x4.add (local.get $bK) (f32x4.mul (local.get $v) (f32x4.convert_i32x4_s (local.get $k)))))
+            (local.set $s (f32x4.div (local.get $f) (f32x4.add (local.get $f) (local.get $cTwo))))
+            (local.set $w (f32x4.mul (local.get $s) (local.get $s)))
+            (local.set $ph (f32x4.mul (local.get $v) (f32x4.add (local.get $s) (local.get $s))))
+            ;; p ln m = ph + ph (w Q(w)), Q(w) = (Q0 + w Q1) + w^2 Q2.
+            (local.set $bM (f32x4.add (local.get $bM)
+              (f32x4.add (local.get $ph) (f32x4.mul (local.get $ph) (f32x4.mul (local.get $w)
+                (f32x4.add
+                  (f32x4.add (local.get $cQ0) (f32x4.mul (local.get $w) (local.get $cQ1)))
+                  (f32x4.mul (f32x4.mul (local.get $w) (local.get $w)) (local.get $cQ2))))))))
+            (local.set $off (i32.add (local.get $off) (i32.const 4)))
+            (br_if $eachClass (i32.lt_u (local.get $off) (local.get $blockEnd))))
+          (local.set $sumLo (f64x2.add (local.get $sumLo) (f64x2.promote_low_f32x4 (local.get $bSum))))
+          (local.set $sumHi (f64x2.add (local.get $sumHi) (f64x2.promote_low_f32x4
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $bSum) (local.get $bSum)))))
+          (local.set $kLo (f64x2.add (local.get $kLo) (f64x2.promote_low_f32x4 (local.get $bK))))
+          (local.set $kHi (f64x2.add (local.get $kHi) (f64x2.promote_low_f32x4
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $bK) (local.get $bK)))))
+          (local.set $mLo (f64x2.add (local.get $mLo) (f64x2.promote_low_f32x4 (local.get $bM))))
+          (local.set $mHi (f64x2.add (local.get $mHi) (f64x2.promote_low_f32x4
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $bM) (local.get $bM)))))
+          (local.set $bSum (v128.const i64x2 0 0))
+          (local.set $bK (v128.const i64x2 0 0))
+          (local.set $bM (v128.const i64x2 0 0))
+          (br_if $eachBlock (i32.lt_u (local.get $off) (local.get $rowBytes))))
+        ;; sum p ln p = ln2 * (sum p k) + sum p ln m; kept in $mLo/$mHi.
+        (local.set $mLo (f64x2.add (f64x2.mul (local.get $kLo) (v128.const f64x2 0x1.62e42fefa39efp-1 0x1.62e42fefa39efp-1)) (local.get $mLo)))
+        (local.set $mHi (f64x2.add (f64x2.mul (local.get $kHi) (v128.const f64x2 0x1.62e42fefa39efp-1 0x1.62e42fefa39efp-1)) (local.get $mHi)))
+
+        (if (i32.and
+              (i32.and (i32.eq (local.get $n) (i32.const 4)) (i32.eqz (i32x4.bitmask (local.get $signs))))
+              (i64x2.all_true (v128.and
+                (v128.and
+                  (v128.and (f64x2.gt (local.get $sumLo) (v128.const f64x2 0 0)) (f64x2.lt (local.get $sumLo) (v128.const f64x2 inf inf)))
+                  (v128.and (f64x2.gt (local.get $sumHi) (v128.const f64x2 0 0)) (f64x2.lt (local.get $sumHi) (v128.const f64x2 inf inf))))
+                (v128.and
+                  (f64x2.le (f64x2.abs (f64x2.sub (local.get $sumLo) (v128.const f64x2 1 1))) (local.get $cTol))
+                  (f64x2.le (f64x2.abs (f64x2.sub (local.get $sumHi) (v128.const f64x2 1 1))) (local.get $cTol))))))
+          (then
+            ;; Four valid rows, none renormalised: entropy -sum p ln p (negative noise to 0), votes.
+            (local.set $t (i32.add (local.get $ent) (i32.shl (local.get $row) (i32.const 3))))
+            (v128.store align=8 (local.get $t) (f64x2.add (v128.load align=8 (local.get $t))
+              (f64x2.pmax (v128.const f64x2 0 0) (f64x2.neg (local.get $mLo)))))
+            (v128.store offset=16 align=8 (local.get $t) (f64x2.add (v128.load offset=16 align=8 (local.get $t))
+              (f64x2.pmax (v128.const f64x2 0 0) (f64x2.neg (local.get $mHi)))))
+            (if (local.get $counting)
+              (then
+                (local.set $t (i32.add (local.get $votes) (i32.shl (i32.mul (local.get $row) (local.get $classes)) (i32.const 1))))
+                (local.set $q (i32.add (local.get $t) (i32.shl (i32x4.extract_lane 0 (local.get $argv)) (i32.const 1))))
+                (i32.store16 (local.get $q) (i32.add (i32.load16_u (local.get $q)) (i32.const 1)))
+                (local.set $t (i32.add (local.get $t) (i32.shl (local.get $classes) (i32.const 1))))
+                (local.set $q (i32.add (local.get $t) (i32.shl (i32x4.extract_lane 1 (local.get $argv)) (i32.const 1))))
+                (i32.store16 (local.get $q) (i32.add (i32.load16_u (local.get $q)) (i32.const 1)))
+                (local.set $t (i32.add (local.get $t) (i32.shl (local.get $classes) (i32.const 1))))
+                (local.set $q (i32.add (local.get $t) (i32.shl (i32x4.extract_lane 2 (local.get $argv)) (i32.const 1))))
+                (i32.store16 (local.get $q) (i32.add (i32.load16_u (local.get $q)) (i32.const 1)))
+                (local.set $t (i32.add (local.get $t) (i32.shl (local.get $classes) (i32.const 1))))
+                (local.set $q (i32.add (local.get $t) (i32.shl (i32x4.extract_lane 3 (local.get $argv)) (i32.const 1))))
+                (i32.store16 (local.get $q) (i32.add (i32.load16_u (local.get $q)) (i32.const 1))))
+              (else
+                (v128.store align=4 (i32.add (local.get $arg) (i32.shl (local.get $row) (i32.const 2))) (local.get $argv)))))
+          (else
+            ;; One row at a time, from a scratch copy of the lanes at address 0.
+            (v128.store (i32.const 0) (local.get $sumLo))
+            (v128.store (i32.const 16) (local.get $sumHi))
+            (v128.store (i32.const 32) (local.get $mLo))
+            (v128.store (i32.const 48) (local.get $mHi))
+            (v128.store (i32.const 64) (local.get $argv))
+            (v128.store (i32.const 80) (local.get $signs))
+            (local.set $lane (i32.const 0))
+            (loop $eachLane
+              (local.set $r (i32.add (local.get $row) (local.get $lane)))
+              (local.set $sum (f64.load (i32.shl (local.get $lane) (i32.const 3))))
+              (local.set $plp (f64.load offset=32 (i32.shl (local.get $lane) (i32.const 3))))
+              (local.set $a (i32.load offset=64 (i32.shl (local.get $lane) (i32.const 2))))
+              (local.set $pr (i32.add (local.get $p0) (i32.mul (local.get $lane) (local.get $rowBytes))))
+              (local.set $prEnd (i32.add (local.get $pr) (local.get $rowBytes)))
+              ;; NaN and +-Inf make the sum non-finite.
+              (if (i32.eqz (i32.and (f64.gt (local.get $sum) (f64.const 0)) (f64.lt (local.get $sum) (f64.const inf))))
+                (then (return (local.get $r))))
+              ;; A sign bit: a negative value, or a harmless -0.
+              (if (i32.lt_s (i32.load offset=80 (i32.shl (local.get $lane) (i32.const 2))) (i32.const 0))
+                (then
+                  (local.set $q (local.get $pr))
+                  (loop $eachValue
+                    (if (f32.lt (f32.load (local.get $q)) (f32.const 0)) (then (return (local.get $r))))
+                    (local.set $q (i32.add (local.get $q) (i32.const 4)))
+                    (br_if $eachValue (i32.lt_u (local.get $q) (local.get $prEnd))))))
+              ;; Entropy; renormalised to p/s it is ln s - (1/s) sum p ln p.
+              (local.set $h (f64.neg (local.get $plp)))
+              (if (f64.gt (f64.abs (f64.sub (local.get $sum) (f64.const 1))) (local.get $tol))
+                (then
+                  (local.set $inv (f64.div (f64.const 1) (local.get $sum)))
+                  (local.set $corr (f64.sub (local.get $inv) (f64.const 1)))
+                  (local.set $q (local.get $pr))
+                  (local.set $t (i32.add (local.get $sums) (i32.shl (i32.mul (local.get $r) (local.get $classes)) (i32.const 3))))
+                  (loop $eachRenorm
+                    (f64.store (local.get $t)
+                      (f64.add (f64.load (local.get $t))
+                        (f64.mul (f64.promote_f32 (f32.load (local.get $q))) (local.get $corr))))
+                    (local.set $q (i32.add (local.get $q) (i32.const 4)))
+                    (local.set $t (i32.add (local.get $t) (i32.const 8)))
+                    (br_if $eachRenorm (i32.lt_u (local.get $q) (local.get $prEnd))))
+                  (local.set $h (f64.sub (call $log (local.get $sum)) (f64.mul (local.get $inv) (local.get $plp))))))
+              (local.set $t (i32.add (local.get $ent) (i32.shl (local.get $r) (i32.const 3))))
+              (f64.store (local.get $t) (f64.add (f64.load (local.get $t))
+                (select (local.get $h) (f64.const 0) (f64.gt (local.get $h) (f64.const 0)))))
+              (if (local.get $counting)
+                (then
+                  (local.set $t (i32.add (local.get $votes)
+                    (i32.shl (i32.add (i32.mul (local.get $r) (local.get $classes)) (local.get $a)) (i32.const 1))))
+                  (i32.store16 (local.get $t) (i32.add (i32.load16_u (local.get $t)) (i32.const 1))))
                 (else
-                  (v128.store align=8 (local.get $t) (local.get $lo))
-                  (if (i32.eq (local.get $tail) (i32.const 3))
-                    (then (f64.store offset=16 (local.get $t) (f64x2.extract_lane 0 (local.get $hi))))))))))
+                  (i32.store (i32.add (local.get $arg) (i32.shl (local.get $r) (i32.const 2))) (local.get $a))))
+              (local.set $lane (i32.add (local.get $lane) (i32.const 1)))
+              (br_if $eachLane (i32.lt_u (local.get $lane) (local.get $n))))))
 
-        (local.set $sum (f64.add (f64x2.extract_lane 0 (local.get $sumAcc)) (f64x2.extract_lane 1 (local.get $sumAcc))))
-        (local.set $plp (f64.add (f64x2.extract_lane 0 (local.get $plpAcc)) (f64x2.extract_lane 1 (local.get $plpAcc))))
-        (local.set $mx (i32x4.max_u (local.get $mx)
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $mx) (local.get $mx))))
-        (local.set $maxBits (i32x4.extract_lane 0 (i32x4.max_u (local.get $mx)
-          (i8x16.shuffle 4 5 6 7 0 1 2 3 4 5 6 7 0 1 2 3 (local.get $mx) (local.get $mx)))))
-
-        ;; NaN and +-Inf make the sum non-finite.
-        (if (i32.eqz (i32.and (f64.gt (local.get $sum) (f64.const 0)) (f64.lt (local.get $sum) (f64.const inf))))
-          (then (return (local.get $row))))
-        (if (i32.lt_s (local.get $maxBits) (i32.const 0))
-          (then
-            ;; A sign bit: a negative value, or a harmless -0 (then the maximum value by value).
-            (local.set $best (f32.const -1))
-            (local.set $q (local.get $probs))
-            (loop $eachValue
-              (local.set $y (f32.load (local.get $q)))
-              (if (f32.lt (local.get $y) (f32.const 0)) (then (return (local.get $row))))
-              (if (f32.gt (local.get $y) (local.get $best)) (then (local.set $best (local.get $y))))
-              (local.set $q (i32.add (local.get $q) (i32.const 4)))
-              (br_if $eachValue (i32.lt_u (local.get $q) (local.get $rowEnd)))))
-          (else (local.set $best (f32.reinterpret_i32 (local.get $maxBits)))))
-
-        ;; First class holding the maximum: short rows without branches
-        ;; (last vector to first, keeping the earliest), long rows until found.
-        (local.set $bestv (f32x4.splat (local.get $best)))
-        (if (i32.le_u (local.get $classes) (i32.const 32))
-          (then
-            (local.set $q (i32.add (local.get $probs)
-              (i32.shl (i32.shr_u (i32.sub (local.get $classes) (i32.const 1)) (i32.const 2)) (i32.const 4))))
-            (local.set $mask (i32.and (local.get $lastBits)
-              (i32x4.bitmask (f32x4.eq (v128.load align=4 (local.get $q)) (local.get $bestv)))))
-            (local.set $found (i32.add (local.get $q) (i32.shl (i32.ctz (local.get $mask)) (i32.const 2))))
-            (block $scanned
-              (loop $eachBack
-                (br_if $scanned (i32.eq (local.get $q) (local.get $probs)))
-                (local.set $q (i32.sub (local.get $q) (i32.const 16)))
-                (local.set $mask (i32x4.bitmask (f32x4.eq (v128.load align=4 (local.get $q)) (local.get $bestv))))
-                (local.set $found (select
-                  (i32.add (local.get $q) (i32.shl (i32.ctz (local.get $mask)) (i32.const 2)))
-                  (local.get $found)
-                  (local.get $mask)))
-                (br $eachBack))))
-          (else
-            (local.set $q (local.get $probs))
-            (block $hit
-              (loop $eachForward
-                (local.set $mask (i32x4.bitmask (f32x4.eq (v128.load align=4 (local.get $q)) (local.get $bestv))))
-                (br_if $hit (local.get $mask))
-                (local.set $q (i32.add (local.get $q) (i32.const 16)))
-                (br $eachForward)))
-            ;; The maximum is in the row, so the hit is in the row.
-            (local.set $found (i32.add (local.get $q) (i32.shl (i32.ctz (local.get $mask)) (i32.const 2))))))
-        (if (local.get $counting)
-          (then
-            (local.set $t (i32.add (local.get $votes) (i32.shr_u (i32.sub (local.get $found) (local.get $probs)) (i32.const 1))))
-            (i32.store16 (local.get $t) (i32.add (i32.load16_u (local.get $t)) (i32.const 1))))
-          (else
-            (i32.store (local.get $arg) (i32.shr_u (i32.sub (local.get $found) (local.get $probs)) (i32.const 2)))))
-
-        ;; Entropy; renormalised to p/s it is ln s - (1/s) sum p ln p.
-        (local.set $h (f64.neg (local.get $plp)))
-        (if (f64.gt (f64.abs (f64.sub (local.get $sum) (f64.const 1))) (local.get $tol))
-          (then
-            (local.set $inv (f64.div (f64.const 1) (local.get $sum)))
-            (local.set $corr (f64.sub (local.get $inv) (f64.const 1)))
-            (local.set $q (local.get $probs))
-            (local.set $t (local.get $sums))
-            (loop $eachRenorm
-              (f64.store (local.get $t)
-                (f64.add (f64.load (local.get $t))
-                  (f64.mul (f64.promote_f32 (f32.load (local.get $q))) (local.get $corr))))
-              (local.set $q (i32.add (local.get $q) (i32.const 4)))
-              (local.set $t (i32.add (local.get $t) (i32.const 8)))
-              (br_if $eachRenorm (i32.lt_u (local.get $q) (local.get $rowEnd))))
-            (local.set $h (f64.sub (call $log (local.get $sum)) (f64.mul (local.get $inv) (local.get $plp))))))
-        (f64.store (local.get $ent)
-          (f64.add (f64.load (local.get $ent))
-            (select (local.get $h) (f64.const 0) (f64.gt (local.get $h) (f64.const 0)))))
-
-        (local.set $probs (local.get $rowEnd))
-        (local.set $sums (i32.add (local.get $sums) (i32.shl (local.get $classes) (i32.const 3))))
-        (local.set $ent (i32.add (local.get $ent) (i32.const 8)))
-        (local.set $arg (i32.add (local.get $arg) (i32.const 4)))
-        (local.set $votes (i32.add (local.get $votes) (i32.shl (local.get $classes) (i32.const 1))))
-        (local.set $row (i32.add (local.get $row) (i32.const 1)))
-        (br $eachRow)))
+        (local.set $row (i32.add (local.get $row) (i32.const 4)))
+        (br $eachGroup)))
     (i32.const -1)))

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createAccumulator, foldMember, type EnsembleAccumulator } from '../../activities/acquisition/ensemble-accumulator';
 import { scoreAccumulator, randomScores, type AcquisitionFunction } from '../../activities/acquisition/acquisition-scores';
-import { logOfFloat32Bits } from '../../activities/acquisition/float32-log';
 import { acquisitionFunctions } from '../../workflows/config';
 
 /** Accumulator for one sample from a list of members' rows. */
@@ -121,26 +120,5 @@ describe('acquisition scores, hand-computed', () => {
     const acc = createAccumulator({ samples: 2, classes: 3 });
     assert.throws(() => scoreAccumulator(acc, 'entropy'), (e: Error & { failureType?: string }) => e.failureType === 'InvalidData' && /no ensemble member/.test(e.message));
     assert.throws(() => scoreAccumulator(acc, 'random'), (e: Error & { failureType?: string }) => e.failureType === 'InvalidConfig');
-  });
-});
-
-describe('float32 log from bits', () => {
-  it('matches Math.log across the positive normal range', () => {
-    const bits = new Int32Array(1);
-    const f = new Float32Array(bits.buffer);
-    let worst = 0;
-    for (let e = 1; e < 255; e += 3) {
-      for (let m = 0; m < 0x800000; m += 9973) {
-        bits[0] = (e << 23) | m;
-        const err = Math.abs(logOfFloat32Bits(bits[0]) - Math.log(f[0]!));
-        if (err > worst) worst = err;
-      }
-    }
-    for (const x of [1, 0.5, 0.1, 1e-30, 0.999999, 2 ** -126]) {
-      f[0] = x;
-      const err = Math.abs(logOfFloat32Bits(bits[0]!) - Math.log(f[0]!));
-      if (err > worst) worst = err;
-    }
-    assert.ok(worst < 1e-12, `worst absolute error ${worst}`);
   });
 });
