@@ -142,7 +142,19 @@ describe('fold kernel against the JS fold', () => {
             }
             return out;
           });
-          foldEverywhere({ samples: rows, classes }, list);
+          const acc = foldEverywhere({ samples: rows, classes }, list);
+          // Against plain references: votes go to each row's first maximum, entropies match Math.log.
+          for (let r = 0; r < rows; r++) {
+            const votes = new Array<number>(classes).fill(0);
+            let entropy = 0;
+            for (const m of list) {
+              const row = Array.from(m.subarray(r * classes, (r + 1) * classes));
+              votes[row.indexOf(Math.max(...row))]!++;
+              entropy += referenceEntropy(m, classes, r);
+            }
+            assert.deepEqual(Array.from(acc.votes.subarray(r * classes, (r + 1) * classes)), votes, `row ${r} votes`);
+            assert.ok(Math.abs(acc.entropySums[r]! - entropy) < 1e-6 * Math.max(1, entropy), `row ${r} entropy ${acc.entropySums[r]} vs ${entropy}`);
+          }
         },
       ),
       { numRuns: 300 },
