@@ -14,6 +14,7 @@ import { fork } from 'node:child_process';
 import os from 'node:os';
 import type * as TF from '@tensorflow/tfjs';
 import { initComputeBackend } from '../activities/compute/backend';
+import { loadWinnowTfOps } from '../activities/compute/tfjs-node-native-ops';
 import { machineLine } from './machine';
 
 type BenchBackend = 'tfjs-node' | 'wasm' | 'cpu';
@@ -80,7 +81,7 @@ async function loadBackend(name: BenchBackend): Promise<{ tf: typeof TF; detail:
   const detail =
     name === 'wasm'
       ? `simd=${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')} threads=${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}, winnow gradient kernels`
-      : `tf backend ${tf.getBackend()}`;
+      : `tf backend ${tf.getBackend()}, winnow native ops ${loadWinnowTfOps().ops ? 'loaded' : 'not loaded'}`;
   return { tf, detail };
 }
 
