@@ -5,7 +5,9 @@
  * time per call is the kernel's cost. Nested kernel calls (a kernel built from
  * other ops) are charged to the innermost kernel (self time).
  *
- *   node dist/bench/kernel-profile.js [--optimizer=momentum|adam] [--steps=20] [--by-shape]
+ *   node dist/bench/kernel-profile.js [--optimizer=momentum|adam] [--steps=20] [--by-shape] [--predict-batch=128]
+ *
+ * --predict-batch: model.predict's batchSize for the 128 inference images (tfjs defaults to 32).
  */
 import type * as TF from '@tensorflow/tfjs';
 import os from 'node:os';
@@ -78,7 +80,8 @@ async function main(): Promise<void> {
     loss!.dataSync();
     loss!.dispose();
   };
-  const infer = () => tf.tidy(() => (model.predict(x) as TF.Tensor).dataSync());
+  const predictBatch = Number(get('predict-batch') ?? 128);
+  const infer = () => tf.tidy(() => (model.predict(x, { batchSize: predictBatch }) as TF.Tensor).dataSync());
   for (let i = 0; i < 3; i++) {
     train();
     infer();

@@ -140,7 +140,8 @@ async function runBackend(name: BenchBackend, options: Options): Promise<Backend
     loss!.dispose();
   };
   const inferStep = () => {
-    tf.tidy(() => (model.predict(x) as TF.Tensor).dataSync());
+    // One forward pass over the whole batch (predict would split it into 32s), as activities/ml/predict.ts does.
+    tf.tidy(() => (model.predict(x, { batchSize: o.batch }) as TF.Tensor).dataSync());
   };
   const slow = name === 'cpu';
   // Warm-up: kernel set-up, weight packing, optimizer slots (created on the first step).
