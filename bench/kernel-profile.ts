@@ -12,6 +12,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import os from 'node:os';
 import { initComputeBackend } from '../activities/compute/backend';
+import { createOptimizer, defaultTrainingSettings } from '../activities/ml/train';
 
 interface Stat {
   calls: number;
@@ -72,7 +73,10 @@ async function main(): Promise<void> {
       tf.layers.dense({ units: 10 }),
     ],
   });
-  const optimizer = adam ? tf.train.adam(1e-3) : tf.train.momentum(0.01, 0.9);
+  // The product's optimizers (fused per-variable updates on tfjs-node with winnow's native ops).
+  const optimizer = adam
+    ? createOptimizer({ ...defaultTrainingSettings, optimizer: 'adam', learningRate: 1e-3 })
+    : createOptimizer({ ...defaultTrainingSettings, optimizer: 'sgd-momentum', learningRate: 0.01, momentum: 0.9 });
   const x = tf.randomUniform([128, 28, 28, 1], 0, 1, 'float32', 1);
   const y = tf.oneHot(tf.randomUniform([128], 0, 10, 'int32', 2) as TF.Tensor1D, 10);
   const train = () => {

@@ -14,6 +14,7 @@ import { fork } from 'node:child_process';
 import os from 'node:os';
 import type * as TF from '@tensorflow/tfjs';
 import { initComputeBackend } from '../activities/compute/backend';
+import { createOptimizer, defaultTrainingSettings } from '../activities/ml/train';
 import { loadWinnowTfOps } from '../activities/compute/tfjs-node-native-ops';
 import { machineLine } from './machine';
 
@@ -130,7 +131,10 @@ async function runBackend(name: BenchBackend, options: Options): Promise<Backend
   const { tf, detail } = await loadBackend(name);
   tf.randomUniform([1]).dispose();
   const model = buildModel(tf, o.padding);
-  const optimizer = o.optimizer === 'adam' ? tf.train.adam(1e-3) : tf.train.momentum(0.01, 0.9);
+  // The product's optimizers (fused per-variable updates on tfjs-node with winnow's native ops).
+  const optimizer = o.optimizer === 'adam'
+    ? createOptimizer({ ...defaultTrainingSettings, optimizer: 'adam', learningRate: 1e-3 })
+    : createOptimizer({ ...defaultTrainingSettings, optimizer: 'sgd-momentum', learningRate: 0.01, momentum: 0.9 });
   const x = tf.randomUniform([o.batch, 28, 28, 1], 0, 1, 'float32', 1);
   const y = tf.oneHot(tf.randomUniform([o.batch], 0, 10, 'int32', 2) as TF.Tensor1D, 10);
   const losses: number[] = [];

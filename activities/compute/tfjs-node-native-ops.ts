@@ -13,7 +13,17 @@ import { repoRoot } from '../../infra/tools';
 export interface WinnowTfOps {
   /** WinnowMaxPool2x2Grad(x, dy) -> dx: 2x2, stride-2 max-pool gradient, NHWC float, even H and W. */
   maxPool2x2Grad: string;
+  /** WinnowMaxPool2x2(x) -> y: the 2x2, stride-2 max pool, NHWC float, even H and W. */
+  maxPool2x2: string;
+  /** WinnowBiasAddRelu(x, bias) -> relu(x + bias), bias over the last axis. */
+  biasAddRelu: string;
+  /** WinnowMomentumUpdate(value, accumulation, gradient, m, c) -> (value, accumulation): tfjs MomentumOptimizer's step. */
+  momentumUpdate: string;
+  /** WinnowAdamUpdate(value, m, v, gradient, beta1, 1-beta1, beta2, 1-beta2, 1-beta1^t, 1-beta2^t, epsilon, -lr) -> (value, m, v). */
+  adamUpdate: string;
 }
+
+const opKeys = ['maxPool2x2Grad', 'maxPool2x2', 'biasAddRelu', 'momentumUpdate', 'adamUpdate'] as const;
 
 export type NativeOpsResult = { ops: WinnowTfOps } | { ops?: undefined; reason: string };
 
@@ -39,9 +49,10 @@ export function loadWinnowTfOps(file: string | undefined = winnowTfOpsPath()): N
   }
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const ops = require(file) as Partial<WinnowTfOps>;
-    if (typeof ops.maxPool2x2Grad !== 'string') throw new Error('it does not name WinnowMaxPool2x2Grad');
-    loaded = { ops: { maxPool2x2Grad: ops.maxPool2x2Grad } };
+    const exported = require(file) as Partial<WinnowTfOps>;
+    const missing = opKeys.filter((key) => typeof exported[key] !== 'string');
+    if (missing.length > 0) throw new Error(`it lacks ${missing.join(', ')} (rebuild: bash infra/build-tf-ops.sh)`);
+    loaded = { ops: Object.fromEntries(opKeys.map((key) => [key, exported[key]])) as unknown as WinnowTfOps };
   } catch (err) {
     loaded = { reason: `${file} did not load: ${(err as Error).message.split('\n')[0]}` };
   }

@@ -21,6 +21,7 @@ export interface NodeBackendAccess {
     TF_BOOL: number;
   };
   executeSingleOutput(name: string, attrs: OpAttr[], inputs: TF.TensorInfo[]): TF.Tensor;
+  executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: TF.TensorInfo[], numOutputs: number): TF.Tensor[];
 }
 
 export function nodeBackend(backend: unknown): NodeBackendAccess {
