@@ -21,6 +21,8 @@
  * - MaxPool of the same pools: one vectorised pass (~2x faster).
  * - FusedConv2D with bias and relu (inference; training unfuses it in
  *   tfjs-core): Conv2D, then bias and relu in one pass instead of two.
+ * - Add of a per-channel bias (training's conv and dense bias): one pass,
+ *   ~2x faster than TensorFlow's broadcasting Add.
  */
 import type * as TF from '@tensorflow/tfjs';
 import type { WinnowTfOps } from './tfjs-node-native-ops';
@@ -111,6 +113,14 @@ function maxPool(tf: Tf, args: KernelArgs, op: string): TF.TensorInfo | null {
   return nodeBackend(args.backend).executeSingleOutput(op, [], [x]);
 }
 
+/** x + bias where bias is 1-d and as long as x's last axis. */
+function biasAdd(args: KernelArgs, op: string): TF.TensorInfo | null {
+  const { a, b } = args.inputs as { a: TF.TensorInfo; b: TF.TensorInfo };
+  const rank = a.shape.length;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || rank < 2 || b.shape.length !== 1 || b.shape[0] !== a.shape[rank - 1]) return null;
+  return nodeBackend(args.backend).executeSingleOutput(op, [], [a, b]);
+}
+
 /** conv2d + bias + relu: the stock Conv2D kernel, then bias and relu in one pass. */
 function fusedConv2D(args: KernelArgs, conv2D: TF.KernelFunc, op: string): TF.TensorInfo | null {
   const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TF.TensorInfo | undefined>;
@@ -158,6 +168,7 @@ export function registerTfjsNodeKernels(tf: Tf, native?: WinnowTfOps): string[] 
   if (native) {
     if (override(tf, 'MaxPoolGrad', (args) => maxPoolGrad(tf, args, native.maxPool2x2Grad))) done.push('MaxPoolGrad');
     if (override(tf, 'MaxPool', (args) => maxPool(tf, args, native.maxPool2x2))) done.push('MaxPool');
+    if (override(tf, 'Add', (args) => biasAdd(args, native.biasAdd))) done.push('Add');
     const conv2D = tf.getKernel('Conv2D', 'tensorflow')?.kernelFunc;
     if (conv2D && override(tf, 'FusedConv2D', (args) => fusedConv2D(args, conv2D, native.biasAddRelu))) done.push('FusedConv2D');
   }

@@ -17,13 +17,15 @@ export interface WinnowTfOps {
   maxPool2x2: string;
   /** WinnowBiasAddRelu(x, bias) -> relu(x + bias), bias over the last axis. */
   biasAddRelu: string;
+  /** WinnowBiasAdd(x, bias) -> x + bias, bias over the last axis. */
+  biasAdd: string;
   /** WinnowMomentumUpdate(value, accumulation, gradient, m, c) -> (value, accumulation): tfjs MomentumOptimizer's step. */
   momentumUpdate: string;
   /** WinnowAdamUpdate(value, m, v, gradient, beta1, 1-beta1, beta2, 1-beta2, 1-beta1^t, 1-beta2^t, epsilon, -lr) -> (value, m, v). */
   adamUpdate: string;
 }
 
-const opKeys = ['maxPool2x2Grad', 'maxPool2x2', 'biasAddRelu', 'momentumUpdate', 'adamUpdate'] as const;
+const opKeys = ['maxPool2x2Grad', 'maxPool2x2', 'biasAddRelu', 'biasAdd', 'momentumUpdate', 'adamUpdate'] as const;
 
 export type NativeOpsResult = { ops: WinnowTfOps } | { ops?: undefined; reason: string };
 

@@ -19,6 +19,9 @@
 // pass, as Add then Relu give it (NaN stays NaN, -0 becomes 0); inference
 // runs tfjs-node's FusedConv2D as Conv2D, Add and Relu, two full passes.
 //
+// WinnowBiasAdd(x, bias) -> x + bias over the last axis: TensorFlow's
+// broadcasting Add takes ~2x a memory pass there (training's conv bias).
+//
 // WinnowMomentumUpdate and WinnowAdamUpdate: one variable's optimizer step in
 // one op, with tfjs's MomentumOptimizer and AdamOptimizer arithmetic in the
 // same order (built with -ffp-contract=off, so bit for bit): tfjs runs 4 and
@@ -46,6 +49,7 @@ namespace {
 constexpr const char* kMaxPoolGrad = "WinnowMaxPool2x2Grad";
 constexpr const char* kMaxPool = "WinnowMaxPool2x2";
 constexpr const char* kBiasAddRelu = "WinnowBiasAddRelu";
+constexpr const char* kBiasAdd = "WinnowBiasAdd";
 constexpr const char* kMomentum = "WinnowMomentumUpdate";
 constexpr const char* kAdam = "WinnowAdamUpdate";
 
@@ -196,21 +200,21 @@ void MaxPoolCompute(void*, TF_OpKernelContext* ctx) {
   TF_DeleteStatus(status);
 }
 
+// Relu as TensorFlow's: NaN stays NaN, -0 and negatives become +0.
+inline float Relu(float s) { return (s > 0.0f || s != s) ? s : 0.0f; }
+
+template <bool kRelu>
 __attribute__((target_clones("avx2", "default")))
-void BiasAddReluRows(const float* __restrict x, const float* __restrict bias, float* __restrict y, int64_t begin, int64_t end,
-                     int64_t c) {
+void BiasAddRows(const float* __restrict x, const float* __restrict bias, float* __restrict y, int64_t begin, int64_t end, int64_t c) {
   for (int64_t row = begin; row < end; ++row) {
     const float* in = x + row * c;
     float* out = y + row * c;
-    for (int64_t k = 0; k < c; ++k) {
-      const float s = in[k] + bias[k];
-      // Relu as TensorFlow's: NaN stays NaN, -0 and negatives become +0.
-      out[k] = (s > 0.0f || s != s) ? s : 0.0f;
-    }
+    for (int64_t k = 0; k < c; ++k) out[k] = kRelu ? Relu(in[k] + bias[k]) : in[k] + bias[k];
   }
 }
 
-void BiasAddReluCompute(void*, TF_OpKernelContext* ctx) {
+template <bool kRelu>
+void BiasAddCompute(void*, TF_OpKernelContext* ctx) {
   TF_Status* status = TF_NewStatus();
   TF_Tensor* x = nullptr;
   TF_Tensor* bias = nullptr;
@@ -220,7 +224,7 @@ void BiasAddReluCompute(void*, TF_OpKernelContext* ctx) {
   if (TF_GetCode(status) != TF_OK) {
     TF_OpKernelContext_Failure(ctx, status);
   } else if (TF_NumDims(x) < 1 || TF_NumDims(bias) != 1 || TF_Dim(bias, 0) != TF_Dim(x, TF_NumDims(x) - 1)) {
-    Fail(ctx, status, std::string(kBiasAddRelu) + ": bias must be 1-d, as long as the last axis of x");
+    Fail(ctx, status, std::string(kRelu ? kBiasAddRelu : kBiasAdd) + ": bias must be 1-d, as long as the last axis of x");
   } else {
     const int rank = TF_NumDims(x);
     std::vector<int64_t> dims(rank);
@@ -235,7 +239,7 @@ void BiasAddReluCompute(void*, TF_OpKernelContext* ctx) {
       const float* bp = static_cast<const float*>(TF_TensorData(bias));
       float* yp = static_cast<float*>(TF_TensorData(y));
       Parallel(rows, std::max<int64_t>(1, (256 << 10) / std::max<int64_t>(1, c * sizeof(float))),
-               [&](int64_t begin, int64_t end) { BiasAddReluRows(xp, bp, yp, begin, end, c); });
+               [&](int64_t begin, int64_t end) { BiasAddRows<kRelu>(xp, bp, yp, begin, end, c); });
     }
   }
   if (x) TF_DeleteTensor(x);
@@ -361,7 +365,8 @@ std::string Register() {
     TF_Status* status = TF_NewStatus();
     RegisterOp(kMaxPoolGrad, {"x: float", "dy: float"}, &SameShapeAsFirstInput, &MaxPoolGradCompute, status);
     if (TF_GetCode(status) == TF_OK) RegisterOp(kMaxPool, {"x: float"}, nullptr, &MaxPoolCompute, status);
-    if (TF_GetCode(status) == TF_OK) RegisterOp(kBiasAddRelu, {"x: float", "bias: float"}, &SameShapeAsFirstInput, &BiasAddReluCompute, status);
+    if (TF_GetCode(status) == TF_OK) RegisterOp(kBiasAddRelu, {"x: float", "bias: float"}, &SameShapeAsFirstInput, &BiasAddCompute<true>, status);
+    if (TF_GetCode(status) == TF_OK) RegisterOp(kBiasAdd, {"x: float", "bias: float"}, &SameShapeAsFirstInput, &BiasAddCompute<false>, status);
     if (TF_GetCode(status) == TF_OK) {
       RegisterOp(kMomentum, {"value: float", "accumulation: float", "gradient: float", "m: float", "c: float"}, nullptr, &MomentumCompute,
                  status, {"new_value: float", "new_accumulation: float"});
@@ -387,6 +392,7 @@ napi_value Init(napi_env env, napi_value exports) {
   }
   const std::pair<const char*, const char*> names[] = {
       {"maxPool2x2Grad", kMaxPoolGrad}, {"maxPool2x2", kMaxPool}, {"biasAddRelu", kBiasAddRelu},
+      {"biasAdd", kBiasAdd},
       {"momentumUpdate", kMomentum},    {"adamUpdate", kAdam}};
   for (const auto& [key, op] : names) {
     napi_value value;

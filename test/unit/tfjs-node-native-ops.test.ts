@@ -80,6 +80,7 @@ describe('winnow native TensorFlow ops on tfjs-node', { skip }, () => {
       maxPool2x2Grad: 'WinnowMaxPool2x2Grad',
       maxPool2x2: 'WinnowMaxPool2x2',
       biasAddRelu: 'WinnowBiasAddRelu',
+      biasAdd: 'WinnowBiasAdd',
       momentumUpdate: 'WinnowMomentumUpdate',
       adamUpdate: 'WinnowAdamUpdate',
     });
@@ -148,6 +149,27 @@ describe('winnow native TensorFlow ops on tfjs-node', { skip }, () => {
       sameBits(viaGrad.dataSync(), stock.dataSync(), `tf.grad [${shape}] ${padding}`);
       tf.dispose([x, y, dy, ours, viaGrad, stock]);
     }
+  });
+
+  it('bias add equals TensorFlow AddV2 bit for bit, and other adds keep the stock kernel', () => {
+    const backend = nodeBackend(tf.backend());
+    const float: OpAttr = { name: 'T', type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_FLOAT };
+    const special = [NaN, -0, 0, Infinity, -Infinity, 1e-30, -1e-30, 3e38];
+    for (const shape of [[4, 6, 6, 8], [16, 8], [2, 3, 8]]) {
+      const x = tf.tensor(tiedValues(shape.reduce((a, b) => a * b, 1), 13).map((v, i) => (i < 8 ? special[i] : v - 0.3)), shape);
+      const bias = tf.tensor1d([-0, 0.25, NaN, -Infinity, 1, -3e38, 0, 1e-30]);
+      const before = tf.memory().numTensors;
+      const ours = tf.add(x, bias);
+      assert.equal(tf.memory().numTensors, before + 1, 'only the result is new');
+      const stock = backend.executeSingleOutput('AddV2', [float], [x, bias]);
+      sameBits(ours.dataSync(), stock.dataSync(), `bias add [${shape}]`);
+      tf.dispose([x, bias, ours, stock]);
+    }
+    const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    assert.deepEqual(Array.from(tf.add(a, tf.tensor2d([1, 1], [1, 2])).dataSync()), [2, 3, 4, 5]);
+    assert.deepEqual(Array.from(tf.add(tf.tensor1d([1, 2]), a).dataSync()), [2, 4, 4, 6]);
+    assert.deepEqual(Array.from(tf.add(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), tf.tensor1d([1, 1], 'int32')).dataSync()), [2, 3, 4, 5]);
+    a.dispose();
   });
 
   it('other pools keep the stock kernels', () => {
