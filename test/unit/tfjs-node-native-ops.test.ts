@@ -28,7 +28,7 @@ function tfjsNodeBuilt(): boolean {
 }
 
 const opsFile = winnowTfOpsPath();
-const skip = !tfjsNodeBuilt() ? 'tfjs-node addon not built' : !opsFile || !fs.existsSync(opsFile) ? `winnow TensorFlow ops not built at ${opsFile}` : false;
+const skip = !tfjsNodeBuilt() ? 'tfjs-node addon not built' : !opsFile || !fs.existsSync(opsFile) ? `winnow TensorFlow ops not built (${opsFile ?? 'WINNOW_TF_OPS=off, or no repository root'})` : false;
 
 /** TensorFlow's MaxPool called directly: what the stock tfjs-node kernel runs. */
 function stockMaxPool(x: tf.Tensor4D, size: number, stride: number, padding: 'VALID' | 'SAME'): tf.Tensor {
