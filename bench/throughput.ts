@@ -14,6 +14,8 @@ import { fork } from 'node:child_process';
 import os from 'node:os';
 import type * as TF from '@tensorflow/tfjs';
 import { initComputeBackend } from '../activities/compute/backend';
+import { createOptimizer, defaultTrainingSettings } from '../activities/ml/train';
+import { loadWinnowTfOps } from '../activities/compute/tfjs-node-native-ops';
 import { machineLine } from './machine';
 
 type BenchBackend = 'tfjs-node' | 'wasm' | 'cpu';
@@ -80,7 +82,7 @@ async function loadBackend(name: BenchBackend): Promise<{ tf: typeof TF; detail:
   const detail =
     name === 'wasm'
       ? `simd=${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')} threads=${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}, winnow gradient kernels`
-      : `tf backend ${tf.getBackend()}`;
+      : `tf backend ${tf.getBackend()}, winnow native ops ${loadWinnowTfOps().ops ? 'loaded' : 'not loaded'}`;
   return { tf, detail };
 }
 
@@ -129,7 +131,10 @@ async function runBackend(name: BenchBackend, options: Options): Promise<Backend
   const { tf, detail } = await loadBackend(name);
   tf.randomUniform([1]).dispose();
   const model = buildModel(tf, o.padding);
-  const optimizer = o.optimizer === 'adam' ? tf.train.adam(1e-3) : tf.train.momentum(0.01, 0.9);
+  // The product's optimizers (fused per-variable updates on tfjs-node with winnow's native ops).
+  const optimizer = o.optimizer === 'adam'
+    ? createOptimizer({ ...defaultTrainingSettings, optimizer: 'adam', learningRate: 1e-3 })
+    : createOptimizer({ ...defaultTrainingSettings, optimizer: 'sgd-momentum', learningRate: 0.01, momentum: 0.9 });
   const x = tf.randomUniform([o.batch, 28, 28, 1], 0, 1, 'float32', 1);
   const y = tf.oneHot(tf.randomUniform([o.batch], 0, 10, 'int32', 2) as TF.Tensor1D, 10);
   const losses: number[] = [];
@@ -139,7 +144,8 @@ async function runBackend(name: BenchBackend, options: Options): Promise<Backend
     loss!.dispose();
   };
   const inferStep = () => {
-    tf.tidy(() => (model.predict(x) as TF.Tensor).dataSync());
+    // One forward pass over the whole batch (predict would split it into 32s), as activities/ml/predict.ts does.
+    tf.tidy(() => (model.predict(x, { batchSize: o.batch }) as TF.Tensor).dataSync());
   };
   const slow = name === 'cpu';
   // Warm-up: kernel set-up, weight packing, optimizer slots (created on the first step).

@@ -4,6 +4,7 @@
  * wasm backend. WINNOW_BACKEND forces one. Knows nothing of Temporal.
  */
 import type * as TF from '@tensorflow/tfjs';
+import { loadWinnowTfOps } from './tfjs-node-native-ops';
 import { registerTfjsNodeKernels } from './tfjs-node-kernels';
 import { registerWasmKernels } from './wasm-kernels';
 
@@ -51,7 +52,8 @@ async function tryLoad(name: BackendName, load: ModuleLoader): Promise<typeof TF
   // registered. Without a built addon (infra/install-tfjs-node.sh) this throws.
   const tf = load(`@tensorflow/${name}`) as typeof TF;
   await tf.ready();
-  registerTfjsNodeKernels(tf);
+  // winnow's native TensorFlow ops (infra/build-tf-ops.sh) are optional: without them the stock MaxPoolGrad runs.
+  registerTfjsNodeKernels(tf, loadWinnowTfOps().ops);
   return tf;
 }
 

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { TypedTaskError } from '../compute/child-protocol';
 import { FailureType } from '../../workflows/failures';
 import { cropAndFlip } from './augment';
+import { FusedAdamOptimizer, FusedMomentumOptimizer } from './fused-optimizers';
 import { learningRateAt, type LrSchedule } from './lr-schedule';
 import { mixSeeds, seededPermutation } from './seeded-random';
 
@@ -86,10 +87,11 @@ export class TrainingInterrupted extends Error {
   }
 }
 
+/** tfjs's Adam or momentum optimizer; on tfjs-node with winnow's native ops each variable's update is one op (fused-optimizers.ts). */
 export function createOptimizer(settings: TrainingSettings): tf.Optimizer {
   return settings.optimizer === 'adam'
-    ? tf.train.adam(settings.learningRate)
-    : tf.train.momentum(settings.learningRate, settings.momentum);
+    ? new FusedAdamOptimizer(settings.learningRate, 0.9, 0.999)
+    : new FusedMomentumOptimizer(settings.learningRate, settings.momentum);
 }
 
 function setLearningRate(optimizer: tf.Optimizer, rate: number): void {

@@ -1,0 +1,109 @@
+/**
+ * Per-kernel wall time of one cnn-small training step and one inference batch
+ * on the tfjs-node backend. Every kernel registered for 'tensorflow' is wrapped
+ * with a timer; tfjs-node kernels run synchronously in libtensorflow, so wall
+ * time per call is the kernel's cost. Nested kernel calls (a kernel built from
+ * other ops) are charged to the innermost kernel (self time).
+ *
+ *   node dist/bench/kernel-profile.js [--optimizer=momentum|adam] [--steps=20] [--by-shape] [--predict-batch=128]
+ *
+ * --predict-batch: model.predict's batchSize for the 128 inference images (tfjs defaults to 32).
+ */
+import type * as TF from '@tensorflow/tfjs';
+import os from 'node:os';
+import { initComputeBackend } from '../activities/compute/backend';
+import { createOptimizer, defaultTrainingSettings } from '../activities/ml/train';
+
+interface Stat {
+  calls: number;
+  ms: number;
+}
+
+function wrapKernels(tf: typeof TF, stats: Map<string, Stat>, byShape: boolean): void {
+  const stack: number[] = [];
+  for (const config of tf.getKernelsForBackend('tensorflow')) {
+    const inner = config.kernelFunc;
+    const name = config.kernelName;
+    const kernelFunc = ((args: Parameters<TF.KernelFunc>[0]) => {
+      stack.push(0);
+      const t0 = performance.now();
+      const out = inner(args);
+      const total = performance.now() - t0;
+      const childMs = stack.pop() ?? 0;
+      if (stack.length > 0) stack[stack.length - 1] += total;
+      const key = byShape ? `${name} ${Object.values(args.inputs).map((t) => `[${(t as TF.TensorInfo | undefined)?.shape ?? "-"}]`).join(' ')}` : name;
+      const s = stats.get(key) ?? { calls: 0, ms: 0 };
+      s.calls++;
+      s.ms += total - childMs;
+      stats.set(key, s);
+      return out;
+    }) as TF.KernelFunc;
+    tf.unregisterKernel(name, 'tensorflow');
+    tf.registerKernel({ ...config, kernelFunc });
+  }
+}
+
+function table(title: string, stats: Map<string, Stat>, steps: number, stepMs: number): void {
+  const rows = [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const kernelMs = rows.reduce((a, [, s]) => a + s.ms, 0) / steps;
+  console.log(`\n${title}: ${stepMs.toFixed(1)} ms/step wall, ${kernelMs.toFixed(1)} ms in kernels, ${(stepMs - kernelMs).toFixed(1)} ms outside (JS, engine, tape)`);
+  console.log('| kernel | calls/step | ms/step | share of step |');
+  console.log('|---|---:|---:|---:|');
+  for (const [name, s] of rows) {
+    const ms = s.ms / steps;
+    if (ms < 0.05) continue;
+    console.log(`| ${name} | ${(s.calls / steps).toFixed(0)} | ${ms.toFixed(2)} | ${((100 * ms) / stepMs).toFixed(1)}% |`);
+  }
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const get = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const steps = Number(get('steps') ?? 20);
+  const adam = get('optimizer') === 'adam';
+  const { tf } = await initComputeBackend('tfjs-node');
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 128, activation: 'relu' }),
+      tf.layers.dense({ units: 10 }),
+    ],
+  });
+  // The product's optimizers (fused per-variable updates on tfjs-node with winnow's native ops).
+  const optimizer = adam
+    ? createOptimizer({ ...defaultTrainingSettings, optimizer: 'adam', learningRate: 1e-3 })
+    : createOptimizer({ ...defaultTrainingSettings, optimizer: 'sgd-momentum', learningRate: 0.01, momentum: 0.9 });
+  const x = tf.randomUniform([128, 28, 28, 1], 0, 1, 'float32', 1);
+  const y = tf.oneHot(tf.randomUniform([128], 0, 10, 'int32', 2) as TF.Tensor1D, 10);
+  const train = () => {
+    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as TF.Tensor) as TF.Scalar, true);
+    loss!.dataSync();
+    loss!.dispose();
+  };
+  const predictBatch = Number(get('predict-batch') ?? 128);
+  const infer = () => tf.tidy(() => (model.predict(x, { batchSize: predictBatch }) as TF.Tensor).dataSync());
+  for (let i = 0; i < 3; i++) {
+    train();
+    infer();
+  }
+  const stats = new Map<string, Stat>();
+  wrapKernels(tf, stats, argv.includes('--by-shape'));
+  for (const [title, fn] of [
+    ['training step', train],
+    ['inference batch', infer],
+  ] as const) {
+    stats.clear();
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) fn();
+    table(`${title} (${adam ? 'adam' : 'momentum'}, batch 128, ${steps} steps, loadavg ${os.loadavg().map((v) => v.toFixed(2)).join(' ')})`, stats, steps, (performance.now() - t0) / steps);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

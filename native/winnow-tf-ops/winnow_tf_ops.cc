@@ -1,0 +1,407 @@
+// TensorFlow CPU ops that winnow's tfjs-node backend calls by name (through
+// tfjs-node's executeOp), registered into the process-wide TensorFlow op and
+// kernel registries when Node loads this addon. Built against the same
+// libtensorflow as tfjs-node's addon (infra/build-tf-ops.sh).
+//
+// WinnowMaxPool2x2Grad(x, dy) -> dx: the gradient of a 2x2, stride-2 max pool
+// over NHWC float input with even height and width. TensorFlow's MaxPoolGrad
+// recomputes the pooling with an int64 argmax tensor and scatters; on 2 cores
+// it took ~9 ms for a 128x28x28x32 input, ~5x a memory pass. This kernel does
+// one pass and routes each dy to the same input TensorFlow's CPU kernel picks:
+// the window's first element, replaced by a later one only when strictly
+// greater (row-major order; NaN compares false, as there).
+//
+// WinnowMaxPool2x2(x) -> y: the 2x2, stride-2 max pool itself, as TensorFlow's
+// CPU MaxPool computes it (start from the lowest float, take an element when
+// strictly greater, row-major; so NaN is skipped and -0/0 ties keep the first).
+//
+// WinnowBiasAddRelu(x, bias) -> y: relu(x + bias) over the last axis in one
+// pass, as Add then Relu give it (NaN stays NaN, -0 becomes 0); inference
+// runs tfjs-node's FusedConv2D as Conv2D, Add and Relu, two full passes.
+//
+// WinnowBiasAdd(x, bias) -> x + bias over the last axis: TensorFlow's
+// broadcasting Add takes ~2x a memory pass there (training's conv bias).
+//
+// WinnowMomentumUpdate and WinnowAdamUpdate: one variable's optimizer step in
+// one op, with tfjs's MomentumOptimizer and AdamOptimizer arithmetic in the
+// same order (built with -ffp-contract=off, so bit for bit): tfjs runs 4 and
+// 13 ops per variable, each ~50 us of fixed cost on tfjs-node.
+#include <node_api.h>
+
+#include <algorithm>
+#include <cmath>
+#include <initializer_list>
+#include <limits>
+#include <utility>
+#include <bit>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tensorflow/c/kernels.h"
+#include "tensorflow/c/ops.h"
+#include "tensorflow/c/tf_status.h"
+#include "tensorflow/c/tf_tensor.h"
+
+namespace {
+
+constexpr const char* kMaxPoolGrad = "WinnowMaxPool2x2Grad";
+constexpr const char* kMaxPool = "WinnowMaxPool2x2";
+constexpr const char* kBiasAddRelu = "WinnowBiasAddRelu";
+constexpr const char* kBiasAdd = "WinnowBiasAdd";
+constexpr const char* kMomentum = "WinnowMomentumUpdate";
+constexpr const char* kAdam = "WinnowAdamUpdate";
+
+// Runs fn(begin, end) over [0, n) on up to 4 threads, each with at least `grain` items.
+template <typename Fn>
+void Parallel(int64_t n, int64_t grain, Fn fn) {
+  const int64_t hw = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  const int64_t threads = std::max<int64_t>(1, std::min<int64_t>({hw, 4, n / std::max<int64_t>(1, grain)}));
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < threads; ++t) pool.emplace_back(fn, n * t / threads, n * (t + 1) / threads);
+  fn(0, n / threads);
+  for (std::thread& th : pool) th.join();
+}
+
+void SameShapeAsFirstInput(TF_ShapeInferenceContext* ctx, TF_Status* status) {
+  TF_ShapeHandle* shape = TF_NewShapeHandle();
+  TF_ShapeInferenceContextGetInput(ctx, 0, shape, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 0, shape, status);
+  TF_DeleteShapeHandle(shape);
+}
+
+// Output rows [begin, end) of the pooled image grid (row = image * out_h + out_row).
+// Branch-free (masks instead of ifs) so that the channel loop vectorises and
+// data-dependent winners (half the inputs are 0 after a relu) cost no mispredictions.
+__attribute__((target_clones("avx2", "default")))
+void MaxPoolGradRows(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t begin, int64_t end,
+                     int64_t w, int64_t c) {
+  const int64_t out_w = w / 2;
+  for (int64_t row = begin; row < end; ++row) {
+    const float* x0 = x + row * 2 * w * c;
+    const float* x1 = x0 + w * c;
+    float* d0 = dx + row * 2 * w * c;
+    float* d1 = d0 + w * c;
+    const float* g = dy + row * out_w * c;
+    for (int64_t ow = 0; ow < out_w; ++ow) {
+      const int64_t left = 2 * ow * c;
+      const int64_t right = left + c;
+      for (int64_t k = 0; k < c; ++k) {
+        const float a = x0[left + k], b = x0[right + k], p = x1[left + k], q = x1[right + k];
+        // TensorFlow's order: start with a, move to a later element only when it is strictly greater.
+        const uint32_t to_b = a < b;
+        const float m1 = to_b ? b : a;
+        const uint32_t to_p = m1 < p;
+        const float m2 = to_p ? p : m1;
+        const uint32_t to_q = m2 < q;
+        // All-ones masks; bitwise selects keep v's exact bits (v * 0 would turn Inf into NaN).
+        const uint32_t at_q = 0u - to_q;
+        const uint32_t at_p = (0u - to_p) & ~at_q;
+        const uint32_t at_b = (0u - to_b) & ~at_q & ~(0u - to_p);
+        const uint32_t at_a = ~(at_b | at_p | at_q);
+        const uint32_t v = std::bit_cast<uint32_t>(g[ow * c + k]);
+        d0[left + k] = std::bit_cast<float>(v & at_a);
+        d0[right + k] = std::bit_cast<float>(v & at_b);
+        d1[left + k] = std::bit_cast<float>(v & at_p);
+        d1[right + k] = std::bit_cast<float>(v & at_q);
+      }
+    }
+  }
+}
+
+void Fail(TF_OpKernelContext* ctx, TF_Status* status, const std::string& message) {
+  TF_SetStatus(status, TF_INVALID_ARGUMENT, message.c_str());
+  TF_OpKernelContext_Failure(ctx, status);
+}
+
+void MaxPoolGradCompute(void*, TF_OpKernelContext* ctx) {
+  TF_Status* status = TF_NewStatus();
+  TF_Tensor* x = nullptr;
+  TF_Tensor* dy = nullptr;
+  TF_Tensor* dx = nullptr;
+  TF_GetInput(ctx, 0, &x, status);
+  if (TF_GetCode(status) == TF_OK) TF_GetInput(ctx, 1, &dy, status);
+  if (TF_GetCode(status) != TF_OK) {
+    TF_OpKernelContext_Failure(ctx, status);
+  } else if (TF_NumDims(x) != 4 || TF_NumDims(dy) != 4 || TF_Dim(x, 1) % 2 != 0 || TF_Dim(x, 2) % 2 != 0 ||
+             TF_Dim(dy, 0) != TF_Dim(x, 0) || TF_Dim(dy, 1) * 2 != TF_Dim(x, 1) || TF_Dim(dy, 2) * 2 != TF_Dim(x, 2) ||
+             TF_Dim(dy, 3) != TF_Dim(x, 3)) {
+    Fail(ctx, status, std::string(kMaxPoolGrad) + ": x must be NHWC with even H and W, dy [N, H/2, W/2, C]");
+  } else {
+    const int64_t dims[4] = {TF_Dim(x, 0), TF_Dim(x, 1), TF_Dim(x, 2), TF_Dim(x, 3)};
+    dx = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 4, TF_TensorByteSize(x), status);
+    if (TF_GetCode(status) != TF_OK) {
+      TF_OpKernelContext_Failure(ctx, status);
+    } else {
+      const float* xp = static_cast<const float*>(TF_TensorData(x));
+      const float* gp = static_cast<const float*>(TF_TensorData(dy));
+      float* dp = static_cast<float*>(TF_TensorData(dx));
+      const int64_t rows = dims[0] * dims[1] / 2;
+      // Memory-bound: one thread per 256 KiB of input at least.
+      const int64_t row_bytes = 2 * dims[2] * dims[3] * sizeof(float);
+      Parallel(rows, std::max<int64_t>(1, (256 << 10) / row_bytes),
+               [&](int64_t begin, int64_t end) { MaxPoolGradRows(xp, gp, dp, begin, end, dims[2], dims[3]); });
+    }
+  }
+  if (x) TF_DeleteTensor(x);
+  if (dy) TF_DeleteTensor(dy);
+  if (dx) TF_DeleteTensor(dx);
+  TF_DeleteStatus(status);
+}
+
+__attribute__((target_clones("avx2", "default")))
+void MaxPoolRows(const float* __restrict x, float* __restrict y, int64_t begin, int64_t end, int64_t w, int64_t c) {
+  const int64_t out_w = w / 2;
+  for (int64_t row = begin; row < end; ++row) {
+    const float* x0 = x + row * 2 * w * c;
+    const float* x1 = x0 + w * c;
+    float* out = y + row * out_w * c;
+    for (int64_t ow = 0; ow < out_w; ++ow) {
+      const int64_t left = 2 * ow * c;
+      const int64_t right = left + c;
+      for (int64_t k = 0; k < c; ++k) {
+        float m = std::numeric_limits<float>::lowest();
+        m = x0[left + k] > m ? x0[left + k] : m;
+        m = x0[right + k] > m ? x0[right + k] : m;
+        m = x1[left + k] > m ? x1[left + k] : m;
+        m = x1[right + k] > m ? x1[right + k] : m;
+        out[ow * c + k] = m;
+      }
+    }
+  }
+}
+
+void MaxPoolCompute(void*, TF_OpKernelContext* ctx) {
+  TF_Status* status = TF_NewStatus();
+  TF_Tensor* x = nullptr;
+  TF_Tensor* y = nullptr;
+  TF_GetInput(ctx, 0, &x, status);
+  if (TF_GetCode(status) != TF_OK) {
+    TF_OpKernelContext_Failure(ctx, status);
+  } else if (TF_NumDims(x) != 4 || TF_Dim(x, 1) % 2 != 0 || TF_Dim(x, 2) % 2 != 0) {
+    Fail(ctx, status, std::string(kMaxPool) + ": x must be NHWC with even H and W");
+  } else {
+    const int64_t dims[4] = {TF_Dim(x, 0), TF_Dim(x, 1) / 2, TF_Dim(x, 2) / 2, TF_Dim(x, 3)};
+    y = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 4, TF_TensorByteSize(x) / 4, status);
+    if (TF_GetCode(status) != TF_OK) {
+      TF_OpKernelContext_Failure(ctx, status);
+    } else {
+      const float* xp = static_cast<const float*>(TF_TensorData(x));
+      float* yp = static_cast<float*>(TF_TensorData(y));
+      const int64_t w = TF_Dim(x, 2), c = TF_Dim(x, 3);
+      const int64_t row_bytes = 2 * w * c * sizeof(float);
+      Parallel(dims[0] * dims[1], std::max<int64_t>(1, (256 << 10) / row_bytes),
+               [&](int64_t begin, int64_t end) { MaxPoolRows(xp, yp, begin, end, w, c); });
+    }
+  }
+  if (x) TF_DeleteTensor(x);
+  if (y) TF_DeleteTensor(y);
+  TF_DeleteStatus(status);
+}
+
+// Relu as TensorFlow's: NaN stays NaN, -0 and negatives become +0.
+inline float Relu(float s) { return (s > 0.0f || s != s) ? s : 0.0f; }
+
+template <bool kRelu>
+__attribute__((target_clones("avx2", "default")))
+void BiasAddRows(const float* __restrict x, const float* __restrict bias, float* __restrict y, int64_t begin, int64_t end, int64_t c) {
+  for (int64_t row = begin; row < end; ++row) {
+    const float* in = x + row * c;
+    float* out = y + row * c;
+    for (int64_t k = 0; k < c; ++k) out[k] = kRelu ? Relu(in[k] + bias[k]) : in[k] + bias[k];
+  }
+}
+
+template <bool kRelu>
+void BiasAddCompute(void*, TF_OpKernelContext* ctx) {
+  TF_Status* status = TF_NewStatus();
+  TF_Tensor* x = nullptr;
+  TF_Tensor* bias = nullptr;
+  TF_Tensor* y = nullptr;
+  TF_GetInput(ctx, 0, &x, status);
+  if (TF_GetCode(status) == TF_OK) TF_GetInput(ctx, 1, &bias, status);
+  if (TF_GetCode(status) != TF_OK) {
+    TF_OpKernelContext_Failure(ctx, status);
+  } else if (TF_NumDims(x) < 1 || TF_NumDims(bias) != 1 || TF_Dim(bias, 0) != TF_Dim(x, TF_NumDims(x) - 1)) {
+    Fail(ctx, status, std::string(kRelu ? kBiasAddRelu : kBiasAdd) + ": bias must be 1-d, as long as the last axis of x");
+  } else {
+    const int rank = TF_NumDims(x);
+    std::vector<int64_t> dims(rank);
+    for (int i = 0; i < rank; ++i) dims[i] = TF_Dim(x, i);
+    y = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims.data(), rank, TF_TensorByteSize(x), status);
+    if (TF_GetCode(status) != TF_OK) {
+      TF_OpKernelContext_Failure(ctx, status);
+    } else {
+      const int64_t c = dims[rank - 1];
+      const int64_t rows = c == 0 ? 0 : static_cast<int64_t>(TF_TensorElementCount(x)) / c;
+      const float* xp = static_cast<const float*>(TF_TensorData(x));
+      const float* bp = static_cast<const float*>(TF_TensorData(bias));
+      float* yp = static_cast<float*>(TF_TensorData(y));
+      Parallel(rows, std::max<int64_t>(1, (256 << 10) / std::max<int64_t>(1, c * sizeof(float))),
+               [&](int64_t begin, int64_t end) { BiasAddRows<kRelu>(xp, bp, yp, begin, end, c); });
+    }
+  }
+  if (x) TF_DeleteTensor(x);
+  if (bias) TF_DeleteTensor(bias);
+  if (y) TF_DeleteTensor(y);
+  TF_DeleteStatus(status);
+}
+
+// Reads inputs [0, n) as float tensors; the first `full` must have the same element count, the rest be scalars.
+struct Inputs {
+  std::vector<TF_Tensor*> tensors;
+  ~Inputs() {
+    for (TF_Tensor* t : tensors)
+      if (t) TF_DeleteTensor(t);
+  }
+  const float* data(int i) const { return static_cast<const float*>(TF_TensorData(tensors[i])); }
+  float scalar(int i) const { return *data(i); }
+};
+
+bool ReadInputs(TF_OpKernelContext* ctx, TF_Status* status, const char* op, int n, int full, Inputs& in) {
+  in.tensors.assign(n, nullptr);
+  for (int i = 0; i < n; ++i) {
+    TF_GetInput(ctx, i, &in.tensors[i], status);
+    if (TF_GetCode(status) != TF_OK) {
+      TF_OpKernelContext_Failure(ctx, status);
+      return false;
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    const int64_t count = TF_TensorElementCount(in.tensors[i]);
+    if ((i < full && count != TF_TensorElementCount(in.tensors[0])) || (i >= full && count != 1)) {
+      Fail(ctx, status, std::string(op) + ": the first inputs must have one shape, the others be scalars");
+      return false;
+    }
+  }
+  return true;
+}
+
+// Allocates output i with input 0's shape.
+float* OutputLike(TF_OpKernelContext* ctx, TF_Status* status, int i, TF_Tensor* like, std::vector<TF_Tensor*>& outputs) {
+  const int rank = TF_NumDims(like);
+  std::vector<int64_t> dims(rank);
+  for (int d = 0; d < rank; ++d) dims[d] = TF_Dim(like, d);
+  TF_Tensor* out = TF_AllocateOutput(ctx, i, TF_FLOAT, dims.data(), rank, TF_TensorByteSize(like), status);
+  if (TF_GetCode(status) != TF_OK) return nullptr;
+  outputs.push_back(out);
+  return static_cast<float*>(TF_TensorData(out));
+}
+
+// (value, accumulation, gradient, m, c) -> (value + c * (m * accumulation + gradient), m * accumulation + gradient)
+void MomentumCompute(void*, TF_OpKernelContext* ctx) {
+  TF_Status* status = TF_NewStatus();
+  Inputs in;
+  std::vector<TF_Tensor*> outputs;
+  if (ReadInputs(ctx, status, kMomentum, 5, 3, in)) {
+    float* value = OutputLike(ctx, status, 0, in.tensors[0], outputs);
+    float* accumulation = value ? OutputLike(ctx, status, 1, in.tensors[0], outputs) : nullptr;
+    if (!accumulation) {
+      TF_OpKernelContext_Failure(ctx, status);
+    } else {
+      const float *v = in.data(0), *a = in.data(1), *g = in.data(2);
+      const float m = in.scalar(3), c = in.scalar(4);
+      const int64_t n = TF_TensorElementCount(in.tensors[0]);
+      for (int64_t i = 0; i < n; ++i) {
+        const float next = m * a[i] + g[i];
+        accumulation[i] = next;
+        value[i] = c * next + v[i];
+      }
+    }
+  }
+  for (TF_Tensor* t : outputs) TF_DeleteTensor(t);
+  TF_DeleteStatus(status);
+}
+
+// (value, m, v, gradient, beta1, 1 - beta1, beta2, 1 - beta2, 1 - beta1^t, 1 - beta2^t, epsilon, -lr) -> (value, m, v)
+void AdamCompute(void*, TF_OpKernelContext* ctx) {
+  TF_Status* status = TF_NewStatus();
+  Inputs in;
+  std::vector<TF_Tensor*> outputs;
+  if (ReadInputs(ctx, status, kAdam, 12, 4, in)) {
+    float* value = OutputLike(ctx, status, 0, in.tensors[0], outputs);
+    float* first = value ? OutputLike(ctx, status, 1, in.tensors[0], outputs) : nullptr;
+    float* second = first ? OutputLike(ctx, status, 2, in.tensors[0], outputs) : nullptr;
+    if (!second) {
+      TF_OpKernelContext_Failure(ctx, status);
+    } else {
+      const float *x = in.data(0), *m = in.data(1), *v = in.data(2), *g = in.data(3);
+      const float beta1 = in.scalar(4), one_minus_beta1 = in.scalar(5), beta2 = in.scalar(6), one_minus_beta2 = in.scalar(7);
+      const float correction1 = in.scalar(8), correction2 = in.scalar(9), epsilon = in.scalar(10), neg_lr = in.scalar(11);
+      const int64_t n = TF_TensorElementCount(in.tensors[0]);
+      for (int64_t i = 0; i < n; ++i) {
+        const float next_m = m[i] * beta1 + g[i] * one_minus_beta1;
+        const float next_v = v[i] * beta2 + (g[i] * g[i]) * one_minus_beta2;
+        first[i] = next_m;
+        second[i] = next_v;
+        const float corrected_m = next_m / correction1;
+        const float corrected_v = next_v / correction2;
+        value[i] = (corrected_m / (std::sqrt(corrected_v) + epsilon)) * neg_lr + x[i];
+      }
+    }
+  }
+  for (TF_Tensor* t : outputs) TF_DeleteTensor(t);
+  TF_DeleteStatus(status);
+}
+
+// Registers op `name` with float inputs and float outputs, and its CPU kernel.
+void RegisterOp(const char* name, std::initializer_list<const char*> inputs, void (*shape_fn)(TF_ShapeInferenceContext*, TF_Status*),
+                void (*compute)(void*, TF_OpKernelContext*), TF_Status* status,
+                std::initializer_list<const char*> outputs = {"y: float"}) {
+  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
+  for (const char* input : inputs) TF_OpDefinitionBuilderAddInput(op, input);
+  for (const char* output : outputs) TF_OpDefinitionBuilderAddOutput(op, output);
+  if (shape_fn) TF_OpDefinitionBuilderSetShapeInferenceFunction(op, shape_fn);
+  TF_RegisterOpDefinition(op, status);
+  if (TF_GetCode(status) != TF_OK) return;
+  TF_KernelBuilder* kernel = TF_NewKernelBuilder(name, "CPU", nullptr, compute, nullptr);
+  TF_RegisterKernelBuilder(name, kernel, status);
+}
+
+// Registers the ops and kernels once per process; returns an empty string or the error.
+std::string Register() {
+  static std::string result = [] {
+    TF_Status* status = TF_NewStatus();
+    RegisterOp(kMaxPoolGrad, {"x: float", "dy: float"}, &SameShapeAsFirstInput, &MaxPoolGradCompute, status);
+    if (TF_GetCode(status) == TF_OK) RegisterOp(kMaxPool, {"x: float"}, nullptr, &MaxPoolCompute, status);
+    if (TF_GetCode(status) == TF_OK) RegisterOp(kBiasAddRelu, {"x: float", "bias: float"}, &SameShapeAsFirstInput, &BiasAddCompute<true>, status);
+    if (TF_GetCode(status) == TF_OK) RegisterOp(kBiasAdd, {"x: float", "bias: float"}, &SameShapeAsFirstInput, &BiasAddCompute<false>, status);
+    if (TF_GetCode(status) == TF_OK) {
+      RegisterOp(kMomentum, {"value: float", "accumulation: float", "gradient: float", "m: float", "c: float"}, nullptr, &MomentumCompute,
+                 status, {"new_value: float", "new_accumulation: float"});
+    }
+    if (TF_GetCode(status) == TF_OK) {
+      RegisterOp(kAdam,
+                 {"value: float", "m: float", "v: float", "gradient: float", "beta1: float", "one_minus_beta1: float", "beta2: float",
+                  "one_minus_beta2: float", "one_minus_acc_beta1: float", "one_minus_acc_beta2: float", "epsilon: float", "neg_lr: float"},
+                 nullptr, &AdamCompute, status, {"new_value: float", "new_m: float", "new_v: float"});
+    }
+    std::string error = TF_GetCode(status) == TF_OK ? "" : TF_Message(status);
+    TF_DeleteStatus(status);
+    return error;
+  }();
+  return result;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const std::string error = Register();
+  if (!error.empty()) {
+    napi_throw_error(env, nullptr, ("winnow TensorFlow ops: " + error).c_str());
+    return nullptr;
+  }
+  const std::pair<const char*, const char*> names[] = {
+      {"maxPool2x2Grad", kMaxPoolGrad}, {"maxPool2x2", kMaxPool}, {"biasAddRelu", kBiasAddRelu},
+      {"biasAdd", kBiasAdd},
+      {"momentumUpdate", kMomentum},    {"adamUpdate", kAdam}};
+  for (const auto& [key, op] : names) {
+    napi_value value;
+    napi_create_string_utf8(env, op, NAPI_AUTO_LENGTH, &value);
+    napi_set_named_property(env, exports, key, value);
+  }
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
