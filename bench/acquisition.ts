@@ -3,7 +3,7 @@
  * per second, one core), scoring time, and time + extra memory of exact
  * top-k (500,000 of 1,280,000 scores over 50k-sample shards).
  *
- *   node dist/bench/acquisition.js            full sizes (about 80 s on 2 loaded cores)
+ *   node dist/bench/acquisition.js            full sizes (about 2 min on 2 loaded cores, most of it the JS fold)
  *   node dist/bench/acquisition.js --quick    small sizes, to check it runs
  *
  * The fold is timed three ways, interleaved shard by shard (each shard's

@@ -94,9 +94,17 @@ export function createOptimizer(settings: TrainingSettings): tf.Optimizer {
     : new FusedMomentumOptimizer(settings.learningRate, settings.momentum);
 }
 
-function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
-  // Both tfjs optimizers read this field at every step; it is not exposed in their types.
-  (optimizer as unknown as { learningRate: number }).learningRate = rate;
+/** Sets the rate the next updates use (the epoch's point on the schedule). */
+export function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
+  // Not instanceof: tfjs's Optimizer classes answer it by duck typing, so Adam "is" an SGDOptimizer.
+  const sgd = optimizer as Partial<Pick<tf.SGDOptimizer, 'setLearningRate'>>;
+  if (typeof sgd.setLearningRate === 'function') {
+    // Momentum (an SGD subclass) multiplies by a scalar -rate built here, not by the field.
+    sgd.setLearningRate(rate);
+  } else {
+    // Adam reads this field at every step; it is not exposed in its type.
+    (optimizer as unknown as { learningRate: number }).learningRate = rate;
+  }
 }
 
 export async function trainModel(run: TrainRun): Promise<EpochMetrics[]> {

@@ -12,7 +12,7 @@ import { decodeCheckpoint, encodeCheckpoint } from '../../activities/ml/checkpoi
 import { classificationMetrics } from '../../activities/ml/metrics';
 import { buildModel, type ModelName } from '../../activities/ml/models';
 import { predictProbabilities } from '../../activities/ml/predict';
-import { createOptimizer, defaultTrainingSettings, trainModel, TrainingInterrupted, type TrainingSamples, type TrainingSettings } from '../../activities/ml/train';
+import { createOptimizer, defaultTrainingSettings, setLearningRate, trainModel, TrainingInterrupted, type TrainingSamples, type TrainingSettings } from '../../activities/ml/train';
 
 let samples: TrainingSamples;
 let testSamples: TrainingSamples;
@@ -169,6 +169,30 @@ describe('training', () => {
     assert.equal(resumedHistory[0].accuracy, straightHistory[1].accuracy);
     [straight, interrupted, restored.model].forEach((m) => m.dispose());
     [straightOptimizer, interruptedOptimizer, resumedOptimizer].forEach((o) => o.dispose());
+  });
+
+  it('applies each set learning rate to the next update, for momentum and Adam', () => {
+    for (const optimizer of ['sgd-momentum', 'adam'] as const) {
+      const opt = createOptimizer({ ...settings, optimizer, learningRate: 0.5, momentum: 0 });
+      const v = tf.variable(tf.scalar(1), true, `lr-probe-${optimizer}`);
+      // Loss v: gradient 1 at every step.
+      const step = () => {
+        opt.minimize(() => v.sum() as tf.Scalar, false, [v]);
+        return v.dataSync()[0]!;
+      };
+      const first = 1 - step();
+      setLearningRate(opt, 0);
+      const before = v.dataSync()[0]!;
+      assert.equal(step(), before, `${optimizer}: a rate of 0 leaves the weight alone`);
+      setLearningRate(opt, 0.25);
+      const third = before - step();
+      assert.ok(first > 0 && third > 0, `${optimizer}: steps ${first}, ${third}`);
+      // Momentum 0: the step is the rate; Adam's step scales with the rate too.
+      if (optimizer === 'sgd-momentum') assert.ok(Math.abs(first - 0.5) < 1e-6 && Math.abs(third - 0.25) < 1e-6, `steps ${first}, ${third}`);
+      else assert.ok(third < first, `Adam step after lowering the rate: ${third} vs ${first}`);
+      v.dispose();
+      opt.dispose();
+    }
   });
 
   it('detects a corrupted checkpoint', async () => {

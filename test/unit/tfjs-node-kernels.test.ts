@@ -5,22 +5,11 @@
  * stock cpu backend; none of them leaks tensors. Skipped without the addon.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { skipWithoutTfjsNode } from '../helpers/native-addons';
 import { chooseComputeBackend } from '../../activities/compute/backend';
 import { registerTfjsNodeKernels } from '../../activities/compute/tfjs-node-kernels';
-
-function addonBuilt(): boolean {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { find } = require('@mapbox/node-pre-gyp') as { find: (p: string) => string };
-    return fs.existsSync(find(path.resolve(require.resolve('@tensorflow/tfjs-node/package.json'))));
-  } catch {
-    return false;
-  }
-}
 
 /** Deterministic pseudo-random floats in [-1, 1). */
 function values(n: number, seed: number): Float32Array {
@@ -53,9 +42,7 @@ function readLeakFree(fn: () => tf.Tensor[]): Float32Array[] {
   return data;
 }
 
-const built = addonBuilt();
-
-describe('tfjs-node kernel overrides', { skip: built ? false : 'tfjs-node addon not built (infra/install-tfjs-node.sh)' }, () => {
+describe('tfjs-node kernel overrides', { skip: skipWithoutTfjsNode() }, () => {
   before(async () => {
     await chooseComputeBackend('tfjs-node');
     await tf.setBackend('tensorflow');

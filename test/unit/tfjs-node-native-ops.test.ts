@@ -8,27 +8,15 @@
  * the tfjs-node addon or the ops addon is not built.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { skipWithoutWinnowTfOps } from '../helpers/native-addons';
 import { chooseComputeBackend } from '../../activities/compute/backend';
-import { loadWinnowTfOps, winnowTfOpsPath } from '../../activities/compute/tfjs-node-native-ops';
+import { loadWinnowTfOps } from '../../activities/compute/tfjs-node-native-ops';
 import { nodeBackend, type OpAttr } from '../../activities/compute/tfjs-node-ops';
 import { FusedAdamOptimizer, FusedMomentumOptimizer } from '../../activities/ml/fused-optimizers';
 
-function tfjsNodeBuilt(): boolean {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { find } = require('@mapbox/node-pre-gyp') as { find: (p: string) => string };
-    return fs.existsSync(find(path.resolve(require.resolve('@tensorflow/tfjs-node/package.json'))));
-  } catch {
-    return false;
-  }
-}
-
-const opsFile = winnowTfOpsPath();
-const skip = !tfjsNodeBuilt() ? 'tfjs-node addon not built' : !opsFile || !fs.existsSync(opsFile) ? `winnow TensorFlow ops not built (${opsFile ?? 'WINNOW_TF_OPS=off, or no repository root'})` : false;
+const skip = skipWithoutWinnowTfOps();
 
 /** TensorFlow's MaxPool called directly: what the stock tfjs-node kernel runs. */
 function stockMaxPool(x: tf.Tensor4D, size: number, stride: number, padding: 'VALID' | 'SAME'): tf.Tensor {
