@@ -15,7 +15,9 @@
  * operation on two float32 values done in float64 and rounded once is the
  * float32 result exactly), so JS and wasm agree to the bit. The error of
  * p ln p is a few float32 ulps (the test measures it); zero gives k = -127,
- * m = 1, so 0 * ln 0 is 0 without a branch.
+ * m = 1, so 0 * ln 0 is 0 without a branch. A subnormal p (below 2^-126) is
+ * read as if it were normal: its p ln p is under 1e-36 either way, so only
+ * a row whose whole sum is subnormal gets a wrong (renormalised) entropy.
  */
 
 const fround = Math.fround;

@@ -28,8 +28,8 @@ declare const WebAssembly: WasmApi | undefined;
 type FoldExport = (probs: number, sums: number, ent: number, votes: number, arg: number, rows: number, classes: number, tolerance: number) => number;
 
 const PAGE_BYTES = 65536;
-/** The kernel's scratch at address 0 (a group of rows finished one at a time); the caller's regions start after it. */
-const SCRATCH_BYTES = 128;
+/** The kernel's scratch at address 0 (a group of rows finished one at a time, a block of classes staged); the caller's regions start after it. */
+const SCRATCH_BYTES = 384;
 /** Probabilities copied into wasm memory per kernel call (128 KiB of float32): the scratch stays small. */
 export const CHUNK_ELEMENTS = 1 << 15;
 /** Accumulators bigger than this keep ordinary arrays (wasm32 memory ends at 4 GiB). */

@@ -4,8 +4,10 @@
 ;; both give bit-identical sums, entropies and votes.
 ;;
 ;; Rows go four at a time, one row per SIMD lane: class c of the four rows
-;; is gathered into one vector, so row sums, maxima and sum p ln p need no
-;; horizontal reductions, and a row of 10 classes wastes no lanes.
+;; is one vector, so row sums, maxima and sum p ln p need no horizontal
+;; reductions, and a row of 10 classes wastes no lanes. Each block of 16
+;; classes is first staged at address 128 in that layout (four classes at a
+;; time by a 4x4 transpose of one load per row, the rest lane by lane).
 ;; Per group of four rows (fewer at the end: missing lanes repeat the last
 ;; row and are ignored):
 ;; - sums: every probability is added to its float64 sum, element by
@@ -20,7 +22,7 @@
 ;; - a group whose rows are all valid and need no renormalising (|row sum -
 ;;   1| <= tol) adds its entropies and votes with vector ops; any other group
 ;;   is finished one row at a time from a scratch copy at address 0 (the
-;;   caller keeps the first 128 bytes of memory free).
+;;   caller keeps the first 384 bytes of memory free: 128 + 16 x 16 staged).
 ;;
 ;; ln p in float32 (float32-log.ts has it in JS and the error bound):
 ;; p = 2^k m with m in [sqrt(1/2), sqrt(2)) from the bits (k = (bits -
@@ -50,7 +52,7 @@
     (local $q i32) (local $t i32) (local $qEnd i32) (local $off i32) (local $blockEnd i32)
     (local $lane i32) (local $r i32) (local $a i32) (local $pr i32) (local $prEnd i32)
     (local $sum f64) (local $plp f64) (local $h f64) (local $inv f64) (local $corr f64)
-    (local $v v128) (local $k v128) (local $f v128) (local $s v128) (local $w v128) (local $ph v128)
+    (local $v v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $k v128) (local $f v128) (local $s v128) (local $w v128) (local $ph v128)
     ;; Per lane: float32 block sums of p, p k, p ln m; their float64 totals (rows 0-1, rows 2-3).
     (local $bSum v128) (local $bK v128) (local $bM v128)
     (local $sumLo v128) (local $sumHi v128) (local $kLo v128) (local $kHi v128) (local $mLo v128) (local $mHi v128)
@@ -122,11 +124,43 @@
         (loop $eachBlock
           (local.set $blockEnd (select (local.get $rowBytes) (i32.add (local.get $off) (i32.const 64))
             (i32.gt_u (i32.add (local.get $off) (i32.const 64)) (local.get $rowBytes))))
+          ;; Stage the block at address 128: class c of the four rows as one vector, four classes
+          ;; at a time by a 4x4 transpose of four row loads, the rest gathered lane by lane.
+          (local.set $q (i32.const 128))
+          (local.set $t (local.get $off))
+          (block $quadsDone
+            (loop $eachQuad
+              (br_if $quadsDone (i32.gt_u (i32.add (local.get $t) (i32.const 16)) (local.get $blockEnd)))
+              (local.set $a0 (v128.load align=4 (i32.add (local.get $p0) (local.get $t))))
+              (local.set $a1 (v128.load align=4 (i32.add (local.get $p1) (local.get $t))))
+              (local.set $a2 (v128.load align=4 (i32.add (local.get $p2) (local.get $t))))
+              (local.set $a3 (v128.load align=4 (i32.add (local.get $p3) (local.get $t))))
+              (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a0) (local.get $a1)))
+              (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a0) (local.get $a1)))
+              (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a2) (local.get $a3)))
+              (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a2) (local.get $a3)))
+              (v128.store (local.get $q) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+              (v128.store offset=16 (local.get $q) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+              (v128.store offset=32 (local.get $q) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+              (v128.store offset=48 (local.get $q) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+              (local.set $q (i32.add (local.get $q) (i32.const 64)))
+              (local.set $t (i32.add (local.get $t) (i32.const 16)))
+              (br $eachQuad)))
+          (block $gathersDone
+            (loop $eachGather
+              (br_if $gathersDone (i32.ge_u (local.get $t) (local.get $blockEnd)))
+              (local.set $v (v128.load32_zero (i32.add (local.get $p0) (local.get $t))))
+              (local.set $v (v128.load32_lane 1 (i32.add (local.get $p1) (local.get $t)) (local.get $v)))
+              (local.set $v (v128.load32_lane 2 (i32.add (local.get $p2) (local.get $t)) (local.get $v)))
+              (local.set $v (v128.load32_lane 3 (i32.add (local.get $p3) (local.get $t)) (local.get $v)))
+              (v128.store (local.get $q) (local.get $v))
+              (local.set $q (i32.add (local.get $q) (i32.const 16)))
+              (local.set $t (i32.add (local.get $t) (i32.const 4)))
+              (br $eachGather)))
+          (local.set $q (i32.const 128))
           (loop $eachClass
-            (local.set $v (v128.load32_zero (i32.add (local.get $p0) (local.get $off))))
-            (local.set $v (v128.load32_lane 1 (i32.add (local.get $p1) (local.get $off)) (local.get $v)))
-            (local.set $v (v128.load32_lane 2 (i32.add (local.get $p2) (local.get $off)) (local.get $v)))
-            (local.set $v (v128.load32_lane 3 (i32.add (local.get $p3) (local.get $off)) (local.get $v)))
+            (local.set $v (v128.load (local.get $q)))
+            (local.set $q (i32.add (local.get $q) (i32.const 16)))
             (local.set $signs (v128.or (local.get $signs) (local.get $v)))
             ;; Class indices only grow, so "take c where p beats the best" is max(arg, c & mask).
             (local.set $argv (i32x4.max_u (local.get $argv)
