@@ -311,14 +311,17 @@ void BiasReluPoolGradRows(const float* __restrict dy, const int32_t* __restrict 
       const int64_t left = 2 * ow * c;
       const int64_t right = left + c;
       for (int64_t k = 0; k < c; ++k) {
-        const int32_t code = at[ow * c + k];
+        const uint32_t code = static_cast<uint32_t>(at[ow * c + k]);
         // ReluGrad's dy * 0 where the pre-activation is not positive (-0, or NaN for an infinite dy).
-        const float v = (code & 4) ? g[ow * c + k] * 0.0f : g[ow * c + k];
-        const int32_t slot = code & 3;
-        d0[left + k] = slot == 0 ? v : 0.0f;
-        d0[right + k] = slot == 1 ? v : 0.0f;
-        d1[left + k] = slot == 2 ? v : 0.0f;
-        d1[right + k] = slot == 3 ? v : 0.0f;
+        // Computed unconditionally and picked with masks: a conditional multiply does not vectorise.
+        const float gv = g[ow * c + k];
+        const uint32_t masked = 0u - ((code >> 2) & 1u);
+        const uint32_t v = (std::bit_cast<uint32_t>(gv) & ~masked) | (std::bit_cast<uint32_t>(gv * 0.0f) & masked);
+        const uint32_t slot = code & 3u;
+        d0[left + k] = std::bit_cast<float>(v & (0u - static_cast<uint32_t>(slot == 0)));
+        d0[right + k] = std::bit_cast<float>(v & (0u - static_cast<uint32_t>(slot == 1)));
+        d1[left + k] = std::bit_cast<float>(v & (0u - static_cast<uint32_t>(slot == 2)));
+        d1[right + k] = std::bit_cast<float>(v & (0u - static_cast<uint32_t>(slot == 3)));
       }
     }
   }

@@ -13,6 +13,7 @@ import { skipWithoutWinnowTfOps } from '../helpers/native-addons';
 import { chooseComputeBackend } from '../../activities/compute/backend';
 import { FusedAdamOptimizer, FusedMomentumOptimizer } from '../../activities/ml/fused-optimizers';
 import { loadWinnowTfOps } from '../../activities/compute/tfjs-node-native-ops';
+import { floatType, nodeBackend } from '../../activities/compute/tfjs-node-ops';
 import { buildModel } from '../../activities/ml/models';
 import { applyForTraining } from '../../activities/ml/training-forward';
 
@@ -73,6 +74,7 @@ describe('fused training forward on tfjs-node', { skip }, () => {
     const before = tf.memory().numTensors;
     for (const [shape, filters, padding] of [
       [[3, 8, 6, 2], 5, 'same'],
+      [[2, 6, 8, 3], 19, 'same'], // 19 channels: the vectorised loop and its remainder
       [[2, 10, 10, 3], 4, 'valid'], // 8x8 after the conv: still fused
       [[2, 9, 9, 1], 3, 'valid'], // 7x7: odd, the unfused fallback
     ] as [[number, number, number, number], number, 'same' | 'valid'][]) {
@@ -84,9 +86,9 @@ describe('fused training forward on tfjs-node', { skip }, () => {
       });
       // Quarter-step kernel and bias values make exact ties and exact zeros after the bias.
       tf.tidy(() => model.layers[0].setWeights([tf.tensor(values(3 * 3 * shape[3] * filters, 5), [3, 3, shape[3], filters]), tf.tensor(values(filters, 6))]));
-      const x = tf.tensor(values(shape.reduce((a, b) => a * b), 7, [NaN, Infinity, -Infinity, -0, 0]), shape);
+      const x = tf.tensor(values(shape.reduce((a, b) => a * b), 7, [NaN, Infinity, -Infinity, -0, 0, NaN, 1e30, -1e30]), shape);
       // dy with negatives (ReluGrad's dy * 0 gives -0 there) and an infinity (Inf * 0 is NaN).
-      const both = gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 8, [Infinity, -3]), y.shape));
+      const both = gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 8, [Infinity, -3, -Infinity, NaN]), y.shape));
       assertSame(both, `shape ${shape} ${padding}`);
       const clean = tf.tensor(values(shape.reduce((a, b) => a * b), 9), shape);
       assertSame(gradsBothWays(model, clean, (y) => tf.tensor(values(y.size, 10), y.shape)), `shape ${shape} ${padding}, finite`);
@@ -94,6 +96,28 @@ describe('fused training forward on tfjs-node', { skip }, () => {
       clean.dispose();
       model.dispose();
     }
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('the ops themselves: pooled values and the input gradient equal Add, Relu, MaxPool, MaxPoolGrad and ReluGrad bit for bit', () => {
+    const before = tf.memory().numTensors;
+    const ops = loadWinnowTfOps().ops;
+    assert.ok(ops?.biasReluPool && ops.biasReluPoolGrad);
+    const backend = nodeBackend(tf.backend());
+    const shape: [number, number, number, number] = [3, 6, 4, 21];
+    tf.tidy(() => {
+      const x = tf.tensor(values(3 * 6 * 4 * 21, 21, [NaN, Infinity, -Infinity, -0, 0, 1e30]), shape);
+      const bias = tf.tensor(values(21, 22, [-0]));
+      const [y, slots] = backend.executeMultipleOutputs(ops.biasReluPool as string, [], [x, bias], 2);
+      const pre = tf.add(x, bias);
+      const relu = tf.relu(pre);
+      sameBits(y.dataSync(), tf.maxPool(relu as tf.Tensor4D, 2, 2, 'valid').dataSync(), 'pooled');
+      const dy = tf.tensor(values(y.size, 23, [Infinity, -Infinity, NaN, -0, -5]), y.shape);
+      const dx = backend.executeSingleOutput(ops.biasReluPoolGrad as string, [], [dy, slots]);
+      const routed = tf.grad((r: tf.Tensor) => tf.maxPool(r as tf.Tensor4D, 2, 2, 'valid'))(relu, dy);
+      const expected = backend.executeSingleOutput('ReluGrad', [floatType(backend)], [routed, pre]);
+      sameBits(dx.dataSync(), expected.dataSync(), 'input gradient');
+    });
     assert.equal(tf.memory().numTensors, before);
   });
 
