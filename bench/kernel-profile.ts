@@ -13,6 +13,7 @@ import type * as TF from '@tensorflow/tfjs';
 import os from 'node:os';
 import { initComputeBackend } from '../activities/compute/backend';
 import { createOptimizer, defaultTrainingSettings } from '../activities/ml/train';
+import { applyForTraining } from '../activities/ml/training-forward';
 
 interface Stat {
   calls: number;
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
   const x = tf.randomUniform([128, 28, 28, 1], 0, 1, 'float32', 1);
   const y = tf.oneHot(tf.randomUniform([128], 0, 10, 'int32', 2) as TF.Tensor1D, 10);
   const train = () => {
-    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as TF.Tensor) as TF.Scalar, true);
+    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, applyForTraining(model, x)) as TF.Scalar, true);
     loss!.dataSync();
     loss!.dispose();
   };

@@ -15,6 +15,7 @@ import os from 'node:os';
 import type * as TF from '@tensorflow/tfjs';
 import { initComputeBackend } from '../activities/compute/backend';
 import { createOptimizer, defaultTrainingSettings } from '../activities/ml/train';
+import { applyForTraining } from '../activities/ml/training-forward';
 import { loadWinnowTfOps } from '../activities/compute/tfjs-node-native-ops';
 import { machineLine } from './machine';
 
@@ -139,7 +140,7 @@ async function runBackend(name: BenchBackend, options: Options): Promise<Backend
   const y = tf.oneHot(tf.randomUniform([o.batch], 0, 10, 'int32', 2) as TF.Tensor1D, 10);
   const losses: number[] = [];
   const trainStep = () => {
-    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as TF.Tensor) as TF.Scalar, true);
+    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, applyForTraining(model, x)) as TF.Scalar, true);
     losses.push(loss!.dataSync()[0]);
     loss!.dispose();
   };

@@ -11,6 +11,7 @@ import { cropAndFlip } from './augment';
 import { FusedAdamOptimizer, FusedMomentumOptimizer } from './fused-optimizers';
 import { learningRateAt, type LrSchedule } from './lr-schedule';
 import { mixSeeds, seededPermutation } from './seeded-random';
+import { applyForTraining } from './training-forward';
 
 export interface TrainingSettings {
   epochs: number;
@@ -156,7 +157,8 @@ export async function trainModel(run: TrainRun): Promise<EpochMetrics[]> {
         const loss = optimizer.minimize(
           () => {
             // Kept past minimize's internal tidy for the accuracy count; disposed just below.
-            logits = tf.keep(model.apply(xs, { training: true }) as tf.Tensor);
+            // applyForTraining: model.apply with fused conv and dense tails on tfjs-node (same results bit for bit).
+            logits = tf.keep(applyForTraining(model, xs));
             return tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
           },
           true,

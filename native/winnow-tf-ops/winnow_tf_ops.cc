@@ -22,6 +22,16 @@
 // WinnowBiasAdd(x, bias) -> x + bias over the last axis: TensorFlow's
 // broadcasting Add takes ~2x a memory pass there (training's conv bias).
 //
+// WinnowBiasReluPool(x, bias) -> (y, where): a conv block's tail in training,
+// maxpool2x2(relu(x + bias)) as WinnowBiasAdd, Relu and WinnowMaxPool2x2 give
+// it, in one pass; `where` (int32, y's shape) records the window slot the
+// pool's gradient goes to (0-3, row-major, picked as WinnowMaxPool2x2Grad
+// picks it) plus 4 when that slot's x + bias is not > 0 (relu's gradient 0).
+// WinnowBiasReluPoolGrad(dy, where) -> dx ([N, 2H, 2W, C] for dy [N, H, W, C]): MaxPoolGrad
+// then ReluGrad in one pass, reading a quarter-size tensor instead of three
+// full ones; ReluGrad multiplies by its 0/1 mask, so a masked gradient is
+// dy * 0 (-0 for negative dy), kept here bit for bit.
+//
 // WinnowMomentumUpdate and WinnowAdamUpdate: one variable's optimizer step in
 // one op, with tfjs's MomentumOptimizer and AdamOptimizer arithmetic in the
 // same order (built with -ffp-contract=off, so bit for bit): tfjs runs 4 and
@@ -51,6 +61,8 @@ constexpr const char* kMaxPool = "WinnowMaxPool2x2";
 constexpr const char* kBiasAddRelu = "WinnowBiasAddRelu";
 constexpr const char* kBiasAdd = "WinnowBiasAdd";
 constexpr const char* kMomentum = "WinnowMomentumUpdate";
+constexpr const char* kBiasReluPool = "WinnowBiasReluPool";
+constexpr const char* kBiasReluPoolGrad = "WinnowBiasReluPoolGrad";
 constexpr const char* kAdam = "WinnowAdamUpdate";
 
 // Runs fn(begin, end) over [0, n) on up to 4 threads, each with at least `grain` items.
@@ -248,6 +260,143 @@ void BiasAddCompute(void*, TF_OpKernelContext* ctx) {
   TF_DeleteStatus(status);
 }
 
+// Output rows [begin, end) of the pooled grid, as BiasAddRows<true>, MaxPoolRows and MaxPoolGradRows compute them.
+__attribute__((target_clones("avx2", "default")))
+void BiasReluPoolRows(const float* __restrict x, const float* __restrict bias, float* __restrict y, int32_t* __restrict where,
+                      int64_t begin, int64_t end, int64_t w, int64_t c) {
+  const int64_t out_w = w / 2;
+  for (int64_t row = begin; row < end; ++row) {
+    const float* x0 = x + row * 2 * w * c;
+    const float* x1 = x0 + w * c;
+    float* out = y + row * out_w * c;
+    int32_t* at = where + row * out_w * c;
+    for (int64_t ow = 0; ow < out_w; ++ow) {
+      const int64_t left = 2 * ow * c;
+      const int64_t right = left + c;
+      for (int64_t k = 0; k < c; ++k) {
+        const float sa = x0[left + k] + bias[k], sb = x0[right + k] + bias[k];
+        const float sp = x1[left + k] + bias[k], sq = x1[right + k] + bias[k];
+        const float a = Relu(sa), b = Relu(sb), p = Relu(sp), q = Relu(sq);
+        // The pooled value as MaxPool: from the lowest float, strictly greater wins.
+        float m = std::numeric_limits<float>::lowest();
+        m = a > m ? a : m;
+        m = b > m ? b : m;
+        m = p > m ? p : m;
+        m = q > m ? q : m;
+        out[ow * c + k] = m;
+        // The gradient's slot as MaxPoolGrad: from a, strictly greater wins.
+        const int32_t to_b = a < b;
+        const float m1 = to_b ? b : a;
+        const int32_t to_p = m1 < p;
+        const float m2 = to_p ? p : m1;
+        const int32_t to_q = m2 < q;
+        const int32_t slot = to_q ? 3 : (to_p ? 2 : to_b);
+        const float s = slot == 0 ? sa : slot == 1 ? sb : slot == 2 ? sp : sq;
+        at[ow * c + k] = slot | (s > 0.0f ? 0 : 4);
+      }
+    }
+  }
+}
+
+__attribute__((target_clones("avx2", "default")))
+void BiasReluPoolGradRows(const float* __restrict dy, const int32_t* __restrict where, float* __restrict dx, int64_t begin, int64_t end,
+                          int64_t w, int64_t c) {
+  const int64_t out_w = w / 2;
+  for (int64_t row = begin; row < end; ++row) {
+    float* d0 = dx + row * 2 * w * c;
+    float* d1 = d0 + w * c;
+    const float* g = dy + row * out_w * c;
+    const int32_t* at = where + row * out_w * c;
+    for (int64_t ow = 0; ow < out_w; ++ow) {
+      const int64_t left = 2 * ow * c;
+      const int64_t right = left + c;
+      for (int64_t k = 0; k < c; ++k) {
+        const uint32_t code = static_cast<uint32_t>(at[ow * c + k]);
+        // ReluGrad's dy * 0 where the pre-activation is not positive (-0, or NaN for an infinite dy).
+        // Computed unconditionally and picked with masks: a conditional multiply does not vectorise.
+        const float gv = g[ow * c + k];
+        const uint32_t masked = 0u - ((code >> 2) & 1u);
+        const uint32_t v = (std::bit_cast<uint32_t>(gv) & ~masked) | (std::bit_cast<uint32_t>(gv * 0.0f) & masked);
+        const uint32_t slot = code & 3u;
+        d0[left + k] = std::bit_cast<float>(v & (0u - static_cast<uint32_t>(slot == 0)));
+        d0[right + k] = std::bit_cast<float>(v & (0u - static_cast<uint32_t>(slot == 1)));
+        d1[left + k] = std::bit_cast<float>(v & (0u - static_cast<uint32_t>(slot == 2)));
+        d1[right + k] = std::bit_cast<float>(v & (0u - static_cast<uint32_t>(slot == 3)));
+      }
+    }
+  }
+}
+
+void BiasReluPoolCompute(void*, TF_OpKernelContext* ctx) {
+  TF_Status* status = TF_NewStatus();
+  TF_Tensor* x = nullptr;
+  TF_Tensor* bias = nullptr;
+  TF_Tensor* y = nullptr;
+  TF_Tensor* where = nullptr;
+  TF_GetInput(ctx, 0, &x, status);
+  if (TF_GetCode(status) == TF_OK) TF_GetInput(ctx, 1, &bias, status);
+  if (TF_GetCode(status) != TF_OK) {
+    TF_OpKernelContext_Failure(ctx, status);
+  } else if (TF_NumDims(x) != 4 || TF_Dim(x, 1) % 2 != 0 || TF_Dim(x, 2) % 2 != 0 || TF_NumDims(bias) != 1 || TF_Dim(bias, 0) != TF_Dim(x, 3)) {
+    Fail(ctx, status, std::string(kBiasReluPool) + ": x must be NHWC with even H and W, bias [C]");
+  } else {
+    const int64_t dims[4] = {TF_Dim(x, 0), TF_Dim(x, 1) / 2, TF_Dim(x, 2) / 2, TF_Dim(x, 3)};
+    const size_t bytes = TF_TensorByteSize(x) / 4;
+    y = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 4, bytes, status);
+    if (TF_GetCode(status) == TF_OK) where = TF_AllocateOutput(ctx, 1, TF_INT32, dims, 4, bytes, status);
+    if (TF_GetCode(status) != TF_OK) {
+      TF_OpKernelContext_Failure(ctx, status);
+    } else {
+      const float* xp = static_cast<const float*>(TF_TensorData(x));
+      const float* bp = static_cast<const float*>(TF_TensorData(bias));
+      float* yp = static_cast<float*>(TF_TensorData(y));
+      int32_t* wp = static_cast<int32_t*>(TF_TensorData(where));
+      const int64_t w = TF_Dim(x, 2), c = TF_Dim(x, 3);
+      const int64_t row_bytes = 2 * w * c * sizeof(float);
+      Parallel(dims[0] * dims[1], std::max<int64_t>(1, (256 << 10) / row_bytes),
+               [&](int64_t begin, int64_t end) { BiasReluPoolRows(xp, bp, yp, wp, begin, end, w, c); });
+    }
+  }
+  if (x) TF_DeleteTensor(x);
+  if (bias) TF_DeleteTensor(bias);
+  if (y) TF_DeleteTensor(y);
+  if (where) TF_DeleteTensor(where);
+  TF_DeleteStatus(status);
+}
+
+void BiasReluPoolGradCompute(void*, TF_OpKernelContext* ctx) {
+  TF_Status* status = TF_NewStatus();
+  TF_Tensor* dy = nullptr;
+  TF_Tensor* where = nullptr;
+  TF_Tensor* dx = nullptr;
+  TF_GetInput(ctx, 0, &dy, status);
+  if (TF_GetCode(status) == TF_OK) TF_GetInput(ctx, 1, &where, status);
+  if (TF_GetCode(status) != TF_OK) {
+    TF_OpKernelContext_Failure(ctx, status);
+  } else if (TF_NumDims(dy) != 4 || TF_NumDims(where) != 4 || TF_TensorElementCount(where) != TF_TensorElementCount(dy) ||
+             TF_Dim(where, 3) != TF_Dim(dy, 3)) {
+    Fail(ctx, status, std::string(kBiasReluPoolGrad) + ": dy and where must be [N, H/2, W/2, C]");
+  } else {
+    // The pools tile the input exactly, so its shape is dy's with H and W doubled.
+    const int64_t dims[4] = {TF_Dim(dy, 0), TF_Dim(dy, 1) * 2, TF_Dim(dy, 2) * 2, TF_Dim(dy, 3)};
+    dx = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 4, TF_TensorByteSize(dy) * 4, status);
+    if (TF_GetCode(status) != TF_OK) {
+      TF_OpKernelContext_Failure(ctx, status);
+    } else {
+      const float* gp = static_cast<const float*>(TF_TensorData(dy));
+      const int32_t* wp = static_cast<const int32_t*>(TF_TensorData(where));
+      float* dp = static_cast<float*>(TF_TensorData(dx));
+      const int64_t row_bytes = 2 * dims[2] * dims[3] * sizeof(float);
+      Parallel(dims[0] * dims[1] / 2, std::max<int64_t>(1, (256 << 10) / row_bytes),
+               [&](int64_t begin, int64_t end) { BiasReluPoolGradRows(gp, wp, dp, begin, end, dims[2], dims[3]); });
+    }
+  }
+  if (dy) TF_DeleteTensor(dy);
+  if (where) TF_DeleteTensor(where);
+  if (dx) TF_DeleteTensor(dx);
+  TF_DeleteStatus(status);
+}
+
 // Reads inputs [0, n) as float tensors; the first `full` must have the same element count, the rest be scalars.
 struct Inputs {
   std::vector<TF_Tensor*> tensors;
@@ -377,6 +526,12 @@ std::string Register() {
                   "one_minus_beta2: float", "one_minus_acc_beta1: float", "one_minus_acc_beta2: float", "epsilon: float", "neg_lr: float"},
                  nullptr, &AdamCompute, status, {"new_value: float", "new_m: float", "new_v: float"});
     }
+    if (TF_GetCode(status) == TF_OK) {
+      RegisterOp(kBiasReluPool, {"x: float", "bias: float"}, nullptr, &BiasReluPoolCompute, status, {"y: float", "where: int32"});
+    }
+    if (TF_GetCode(status) == TF_OK) {
+      RegisterOp(kBiasReluPoolGrad, {"dy: float", "where: int32"}, nullptr, &BiasReluPoolGradCompute, status);
+    }
     std::string error = TF_GetCode(status) == TF_OK ? "" : TF_Message(status);
     TF_DeleteStatus(status);
     return error;
@@ -393,7 +548,8 @@ napi_value Init(napi_env env, napi_value exports) {
   const std::pair<const char*, const char*> names[] = {
       {"maxPool2x2Grad", kMaxPoolGrad}, {"maxPool2x2", kMaxPool}, {"biasAddRelu", kBiasAddRelu},
       {"biasAdd", kBiasAdd},
-      {"momentumUpdate", kMomentum},    {"adamUpdate", kAdam}};
+      {"momentumUpdate", kMomentum},    {"adamUpdate", kAdam},
+      {"biasReluPool", kBiasReluPool},  {"biasReluPoolGrad", kBiasReluPoolGrad}};
   for (const auto& [key, op] : names) {
     napi_value value;
     napi_create_string_utf8(env, op, NAPI_AUTO_LENGTH, &value);

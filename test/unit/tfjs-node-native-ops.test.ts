@@ -71,6 +71,8 @@ describe('winnow native TensorFlow ops on tfjs-node', { skip }, () => {
       biasAdd: 'WinnowBiasAdd',
       momentumUpdate: 'WinnowMomentumUpdate',
       adamUpdate: 'WinnowAdamUpdate',
+      biasReluPool: 'WinnowBiasReluPool',
+      biasReluPoolGrad: 'WinnowBiasReluPoolGrad',
     });
   });
 

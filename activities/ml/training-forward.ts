@@ -1,0 +1,151 @@
+/**
+ * The forward pass of a training step. On tfjs-node with winnow's native ops
+ * a Sequential model's "conv2d(relu, bias) then 2x2 max pool" pairs run as
+ * Conv2D plus one WinnowBiasReluPool op, whose gradient is one
+ * WinnowBiasReluPoolGrad op plus BiasAddGrad; and Dense(relu, bias) layers as
+ * MatMul plus WinnowBiasAddRelu, with ReluGrad plus BiasAddGrad back. In
+ * training tfjs unfuses these into Add, Relu and MaxPool forward and
+ * MaxPoolGrad, ReluGrad, the Add's gradient backward: full passes over the
+ * largest tensors of a step, each with ~50-85 us of fixed cost per op.
+ * The same float operations in the same order, so the same loss, gradients
+ * and weights bit for bit; the model (layers, weights, checkpoints) is
+ * untouched: this reads its variables. Any other layer, model or backend runs
+ * through model.apply.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { loadWinnowTfOps } from '../compute/tfjs-node-native-ops';
+import { floatType, nodeBackend, stringAttr } from '../compute/tfjs-node-ops';
+
+/** The layer configuration fields read here (tfjs-layers' getConfig). */
+interface LayerConfig {
+  activation?: string;
+  useBias?: boolean;
+  dataFormat?: string;
+  padding?: string;
+  strides?: number | number[];
+  dilationRate?: number | number[];
+  poolSize?: number | number[];
+  kernelSize?: number | number[];
+}
+
+type Step =
+  | { kind: 'conv-relu-pool'; conv: tf.layers.Layer; strides: [number, number]; padding: 'same' | 'valid'; dilations: [number, number] }
+  | { kind: 'dense-relu'; dense: tf.layers.Layer }
+  | { kind: 'layer'; layer: tf.layers.Layer };
+
+function pair(v: number | number[] | undefined | null, fallback: number): [number, number] {
+  if (v === undefined || v === null) return [fallback, fallback];
+  return typeof v === 'number' ? [v, v] : [v[0], v.length > 1 ? v[1] : v[0]];
+}
+
+function isPool2x2(layer: tf.layers.Layer | undefined): boolean {
+  if (!layer || layer.getClassName() !== 'MaxPooling2D') return false;
+  const c = layer.getConfig() as LayerConfig;
+  const size = pair(c.poolSize, 2);
+  const strides = pair(c.strides, size[0]);
+  return size[0] === 2 && size[1] === 2 && strides[0] === 2 && strides[1] === 2 && c.padding === 'valid' && c.dataFormat === 'channelsLast';
+}
+
+/** The steps of a Sequential model, or null when it is not one. */
+function planFor(model: tf.LayersModel): Step[] | null {
+  if (model.getClassName() !== 'Sequential') return null;
+  const steps: Step[] = [];
+  const layers = model.layers;
+  for (let i = 0; i < layers.length; i++) {
+    const layer = layers[i];
+    const c = layer.getConfig() as LayerConfig;
+    const name = layer.getClassName();
+    const reluWithBias = c.activation === 'relu' && c.useBias === true && layer.trainableWeights.length === 2;
+    if (name === 'Conv2D' && reluWithBias && c.dataFormat === 'channelsLast' && isPool2x2(layers[i + 1])) {
+      const padding = c.padding === 'same' ? 'same' : c.padding === 'valid' ? 'valid' : undefined;
+      if (padding) {
+        steps.push({ kind: 'conv-relu-pool', conv: layer, strides: pair(c.strides, 1), padding, dilations: pair(c.dilationRate, 1) });
+        i++;
+        continue;
+      }
+    }
+    if (name === 'Dense' && reluWithBias) {
+      steps.push({ kind: 'dense-relu', dense: layer });
+      continue;
+    }
+    steps.push({ kind: 'layer', layer });
+  }
+  return steps;
+}
+
+const plans = new WeakMap<tf.LayersModel, Step[] | null>();
+
+type Binary = (x: tf.Tensor, bias: tf.Tensor) => tf.Tensor;
+type CustomGradient = Parameters<typeof tf.customGrad>[0];
+let cached: { biasReluPool: Binary; biasRelu: Binary } | null | undefined;
+
+/** The fused ops with their gradients, when the backend is tfjs-node and the addon has them. */
+function fusedOps(): { biasReluPool: Binary; biasRelu: Binary } | null {
+  if (tf.getBackend() !== 'tensorflow') return null;
+  if (cached !== undefined) return cached;
+  const ops = loadWinnowTfOps().ops;
+  if (!ops?.biasReluPool || !ops.biasReluPoolGrad) return (cached = null);
+  const { biasReluPool: poolOp, biasReluPoolGrad: poolGradOp, biasAddRelu: reluOp } = ops;
+  const backend = nodeBackend(tf.backend());
+  const biasGrad = (dx: tf.Tensor): tf.Tensor =>
+    backend.executeSingleOutput('BiasAddGrad', [floatType(backend), stringAttr(backend, 'data_format', 'NHWC')], [dx]);
+  // customGrad's typings take inputs and the save function as one union; they are (x, bias, save).
+  const biasReluPool = tf.customGrad(((x: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [y, slots] = backend.executeMultipleOutputs(poolOp, [], [x, bias], 2);
+    save([slots]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const dx = backend.executeSingleOutput(poolGradOp, [], [dy, saved[0]]);
+        return [dx, biasGrad(dx)];
+      },
+    };
+  }) as unknown as CustomGradient) as Binary;
+  const biasRelu = tf.customGrad(((x: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
+    const y = backend.executeSingleOutput(reluOp, [], [x, bias]);
+    save([y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        // ReluGrad masks by y > 0, the same as by x + bias > 0 (relu keeps positives, NaN fails both).
+        const dx = backend.executeSingleOutput('ReluGrad', [floatType(backend)], [dy, saved[0]]);
+        return [dx, biasGrad(dx)];
+      },
+    };
+  }) as unknown as CustomGradient) as Binary;
+  return (cached = { biasReluPool, biasRelu });
+}
+
+/** Variables of a layer with [kernel, bias] weights. */
+function kernelAndBias(layer: tf.layers.Layer): [tf.Tensor, tf.Tensor] {
+  const [kernel, bias] = layer.trainableWeights;
+  return [kernel.read(), bias.read()];
+}
+
+/** model.apply(x, { training: true }), with the fused steps where they apply. */
+export function applyForTraining(model: tf.LayersModel, x: tf.Tensor): tf.Tensor {
+  const fused = fusedOps();
+  if (!fused) return model.apply(x, { training: true }) as tf.Tensor;
+  let plan = plans.get(model);
+  if (plan === undefined) plans.set(model, (plan = planFor(model)));
+  if (!plan) return model.apply(x, { training: true }) as tf.Tensor;
+  let y = x;
+  for (const step of plan) {
+    if (step.kind === 'conv-relu-pool') {
+      const [kernel, bias] = kernelAndBias(step.conv);
+      const conv = tf.conv2d(y as tf.Tensor4D, kernel as tf.Tensor4D, step.strides, step.padding, 'NHWC', step.dilations);
+      // The pools tile only even sizes; otherwise the layers' own ops (bias add, relu, max pool) run.
+      if (conv.dtype === 'float32' && conv.shape[1] % 2 === 0 && conv.shape[2] % 2 === 0) {
+        y = fused.biasReluPool(conv, bias);
+      } else {
+        y = tf.maxPool(tf.relu(tf.add(conv, bias)) as tf.Tensor4D, 2, 2, 'valid');
+      }
+    } else if (step.kind === 'dense-relu' && y.rank === 2 && y.dtype === 'float32') {
+      const [kernel, bias] = kernelAndBias(step.dense);
+      y = fused.biasRelu(tf.matMul(y, kernel), bias);
+    } else {
+      y = (step.kind === 'layer' ? step.layer : step.dense).apply(y, { training: true }) as tf.Tensor;
+    }
+  }
+  return y;
+}

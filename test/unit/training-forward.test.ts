@@ -1,0 +1,177 @@
+/**
+ * The fused training forward pass (activities/ml/training-forward.ts) on
+ * tfjs-node with winnow's native ops: the conv tail (bias, relu, 2x2 max pool)
+ * and dense bias + relu give the values and gradients of tfjs's own op chain
+ * bit for bit (ties, -0, NaN and infinities included), a model trains to the
+ * same weights bit for bit, other models and shapes take the layers' path, and
+ * nothing leaks. Skipped when the tfjs-node addon or the ops addon is not built.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { skipWithoutWinnowTfOps } from '../helpers/native-addons';
+import { chooseComputeBackend } from '../../activities/compute/backend';
+import { FusedAdamOptimizer, FusedMomentumOptimizer } from '../../activities/ml/fused-optimizers';
+import { loadWinnowTfOps } from '../../activities/compute/tfjs-node-native-ops';
+import { floatType, nodeBackend } from '../../activities/compute/tfjs-node-ops';
+import { buildModel } from '../../activities/ml/models';
+import { applyForTraining } from '../../activities/ml/training-forward';
+
+const skip = skipWithoutWinnowTfOps();
+
+/** Pseudo-random values with many exact ties and both signs (so relu zeroes whole windows), plus the given specials. */
+function values(n: number, seed: number, specials: number[] = []): Float32Array {
+  const out = new Float32Array(n);
+  let state = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    out[i] = Math.round((state / 2 ** 31 - 1) * 8) / 4;
+  }
+  specials.forEach((v, i) => (out[(i * 7919) % n] = v));
+  return out;
+}
+
+function sameBits(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) assert.ok(Object.is(actual[i], expected[i]), `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
+}
+
+/** A one-model Sequential with the given layers, run through applyForTraining and model.apply. */
+function gradsBothWays(model: tf.LayersModel, x: tf.Tensor, dyOf: (y: tf.Tensor) => tf.Tensor) {
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const run = (forward: () => tf.Tensor) =>
+    tf.tidy(() => {
+      let out: tf.Tensor | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        out = tf.keep(forward());
+        return tf.sum(tf.mul(out, dyOf(out))) as tf.Scalar;
+      }, variables);
+      const result = { y: (out as unknown as tf.Tensor).dataSync(), loss: value.dataSync(), grads: variables.map((v) => grads[v.name].dataSync()) };
+      (out as unknown as tf.Tensor).dispose();
+      return result;
+    });
+  return { fused: run(() => applyForTraining(model, x)), stock: run(() => model.apply(x, { training: true }) as tf.Tensor) };
+}
+
+function assertSame(both: ReturnType<typeof gradsBothWays>, what: string): void {
+  sameBits(both.fused.y, both.stock.y, `${what} output`);
+  sameBits(both.fused.loss, both.stock.loss, `${what} loss`);
+  both.stock.grads.forEach((g, i) => sameBits(both.fused.grads[i], g, `${what} gradient ${i}`));
+}
+
+describe('fused training forward on tfjs-node', { skip }, () => {
+  before(async () => {
+    await chooseComputeBackend('tfjs-node');
+    await tf.setBackend('tensorflow');
+  });
+
+  it('the addon has the fused ops (else every comparison below would run the stock path twice)', () => {
+    assert.equal(loadWinnowTfOps().ops?.biasReluPool, 'WinnowBiasReluPool', 'rebuild: bash infra/build-tf-ops.sh');
+    assert.equal(loadWinnowTfOps().ops?.biasReluPoolGrad, 'WinnowBiasReluPoolGrad');
+  });
+
+  it('conv + bias + relu + 2x2 max pool: values and gradients equal the layers bit for bit, specials and ties included', () => {
+    const before = tf.memory().numTensors;
+    for (const [shape, filters, padding] of [
+      [[3, 8, 6, 2], 5, 'same'],
+      [[2, 6, 8, 3], 19, 'same'], // 19 channels: the vectorised loop and its remainder
+      [[2, 10, 10, 3], 4, 'valid'], // 8x8 after the conv: still fused
+      [[2, 9, 9, 1], 3, 'valid'], // 7x7: odd, the unfused fallback
+    ] as [[number, number, number, number], number, 'same' | 'valid'][]) {
+      const model = tf.sequential({
+        layers: [
+          tf.layers.conv2d({ inputShape: shape.slice(1), filters, kernelSize: 3, padding, activation: 'relu', kernelInitializer: 'glorotUniform' }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+        ],
+      });
+      // Quarter-step kernel and bias values make exact ties and exact zeros after the bias.
+      tf.tidy(() => model.layers[0].setWeights([tf.tensor(values(3 * 3 * shape[3] * filters, 5), [3, 3, shape[3], filters]), tf.tensor(values(filters, 6))]));
+      const x = tf.tensor(values(shape.reduce((a, b) => a * b), 7, [NaN, Infinity, -Infinity, -0, 0, NaN, 1e30, -1e30]), shape);
+      // dy with negatives (ReluGrad's dy * 0 gives -0 there) and an infinity (Inf * 0 is NaN).
+      const both = gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 8, [Infinity, -3, -Infinity, NaN]), y.shape));
+      assertSame(both, `shape ${shape} ${padding}`);
+      const clean = tf.tensor(values(shape.reduce((a, b) => a * b), 9), shape);
+      assertSame(gradsBothWays(model, clean, (y) => tf.tensor(values(y.size, 10), y.shape)), `shape ${shape} ${padding}, finite`);
+      x.dispose();
+      clean.dispose();
+      model.dispose();
+    }
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('the ops themselves: pooled values and the input gradient equal Add, Relu, MaxPool, MaxPoolGrad and ReluGrad bit for bit', () => {
+    const before = tf.memory().numTensors;
+    const ops = loadWinnowTfOps().ops;
+    assert.ok(ops?.biasReluPool && ops.biasReluPoolGrad);
+    const backend = nodeBackend(tf.backend());
+    const shape: [number, number, number, number] = [3, 6, 4, 21];
+    tf.tidy(() => {
+      const x = tf.tensor(values(3 * 6 * 4 * 21, 21, [NaN, Infinity, -Infinity, -0, 0, 1e30]), shape);
+      const bias = tf.tensor(values(21, 22, [-0]));
+      const [y, slots] = backend.executeMultipleOutputs(ops.biasReluPool as string, [], [x, bias], 2);
+      const pre = tf.add(x, bias);
+      const relu = tf.relu(pre);
+      sameBits(y.dataSync(), tf.maxPool(relu as tf.Tensor4D, 2, 2, 'valid').dataSync(), 'pooled');
+      const dy = tf.tensor(values(y.size, 23, [Infinity, -Infinity, NaN, -0, -5]), y.shape);
+      const dx = backend.executeSingleOutput(ops.biasReluPoolGrad as string, [], [dy, slots]);
+      const routed = tf.grad((r: tf.Tensor) => tf.maxPool(r as tf.Tensor4D, 2, 2, 'valid'))(relu, dy);
+      const expected = backend.executeSingleOutput('ReluGrad', [floatType(backend)], [routed, pre]);
+      sameBits(dx.dataSync(), expected.dataSync(), 'input gradient');
+    });
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('dense + bias + relu: values and gradients equal the layers bit for bit', () => {
+    const before = tf.memory().numTensors;
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [12], units: 6, activation: 'relu', kernelInitializer: 'glorotUniform' })] });
+    tf.tidy(() => model.layers[0].setWeights([tf.tensor(values(72, 11), [12, 6]), tf.tensor(values(6, 12))]));
+    const x = tf.tensor(values(5 * 12, 13, [-0, NaN]), [5, 12]);
+    assertSame(gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 14, [-2, Infinity]), y.shape)), 'dense');
+    x.dispose();
+    model.dispose();
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  for (const optimizer of ['adam', 'momentum'] as const) {
+    it(`cnn-small trains to the same weights bit for bit (${optimizer}, 3 steps), without leaks`, () => {
+      const spec = { name: 'cnn-small' as const, inputShape: [28, 28, 1] as [number, number, number], numClasses: 10, width: 0.25, seed: 4 };
+      const x = tf.tensor(values(16 * 28 * 28, 15), [16, 28, 28, 1]);
+      const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => (i * 7) % 10), 'int32'), 10);
+      const train = (forward: (model: tf.LayersModel) => tf.Tensor) => {
+        const model = buildModel(spec);
+        const opt = optimizer === 'adam' ? new FusedAdamOptimizer(1e-2, 0.9, 0.999) : new FusedMomentumOptimizer(0.05, 0.9);
+        const losses: number[] = [];
+        for (let step = 0; step < 3; step++) {
+          const before = tf.memory().numTensors;
+          const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, forward(model)) as tf.Scalar, true) as tf.Scalar;
+          losses.push(loss.dataSync()[0]);
+          loss.dispose();
+          // Optimizer slots appear in the first step only.
+          if (step > 0) assert.equal(tf.memory().numTensors, before, `step ${step} leaked`);
+        }
+        const weights = model.getWeights().map((w) => w.dataSync());
+        opt.dispose();
+        model.dispose();
+        return { losses, weights };
+      };
+      const fused = train((model) => applyForTraining(model, x));
+      const stock = train((model) => model.apply(x, { training: true }) as tf.Tensor);
+      sameBits(fused.losses, stock.losses, 'losses');
+      assert.ok(stock.losses[2] < stock.losses[0], `it learns: ${stock.losses}`);
+      stock.weights.forEach((w, i) => sameBits(fused.weights[i], w, `weight ${i}`));
+      x.dispose();
+      y.dispose();
+    });
+  }
+
+  it('other backends run model.apply', async () => {
+    await tf.setBackend('cpu');
+    try {
+      const model = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 3, padding: 'same', activation: 'relu' }), tf.layers.maxPooling2d({ poolSize: 2 })] });
+      const x = tf.ones([1, 4, 4, 1]);
+      sameBits(applyForTraining(model, x).dataSync(), (model.apply(x) as tf.Tensor).dataSync(), 'cpu');
+    } finally {
+      await tf.setBackend('tensorflow');
+    }
+  });
+});
