@@ -12,8 +12,8 @@
 import type * as TF from '@tensorflow/tfjs';
 import os from 'node:os';
 import { initComputeBackend } from '../activities/compute/backend';
-import { createOptimizer, defaultTrainingSettings } from '../activities/ml/train';
 import { applyForTraining } from '../activities/ml/training-forward';
+import { benchBatch, benchOptimizer, buildBenchModel } from './cnn-small-bench';
 
 interface Stat {
   calls: number;
@@ -63,23 +63,9 @@ async function main(): Promise<void> {
   const steps = Number(get('steps') ?? 20);
   const adam = get('optimizer') === 'adam';
   const { tf } = await initComputeBackend('tfjs-node');
-  const model = tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 128, activation: 'relu' }),
-      tf.layers.dense({ units: 10 }),
-    ],
-  });
-  // The product's optimizers (fused per-variable updates on tfjs-node with winnow's native ops).
-  const optimizer = adam
-    ? createOptimizer({ ...defaultTrainingSettings, optimizer: 'adam', learningRate: 1e-3 })
-    : createOptimizer({ ...defaultTrainingSettings, optimizer: 'sgd-momentum', learningRate: 0.01, momentum: 0.9 });
-  const x = tf.randomUniform([128, 28, 28, 1], 0, 1, 'float32', 1);
-  const y = tf.oneHot(tf.randomUniform([128], 0, 10, 'int32', 2) as TF.Tensor1D, 10);
+  const model = buildBenchModel(tf);
+  const optimizer = benchOptimizer(adam ? 'adam' : 'momentum');
+  const { x, y } = benchBatch(tf, 128);
   const train = () => {
     const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, applyForTraining(model, x)) as TF.Scalar, true);
     loss!.dataSync();

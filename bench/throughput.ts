@@ -14,9 +14,9 @@ import { fork } from 'node:child_process';
 import os from 'node:os';
 import type * as TF from '@tensorflow/tfjs';
 import { initComputeBackend } from '../activities/compute/backend';
-import { createOptimizer, defaultTrainingSettings } from '../activities/ml/train';
 import { applyForTraining } from '../activities/ml/training-forward';
 import { loadWinnowTfOps } from '../activities/compute/tfjs-node-native-ops';
+import { benchBatch, benchOptimizer, buildBenchModel } from './cnn-small-bench';
 import { machineLine } from './machine';
 
 type BenchBackend = 'tfjs-node' | 'wasm' | 'cpu';
@@ -87,20 +87,6 @@ async function loadBackend(name: BenchBackend): Promise<{ tf: typeof TF; detail:
   return { tf, detail };
 }
 
-function buildModel(tf: typeof TF, padding: 'same' | 'valid'): TF.Sequential {
-  return tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, padding, activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 64, kernelSize: 3, padding, activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 128, activation: 'relu' }),
-      tf.layers.dense({ units: 10 }),
-    ],
-  });
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -131,13 +117,9 @@ async function runBackend(name: BenchBackend, options: Options): Promise<Backend
   const o = name === 'cpu' ? { ...options, batch: options.cpuBatch } : options;
   const { tf, detail } = await loadBackend(name);
   tf.randomUniform([1]).dispose();
-  const model = buildModel(tf, o.padding);
-  // The product's optimizers (fused per-variable updates on tfjs-node with winnow's native ops).
-  const optimizer = o.optimizer === 'adam'
-    ? createOptimizer({ ...defaultTrainingSettings, optimizer: 'adam', learningRate: 1e-3 })
-    : createOptimizer({ ...defaultTrainingSettings, optimizer: 'sgd-momentum', learningRate: 0.01, momentum: 0.9 });
-  const x = tf.randomUniform([o.batch, 28, 28, 1], 0, 1, 'float32', 1);
-  const y = tf.oneHot(tf.randomUniform([o.batch], 0, 10, 'int32', 2) as TF.Tensor1D, 10);
+  const model = buildBenchModel(tf, o.padding);
+  const optimizer = benchOptimizer(o.optimizer);
+  const { x, y } = benchBatch(tf, o.batch);
   const losses: number[] = [];
   const trainStep = () => {
     const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, applyForTraining(model, x)) as TF.Scalar, true);

@@ -26,7 +26,7 @@
  */
 import type * as TF from '@tensorflow/tfjs';
 import type { WinnowTfOps } from './tfjs-node-native-ops';
-import { floatType, nodeBackend, stringAttr } from './tfjs-node-ops';
+import { biasAddGrad, floatType, nodeBackend, reluGrad } from './tfjs-node-ops';
 
 type Tf = typeof TF;
 type KernelArgs = Parameters<TF.KernelFunc>[0];
@@ -77,8 +77,7 @@ function sum(tf: Tf, args: KernelArgs): TF.TensorInfo | null {
   if (x.dtype !== 'float32' || rank < 2 || args.attrs?.keepDims) return null;
   const axes = tf.util.parseAxisParam(args.attrs?.axis as number | number[], x.shape);
   if (axes.length !== rank - 1 || [...axes].sort((a, b) => a - b).some((axis, i) => axis !== i)) return null;
-  const backend = nodeBackend(args.backend);
-  return backend.executeSingleOutput('BiasAddGrad', [floatType(backend), stringAttr(backend, 'data_format', 'NHWC')], [x]);
+  return biasAddGrad(nodeBackend(args.backend), x);
 }
 
 /** 2x2 windows at stride 2 that tile an NHWC float input with even H and W exactly (TensorFlow's 'same' equals 'valid' there). */
@@ -134,10 +133,9 @@ function fusedConv2D(args: KernelArgs, conv2D: TF.KernelFunc, op: string): TF.Te
   return out;
 }
 
-function reluGrad(args: KernelArgs): TF.TensorInfo {
+function reluGradKernel(args: KernelArgs): TF.TensorInfo {
   const { dy, x } = args.inputs as { dy: TF.TensorInfo; x: TF.TensorInfo };
-  const backend = nodeBackend(args.backend);
-  return backend.executeSingleOutput('ReluGrad', [floatType(backend)], [dy, x]);
+  return reluGrad(nodeBackend(args.backend), dy, x);
 }
 
 /** Routes Relu's gradient to ReluGrad where the active backend has it (float32 only); elsewhere the stock gradient runs. */
@@ -173,7 +171,7 @@ export function registerTfjsNodeKernels(tf: Tf, native?: WinnowTfOps): string[] 
     if (conv2D && override(tf, 'FusedConv2D', (args) => fusedConv2D(args, conv2D, native.biasAddRelu))) done.push('FusedConv2D');
   }
   if (!tf.getKernel(reluGradKernelName, 'tensorflow')) {
-    tf.registerKernel({ kernelName: reluGradKernelName, backendName: 'tensorflow', kernelFunc: reluGrad as TF.KernelFunc });
+    tf.registerKernel({ kernelName: reluGradKernelName, backendName: 'tensorflow', kernelFunc: reluGradKernel as TF.KernelFunc });
     done.push(reluGradKernelName);
   }
   if (overrideReluGradient(tf)) done.push('Relu gradient');

@@ -23,15 +23,13 @@ export interface WinnowTfOps {
   momentumUpdate: string;
   /** WinnowAdamUpdate(value, m, v, gradient, beta1, 1-beta1, beta2, 1-beta2, 1-beta1^t, 1-beta2^t, epsilon, -lr) -> (value, m, v). */
   adamUpdate: string;
-  /** WinnowBiasReluPool(x, bias) -> (maxpool2x2(relu(x + bias)), int32 gradient slots); absent from an older build. */
-  biasReluPool?: string;
-  /** WinnowBiasReluPoolGrad(dy, slots) -> the gradient for x (max-pool then relu gradient); absent from an older build. */
-  biasReluPoolGrad?: string;
+  /** WinnowBiasReluPool(x, bias) -> (maxpool2x2(relu(x + bias)), int32 gradient slots). */
+  biasReluPool: string;
+  /** WinnowBiasReluPoolGrad(dy, slots) -> the gradient for x (max-pool then relu gradient). */
+  biasReluPoolGrad: string;
 }
 
-const opKeys = ['maxPool2x2Grad', 'maxPool2x2', 'biasAddRelu', 'biasAdd', 'momentumUpdate', 'adamUpdate'] as const;
-/** Ops newer than the others: an addon built before them still loads, and their users fall back to stock ops. */
-const optionalOpKeys = ['biasReluPool', 'biasReluPoolGrad'] as const;
+const opKeys = ['maxPool2x2Grad', 'maxPool2x2', 'biasAddRelu', 'biasAdd', 'momentumUpdate', 'adamUpdate', 'biasReluPool', 'biasReluPoolGrad'] as const;
 
 export type NativeOpsResult = { ops: WinnowTfOps } | { ops?: undefined; reason: string };
 
@@ -60,8 +58,7 @@ export function loadWinnowTfOps(file: string | undefined = winnowTfOpsPath()): N
     const exported = require(file) as Partial<WinnowTfOps>;
     const missing = opKeys.filter((key) => typeof exported[key] !== 'string');
     if (missing.length > 0) throw new Error(`it lacks ${missing.join(', ')} (rebuild: bash infra/build-tf-ops.sh)`);
-    const present = [...opKeys, ...optionalOpKeys].filter((key) => typeof exported[key] === 'string');
-    loaded = { ops: Object.fromEntries(present.map((key) => [key, exported[key]])) as unknown as WinnowTfOps };
+    loaded = { ops: Object.fromEntries(opKeys.map((key) => [key, exported[key]])) as unknown as WinnowTfOps };
   } catch (err) {
     loaded = { reason: `${file} did not load: ${(err as Error).message.split('\n')[0]}` };
   }

@@ -36,3 +36,13 @@ export function floatType(backend: NodeBackendAccess, name = 'T'): OpAttr {
 export function stringAttr(backend: NodeBackendAccess, name: string, value: string): OpAttr {
   return { name, type: backend.binding.TF_ATTR_STRING, value };
 }
+
+/** TensorFlow's BiasAddGrad: the sum over every axis but the last (a bias gradient), in one op. */
+export function biasAddGrad(backend: NodeBackendAccess, dx: TF.TensorInfo): TF.Tensor {
+  return backend.executeSingleOutput('BiasAddGrad', [floatType(backend), stringAttr(backend, 'data_format', 'NHWC')], [dx]);
+}
+
+/** TensorFlow's ReluGrad: dy where x > 0, else 0 (NaN x gives 0). */
+export function reluGrad(backend: NodeBackendAccess, dy: TF.TensorInfo, x: TF.TensorInfo): TF.Tensor {
+  return backend.executeSingleOutput('ReluGrad', [floatType(backend)], [dy, x]);
+}

@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadWinnowTfOps } from '../compute/tfjs-node-native-ops';
-import { floatType, nodeBackend, stringAttr } from '../compute/tfjs-node-ops';
+import { biasAddGrad, nodeBackend, reluGrad } from '../compute/tfjs-node-ops';
 
 /** The layer configuration fields read here (tfjs-layers' getConfig). */
 interface LayerConfig {
@@ -84,11 +84,10 @@ function fusedOps(): { biasReluPool: Binary; biasRelu: Binary } | null {
   if (tf.getBackend() !== 'tensorflow') return null;
   if (cached !== undefined) return cached;
   const ops = loadWinnowTfOps().ops;
-  if (!ops?.biasReluPool || !ops.biasReluPoolGrad) return (cached = null);
+  if (!ops) return (cached = null);
   const { biasReluPool: poolOp, biasReluPoolGrad: poolGradOp, biasAddRelu: reluOp } = ops;
   const backend = nodeBackend(tf.backend());
-  const biasGrad = (dx: tf.Tensor): tf.Tensor =>
-    backend.executeSingleOutput('BiasAddGrad', [floatType(backend), stringAttr(backend, 'data_format', 'NHWC')], [dx]);
+  const biasGrad = (dx: tf.Tensor): tf.Tensor => biasAddGrad(backend, dx);
   // customGrad's typings take inputs and the save function as one union; they are (x, bias, save).
   const biasReluPool = tf.customGrad(((x: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
     const [y, slots] = backend.executeMultipleOutputs(poolOp, [], [x, bias], 2);
@@ -108,7 +107,7 @@ function fusedOps(): { biasReluPool: Binary; biasRelu: Binary } | null {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         // ReluGrad masks by y > 0, the same as by x + bias > 0 (relu keeps positives, NaN fails both).
-        const dx = backend.executeSingleOutput('ReluGrad', [floatType(backend)], [dy, saved[0]]);
+        const dx = reluGrad(backend, dy, saved[0]!);
         return [dx, biasGrad(dx)];
       },
     };

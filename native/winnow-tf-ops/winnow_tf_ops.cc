@@ -122,44 +122,78 @@ void MaxPoolGradRows(const float* __restrict x, const float* __restrict dy, floa
   }
 }
 
-void Fail(TF_OpKernelContext* ctx, TF_Status* status, const std::string& message) {
-  TF_SetStatus(status, TF_INVALID_ARGUMENT, message.c_str());
-  TF_OpKernelContext_Failure(ctx, status);
-}
+// One kernel invocation: its status and every tensor it takes or allocates,
+// released when it goes out of scope. Input and Output report a failure to
+// TensorFlow themselves and then return nullptr, so a kernel just returns.
+class KernelCall {
+ public:
+  explicit KernelCall(TF_OpKernelContext* ctx) : ctx_(ctx), status_(TF_NewStatus()) {}
+  KernelCall(const KernelCall&) = delete;
+  KernelCall& operator=(const KernelCall&) = delete;
+  ~KernelCall() {
+    for (TF_Tensor* t : tensors_) TF_DeleteTensor(t);
+    TF_DeleteStatus(status_);
+  }
+
+  TF_Tensor* Input(int i) {
+    TF_Tensor* t = nullptr;
+    TF_GetInput(ctx_, i, &t, status_);
+    return Keep(t);
+  }
+
+  // Output i of the given type and dims; its data, or nullptr.
+  template <typename T>
+  T* Output(int i, TF_DataType type, const int64_t* dims, int rank, size_t bytes) {
+    TF_Tensor* t = Keep(TF_AllocateOutput(ctx_, i, type, dims, rank, bytes, status_));
+    return t ? static_cast<T*>(TF_TensorData(t)) : nullptr;
+  }
+
+  // Output i with `like`'s shape, float.
+  float* OutputLike(int i, TF_Tensor* like) {
+    const int rank = TF_NumDims(like);
+    std::vector<int64_t> dims(rank);
+    for (int d = 0; d < rank; ++d) dims[d] = TF_Dim(like, d);
+    return Output<float>(i, TF_FLOAT, dims.data(), rank, TF_TensorByteSize(like));
+  }
+
+  void Fail(const std::string& message) {
+    TF_SetStatus(status_, TF_INVALID_ARGUMENT, message.c_str());
+    TF_OpKernelContext_Failure(ctx_, status_);
+  }
+
+ private:
+  TF_Tensor* Keep(TF_Tensor* t) {
+    if (t) tensors_.push_back(t);
+    if (TF_GetCode(status_) == TF_OK) return t;
+    TF_OpKernelContext_Failure(ctx_, status_);
+    return nullptr;
+  }
+
+  TF_OpKernelContext* ctx_;
+  TF_Status* status_;
+  std::vector<TF_Tensor*> tensors_;
+};
 
 void MaxPoolGradCompute(void*, TF_OpKernelContext* ctx) {
-  TF_Status* status = TF_NewStatus();
-  TF_Tensor* x = nullptr;
-  TF_Tensor* dy = nullptr;
-  TF_Tensor* dx = nullptr;
-  TF_GetInput(ctx, 0, &x, status);
-  if (TF_GetCode(status) == TF_OK) TF_GetInput(ctx, 1, &dy, status);
-  if (TF_GetCode(status) != TF_OK) {
-    TF_OpKernelContext_Failure(ctx, status);
-  } else if (TF_NumDims(x) != 4 || TF_NumDims(dy) != 4 || TF_Dim(x, 1) % 2 != 0 || TF_Dim(x, 2) % 2 != 0 ||
-             TF_Dim(dy, 0) != TF_Dim(x, 0) || TF_Dim(dy, 1) * 2 != TF_Dim(x, 1) || TF_Dim(dy, 2) * 2 != TF_Dim(x, 2) ||
-             TF_Dim(dy, 3) != TF_Dim(x, 3)) {
-    Fail(ctx, status, std::string(kMaxPoolGrad) + ": x must be NHWC with even H and W, dy [N, H/2, W/2, C]");
-  } else {
-    const int64_t dims[4] = {TF_Dim(x, 0), TF_Dim(x, 1), TF_Dim(x, 2), TF_Dim(x, 3)};
-    dx = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 4, TF_TensorByteSize(x), status);
-    if (TF_GetCode(status) != TF_OK) {
-      TF_OpKernelContext_Failure(ctx, status);
-    } else {
-      const float* xp = static_cast<const float*>(TF_TensorData(x));
-      const float* gp = static_cast<const float*>(TF_TensorData(dy));
-      float* dp = static_cast<float*>(TF_TensorData(dx));
-      const int64_t rows = dims[0] * dims[1] / 2;
-      // Memory-bound: one thread per 256 KiB of input at least.
-      const int64_t row_bytes = 2 * dims[2] * dims[3] * sizeof(float);
-      Parallel(rows, std::max<int64_t>(1, (256 << 10) / row_bytes),
-               [&](int64_t begin, int64_t end) { MaxPoolGradRows(xp, gp, dp, begin, end, dims[2], dims[3]); });
-    }
+  KernelCall call(ctx);
+  TF_Tensor* x = call.Input(0);
+  TF_Tensor* dy = x ? call.Input(1) : nullptr;
+  if (!dy) return;
+  if (TF_NumDims(x) != 4 || TF_NumDims(dy) != 4 || TF_Dim(x, 1) % 2 != 0 || TF_Dim(x, 2) % 2 != 0 ||
+      TF_Dim(dy, 0) != TF_Dim(x, 0) || TF_Dim(dy, 1) * 2 != TF_Dim(x, 1) || TF_Dim(dy, 2) * 2 != TF_Dim(x, 2) ||
+      TF_Dim(dy, 3) != TF_Dim(x, 3)) {
+    return call.Fail(std::string(kMaxPoolGrad) + ": x must be NHWC with even H and W, dy [N, H/2, W/2, C]");
   }
-  if (x) TF_DeleteTensor(x);
-  if (dy) TF_DeleteTensor(dy);
-  if (dx) TF_DeleteTensor(dx);
-  TF_DeleteStatus(status);
+  const int64_t dims[4] = {TF_Dim(x, 0), TF_Dim(x, 1), TF_Dim(x, 2), TF_Dim(x, 3)};
+  float* dp = call.Output<float>(0, TF_FLOAT, dims, 4, TF_TensorByteSize(x));
+  if (!dp) return;
+  const float* xp = static_cast<const float*>(TF_TensorData(x));
+  const float* gp = static_cast<const float*>(TF_TensorData(dy));
+  const int64_t rows = dims[0] * dims[1] / 2;
+  // Memory-bound: one thread per 256 KiB of input at least.
+  const int64_t row_bytes = 2 * dims[2] * dims[3] * sizeof(float);
+  Parallel(rows, std::max<int64_t>(1, (256 << 10) / row_bytes),
+           [&](int64_t begin, int64_t end) { MaxPoolGradRows(xp, gp, dp, begin, end, dims[2], dims[3]); });
 }
 
 __attribute__((target_clones("avx2", "default")))
@@ -185,31 +219,20 @@ void MaxPoolRows(const float* __restrict x, float* __restrict y, int64_t begin, 
 }
 
 void MaxPoolCompute(void*, TF_OpKernelContext* ctx) {
-  TF_Status* status = TF_NewStatus();
-  TF_Tensor* x = nullptr;
-  TF_Tensor* y = nullptr;
-  TF_GetInput(ctx, 0, &x, status);
-  if (TF_GetCode(status) != TF_OK) {
-    TF_OpKernelContext_Failure(ctx, status);
-  } else if (TF_NumDims(x) != 4 || TF_Dim(x, 1) % 2 != 0 || TF_Dim(x, 2) % 2 != 0) {
-    Fail(ctx, status, std::string(kMaxPool) + ": x must be NHWC with even H and W");
-  } else {
-    const int64_t dims[4] = {TF_Dim(x, 0), TF_Dim(x, 1) / 2, TF_Dim(x, 2) / 2, TF_Dim(x, 3)};
-    y = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 4, TF_TensorByteSize(x) / 4, status);
-    if (TF_GetCode(status) != TF_OK) {
-      TF_OpKernelContext_Failure(ctx, status);
-    } else {
-      const float* xp = static_cast<const float*>(TF_TensorData(x));
-      float* yp = static_cast<float*>(TF_TensorData(y));
-      const int64_t w = TF_Dim(x, 2), c = TF_Dim(x, 3);
-      const int64_t row_bytes = 2 * w * c * sizeof(float);
-      Parallel(dims[0] * dims[1], std::max<int64_t>(1, (256 << 10) / row_bytes),
-               [&](int64_t begin, int64_t end) { MaxPoolRows(xp, yp, begin, end, w, c); });
-    }
+  KernelCall call(ctx);
+  TF_Tensor* x = call.Input(0);
+  if (!x) return;
+  if (TF_NumDims(x) != 4 || TF_Dim(x, 1) % 2 != 0 || TF_Dim(x, 2) % 2 != 0) {
+    return call.Fail(std::string(kMaxPool) + ": x must be NHWC with even H and W");
   }
-  if (x) TF_DeleteTensor(x);
-  if (y) TF_DeleteTensor(y);
-  TF_DeleteStatus(status);
+  const int64_t dims[4] = {TF_Dim(x, 0), TF_Dim(x, 1) / 2, TF_Dim(x, 2) / 2, TF_Dim(x, 3)};
+  float* yp = call.Output<float>(0, TF_FLOAT, dims, 4, TF_TensorByteSize(x) / 4);
+  if (!yp) return;
+  const float* xp = static_cast<const float*>(TF_TensorData(x));
+  const int64_t w = TF_Dim(x, 2), c = TF_Dim(x, 3);
+  const int64_t row_bytes = 2 * w * c * sizeof(float);
+  Parallel(dims[0] * dims[1], std::max<int64_t>(1, (256 << 10) / row_bytes),
+           [&](int64_t begin, int64_t end) { MaxPoolRows(xp, yp, begin, end, w, c); });
 }
 
 // Relu as TensorFlow's: NaN stays NaN, -0 and negatives become +0.
@@ -227,37 +250,21 @@ void BiasAddRows(const float* __restrict x, const float* __restrict bias, float*
 
 template <bool kRelu>
 void BiasAddCompute(void*, TF_OpKernelContext* ctx) {
-  TF_Status* status = TF_NewStatus();
-  TF_Tensor* x = nullptr;
-  TF_Tensor* bias = nullptr;
-  TF_Tensor* y = nullptr;
-  TF_GetInput(ctx, 0, &x, status);
-  if (TF_GetCode(status) == TF_OK) TF_GetInput(ctx, 1, &bias, status);
-  if (TF_GetCode(status) != TF_OK) {
-    TF_OpKernelContext_Failure(ctx, status);
-  } else if (TF_NumDims(x) < 1 || TF_NumDims(bias) != 1 || TF_Dim(bias, 0) != TF_Dim(x, TF_NumDims(x) - 1)) {
-    Fail(ctx, status, std::string(kRelu ? kBiasAddRelu : kBiasAdd) + ": bias must be 1-d, as long as the last axis of x");
-  } else {
-    const int rank = TF_NumDims(x);
-    std::vector<int64_t> dims(rank);
-    for (int i = 0; i < rank; ++i) dims[i] = TF_Dim(x, i);
-    y = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims.data(), rank, TF_TensorByteSize(x), status);
-    if (TF_GetCode(status) != TF_OK) {
-      TF_OpKernelContext_Failure(ctx, status);
-    } else {
-      const int64_t c = dims[rank - 1];
-      const int64_t rows = c == 0 ? 0 : static_cast<int64_t>(TF_TensorElementCount(x)) / c;
-      const float* xp = static_cast<const float*>(TF_TensorData(x));
-      const float* bp = static_cast<const float*>(TF_TensorData(bias));
-      float* yp = static_cast<float*>(TF_TensorData(y));
-      Parallel(rows, std::max<int64_t>(1, (256 << 10) / std::max<int64_t>(1, c * sizeof(float))),
-               [&](int64_t begin, int64_t end) { BiasAddRows<kRelu>(xp, bp, yp, begin, end, c); });
-    }
+  KernelCall call(ctx);
+  TF_Tensor* x = call.Input(0);
+  TF_Tensor* bias = x ? call.Input(1) : nullptr;
+  if (!bias) return;
+  if (TF_NumDims(x) < 1 || TF_NumDims(bias) != 1 || TF_Dim(bias, 0) != TF_Dim(x, TF_NumDims(x) - 1)) {
+    return call.Fail(std::string(kRelu ? kBiasAddRelu : kBiasAdd) + ": bias must be 1-d, as long as the last axis of x");
   }
-  if (x) TF_DeleteTensor(x);
-  if (bias) TF_DeleteTensor(bias);
-  if (y) TF_DeleteTensor(y);
-  TF_DeleteStatus(status);
+  float* yp = call.OutputLike(0, x);
+  if (!yp) return;
+  const int64_t c = TF_Dim(x, TF_NumDims(x) - 1);
+  const int64_t rows = c == 0 ? 0 : static_cast<int64_t>(TF_TensorElementCount(x)) / c;
+  const float* xp = static_cast<const float*>(TF_TensorData(x));
+  const float* bp = static_cast<const float*>(TF_TensorData(bias));
+  Parallel(rows, std::max<int64_t>(1, (256 << 10) / std::max<int64_t>(1, c * sizeof(float))),
+           [&](int64_t begin, int64_t end) { BiasAddRows<kRelu>(xp, bp, yp, begin, end, c); });
 }
 
 // Output rows [begin, end) of the pooled grid, as BiasAddRows<true>, MaxPoolRows and MaxPoolGradRows compute them.
@@ -328,170 +335,104 @@ void BiasReluPoolGradRows(const float* __restrict dy, const int32_t* __restrict 
 }
 
 void BiasReluPoolCompute(void*, TF_OpKernelContext* ctx) {
-  TF_Status* status = TF_NewStatus();
-  TF_Tensor* x = nullptr;
-  TF_Tensor* bias = nullptr;
-  TF_Tensor* y = nullptr;
-  TF_Tensor* where = nullptr;
-  TF_GetInput(ctx, 0, &x, status);
-  if (TF_GetCode(status) == TF_OK) TF_GetInput(ctx, 1, &bias, status);
-  if (TF_GetCode(status) != TF_OK) {
-    TF_OpKernelContext_Failure(ctx, status);
-  } else if (TF_NumDims(x) != 4 || TF_Dim(x, 1) % 2 != 0 || TF_Dim(x, 2) % 2 != 0 || TF_NumDims(bias) != 1 || TF_Dim(bias, 0) != TF_Dim(x, 3)) {
-    Fail(ctx, status, std::string(kBiasReluPool) + ": x must be NHWC with even H and W, bias [C]");
-  } else {
-    const int64_t dims[4] = {TF_Dim(x, 0), TF_Dim(x, 1) / 2, TF_Dim(x, 2) / 2, TF_Dim(x, 3)};
-    const size_t bytes = TF_TensorByteSize(x) / 4;
-    y = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 4, bytes, status);
-    if (TF_GetCode(status) == TF_OK) where = TF_AllocateOutput(ctx, 1, TF_INT32, dims, 4, bytes, status);
-    if (TF_GetCode(status) != TF_OK) {
-      TF_OpKernelContext_Failure(ctx, status);
-    } else {
-      const float* xp = static_cast<const float*>(TF_TensorData(x));
-      const float* bp = static_cast<const float*>(TF_TensorData(bias));
-      float* yp = static_cast<float*>(TF_TensorData(y));
-      int32_t* wp = static_cast<int32_t*>(TF_TensorData(where));
-      const int64_t w = TF_Dim(x, 2), c = TF_Dim(x, 3);
-      const int64_t row_bytes = 2 * w * c * sizeof(float);
-      Parallel(dims[0] * dims[1], std::max<int64_t>(1, (256 << 10) / row_bytes),
-               [&](int64_t begin, int64_t end) { BiasReluPoolRows(xp, bp, yp, wp, begin, end, w, c); });
-    }
+  KernelCall call(ctx);
+  TF_Tensor* x = call.Input(0);
+  TF_Tensor* bias = x ? call.Input(1) : nullptr;
+  if (!bias) return;
+  if (TF_NumDims(x) != 4 || TF_Dim(x, 1) % 2 != 0 || TF_Dim(x, 2) % 2 != 0 || TF_NumDims(bias) != 1 || TF_Dim(bias, 0) != TF_Dim(x, 3)) {
+    return call.Fail(std::string(kBiasReluPool) + ": x must be NHWC with even H and W, bias [C]");
   }
-  if (x) TF_DeleteTensor(x);
-  if (bias) TF_DeleteTensor(bias);
-  if (y) TF_DeleteTensor(y);
-  if (where) TF_DeleteTensor(where);
-  TF_DeleteStatus(status);
+  const int64_t dims[4] = {TF_Dim(x, 0), TF_Dim(x, 1) / 2, TF_Dim(x, 2) / 2, TF_Dim(x, 3)};
+  const size_t bytes = TF_TensorByteSize(x) / 4;
+  float* yp = call.Output<float>(0, TF_FLOAT, dims, 4, bytes);
+  int32_t* wp = yp ? call.Output<int32_t>(1, TF_INT32, dims, 4, bytes) : nullptr;
+  if (!wp) return;
+  const float* xp = static_cast<const float*>(TF_TensorData(x));
+  const float* bp = static_cast<const float*>(TF_TensorData(bias));
+  const int64_t w = TF_Dim(x, 2), c = TF_Dim(x, 3);
+  const int64_t row_bytes = 2 * w * c * sizeof(float);
+  Parallel(dims[0] * dims[1], std::max<int64_t>(1, (256 << 10) / row_bytes),
+           [&](int64_t begin, int64_t end) { BiasReluPoolRows(xp, bp, yp, wp, begin, end, w, c); });
 }
 
 void BiasReluPoolGradCompute(void*, TF_OpKernelContext* ctx) {
-  TF_Status* status = TF_NewStatus();
-  TF_Tensor* dy = nullptr;
-  TF_Tensor* where = nullptr;
-  TF_Tensor* dx = nullptr;
-  TF_GetInput(ctx, 0, &dy, status);
-  if (TF_GetCode(status) == TF_OK) TF_GetInput(ctx, 1, &where, status);
-  if (TF_GetCode(status) != TF_OK) {
-    TF_OpKernelContext_Failure(ctx, status);
-  } else if (TF_NumDims(dy) != 4 || TF_NumDims(where) != 4 || TF_TensorElementCount(where) != TF_TensorElementCount(dy) ||
-             TF_Dim(where, 3) != TF_Dim(dy, 3)) {
-    Fail(ctx, status, std::string(kBiasReluPoolGrad) + ": dy and where must be [N, H/2, W/2, C]");
-  } else {
-    // The pools tile the input exactly, so its shape is dy's with H and W doubled.
-    const int64_t dims[4] = {TF_Dim(dy, 0), TF_Dim(dy, 1) * 2, TF_Dim(dy, 2) * 2, TF_Dim(dy, 3)};
-    dx = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 4, TF_TensorByteSize(dy) * 4, status);
-    if (TF_GetCode(status) != TF_OK) {
-      TF_OpKernelContext_Failure(ctx, status);
-    } else {
-      const float* gp = static_cast<const float*>(TF_TensorData(dy));
-      const int32_t* wp = static_cast<const int32_t*>(TF_TensorData(where));
-      float* dp = static_cast<float*>(TF_TensorData(dx));
-      const int64_t row_bytes = 2 * dims[2] * dims[3] * sizeof(float);
-      Parallel(dims[0] * dims[1] / 2, std::max<int64_t>(1, (256 << 10) / row_bytes),
-               [&](int64_t begin, int64_t end) { BiasReluPoolGradRows(gp, wp, dp, begin, end, dims[2], dims[3]); });
-    }
+  KernelCall call(ctx);
+  TF_Tensor* dy = call.Input(0);
+  TF_Tensor* where = dy ? call.Input(1) : nullptr;
+  if (!where) return;
+  if (TF_NumDims(dy) != 4 || TF_NumDims(where) != 4 || TF_TensorElementCount(where) != TF_TensorElementCount(dy) ||
+      TF_Dim(where, 3) != TF_Dim(dy, 3)) {
+    return call.Fail(std::string(kBiasReluPoolGrad) + ": dy and where must be [N, H/2, W/2, C]");
   }
-  if (dy) TF_DeleteTensor(dy);
-  if (where) TF_DeleteTensor(where);
-  if (dx) TF_DeleteTensor(dx);
-  TF_DeleteStatus(status);
+  // The pools tile the input exactly, so its shape is dy's with H and W doubled.
+  const int64_t dims[4] = {TF_Dim(dy, 0), TF_Dim(dy, 1) * 2, TF_Dim(dy, 2) * 2, TF_Dim(dy, 3)};
+  float* dp = call.Output<float>(0, TF_FLOAT, dims, 4, TF_TensorByteSize(dy) * 4);
+  if (!dp) return;
+  const float* gp = static_cast<const float*>(TF_TensorData(dy));
+  const int32_t* wp = static_cast<const int32_t*>(TF_TensorData(where));
+  const int64_t row_bytes = 2 * dims[2] * dims[3] * sizeof(float);
+  Parallel(dims[0] * dims[1] / 2, std::max<int64_t>(1, (256 << 10) / row_bytes),
+           [&](int64_t begin, int64_t end) { BiasReluPoolGradRows(gp, wp, dp, begin, end, dims[2], dims[3]); });
 }
 
-// Reads inputs [0, n) as float tensors; the first `full` must have the same element count, the rest be scalars.
-struct Inputs {
-  std::vector<TF_Tensor*> tensors;
-  ~Inputs() {
-    for (TF_Tensor* t : tensors)
-      if (t) TF_DeleteTensor(t);
-  }
-  const float* data(int i) const { return static_cast<const float*>(TF_TensorData(tensors[i])); }
-  float scalar(int i) const { return *data(i); }
-};
-
-bool ReadInputs(TF_OpKernelContext* ctx, TF_Status* status, const char* op, int n, int full, Inputs& in) {
-  in.tensors.assign(n, nullptr);
+// Reads inputs [0, n) into `in`; the first `full` must have the same element count, the rest be scalars.
+bool ReadInputs(KernelCall& call, const char* op, int n, int full, std::vector<TF_Tensor*>& in) {
+  in.assign(n, nullptr);
   for (int i = 0; i < n; ++i) {
-    TF_GetInput(ctx, i, &in.tensors[i], status);
-    if (TF_GetCode(status) != TF_OK) {
-      TF_OpKernelContext_Failure(ctx, status);
-      return false;
-    }
+    if (!(in[i] = call.Input(i))) return false;
   }
   for (int i = 0; i < n; ++i) {
-    const int64_t count = TF_TensorElementCount(in.tensors[i]);
-    if ((i < full && count != TF_TensorElementCount(in.tensors[0])) || (i >= full && count != 1)) {
-      Fail(ctx, status, std::string(op) + ": the first inputs must have one shape, the others be scalars");
+    const int64_t count = TF_TensorElementCount(in[i]);
+    if ((i < full && count != TF_TensorElementCount(in[0])) || (i >= full && count != 1)) {
+      call.Fail(std::string(op) + ": the first inputs must have one shape, the others be scalars");
       return false;
     }
   }
   return true;
 }
 
-// Allocates output i with input 0's shape.
-float* OutputLike(TF_OpKernelContext* ctx, TF_Status* status, int i, TF_Tensor* like, std::vector<TF_Tensor*>& outputs) {
-  const int rank = TF_NumDims(like);
-  std::vector<int64_t> dims(rank);
-  for (int d = 0; d < rank; ++d) dims[d] = TF_Dim(like, d);
-  TF_Tensor* out = TF_AllocateOutput(ctx, i, TF_FLOAT, dims.data(), rank, TF_TensorByteSize(like), status);
-  if (TF_GetCode(status) != TF_OK) return nullptr;
-  outputs.push_back(out);
-  return static_cast<float*>(TF_TensorData(out));
-}
+const float* Data(TF_Tensor* t) { return static_cast<const float*>(TF_TensorData(t)); }
 
 // (value, accumulation, gradient, m, c) -> (value + c * (m * accumulation + gradient), m * accumulation + gradient)
 void MomentumCompute(void*, TF_OpKernelContext* ctx) {
-  TF_Status* status = TF_NewStatus();
-  Inputs in;
-  std::vector<TF_Tensor*> outputs;
-  if (ReadInputs(ctx, status, kMomentum, 5, 3, in)) {
-    float* value = OutputLike(ctx, status, 0, in.tensors[0], outputs);
-    float* accumulation = value ? OutputLike(ctx, status, 1, in.tensors[0], outputs) : nullptr;
-    if (!accumulation) {
-      TF_OpKernelContext_Failure(ctx, status);
-    } else {
-      const float *v = in.data(0), *a = in.data(1), *g = in.data(2);
-      const float m = in.scalar(3), c = in.scalar(4);
-      const int64_t n = TF_TensorElementCount(in.tensors[0]);
-      for (int64_t i = 0; i < n; ++i) {
-        const float next = m * a[i] + g[i];
-        accumulation[i] = next;
-        value[i] = c * next + v[i];
-      }
-    }
+  KernelCall call(ctx);
+  std::vector<TF_Tensor*> in;
+  if (!ReadInputs(call, kMomentum, 5, 3, in)) return;
+  float* value = call.OutputLike(0, in[0]);
+  float* accumulation = value ? call.OutputLike(1, in[0]) : nullptr;
+  if (!accumulation) return;
+  const float *v = Data(in[0]), *a = Data(in[1]), *g = Data(in[2]);
+  const float m = *Data(in[3]), c = *Data(in[4]);
+  const int64_t n = TF_TensorElementCount(in[0]);
+  for (int64_t i = 0; i < n; ++i) {
+    const float next = m * a[i] + g[i];
+    accumulation[i] = next;
+    value[i] = c * next + v[i];
   }
-  for (TF_Tensor* t : outputs) TF_DeleteTensor(t);
-  TF_DeleteStatus(status);
 }
 
 // (value, m, v, gradient, beta1, 1 - beta1, beta2, 1 - beta2, 1 - beta1^t, 1 - beta2^t, epsilon, -lr) -> (value, m, v)
 void AdamCompute(void*, TF_OpKernelContext* ctx) {
-  TF_Status* status = TF_NewStatus();
-  Inputs in;
-  std::vector<TF_Tensor*> outputs;
-  if (ReadInputs(ctx, status, kAdam, 12, 4, in)) {
-    float* value = OutputLike(ctx, status, 0, in.tensors[0], outputs);
-    float* first = value ? OutputLike(ctx, status, 1, in.tensors[0], outputs) : nullptr;
-    float* second = first ? OutputLike(ctx, status, 2, in.tensors[0], outputs) : nullptr;
-    if (!second) {
-      TF_OpKernelContext_Failure(ctx, status);
-    } else {
-      const float *x = in.data(0), *m = in.data(1), *v = in.data(2), *g = in.data(3);
-      const float beta1 = in.scalar(4), one_minus_beta1 = in.scalar(5), beta2 = in.scalar(6), one_minus_beta2 = in.scalar(7);
-      const float correction1 = in.scalar(8), correction2 = in.scalar(9), epsilon = in.scalar(10), neg_lr = in.scalar(11);
-      const int64_t n = TF_TensorElementCount(in.tensors[0]);
-      for (int64_t i = 0; i < n; ++i) {
-        const float next_m = m[i] * beta1 + g[i] * one_minus_beta1;
-        const float next_v = v[i] * beta2 + (g[i] * g[i]) * one_minus_beta2;
-        first[i] = next_m;
-        second[i] = next_v;
-        const float corrected_m = next_m / correction1;
-        const float corrected_v = next_v / correction2;
-        value[i] = (corrected_m / (std::sqrt(corrected_v) + epsilon)) * neg_lr + x[i];
-      }
-    }
+  KernelCall call(ctx);
+  std::vector<TF_Tensor*> in;
+  if (!ReadInputs(call, kAdam, 12, 4, in)) return;
+  float* value = call.OutputLike(0, in[0]);
+  float* first = value ? call.OutputLike(1, in[0]) : nullptr;
+  float* second = first ? call.OutputLike(2, in[0]) : nullptr;
+  if (!second) return;
+  const float *x = Data(in[0]), *m = Data(in[1]), *v = Data(in[2]), *g = Data(in[3]);
+  const float beta1 = *Data(in[4]), one_minus_beta1 = *Data(in[5]), beta2 = *Data(in[6]), one_minus_beta2 = *Data(in[7]);
+  const float correction1 = *Data(in[8]), correction2 = *Data(in[9]), epsilon = *Data(in[10]), neg_lr = *Data(in[11]);
+  const int64_t n = TF_TensorElementCount(in[0]);
+  for (int64_t i = 0; i < n; ++i) {
+    const float next_m = m[i] * beta1 + g[i] * one_minus_beta1;
+    const float next_v = v[i] * beta2 + (g[i] * g[i]) * one_minus_beta2;
+    first[i] = next_m;
+    second[i] = next_v;
+    const float corrected_m = next_m / correction1;
+    const float corrected_v = next_v / correction2;
+    value[i] = (corrected_m / (std::sqrt(corrected_v) + epsilon)) * neg_lr + x[i];
   }
-  for (TF_Tensor* t : outputs) TF_DeleteTensor(t);
-  TF_DeleteStatus(status);
 }
 
 // Registers op `name` with float inputs and float outputs, and its CPU kernel.

@@ -185,7 +185,17 @@ describe('winnow native TensorFlow ops on tfjs-node', { skip }, () => {
     const x = tf.zeros([1, 3, 4, 1]);
     const dy = tf.zeros([1, 1, 2, 1]);
     assert.throws(() => backend.executeSingleOutput('WinnowMaxPool2x2Grad', [], [x, dy]), /even H and W/);
-    tf.dispose([x, dy]);
+    assert.throws(() => backend.executeSingleOutput('WinnowMaxPool2x2', [], [x]), /even H and W/);
+    const bias = tf.zeros([2]);
+    assert.throws(() => backend.executeSingleOutput('WinnowBiasAdd', [], [x, bias]), /bias must be 1-d, as long as the last axis/);
+    assert.throws(() => backend.executeMultipleOutputs('WinnowBiasReluPool', [], [x, bias], 2), /even H and W, bias \[C\]/);
+    const where = tf.zeros([1, 3, 4, 1], 'int32');
+    assert.throws(() => backend.executeSingleOutput('WinnowBiasReluPoolGrad', [], [dy, where]), /dy and where must be/);
+    const v = tf.zeros([3]);
+    tf.tidy(() => {
+      assert.throws(() => backend.executeMultipleOutputs('WinnowMomentumUpdate', [], [v, v, tf.zeros([2]), tf.scalar(0.9), tf.scalar(-0.1)], 2), /the others be scalars/);
+    });
+    tf.dispose([x, dy, bias, where, v]);
   });
 
   it('fused momentum and Adam updates give the stock weights and slots bit for bit, without leaks', async () => {

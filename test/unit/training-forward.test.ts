@@ -108,12 +108,12 @@ describe('fused training forward on tfjs-node', { skip }, () => {
     tf.tidy(() => {
       const x = tf.tensor(values(3 * 6 * 4 * 21, 21, [NaN, Infinity, -Infinity, -0, 0, 1e30]), shape);
       const bias = tf.tensor(values(21, 22, [-0]));
-      const [y, slots] = backend.executeMultipleOutputs(ops.biasReluPool as string, [], [x, bias], 2);
+      const [y, slots] = backend.executeMultipleOutputs(ops.biasReluPool, [], [x, bias], 2);
       const pre = tf.add(x, bias);
       const relu = tf.relu(pre);
       sameBits(y.dataSync(), tf.maxPool(relu as tf.Tensor4D, 2, 2, 'valid').dataSync(), 'pooled');
       const dy = tf.tensor(values(y.size, 23, [Infinity, -Infinity, NaN, -0, -5]), y.shape);
-      const dx = backend.executeSingleOutput(ops.biasReluPoolGrad as string, [], [dy, slots]);
+      const dx = backend.executeSingleOutput(ops.biasReluPoolGrad, [], [dy, slots]);
       const routed = tf.grad((r: tf.Tensor) => tf.maxPool(r as tf.Tensor4D, 2, 2, 'valid'))(relu, dy);
       const expected = backend.executeSingleOutput('ReluGrad', [floatType(backend)], [routed, pre]);
       sameBits(dx.dataSync(), expected.dataSync(), 'input gradient');
