@@ -31,7 +31,7 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/include/tsl/platform"
 echo '/* empty: winnow builds against the C API only */' >"$tmp/include/tsl/platform/platform.h"
 lib="$(cd "$tf_dir/lib" && pwd -P)"
-g++ -std=c++20 -O3 -ffp-contract=off -fPIC -shared -Wall -Wextra -DIS_SLIM_BUILD -DNODE_GYP_MODULE_NAME=winnow_tf_ops \
+g++ -std=c++20 -O3 -ffp-contract=off -fPIC -shared -Wall -Wextra -Wno-psabi -DIS_SLIM_BUILD -DNODE_GYP_MODULE_NAME=winnow_tf_ops \
   -I"$node_include" -I"$tf_dir/include" -I"$tmp/include" "$src" -o "$tmp/winnow_tf_ops.node" \
   -L"$lib" -l:libtensorflow_framework.so.2 -l:libtensorflow_cc.so.2 -Wl,-rpath,"$lib" -pthread
 mkdir -p "$out"

@@ -27,9 +27,24 @@ export interface WinnowTfOps {
   biasReluPool: string;
   /** WinnowBiasReluPoolGrad(dy, slots) -> the gradient for x (max-pool then relu gradient). */
   biasReluPoolGrad: string;
+  /** WinnowConvIn1BiasReluPool(x, filter, bias; pad_top, pad_bottom, pad_left, pad_right) -> (maxpool2x2(relu(conv + bias)), slots), single-channel x, stride 1. */
+  convIn1BiasReluPool: string;
+  /** WinnowConvIn1BiasReluPoolGrad(x, dy, slots; the same pads) -> (filter gradient, bias gradient). */
+  convIn1BiasReluPoolGrad: string;
 }
 
-const opKeys = ['maxPool2x2Grad', 'maxPool2x2', 'biasAddRelu', 'biasAdd', 'momentumUpdate', 'adamUpdate', 'biasReluPool', 'biasReluPoolGrad'] as const;
+const opKeys = [
+  'maxPool2x2Grad',
+  'maxPool2x2',
+  'biasAddRelu',
+  'biasAdd',
+  'momentumUpdate',
+  'adamUpdate',
+  'biasReluPool',
+  'biasReluPoolGrad',
+  'convIn1BiasReluPool',
+  'convIn1BiasReluPoolGrad',
+] as const;
 
 export type NativeOpsResult = { ops: WinnowTfOps } | { ops?: undefined; reason: string };
 

@@ -17,6 +17,7 @@ export interface NodeBackendAccess {
     TF_ATTR_TYPE: number;
     TF_ATTR_BOOL: number;
     TF_ATTR_STRING: number;
+    TF_ATTR_INT: number;
     TF_FLOAT: number;
     TF_BOOL: number;
   };
@@ -31,6 +32,10 @@ export function nodeBackend(backend: unknown): NodeBackendAccess {
 /** The `T: float` attribute most element-wise ops take. */
 export function floatType(backend: NodeBackendAccess, name = 'T'): OpAttr {
   return { name, type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_FLOAT };
+}
+
+export function intAttr(backend: NodeBackendAccess, name: string, value: number): OpAttr {
+  return { name, type: backend.binding.TF_ATTR_INT, value };
 }
 
 export function stringAttr(backend: NodeBackendAccess, name: string, value: string): OpAttr {

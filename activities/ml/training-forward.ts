@@ -9,12 +9,21 @@
  * largest tensors of a step, each with ~50-85 us of fixed cost per op.
  * The same float operations in the same order, so the same loss, gradients
  * and weights bit for bit; the model (layers, weights, checkpoints) is
- * untouched: this reads its variables. Any other layer, model or backend runs
- * through model.apply.
+ * untouched: this reads its variables.
+ *
+ * The first block, when its input has one channel (grey images) and the
+ * convolution has stride 1, runs as one WinnowConvIn1BiasReluPool op whose
+ * gradient is one WinnowConvIn1BiasReluPoolGrad (filter and bias gradients
+ * from the pooled gradient, without the full-size convolution output or its
+ * gradient). Not bit for bit: the convolution sums its taps in another order
+ * (tests bound the difference). Its input is the batch, so no gradient flows
+ * to it: applyForTraining differentiates the weights only.
+ *
+ * Any other layer, model or backend runs through model.apply.
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadWinnowTfOps } from '../compute/tfjs-node-native-ops';
-import { biasAddGrad, nodeBackend, reluGrad } from '../compute/tfjs-node-ops';
+import { biasAddGrad, intAttr, nodeBackend, reluGrad } from '../compute/tfjs-node-ops';
 
 /** The layer configuration fields read here (tfjs-layers' getConfig). */
 interface LayerConfig {
@@ -77,15 +86,30 @@ const plans = new WeakMap<tf.LayersModel, Step[] | null>();
 
 type Binary = (x: tf.Tensor, bias: tf.Tensor) => tf.Tensor;
 type CustomGradient = Parameters<typeof tf.customGrad>[0];
-let cached: { biasReluPool: Binary; biasRelu: Binary } | null | undefined;
+/** Zero padding of a convolution's spatial axes. */
+interface Pads {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
+/** maxpool2x2(relu(conv(x, filter) + bias)) of a one-channel batch x, stride 1; differentiable in filter and bias only. */
+type FirstBlock = (x: tf.Tensor4D, filter: tf.Tensor, bias: tf.Tensor, pads: Pads) => tf.Tensor;
+interface FusedOps {
+  biasReluPool: Binary;
+  biasRelu: Binary;
+  firstBlock: FirstBlock;
+}
+let cached: FusedOps | null | undefined;
 
 /** The fused ops with their gradients, when the backend is tfjs-node and the addon has them. */
-function fusedOps(): { biasReluPool: Binary; biasRelu: Binary } | null {
+function fusedOps(): FusedOps | null {
   if (tf.getBackend() !== 'tensorflow') return null;
   if (cached !== undefined) return cached;
   const ops = loadWinnowTfOps().ops;
   if (!ops) return (cached = null);
   const { biasReluPool: poolOp, biasReluPoolGrad: poolGradOp, biasAddRelu: reluOp } = ops;
+  const { convIn1BiasReluPool: blockOp, convIn1BiasReluPoolGrad: blockGradOp } = ops;
   const backend = nodeBackend(tf.backend());
   const biasGrad = (dx: tf.Tensor): tf.Tensor => biasAddGrad(backend, dx);
   // customGrad's typings take inputs and the save function as one union; they are (x, bias, save).
@@ -112,7 +136,46 @@ function fusedOps(): { biasReluPool: Binary; biasRelu: Binary } | null {
       },
     };
   }) as unknown as CustomGradient) as Binary;
-  return (cached = { biasReluPool, biasRelu });
+  const firstBlock: FirstBlock = (x, filter, bias, pads) => {
+    const attrs = [
+      intAttr(backend, 'pad_top', pads.top),
+      intAttr(backend, 'pad_bottom', pads.bottom),
+      intAttr(backend, 'pad_left', pads.left),
+      intAttr(backend, 'pad_right', pads.right),
+    ];
+    // x is closed over, not an input: it is the batch, which gets no gradient.
+    const block = tf.customGrad(((filterIn: tf.Tensor, biasIn: tf.Tensor, save: tf.GradSaveFunc) => {
+      const [y, slots] = backend.executeMultipleOutputs(blockOp, attrs, [x, filterIn, biasIn], 2);
+      save([slots]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backend.executeMultipleOutputs(blockGradOp, attrs, [x, dy, saved[0]], 2),
+      };
+    }) as unknown as CustomGradient) as Binary;
+    return block(filter, bias);
+  };
+  return (cached = { biasReluPool, biasRelu, firstBlock });
+}
+
+/**
+ * The zero padding of a stride-1 convolution of x (one channel, float32) by
+ * `kernel` when it can run as the fused first block: an even output height
+ * and width (the pools tile it). Else null.
+ */
+function firstBlockPads(x: tf.Tensor, kernel: tf.Tensor, step: Extract<Step, { kind: 'conv-relu-pool' }>): Pads | null {
+  const unit = (p: [number, number]) => p[0] === 1 && p[1] === 1;
+  if (x.rank !== 4 || x.shape[3] !== 1 || x.dtype !== 'float32' || kernel.shape[2] !== 1) return null;
+  if (!unit(step.strides) || !unit(step.dilations)) return null;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    kernel.shape as [number, number, number, number],
+    1,
+    1,
+    step.padding,
+  );
+  if (info.outHeight % 2 !== 0 || info.outWidth % 2 !== 0) return null;
+  const { top, bottom, left, right } = info.padInfo;
+  return { top, bottom, left, right };
 }
 
 /** Variables of a layer with [kernel, bias] weights. */
@@ -132,6 +195,11 @@ export function applyForTraining(model: tf.LayersModel, x: tf.Tensor): tf.Tensor
   for (const step of plan) {
     if (step.kind === 'conv-relu-pool') {
       const [kernel, bias] = kernelAndBias(step.conv);
+      const pads = y === x ? firstBlockPads(y, kernel, step) : null;
+      if (pads) {
+        y = fused.firstBlock(y as tf.Tensor4D, kernel, bias, pads);
+        continue;
+      }
       const conv = tf.conv2d(y as tf.Tensor4D, kernel as tf.Tensor4D, step.strides, step.padding, 'NHWC', step.dilations);
       // The pools tile only even sizes; otherwise the layers' own ops (bias add, relu, max pool) run.
       if (conv.dtype === 'float32' && conv.shape[1] % 2 === 0 && conv.shape[2] % 2 === 0) {

@@ -32,6 +32,22 @@
 // full ones; ReluGrad multiplies by its 0/1 mask, so a masked gradient is
 // dy * 0 (-0 for negative dy), kept here bit for bit.
 //
+// WinnowConvIn1BiasReluPool(x, filter, bias) -> (y, where): a first conv
+// block on grey images, maxpool2x2(relu(conv(x, filter) + bias)), for
+// single-channel NHWC x, stride 1, explicit zero padding (attrs pad_top,
+// pad_bottom, pad_left, pad_right), in one pass that never writes the
+// convolution's output (4x the size of y); `where` as WinnowBiasReluPool's.
+// WinnowConvIn1BiasReluPoolGrad(x, dy, where) -> (dfilter, dbias): the block's
+// filter and bias gradients straight from the pooled gradient: each pooled
+// output sends its gradient to one convolution output, so only a quarter of
+// the terms of Conv2DBackpropFilter can be non-zero, and only those are summed.
+// TensorFlow ran these shapes (128x28x28 images, 32 3x3 filters) as Conv2D,
+// WinnowBiasReluPool, WinnowBiasReluPoolGrad, BiasAddGrad and
+// Conv2DBackpropFilter over full-size tensors. Not bit for bit those ops: the
+// convolution sums its taps in another order. The gradients sum each image in
+// float32 and the images in float64 in a fixed order, so they do not depend on
+// the thread count.
+//
 // WinnowMomentumUpdate and WinnowAdamUpdate: one variable's optimizer step in
 // one op, with tfjs's MomentumOptimizer and AdamOptimizer arithmetic in the
 // same order (built with -ffp-contract=off, so bit for bit): tfjs runs 4 and
@@ -45,8 +61,10 @@
 #include <utility>
 #include <bit>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "tensorflow/c/kernels.h"
@@ -64,6 +82,8 @@ constexpr const char* kMomentum = "WinnowMomentumUpdate";
 constexpr const char* kBiasReluPool = "WinnowBiasReluPool";
 constexpr const char* kBiasReluPoolGrad = "WinnowBiasReluPoolGrad";
 constexpr const char* kAdam = "WinnowAdamUpdate";
+constexpr const char* kConvIn1Pool = "WinnowConvIn1BiasReluPool";
+constexpr const char* kConvIn1PoolGrad = "WinnowConvIn1BiasReluPoolGrad";
 
 // Runs fn(begin, end) over [0, n) on up to 4 threads, each with at least `grain` items.
 template <typename Fn>
@@ -139,6 +159,15 @@ class KernelCall {
     TF_Tensor* t = nullptr;
     TF_GetInput(ctx_, i, &t, status_);
     return Keep(t);
+  }
+
+  // Inputs 0, 1, ... into the given pointers; false (failure reported) when one is missing.
+  bool Inputs(std::initializer_list<TF_Tensor**> into) {
+    int i = 0;
+    for (TF_Tensor** t : into) {
+      if (!(*t = Input(i++))) return false;
+    }
+    return true;
   }
 
   // Output i of the given type and dims; its data, or nullptr.
@@ -267,6 +296,29 @@ void BiasAddCompute(void*, TF_OpKernelContext* ctx) {
            [&](int64_t begin, int64_t end) { BiasAddRows<kRelu>(xp, bp, yp, begin, end, c); });
 }
 
+// One pooled output of relu(sa..sq) (a 2x2 window of pre-activations, row-major)
+// as Relu then MaxPoolRows give it, and its gradient code: the slot
+// MaxPoolGradRows picks, plus 4 when that slot's pre-activation is not > 0.
+__attribute__((always_inline)) inline void PoolSlot(float sa, float sb, float sp, float sq, float& out, int32_t& where) {
+  const float a = Relu(sa), b = Relu(sb), p = Relu(sp), q = Relu(sq);
+  // The pooled value as MaxPool: from the lowest float, strictly greater wins.
+  float m = std::numeric_limits<float>::lowest();
+  m = a > m ? a : m;
+  m = b > m ? b : m;
+  m = p > m ? p : m;
+  m = q > m ? q : m;
+  out = m;
+  // The gradient's slot as MaxPoolGrad: from a, strictly greater wins.
+  const int32_t to_b = a < b;
+  const float m1 = to_b ? b : a;
+  const int32_t to_p = m1 < p;
+  const float m2 = to_p ? p : m1;
+  const int32_t to_q = m2 < q;
+  const int32_t slot = to_q ? 3 : (to_p ? 2 : to_b);
+  const float s = slot == 0 ? sa : slot == 1 ? sb : slot == 2 ? sp : sq;
+  where = slot | (s > 0.0f ? 0 : 4);
+}
+
 // Output rows [begin, end) of the pooled grid, as BiasAddRows<true>, MaxPoolRows and MaxPoolGradRows compute them.
 __attribute__((target_clones("avx2", "default")))
 void BiasReluPoolRows(const float* __restrict x, const float* __restrict bias, float* __restrict y, int32_t* __restrict where,
@@ -283,23 +335,7 @@ void BiasReluPoolRows(const float* __restrict x, const float* __restrict bias, f
       for (int64_t k = 0; k < c; ++k) {
         const float sa = x0[left + k] + bias[k], sb = x0[right + k] + bias[k];
         const float sp = x1[left + k] + bias[k], sq = x1[right + k] + bias[k];
-        const float a = Relu(sa), b = Relu(sb), p = Relu(sp), q = Relu(sq);
-        // The pooled value as MaxPool: from the lowest float, strictly greater wins.
-        float m = std::numeric_limits<float>::lowest();
-        m = a > m ? a : m;
-        m = b > m ? b : m;
-        m = p > m ? p : m;
-        m = q > m ? q : m;
-        out[ow * c + k] = m;
-        // The gradient's slot as MaxPoolGrad: from a, strictly greater wins.
-        const int32_t to_b = a < b;
-        const float m1 = to_b ? b : a;
-        const int32_t to_p = m1 < p;
-        const float m2 = to_p ? p : m1;
-        const int32_t to_q = m2 < q;
-        const int32_t slot = to_q ? 3 : (to_p ? 2 : to_b);
-        const float s = slot == 0 ? sa : slot == 1 ? sb : slot == 2 ? sp : sq;
-        at[ow * c + k] = slot | (s > 0.0f ? 0 : 4);
+        PoolSlot(sa, sb, sp, sq, out[ow * c + k], at[ow * c + k]);
       }
     }
   }
@@ -393,6 +429,257 @@ bool ReadInputs(KernelCall& call, const char* op, int n, int full, std::vector<T
 
 const float* Data(TF_Tensor* t) { return static_cast<const float*>(TF_TensorData(t)); }
 
+// Zero padding of the first-block convolution, from the kernel's attrs.
+struct Pads {
+  int64_t top = 0, bottom = 0, left = 0, right = 0;
+};
+
+void* PadsCreate(TF_OpKernelConstruction* ctx) {
+  auto* pads = new Pads;
+  TF_Status* status = TF_NewStatus();
+  const std::pair<const char*, int64_t*> attrs[] = {
+      {"pad_top", &pads->top}, {"pad_bottom", &pads->bottom}, {"pad_left", &pads->left}, {"pad_right", &pads->right}};
+  for (const auto& [name, value] : attrs) {
+    if (TF_GetCode(status) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, name, value, status);
+  }
+  if (TF_GetCode(status) == TF_OK && (pads->top < 0 || pads->bottom < 0 || pads->left < 0 || pads->right < 0)) {
+    TF_SetStatus(status, TF_INVALID_ARGUMENT, (std::string(kConvIn1Pool) + ": paddings must not be negative").c_str());
+  }
+  if (TF_GetCode(status) != TF_OK) TF_OpKernelConstruction_Failure(ctx, status);
+  TF_DeleteStatus(status);
+  return pads;
+}
+
+void PadsDelete(void* pads) { delete static_cast<Pads*>(pads); }
+
+// Sizes of one first-block convolution: images n x h x w (one channel), padded hp x wp,
+// filter kh x kw x c, pooled output ph x pw (the convolution's output is 2ph x 2pw).
+struct ConvIn1Shape {
+  int64_t n = 0, h = 0, w = 0, hp = 0, wp = 0, kh = 0, kw = 0, c = 0, ph = 0, pw = 0;
+  Pads pads;
+};
+
+// Checks x [N, H, W, 1] and the pads; fills the image fields of s.
+bool ConvIn1Image(KernelCall& call, const char* op, TF_Tensor* x, const Pads& pads, ConvIn1Shape& s) {
+  if (TF_NumDims(x) != 4 || TF_Dim(x, 3) != 1) {
+    call.Fail(std::string(op) + ": x must be NHWC with one channel");
+    return false;
+  }
+  s.pads = pads;
+  s.n = TF_Dim(x, 0);
+  s.h = TF_Dim(x, 1);
+  s.w = TF_Dim(x, 2);
+  s.hp = s.h + pads.top + pads.bottom;
+  s.wp = s.w + pads.left + pads.right;
+  return true;
+}
+
+// Image `image` of x, zero-padded, into pad (hp * wp floats).
+void PadImage(const float* __restrict x, float* __restrict pad, int64_t image, const ConvIn1Shape& s) {
+  std::fill(pad, pad + s.hp * s.wp, 0.0f);
+  const float* src = x + image * s.h * s.w;
+  for (int64_t r = 0; r < s.h; ++r) std::copy(src + r * s.w, src + (r + 1) * s.w, pad + (r + s.pads.top) * s.wp + s.pads.left);
+}
+
+// Eight floats or int32s, as GCC vector extensions: AVX registers in the avx2
+// clones, SSE pairs in the default ones.
+using V8 = float __attribute__((vector_size(32)));
+using V8i = int32_t __attribute__((vector_size(32)));
+
+template <typename V, typename T>
+__attribute__((always_inline)) inline V Load8(const T* p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <typename V, typename T>
+__attribute__((always_inline)) inline void Store8(T* p, V v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// Images [begin, end): y and where as WinnowBiasReluPool would give them for
+// the convolution's output (relu, pool and slot in PoolSlot). Channels in
+// blocks of 8 when c is a multiple of 8 (the window's four outputs of a block
+// stay in registers across the taps), else one at a time.
+__attribute__((target_clones("avx2", "default")))
+void ConvIn1PoolImages(const float* __restrict x, const float* __restrict filter, const float* __restrict bias, float* __restrict y,
+                       int32_t* __restrict where, int64_t begin, int64_t end, const ConvIn1Shape& s) {
+  const int64_t c = s.c, block = c % 8 == 0 ? 8 : 1;
+  std::vector<float> pad(s.hp * s.wp);
+  for (int64_t image = begin; image < end; ++image) {
+    PadImage(x, pad.data(), image, s);
+    for (int64_t r = 0; r < s.ph; ++r) {
+      for (int64_t col = 0; col < s.pw; ++col) {
+        const float* patch = pad.data() + 2 * r * s.wp + 2 * col;
+        const int64_t at = ((image * s.ph + r) * s.pw + col) * c;
+        for (int64_t k0 = 0; k0 < c; k0 += block) {
+          alignas(32) float conv[4][8];
+          if (block == 8) {
+            V8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
+            for (int64_t i = 0; i < s.kh; ++i) {
+              for (int64_t j = 0; j < s.kw; ++j) {
+                const V8 f = Load8<V8>(filter + (i * s.kw + j) * c + k0);
+                a0 += patch[i * s.wp + j] * f;
+                a1 += patch[i * s.wp + j + 1] * f;
+                a2 += patch[(i + 1) * s.wp + j] * f;
+                a3 += patch[(i + 1) * s.wp + j + 1] * f;
+              }
+            }
+            const V8 b = Load8<V8>(bias + k0);
+            Store8(conv[0], a0 + b);
+            Store8(conv[1], a1 + b);
+            Store8(conv[2], a2 + b);
+            Store8(conv[3], a3 + b);
+          } else {
+            float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+            for (int64_t i = 0; i < s.kh; ++i) {
+              for (int64_t j = 0; j < s.kw; ++j) {
+                const float f = filter[(i * s.kw + j) * c + k0];
+                a0 += patch[i * s.wp + j] * f;
+                a1 += patch[i * s.wp + j + 1] * f;
+                a2 += patch[(i + 1) * s.wp + j] * f;
+                a3 += patch[(i + 1) * s.wp + j + 1] * f;
+              }
+            }
+            conv[0][0] = a0 + bias[k0];
+            conv[1][0] = a1 + bias[k0];
+            conv[2][0] = a2 + bias[k0];
+            conv[3][0] = a3 + bias[k0];
+          }
+          for (int64_t l = 0; l < block; ++l) PoolSlot(conv[0][l], conv[1][l], conv[2][l], conv[3][l], y[at + k0 + l], where[at + k0 + l]);
+        }
+      }
+    }
+  }
+}
+
+// The gradient a pooled output sends to its window's convolution outputs, as
+// WinnowBiasReluPoolGrad gives it: v = dy (or dy * 0 where relu's gradient is
+// 0) to the code's slot, nothing to the others; m0..m3 are all-ones at that
+// slot. Only the slot's products are summed (the others are exact zeros, and
+// TensorFlow's filter gradient does not turn 0 * Inf into NaN either).
+template <typename F, typename I>
+__attribute__((always_inline)) inline F RouteGradient(F gv, I code, I& m0, I& m1, I& m2, I& m3) {
+  // All-ones where slot == n: vector comparisons give -1 per lane already, scalar ones 1.
+  const auto at = [slot = code & 3](int n) -> I {
+    if constexpr (std::is_same_v<I, int32_t>) return -static_cast<I>(slot == n);
+    else return slot == n;
+  };
+  const I masked = 0 - ((code >> 2) & 1);
+  m0 = at(0);
+  m1 = at(1);
+  m2 = at(2);
+  m3 = at(3);
+  return std::bit_cast<F>((std::bit_cast<I>(gv) & ~masked) | (std::bit_cast<I>(gv * 0.0f) & masked));
+}
+
+// Each image's filter and bias gradient terms, summed in float32, into partial
+// (image-major, kh*kw*c filter terms then c bias terms, as doubles). Channels
+// in blocks of 8 when c is a multiple of 8, else one at a time.
+__attribute__((target_clones("avx2", "default")))
+void ConvIn1PoolGradImages(const float* __restrict x, const float* __restrict dy, const int32_t* __restrict where,
+                           double* __restrict partial, int64_t begin, int64_t end, const ConvIn1Shape& s) {
+  const int64_t c = s.c, block = c % 8 == 0 ? 8 : 1;
+  const int64_t taps = s.kh * s.kw, terms = (taps + 1) * c;
+  std::vector<float> pad(s.hp * s.wp), sums(terms);
+  float* __restrict bias_sum = sums.data() + taps * c;
+  for (int64_t image = begin; image < end; ++image) {
+    PadImage(x, pad.data(), image, s);
+    std::fill(sums.begin(), sums.end(), 0.0f);
+    for (int64_t r = 0; r < s.ph; ++r) {
+      for (int64_t col = 0; col < s.pw; ++col) {
+        const float* patch = pad.data() + 2 * r * s.wp + 2 * col;
+        const int64_t at = ((image * s.ph + r) * s.pw + col) * c;
+        for (int64_t k0 = 0; k0 < c; k0 += block) {
+          if (block == 8) {
+            V8i m0, m1, m2, m3;
+            const V8 v = RouteGradient(Load8<V8>(dy + at + k0), Load8<V8i>(where + at + k0), m0, m1, m2, m3);
+            Store8(bias_sum + k0, Load8<V8>(bias_sum + k0) + v);
+            for (int64_t i = 0; i < s.kh; ++i) {
+              for (int64_t j = 0; j < s.kw; ++j) {
+                float* acc = sums.data() + (i * s.kw + j) * c + k0;
+                const V8i chosen = (m0 & std::bit_cast<int32_t>(patch[i * s.wp + j])) | (m1 & std::bit_cast<int32_t>(patch[i * s.wp + j + 1])) |
+                                   (m2 & std::bit_cast<int32_t>(patch[(i + 1) * s.wp + j])) |
+                                   (m3 & std::bit_cast<int32_t>(patch[(i + 1) * s.wp + j + 1]));
+                Store8(acc, Load8<V8>(acc) + v * std::bit_cast<V8>(chosen));
+              }
+            }
+          } else {
+            int32_t m0, m1, m2, m3;
+            const float v = RouteGradient(dy[at + k0], where[at + k0], m0, m1, m2, m3);
+            bias_sum[k0] += v;
+            for (int64_t i = 0; i < s.kh; ++i) {
+              for (int64_t j = 0; j < s.kw; ++j) {
+                const int32_t chosen = (m0 & std::bit_cast<int32_t>(patch[i * s.wp + j])) | (m1 & std::bit_cast<int32_t>(patch[i * s.wp + j + 1])) |
+                                       (m2 & std::bit_cast<int32_t>(patch[(i + 1) * s.wp + j])) |
+                                       (m3 & std::bit_cast<int32_t>(patch[(i + 1) * s.wp + j + 1]));
+                sums[(i * s.kw + j) * c + k0] += v * std::bit_cast<float>(chosen);
+              }
+            }
+          }
+        }
+      }
+    }
+    std::copy(sums.begin(), sums.end(), partial + image * terms);
+  }
+}
+
+void ConvIn1PoolCompute(void* kernel, TF_OpKernelContext* ctx) {
+  KernelCall call(ctx);
+  TF_Tensor *x, *filter, *bias;
+  ConvIn1Shape s;
+  if (!call.Inputs({&x, &filter, &bias}) || !ConvIn1Image(call, kConvIn1Pool, x, *static_cast<Pads*>(kernel), s)) return;
+  if (TF_NumDims(filter) != 4 || TF_Dim(filter, 2) != 1 || TF_Dim(filter, 0) > s.hp || TF_Dim(filter, 1) > s.wp ||
+      (s.hp - TF_Dim(filter, 0) + 1) % 2 != 0 || (s.wp - TF_Dim(filter, 1) + 1) % 2 != 0) {
+    return call.Fail(std::string(kConvIn1Pool) + ": filter must be [KH, KW, 1, C], leaving an even output height and width");
+  }
+  if (TF_NumDims(bias) != 1 || TF_Dim(bias, 0) != TF_Dim(filter, 3)) return call.Fail(std::string(kConvIn1Pool) + ": bias must be [C]");
+  s.kh = TF_Dim(filter, 0);
+  s.kw = TF_Dim(filter, 1);
+  s.c = TF_Dim(filter, 3);
+  s.ph = (s.hp - s.kh + 1) / 2;
+  s.pw = (s.wp - s.kw + 1) / 2;
+  const int64_t dims[4] = {s.n, s.ph, s.pw, s.c};
+  const size_t count = static_cast<size_t>(s.n * s.ph * s.pw * s.c);
+  float* yp = call.Output<float>(0, TF_FLOAT, dims, 4, count * sizeof(float));
+  int32_t* wp = yp ? call.Output<int32_t>(1, TF_INT32, dims, 4, count * sizeof(int32_t)) : nullptr;
+  if (!wp) return;
+  const float *xp = Data(x), *fp = Data(filter), *bp = Data(bias);
+  Parallel(s.n, 1, [&](int64_t begin, int64_t end) { ConvIn1PoolImages(xp, fp, bp, yp, wp, begin, end, s); });
+}
+
+void ConvIn1PoolGradCompute(void* kernel, TF_OpKernelContext* ctx) {
+  KernelCall call(ctx);
+  TF_Tensor *x, *dy, *where;
+  ConvIn1Shape s;
+  if (!call.Inputs({&x, &dy, &where}) || !ConvIn1Image(call, kConvIn1PoolGrad, x, *static_cast<Pads*>(kernel), s)) return;
+  if (TF_NumDims(dy) != 4 || TF_Dim(dy, 0) != s.n || TF_Dim(dy, 1) < 1 || TF_Dim(dy, 2) < 1 || 2 * TF_Dim(dy, 1) > s.hp ||
+      2 * TF_Dim(dy, 2) > s.wp || TF_NumDims(where) != 4 || TF_TensorElementCount(where) != TF_TensorElementCount(dy) ||
+      TF_Dim(where, 3) != TF_Dim(dy, 3)) {
+    return call.Fail(std::string(kConvIn1PoolGrad) + ": dy and where must be [N, PH, PW, C], the pooled grid of the padded image");
+  }
+  s.ph = TF_Dim(dy, 1);
+  s.pw = TF_Dim(dy, 2);
+  s.c = TF_Dim(dy, 3);
+  s.kh = s.hp - 2 * s.ph + 1;
+  s.kw = s.wp - 2 * s.pw + 1;
+  const int64_t taps = s.kh * s.kw, terms = (taps + 1) * s.c;
+  const int64_t filter_dims[4] = {s.kh, s.kw, 1, s.c};
+  float* gf = call.Output<float>(0, TF_FLOAT, filter_dims, 4, static_cast<size_t>(taps * s.c) * sizeof(float));
+  float* gb = gf ? call.Output<float>(1, TF_FLOAT, &s.c, 1, static_cast<size_t>(s.c) * sizeof(float)) : nullptr;
+  if (!gb) return;
+  std::vector<double> partial(static_cast<size_t>(s.n * terms));
+  const float *xp = Data(x), *dp = Data(dy);
+  const int32_t* wp = static_cast<const int32_t*>(TF_TensorData(where));
+  Parallel(s.n, 1, [&](int64_t begin, int64_t end) { ConvIn1PoolGradImages(xp, dp, wp, partial.data(), begin, end, s); });
+  for (int64_t t = 0; t < terms; ++t) {
+    double total = 0;
+    for (int64_t image = 0; image < s.n; ++image) total += partial[image * terms + t];
+    (t < taps * s.c ? gf[t] : gb[t - taps * s.c]) = static_cast<float>(total);
+  }
+}
+
 // (value, accumulation, gradient, m, c) -> (value + c * (m * accumulation + gradient), m * accumulation + gradient)
 void MomentumCompute(void*, TF_OpKernelContext* ctx) {
   KernelCall call(ctx);
@@ -435,17 +722,25 @@ void AdamCompute(void*, TF_OpKernelContext* ctx) {
   }
 }
 
+// A kernel's attrs and the functions that make and free its per-kernel state from them.
+struct KernelState {
+  std::initializer_list<const char*> attrs;
+  void* (*create)(TF_OpKernelConstruction*) = nullptr;
+  void (*destroy)(void*) = nullptr;
+};
+
 // Registers op `name` with float inputs and float outputs, and its CPU kernel.
 void RegisterOp(const char* name, std::initializer_list<const char*> inputs, void (*shape_fn)(TF_ShapeInferenceContext*, TF_Status*),
                 void (*compute)(void*, TF_OpKernelContext*), TF_Status* status,
-                std::initializer_list<const char*> outputs = {"y: float"}) {
+                std::initializer_list<const char*> outputs = {"y: float"}, const KernelState& state = {}) {
   TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
   for (const char* input : inputs) TF_OpDefinitionBuilderAddInput(op, input);
   for (const char* output : outputs) TF_OpDefinitionBuilderAddOutput(op, output);
+  for (const char* attr : state.attrs) TF_OpDefinitionBuilderAddAttr(op, attr);
   if (shape_fn) TF_OpDefinitionBuilderSetShapeInferenceFunction(op, shape_fn);
   TF_RegisterOpDefinition(op, status);
   if (TF_GetCode(status) != TF_OK) return;
-  TF_KernelBuilder* kernel = TF_NewKernelBuilder(name, "CPU", nullptr, compute, nullptr);
+  TF_KernelBuilder* kernel = TF_NewKernelBuilder(name, "CPU", state.create, compute, state.destroy);
   TF_RegisterKernelBuilder(name, kernel, status);
 }
 
@@ -473,6 +768,15 @@ std::string Register() {
     if (TF_GetCode(status) == TF_OK) {
       RegisterOp(kBiasReluPoolGrad, {"dy: float", "where: int32"}, nullptr, &BiasReluPoolGradCompute, status);
     }
+    const KernelState padded{{"pad_top: int", "pad_bottom: int", "pad_left: int", "pad_right: int"}, &PadsCreate, &PadsDelete};
+    if (TF_GetCode(status) == TF_OK) {
+      RegisterOp(kConvIn1Pool, {"x: float", "filter: float", "bias: float"}, nullptr, &ConvIn1PoolCompute, status,
+                 {"y: float", "where: int32"}, padded);
+    }
+    if (TF_GetCode(status) == TF_OK) {
+      RegisterOp(kConvIn1PoolGrad, {"x: float", "dy: float", "where: int32"}, nullptr, &ConvIn1PoolGradCompute, status,
+                 {"dfilter: float", "dbias: float"}, padded);
+    }
     std::string error = TF_GetCode(status) == TF_OK ? "" : TF_Message(status);
     TF_DeleteStatus(status);
     return error;
@@ -490,7 +794,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"maxPool2x2Grad", kMaxPoolGrad}, {"maxPool2x2", kMaxPool}, {"biasAddRelu", kBiasAddRelu},
       {"biasAdd", kBiasAdd},
       {"momentumUpdate", kMomentum},    {"adamUpdate", kAdam},
-      {"biasReluPool", kBiasReluPool},  {"biasReluPoolGrad", kBiasReluPoolGrad}};
+      {"biasReluPool", kBiasReluPool},  {"biasReluPoolGrad", kBiasReluPoolGrad},
+      {"convIn1BiasReluPool", kConvIn1Pool}, {"convIn1BiasReluPoolGrad", kConvIn1PoolGrad}};
   for (const auto& [key, op] : names) {
     napi_value value;
     napi_create_string_utf8(env, op, NAPI_AUTO_LENGTH, &value);

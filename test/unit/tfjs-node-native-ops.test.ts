@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { skipWithoutWinnowTfOps } from '../helpers/native-addons';
 import { chooseComputeBackend } from '../../activities/compute/backend';
 import { loadWinnowTfOps } from '../../activities/compute/tfjs-node-native-ops';
-import { nodeBackend, type OpAttr } from '../../activities/compute/tfjs-node-ops';
+import { intAttr, nodeBackend, type OpAttr } from '../../activities/compute/tfjs-node-ops';
 import { FusedAdamOptimizer, FusedMomentumOptimizer } from '../../activities/ml/fused-optimizers';
 
 const skip = skipWithoutWinnowTfOps();
@@ -73,6 +73,8 @@ describe('winnow native TensorFlow ops on tfjs-node', { skip }, () => {
       adamUpdate: 'WinnowAdamUpdate',
       biasReluPool: 'WinnowBiasReluPool',
       biasReluPoolGrad: 'WinnowBiasReluPoolGrad',
+      convIn1BiasReluPool: 'WinnowConvIn1BiasReluPool',
+      convIn1BiasReluPoolGrad: 'WinnowConvIn1BiasReluPoolGrad',
     });
   });
 
@@ -196,6 +198,29 @@ describe('winnow native TensorFlow ops on tfjs-node', { skip }, () => {
       assert.throws(() => backend.executeMultipleOutputs('WinnowMomentumUpdate', [], [v, v, tf.zeros([2]), tf.scalar(0.9), tf.scalar(-0.1)], 2), /the others be scalars/);
     });
     tf.dispose([x, dy, bias, where, v]);
+  });
+
+  it('the grey first block ops reject inputs they do not cover', () => {
+    const backend = nodeBackend(tf.backend());
+    const pads = (top: number, bottom: number, left: number, right: number) =>
+      Object.entries({ pad_top: top, pad_bottom: bottom, pad_left: left, pad_right: right }).map(([name, value]) => intAttr(backend, name, value));
+    const block = 'WinnowConvIn1BiasReluPool';
+    tf.tidy(() => {
+      const x = tf.zeros([2, 6, 6, 1]);
+      const filter = tf.zeros([3, 3, 1, 4]);
+      const bias = tf.zeros([4]);
+      assert.equal(backend.executeMultipleOutputs(block, pads(1, 1, 1, 1), [x, filter, bias], 2)[0].shape.join(), '2,3,3,4');
+      assert.throws(() => backend.executeMultipleOutputs(block, pads(1, 1, 1, 1), [tf.zeros([2, 6, 6, 2]), filter, bias], 2), /x must be NHWC with one channel/);
+      assert.throws(() => backend.executeMultipleOutputs(block, pads(0, 0, 0, 0), [tf.zeros([2, 7, 6, 1]), filter, bias], 2), /leaving an even output height and width/);
+      assert.throws(() => backend.executeMultipleOutputs(block, pads(1, 1, 1, 1), [x, tf.zeros([3, 3, 2, 4]), bias], 2), /filter must be \[KH, KW, 1, C\]/);
+      assert.throws(() => backend.executeMultipleOutputs(block, pads(1, 1, 1, 1), [x, filter, tf.zeros([3])], 2), /bias must be \[C\]/);
+      assert.throws(() => backend.executeMultipleOutputs(block, pads(-1, 1, 1, 1), [x, filter, bias], 2), /paddings must not be negative/);
+      const dy = tf.zeros([2, 3, 3, 4]);
+      const where = tf.zeros([2, 3, 3, 4], 'int32');
+      assert.equal(backend.executeMultipleOutputs(`${block}Grad`, pads(1, 1, 1, 1), [x, dy, where], 2)[0].shape.join(), '3,3,1,4');
+      assert.throws(() => backend.executeMultipleOutputs(`${block}Grad`, pads(1, 1, 1, 1), [x, dy, tf.zeros([2, 3, 3, 3], 'int32')], 2), /dy and where must be/);
+      assert.throws(() => backend.executeMultipleOutputs(`${block}Grad`, pads(1, 1, 1, 1), [x, tf.zeros([1, 3, 3, 4]), where], 2), /dy and where must be/);
+    });
   });
 
   it('fused momentum and Adam updates give the stock weights and slots bit for bit, without leaks', async () => {

@@ -4,7 +4,10 @@
  * and dense bias + relu give the values and gradients of tfjs's own op chain
  * bit for bit (ties, -0, NaN and infinities included), a model trains to the
  * same weights bit for bit, other models and shapes take the layers' path, and
- * nothing leaks. Skipped when the tfjs-node addon or the ops addon is not built.
+ * nothing leaks. The grey first block (one-channel input, fused convolution)
+ * equals the layers bit for bit where every sum is exact (quarter-step values:
+ * the summation order cannot show) and within float32 rounding otherwise.
+ * Skipped when the tfjs-node addon or the ops addon is not built.
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
@@ -59,6 +62,54 @@ function assertSame(both: ReturnType<typeof gradsBothWays>, what: string): void 
   both.stock.grads.forEach((g, i) => sameBits(both.fused.grads[i], g, `${what} gradient ${i}`));
 }
 
+/** Every element within `relative` of the expected one, relative to the largest expected magnitude (float32 rounding of a reordered sum). */
+function close(actual: ArrayLike<number>, expected: ArrayLike<number>, relative: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  for (let i = 0; i < expected.length; i++) {
+    assert.ok(Math.abs(actual[i] - expected[i]) <= relative * scale, `${what}[${i}]: ${actual[i]} vs ${expected[i]} (scale ${scale})`);
+  }
+}
+
+/** Seeded normal-ish floats (sums of uniforms): no exact sums, so the summation order shows in the last bits. */
+function noisy(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let state = seed >>> 0;
+  const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  for (let i = 0; i < n; i++) out[i] = next() + next() + next() - 1.5;
+  return out;
+}
+
+/** Counts the backend's multi-output op calls by name until stop() (the fused ops run through executeMultipleOutputs). */
+function spyOps(): { stop(): Record<string, number> } {
+  const backend = tf.backend() as unknown as { executeMultipleOutputs: (name: string, ...rest: unknown[]) => unknown };
+  const counts: Record<string, number> = {};
+  const original = backend.executeMultipleOutputs;
+  backend.executeMultipleOutputs = function (this: unknown, name: string, ...rest: unknown[]) {
+    if (name.startsWith('WinnowConvIn1')) counts[name] = (counts[name] ?? 0) + 1;
+    return original.call(this, name, ...rest);
+  };
+  return {
+    stop() {
+      backend.executeMultipleOutputs = original;
+      return counts;
+    },
+  };
+}
+
+/** A grey-image conv block (conv with relu, then a 2x2 max pool) with the given kernel and bias values. */
+function greyBlock(shape: number[], filters: number, kernelSize: number, padding: 'same' | 'valid', kernel: Float32Array, bias: Float32Array) {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: shape.slice(1), filters, kernelSize, padding, activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+    ],
+  });
+  tf.tidy(() => model.layers[0].setWeights([tf.tensor(kernel, [kernelSize, kernelSize, 1, filters]), tf.tensor(bias)]));
+  return model;
+}
+
 describe('fused training forward on tfjs-node', { skip }, () => {
   before(async () => {
     await chooseComputeBackend('tfjs-node');
@@ -68,6 +119,56 @@ describe('fused training forward on tfjs-node', { skip }, () => {
   it('the addon has the fused ops (else every comparison below would run the stock path twice)', () => {
     assert.equal(loadWinnowTfOps().ops?.biasReluPool, 'WinnowBiasReluPool', 'rebuild: bash infra/build-tf-ops.sh');
     assert.equal(loadWinnowTfOps().ops?.biasReluPoolGrad, 'WinnowBiasReluPoolGrad');
+    assert.equal(loadWinnowTfOps().ops?.convIn1BiasReluPool, 'WinnowConvIn1BiasReluPool');
+  });
+
+  it('grey first block: exact sums give the layers\' values and filter and bias gradients bit for bit, ties and signed zeros included', () => {
+    const before = tf.memory().numTensors;
+    const ran = spyOps();
+    for (const [shape, filters, kernelSize, padding] of [
+      [[3, 8, 6, 1], 32, 3, 'same'], // channels in blocks of 8
+      [[2, 6, 10, 1], 5, 3, 'same'], // one channel at a time
+      [[2, 10, 12, 1], 19, 3, 'valid'], // 8x10 after the conv
+      [[2, 9, 9, 1], 8, 2, 'valid'], // an even-sized filter: 8x8
+      [[2, 8, 8, 1], 8, 4, 'same'], // padding 1 before, 2 after
+      [[2, 12, 12, 1], 16, 5, 'same'],
+    ] as [number[], number, number, 'same' | 'valid'][]) {
+      const size = shape.reduce((a, b) => a * b);
+      const model = greyBlock(shape, filters, kernelSize, padding, values(kernelSize * kernelSize * filters, 31), values(filters, 32));
+      const what = `grey ${shape} ${filters} filters ${kernelSize}x${kernelSize} ${padding}`;
+      // Non-finite pixels or gradients: the outputs match, the filter gradients' NaNs need not: TensorFlow's
+      // kernel forms some 0 * Inf products (of non-routed or padded positions) and skips others.
+      const special = tf.tensor(values(size, 33, [NaN, Infinity, -Infinity, -0, 0]), shape);
+      const outputs = gradsBothWays(model, special, (y) => tf.tensor(values(y.size, 34), y.shape));
+      sameBits(outputs.fused.y, outputs.stock.y, `${what} output, non-finite pixels`);
+      const x = tf.tensor(values(size, 35, [-0, 0]), shape);
+      assertSame(gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 36, [-0, -3, 0]), y.shape)), what);
+      tf.dispose([x, special]);
+      model.dispose();
+    }
+    // 6 shapes, two fused forward and backward passes each (the other two are the layers').
+    assert.deepEqual(ran.stop(), { WinnowConvIn1BiasReluPool: 12, WinnowConvIn1BiasReluPoolGrad: 12 });
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('grey first block: general floats agree with the layers within float32 rounding', () => {
+    const before = tf.memory().numTensors;
+    for (const [shape, filters, padding] of [
+      [[16, 28, 28, 1], 32, 'same'],
+      [[4, 12, 10, 1], 7, 'valid'],
+    ] as [number[], number, 'same' | 'valid'][]) {
+      const size = shape.reduce((a, b) => a * b);
+      const model = greyBlock(shape, filters, 3, padding, noisy(9 * filters, 41), noisy(filters, 42));
+      const x = tf.tensor(noisy(size, 43), shape);
+      const both = gradsBothWays(model, x, (y) => tf.tensor(noisy(y.size, 44), y.shape));
+      const what = `grey ${shape} ${padding}`;
+      close(both.fused.y, both.stock.y, 1e-6, `${what} output`);
+      close(both.fused.loss, both.stock.loss, 1e-5, `${what} loss`);
+      both.stock.grads.forEach((g, i) => close(both.fused.grads[i], g, 1e-5, `${what} gradient ${i}`));
+      x.dispose();
+      model.dispose();
+    }
+    assert.equal(tf.memory().numTensors, before);
   });
 
   it('conv + bias + relu + 2x2 max pool: values and gradients equal the layers bit for bit, specials and ties included', () => {
@@ -132,14 +233,21 @@ describe('fused training forward on tfjs-node', { skip }, () => {
     assert.equal(tf.memory().numTensors, before);
   });
 
-  for (const optimizer of ['adam', 'momentum'] as const) {
-    it(`cnn-small trains to the same weights bit for bit (${optimizer}, 3 steps), without leaks`, () => {
-      const spec = { name: 'cnn-small' as const, inputShape: [28, 28, 1] as [number, number, number], numClasses: 10, width: 0.25, seed: 4 };
-      const x = tf.tensor(values(16 * 28 * 28, 15), [16, 28, 28, 1]);
+  for (const [optimizer, channels] of [
+    ['adam', 3],
+    ['momentum', 3],
+    ['momentum', 1],
+  ] as const) {
+    // Colour input: every fused op is bit for bit. Grey input: the fused first block rounds differently
+    // (with momentum only: Adam's normalised step blows a tiny gradient difference up to a learning-rate-sized one).
+    const exact = channels === 3;
+    it(`cnn-small on ${exact ? 'colour' : 'grey'} images trains to the same weights ${exact ? 'bit for bit' : 'within rounding'} (${optimizer}, 3 steps), without leaks`, () => {
+      const spec = { name: 'cnn-small' as const, inputShape: [28, 28, channels] as [number, number, number], numClasses: 10, width: 0.25, seed: 4 };
+      const x = tf.tensor(values(16 * 28 * 28 * channels, 15), [16, 28, 28, channels]);
       const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => (i * 7) % 10), 'int32'), 10);
       const train = (forward: (model: tf.LayersModel) => tf.Tensor) => {
         const model = buildModel(spec);
-        const opt = optimizer === 'adam' ? new FusedAdamOptimizer(1e-2, 0.9, 0.999) : new FusedMomentumOptimizer(0.05, 0.9);
+        const opt = optimizer === 'adam' ? new FusedAdamOptimizer(2e-3, 0.9, 0.999) : new FusedMomentumOptimizer(0.05, 0.9);
         const losses: number[] = [];
         for (let step = 0; step < 3; step++) {
           const before = tf.memory().numTensors;
@@ -156,9 +264,14 @@ describe('fused training forward on tfjs-node', { skip }, () => {
       };
       const fused = train((model) => applyForTraining(model, x));
       const stock = train((model) => model.apply(x, { training: true }) as tf.Tensor);
-      sameBits(fused.losses, stock.losses, 'losses');
       assert.ok(stock.losses[2] < stock.losses[0], `it learns: ${stock.losses}`);
-      stock.weights.forEach((w, i) => sameBits(fused.weights[i], w, `weight ${i}`));
+      if (exact) {
+        sameBits(fused.losses, stock.losses, 'losses');
+        stock.weights.forEach((w, i) => sameBits(fused.weights[i], w, `weight ${i}`));
+      } else {
+        close(fused.losses, stock.losses, 1e-5, 'losses');
+        stock.weights.forEach((w, i) => close(fused.weights[i], w, 1e-4, `weight ${i}`));
+      }
       x.dispose();
       y.dispose();
     });
