@@ -31,6 +31,8 @@ export interface WinnowTfOps {
   convIn1BiasReluPool: string;
   /** WinnowConvIn1BiasReluPoolGrad(x, dy, slots; the same pads) -> (filter gradient, bias gradient). */
   convIn1BiasReluPoolGrad: string;
+  /** WinnowConvPoolFilterGrad(x, dy, slots; pads) -> (filter gradient, bias gradient) of a stride-1 conv + bias + relu + 2x2 pool block, from the pooled gradient. */
+  convPoolFilterGrad: string;
 }
 
 const opKeys = [
@@ -44,6 +46,7 @@ const opKeys = [
   'biasReluPoolGrad',
   'convIn1BiasReluPool',
   'convIn1BiasReluPoolGrad',
+  'convPoolFilterGrad',
 ] as const;
 
 export type NativeOpsResult = { ops: WinnowTfOps } | { ops?: undefined; reason: string };

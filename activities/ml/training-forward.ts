@@ -1,23 +1,30 @@
 /**
- * The forward pass of a training step. On tfjs-node with winnow's native ops
- * a Sequential model's "conv2d(relu, bias) then 2x2 max pool" pairs run as
- * Conv2D plus one WinnowBiasReluPool op, whose gradient is one
- * WinnowBiasReluPoolGrad op plus BiasAddGrad; and Dense(relu, bias) layers as
- * MatMul plus WinnowBiasAddRelu, with ReluGrad plus BiasAddGrad back. In
+ * The forward pass of a training step. On tfjs-node with winnow's native ops,
+ * a Sequential model's "conv2d(relu, bias) then 2x2 max pool" pairs and
+ * Dense(relu, bias) layers run as fused ops with their own gradients. In
  * training tfjs unfuses these into Add, Relu and MaxPool forward and
  * MaxPoolGrad, ReluGrad, the Add's gradient backward: full passes over the
  * largest tensors of a step, each with ~50-85 us of fixed cost per op.
- * The same float operations in the same order, so the same loss, gradients
- * and weights bit for bit; the model (layers, weights, checkpoints) is
- * untouched: this reads its variables.
  *
- * The first block, when its input has one channel (grey images) and the
- * convolution has stride 1, runs as one WinnowConvIn1BiasReluPool op whose
- * gradient is one WinnowConvIn1BiasReluPoolGrad (filter and bias gradients
- * from the pooled gradient, without the full-size convolution output or its
- * gradient). Not bit for bit: the convolution sums its taps in another order
- * (tests bound the difference). Its input is the batch, so no gradient flows
- * to it: applyForTraining differentiates the weights only.
+ * - Stride-1 conv blocks: Conv2D plus one WinnowBiasReluPool op (the pooled
+ *   values and each one's winning slot). Backward, the filter and bias
+ *   gradients come straight from the pooled gradient (WinnowConvPoolFilterGrad:
+ *   each pooled output's gradient reaches one convolution output, so three
+ *   quarters of Conv2DBackpropFilter's terms are zeros it skips), and the input
+ *   gradient is WinnowBiasReluPoolGrad then Conv2DBackpropInput, as tfjs's.
+ *   When the input is the batch it gets no gradient (applyForTraining
+ *   differentiates the weights only), and when it also has one channel (grey
+ *   images) the whole block is one WinnowConvIn1BiasReluPool op, which never
+ *   writes the full-size convolution output, with WinnowConvIn1BiasReluPoolGrad
+ *   for its filter and bias. Not bit for bit tfjs's: sums run in another order
+ *   (tests: bit for bit where every sum is exact, within float32 rounding
+ *   otherwise; non-finite pixels or gradients may give NaNs elsewhere).
+ * - Other conv blocks (strides, dilations): Conv2D, then WinnowBiasReluPool,
+ *   whose gradient is one WinnowBiasReluPoolGrad op plus BiasAddGrad.
+ * - Dense(relu, bias): MatMul plus WinnowBiasAddRelu, ReluGrad plus BiasAddGrad back.
+ * These two are the same float operations in the same order as the layers',
+ * so the same loss, gradients and weights bit for bit. The model (layers,
+ * weights, checkpoints) is untouched: this reads its variables.
  *
  * Any other layer, model or backend runs through model.apply.
  */
@@ -95,10 +102,13 @@ interface Pads {
 }
 /** maxpool2x2(relu(conv(x, filter) + bias)) of a one-channel batch x, stride 1; differentiable in filter and bias only. */
 type FirstBlock = (x: tf.Tensor4D, filter: tf.Tensor, bias: tf.Tensor, pads: Pads) => tf.Tensor;
+/** maxpool2x2(relu(conv(x, filter) + bias)), stride 1; differentiable in x too unless x is the batch. */
+type ConvBlock = (x: tf.Tensor4D, filter: tf.Tensor, bias: tf.Tensor, padding: 'same' | 'valid', pads: Pads, isBatch: boolean) => tf.Tensor;
 interface FusedOps {
   biasReluPool: Binary;
   biasRelu: Binary;
   firstBlock: FirstBlock;
+  convBlock: ConvBlock;
 }
 let cached: FusedOps | null | undefined;
 
@@ -109,7 +119,7 @@ function fusedOps(): FusedOps | null {
   const ops = loadWinnowTfOps().ops;
   if (!ops) return (cached = null);
   const { biasReluPool: poolOp, biasReluPoolGrad: poolGradOp, biasAddRelu: reluOp } = ops;
-  const { convIn1BiasReluPool: blockOp, convIn1BiasReluPoolGrad: blockGradOp } = ops;
+  const { convIn1BiasReluPool: blockOp, convIn1BiasReluPoolGrad: blockGradOp, convPoolFilterGrad: filterGradOp } = ops;
   const backend = nodeBackend(tf.backend());
   const biasGrad = (dx: tf.Tensor): tf.Tensor => biasAddGrad(backend, dx);
   // customGrad's typings take inputs and the save function as one union; they are (x, bias, save).
@@ -136,13 +146,14 @@ function fusedOps(): FusedOps | null {
       },
     };
   }) as unknown as CustomGradient) as Binary;
+  const padAttrs = (pads: Pads) => [
+    intAttr(backend, 'pad_top', pads.top),
+    intAttr(backend, 'pad_bottom', pads.bottom),
+    intAttr(backend, 'pad_left', pads.left),
+    intAttr(backend, 'pad_right', pads.right),
+  ];
   const firstBlock: FirstBlock = (x, filter, bias, pads) => {
-    const attrs = [
-      intAttr(backend, 'pad_top', pads.top),
-      intAttr(backend, 'pad_bottom', pads.bottom),
-      intAttr(backend, 'pad_left', pads.left),
-      intAttr(backend, 'pad_right', pads.right),
-    ];
+    const attrs = padAttrs(pads);
     // x is closed over, not an input: it is the batch, which gets no gradient.
     const block = tf.customGrad(((filterIn: tf.Tensor, biasIn: tf.Tensor, save: tf.GradSaveFunc) => {
       const [y, slots] = backend.executeMultipleOutputs(blockOp, attrs, [x, filterIn, biasIn], 2);
@@ -154,17 +165,56 @@ function fusedOps(): FusedOps | null {
     }) as unknown as CustomGradient) as Binary;
     return block(filter, bias);
   };
-  return (cached = { biasReluPool, biasRelu, firstBlock });
+  const convBlock: ConvBlock = (x, filter, bias, padding, pads, isBatch) => {
+    const attrs = padAttrs(pads);
+    // Saves [slots, x]: the forward pass's tidy frees every intermediate (x among them, unless it is the batch).
+    const forward = (filterIn: tf.Tensor, biasIn: tf.Tensor, save: tf.GradSaveFunc) => {
+      const conv = tf.conv2d(x, filterIn as tf.Tensor4D, 1, padding);
+      const [y, slots] = backend.executeMultipleOutputs(poolOp, [], [conv, biasIn], 2);
+      conv.dispose();
+      save([slots, x]);
+      return y;
+    };
+    // The filter and bias gradients straight from the pooled gradient and the slots it is routed to.
+    const filterGrads = (dy: tf.Tensor, [slots, xSaved]: tf.Tensor[]) =>
+      backend.executeMultipleOutputs(filterGradOp, attrs, [xSaved, dy, slots], 2);
+    if (isBatch) {
+      // x is not an input: it is the batch, which gets no gradient.
+      const block = tf.customGrad(((filterIn: tf.Tensor, biasIn: tf.Tensor, save: tf.GradSaveFunc) => ({
+        value: forward(filterIn, biasIn, save),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => filterGrads(dy, saved),
+      })) as unknown as CustomGradient) as Binary;
+      return block(filter, bias);
+    }
+    const block = tf.customGrad(((_x: tf.Tensor, filterIn: tf.Tensor, biasIn: tf.Tensor, save: tf.GradSaveFunc) => ({
+      value: forward(filterIn, biasIn, save),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const dconv = backend.executeSingleOutput(poolGradOp, [], [dy, saved[0]]);
+        // The input gradient as tfjs's Conv2D gradient computes it.
+        const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy: dconv, filter: filterIn }, {
+          strides: [1, 1],
+          pad: padding,
+          dataFormat: 'NHWC',
+          dimRoundingMode: undefined,
+          inputShape: x.shape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        dconv.dispose();
+        return [dx, ...filterGrads(dy, saved)];
+      },
+    })) as unknown as CustomGradient) as (x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor) => tf.Tensor;
+    return block(x, filter, bias);
+  };
+  return (cached = { biasReluPool, biasRelu, firstBlock, convBlock });
 }
 
 /**
- * The zero padding of a stride-1 convolution of x (one channel, float32) by
- * `kernel` when it can run as the fused first block: an even output height
- * and width (the pools tile it). Else null.
+ * The zero padding of a stride-1 convolution of x (float32) by `kernel` when
+ * it can run as a fused block: an even output height and width (the pools
+ * tile it). Else null.
  */
-function firstBlockPads(x: tf.Tensor, kernel: tf.Tensor, step: Extract<Step, { kind: 'conv-relu-pool' }>): Pads | null {
+function blockPads(x: tf.Tensor, kernel: tf.Tensor, step: Extract<Step, { kind: 'conv-relu-pool' }>): Pads | null {
   const unit = (p: [number, number]) => p[0] === 1 && p[1] === 1;
-  if (x.rank !== 4 || x.shape[3] !== 1 || x.dtype !== 'float32' || kernel.shape[2] !== 1) return null;
+  if (x.rank !== 4 || x.dtype !== 'float32' || kernel.shape[2] !== x.shape[3]) return null;
   if (!unit(step.strides) || !unit(step.dilations)) return null;
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],
@@ -195,9 +245,13 @@ export function applyForTraining(model: tf.LayersModel, x: tf.Tensor): tf.Tensor
   for (const step of plan) {
     if (step.kind === 'conv-relu-pool') {
       const [kernel, bias] = kernelAndBias(step.conv);
-      const pads = y === x ? firstBlockPads(y, kernel, step) : null;
+      const pads = blockPads(y, kernel, step);
       if (pads) {
-        y = fused.firstBlock(y as tf.Tensor4D, kernel, bias, pads);
+        const isBatch = y === x;
+        y =
+          isBatch && y.shape[3] === 1
+            ? fused.firstBlock(y as tf.Tensor4D, kernel, bias, pads)
+            : fused.convBlock(y as tf.Tensor4D, kernel, bias, step.padding, pads, isBatch);
         continue;
       }
       const conv = tf.conv2d(y as tf.Tensor4D, kernel as tf.Tensor4D, step.strides, step.padding, 'NHWC', step.dilations);

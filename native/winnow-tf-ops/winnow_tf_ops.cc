@@ -84,6 +84,7 @@ constexpr const char* kBiasReluPoolGrad = "WinnowBiasReluPoolGrad";
 constexpr const char* kAdam = "WinnowAdamUpdate";
 constexpr const char* kConvIn1Pool = "WinnowConvIn1BiasReluPool";
 constexpr const char* kConvIn1PoolGrad = "WinnowConvIn1BiasReluPoolGrad";
+constexpr const char* kConvPoolFilterGrad = "WinnowConvPoolFilterGrad";
 
 // Runs fn(begin, end) over [0, n) on up to 4 threads, each with at least `grain` items.
 template <typename Fn>
@@ -443,7 +444,7 @@ void* PadsCreate(TF_OpKernelConstruction* ctx) {
     if (TF_GetCode(status) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, name, value, status);
   }
   if (TF_GetCode(status) == TF_OK && (pads->top < 0 || pads->bottom < 0 || pads->left < 0 || pads->right < 0)) {
-    TF_SetStatus(status, TF_INVALID_ARGUMENT, (std::string(kConvIn1Pool) + ": paddings must not be negative").c_str());
+    TF_SetStatus(status, TF_INVALID_ARGUMENT, "winnow convolution ops: paddings must not be negative");
   }
   if (TF_GetCode(status) != TF_OK) TF_OpKernelConstruction_Failure(ctx, status);
   TF_DeleteStatus(status);
@@ -680,6 +681,162 @@ void ConvIn1PoolGradCompute(void* kernel, TF_OpKernelContext* ctx) {
   }
 }
 
+// Images per chunk of WinnowConvPoolFilterGrad: a fixed grouping (not one per
+// thread), so that the float64 sum over chunks has one order on any machine.
+constexpr int64_t kImagesPerChunk = 8;
+
+// One pooled output whose gradient reaches the convolution: v, and the offset
+// in the chunk's padded input of the window corner of the convolution output it goes to.
+struct Routed {
+  float v;
+  int64_t offset;
+};
+
+// Sizes of a conv block's filter gradient: images n x h x w x cin, padded hp x wp,
+// filter kh x kw x cin x cout, pooled output ph x pw (the convolution's output is 2ph x 2pw).
+struct ConvPoolShape {
+  int64_t n = 0, h = 0, w = 0, cin = 0, hp = 0, wp = 0, kh = 0, kw = 0, cout = 0, ph = 0, pw = 0;
+  Pads pads;
+};
+
+// out[t * stride + 8v ..] += sum over `list` of e.v * in[e.offset + t * stride + 8v ..], for
+// kTaps taps t (adjacent filter columns) and kVectors vectors of 8 channels v,
+// with every accumulator in a register across the list.
+template <int kTaps, int kVectors>
+__attribute__((always_inline)) inline void AccumulateTaps(const std::vector<Routed>& list, const float* in, int64_t stride, float* out) {
+  V8 acc[kTaps][kVectors];
+  for (int t = 0; t < kTaps; ++t) {
+    for (int v = 0; v < kVectors; ++v) acc[t][v] = Load8<V8>(out + t * stride + 8 * v);
+  }
+  for (const Routed& e : list) {
+    const float* p = in + e.offset;
+    for (int t = 0; t < kTaps; ++t) {
+      for (int v = 0; v < kVectors; ++v) acc[t][v] += e.v * Load8<V8>(p + t * stride + 8 * v);
+    }
+  }
+  for (int t = 0; t < kTaps; ++t) {
+    for (int v = 0; v < kVectors; ++v) Store8(out + t * stride + 8 * v, acc[t][v]);
+  }
+}
+
+// Chunk `chunk`'s filter-gradient sums (cout x taps x cin, then cout bias sums)
+// into sums, in float32. Image by image, so that the padded image being read
+// (h x w x cin floats) stays in the first-level cache.
+__attribute__((target_clones("avx2", "default")))
+void ConvPoolFilterGradChunk(const float* __restrict x, const float* __restrict dy, const int32_t* __restrict where,
+                             float* __restrict sums, int64_t chunk, const ConvPoolShape& s) {
+  const int64_t first = chunk * kImagesPerChunk, last = std::min(first + kImagesPerChunk, s.n);
+  const int64_t cin = s.cin, cout = s.cout, taps = s.kh * s.kw;
+  std::vector<float> pad(s.hp * s.wp * cin, 0.0f);
+  // Per output channel, the image's pooled outputs with a non-zero gradient.
+  std::vector<std::vector<Routed>> routed(cout);
+  float* __restrict bias_sum = sums + cout * taps * cin;
+  std::fill(sums, sums + cout * taps * cin + cout, 0.0f);
+  for (int64_t image = first; image < last; ++image) {
+    for (int64_t r = 0; r < s.h; ++r) {
+      const float* src = x + ((image * s.h + r) * s.w) * cin;
+      std::copy(src, src + s.w * cin, pad.data() + ((r + s.pads.top) * s.wp + s.pads.left) * cin);
+    }
+    for (std::vector<Routed>& list : routed) list.clear();
+    for (int64_t r = 0; r < s.ph; ++r) {
+      for (int64_t col = 0; col < s.pw; ++col) {
+        const int64_t at = ((image * s.ph + r) * s.pw + col) * cout;
+        for (int64_t k = 0; k < cout; ++k) {
+          const uint32_t code = static_cast<uint32_t>(where[at + k]);
+          const float gv = dy[at + k];
+          // WinnowBiasReluPoolGrad's value: dy, or dy * 0 where relu's gradient is 0.
+          const float v = (code & 4u) ? gv * 0.0f : gv;
+          bias_sum[k] += v;
+          if (v == 0.0f) continue;  // adds nothing (but a NaN does)
+          const uint32_t slot = code & 3u;
+          const int64_t row = 2 * r + (slot >> 1), column = 2 * col + (slot & 1u);
+          routed[k].push_back({v, (row * s.wp + column) * cin});
+        }
+      }
+    }
+    for (int64_t k = 0; k < cout; ++k) {
+      for (int64_t i = 0; i < s.kh; ++i) {
+        int64_t j = 0;
+        float* row = sums + (k * taps + i * s.kw) * cin;
+        const float* at = pad.data() + i * s.wp * cin;
+        // Three taps by 32 channels at a time (12 accumulators in registers), then smaller groups.
+        if (cin % 32 == 0) {
+          for (; j + 3 <= s.kw; j += 3) {
+            for (int64_t c0 = 0; c0 < cin; c0 += 32) AccumulateTaps<3, 4>(routed[k], at + j * cin + c0, cin, row + j * cin + c0);
+          }
+          for (; j < s.kw; ++j) {
+            for (int64_t c0 = 0; c0 < cin; c0 += 32) AccumulateTaps<1, 4>(routed[k], at + j * cin + c0, cin, row + j * cin + c0);
+          }
+        } else if (cin % 8 == 0) {
+          for (; j < s.kw; ++j) {
+            for (int64_t c0 = 0; c0 < cin; c0 += 8) AccumulateTaps<1, 1>(routed[k], at + j * cin + c0, cin, row + j * cin + c0);
+          }
+        } else {
+          for (; j < s.kw; ++j) {
+            for (int64_t c = 0; c < cin; ++c) {
+              float a = row[j * cin + c];
+              for (const Routed& e : routed[k]) a += e.v * at[e.offset + j * cin + c];
+              row[j * cin + c] = a;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+void ConvPoolFilterGradCompute(void* kernel, TF_OpKernelContext* ctx) {
+  KernelCall call(ctx);
+  TF_Tensor *x, *dy, *where;
+  if (!call.Inputs({&x, &dy, &where})) return;
+  const Pads& pads = *static_cast<Pads*>(kernel);
+  ConvPoolShape s;
+  s.pads = pads;
+  if (TF_NumDims(x) != 4 || TF_NumDims(dy) != 4 || TF_NumDims(where) != 4 || TF_Dim(dy, 0) != TF_Dim(x, 0) ||
+      TF_TensorElementCount(where) != TF_TensorElementCount(dy) || TF_Dim(where, 3) != TF_Dim(dy, 3) || TF_Dim(dy, 1) < 1 ||
+      TF_Dim(dy, 2) < 1 || 2 * TF_Dim(dy, 1) > TF_Dim(x, 1) + pads.top + pads.bottom ||
+      2 * TF_Dim(dy, 2) > TF_Dim(x, 2) + pads.left + pads.right) {
+    return call.Fail(std::string(kConvPoolFilterGrad) +
+                     ": x must be [N, H, W, Cin], dy and where [N, PH, PW, Cout] with the pooled grid inside the padded image");
+  }
+  s.n = TF_Dim(x, 0);
+  s.h = TF_Dim(x, 1);
+  s.w = TF_Dim(x, 2);
+  s.cin = TF_Dim(x, 3);
+  s.hp = s.h + pads.top + pads.bottom;
+  s.wp = s.w + pads.left + pads.right;
+  s.ph = TF_Dim(dy, 1);
+  s.pw = TF_Dim(dy, 2);
+  s.cout = TF_Dim(dy, 3);
+  s.kh = s.hp - 2 * s.ph + 1;
+  s.kw = s.wp - 2 * s.pw + 1;
+  const int64_t taps = s.kh * s.kw, terms = s.cout * taps * s.cin + s.cout;
+  const int64_t filter_dims[4] = {s.kh, s.kw, s.cin, s.cout};
+  float* gf = call.Output<float>(0, TF_FLOAT, filter_dims, 4, static_cast<size_t>(taps * s.cin * s.cout) * sizeof(float));
+  float* gb = gf ? call.Output<float>(1, TF_FLOAT, &s.cout, 1, static_cast<size_t>(s.cout) * sizeof(float)) : nullptr;
+  if (!gb) return;
+  const int64_t chunks = (s.n + kImagesPerChunk - 1) / kImagesPerChunk;
+  std::vector<float> partial(static_cast<size_t>(chunks * terms));
+  const float* xp = Data(x);
+  const float* dp = Data(dy);
+  const int32_t* wp = static_cast<const int32_t*>(TF_TensorData(where));
+  Parallel(chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t chunk = begin; chunk < end; ++chunk) ConvPoolFilterGradChunk(xp, dp, wp, partial.data() + chunk * terms, chunk, s);
+  });
+  // Chunks in order, in float64; from [cout][tap][cin] to the filter's [tap][cin][cout].
+  std::vector<double> total(static_cast<size_t>(terms), 0.0);
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    const float* p = partial.data() + chunk * terms;
+    for (int64_t t = 0; t < terms; ++t) total[t] += p[t];
+  }
+  for (int64_t k = 0; k < s.cout; ++k) {
+    for (int64_t t = 0; t < taps; ++t) {
+      for (int64_t c = 0; c < s.cin; ++c) gf[(t * s.cin + c) * s.cout + k] = static_cast<float>(total[(k * taps + t) * s.cin + c]);
+    }
+    gb[k] = static_cast<float>(total[s.cout * taps * s.cin + k]);
+  }
+}
+
 // (value, accumulation, gradient, m, c) -> (value + c * (m * accumulation + gradient), m * accumulation + gradient)
 void MomentumCompute(void*, TF_OpKernelContext* ctx) {
   KernelCall call(ctx);
@@ -777,6 +934,10 @@ std::string Register() {
       RegisterOp(kConvIn1PoolGrad, {"x: float", "dy: float", "where: int32"}, nullptr, &ConvIn1PoolGradCompute, status,
                  {"dfilter: float", "dbias: float"}, padded);
     }
+    if (TF_GetCode(status) == TF_OK) {
+      RegisterOp(kConvPoolFilterGrad, {"x: float", "dy: float", "where: int32"}, nullptr, &ConvPoolFilterGradCompute, status,
+                 {"dfilter: float", "dbias: float"}, padded);
+    }
     std::string error = TF_GetCode(status) == TF_OK ? "" : TF_Message(status);
     TF_DeleteStatus(status);
     return error;
@@ -795,7 +956,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"biasAdd", kBiasAdd},
       {"momentumUpdate", kMomentum},    {"adamUpdate", kAdam},
       {"biasReluPool", kBiasReluPool},  {"biasReluPoolGrad", kBiasReluPoolGrad},
-      {"convIn1BiasReluPool", kConvIn1Pool}, {"convIn1BiasReluPoolGrad", kConvIn1PoolGrad}};
+      {"convIn1BiasReluPool", kConvIn1Pool}, {"convIn1BiasReluPoolGrad", kConvIn1PoolGrad},
+      {"convPoolFilterGrad", kConvPoolFilterGrad}};
   for (const auto& [key, op] : names) {
     napi_value value;
     napi_create_string_utf8(env, op, NAPI_AUTO_LENGTH, &value);

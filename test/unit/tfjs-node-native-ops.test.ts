@@ -75,6 +75,7 @@ describe('winnow native TensorFlow ops on tfjs-node', { skip }, () => {
       biasReluPoolGrad: 'WinnowBiasReluPoolGrad',
       convIn1BiasReluPool: 'WinnowConvIn1BiasReluPool',
       convIn1BiasReluPoolGrad: 'WinnowConvIn1BiasReluPoolGrad',
+      convPoolFilterGrad: 'WinnowConvPoolFilterGrad',
     });
   });
 
@@ -200,7 +201,7 @@ describe('winnow native TensorFlow ops on tfjs-node', { skip }, () => {
     tf.dispose([x, dy, bias, where, v]);
   });
 
-  it('the grey first block ops reject inputs they do not cover', () => {
+  it('the conv block ops reject inputs they do not cover', () => {
     const backend = nodeBackend(tf.backend());
     const pads = (top: number, bottom: number, left: number, right: number) =>
       Object.entries({ pad_top: top, pad_bottom: bottom, pad_left: left, pad_right: right }).map(([name, value]) => intAttr(backend, name, value));
@@ -220,6 +221,12 @@ describe('winnow native TensorFlow ops on tfjs-node', { skip }, () => {
       assert.equal(backend.executeMultipleOutputs(`${block}Grad`, pads(1, 1, 1, 1), [x, dy, where], 2)[0].shape.join(), '3,3,1,4');
       assert.throws(() => backend.executeMultipleOutputs(`${block}Grad`, pads(1, 1, 1, 1), [x, dy, tf.zeros([2, 3, 3, 3], 'int32')], 2), /dy and where must be/);
       assert.throws(() => backend.executeMultipleOutputs(`${block}Grad`, pads(1, 1, 1, 1), [x, tf.zeros([1, 3, 3, 4]), where], 2), /dy and where must be/);
+      const filterGrad = 'WinnowConvPoolFilterGrad';
+      const x3 = tf.zeros([2, 6, 6, 3]);
+      assert.equal(backend.executeMultipleOutputs(filterGrad, pads(1, 1, 1, 1), [x3, dy, where], 2)[0].shape.join(), '3,3,3,4');
+      assert.throws(() => backend.executeMultipleOutputs(filterGrad, pads(1, 1, 1, 1), [x3, dy, tf.zeros([2, 3, 3, 3], 'int32')], 2), /dy and where \[N, PH, PW, Cout\]/);
+      assert.throws(() => backend.executeMultipleOutputs(filterGrad, pads(0, 0, 0, 0), [x3, tf.zeros([2, 4, 3, 4]), tf.zeros([2, 4, 3, 4], 'int32')], 2), /inside the padded image/);
+      assert.throws(() => backend.executeMultipleOutputs(filterGrad, pads(1, 1, -1, 1), [x3, dy, where], 2), /paddings must not be negative/);
     });
   });
 

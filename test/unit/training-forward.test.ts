@@ -1,13 +1,15 @@
 /**
  * The fused training forward pass (activities/ml/training-forward.ts) on
- * tfjs-node with winnow's native ops: the conv tail (bias, relu, 2x2 max pool)
- * and dense bias + relu give the values and gradients of tfjs's own op chain
- * bit for bit (ties, -0, NaN and infinities included), a model trains to the
- * same weights bit for bit, other models and shapes take the layers' path, and
- * nothing leaks. The grey first block (one-channel input, fused convolution)
- * equals the layers bit for bit where every sum is exact (quarter-step values:
- * the summation order cannot show) and within float32 rounding otherwise.
- * Skipped when the tfjs-node addon or the ops addon is not built.
+ * tfjs-node with winnow's native ops. The conv tail of strided convolutions
+ * (bias, relu, 2x2 max pool) and dense bias + relu give the values and
+ * gradients of tfjs's own op chain bit for bit (ties, -0, NaN and infinities
+ * included), and a strided CNN trains to the same weights bit for bit. The
+ * fused stride-1 blocks (grey first block, filter gradients from the pooled
+ * gradient) equal the layers bit for bit where every sum is exact
+ * (quarter-step values: the summation order cannot show) and within float32
+ * rounding otherwise; cnn-small trains to the same weights within rounding.
+ * Other models and shapes take the layers' path, and nothing leaks. Skipped
+ * when the tfjs-node addon or the ops addon is not built.
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
@@ -81,13 +83,30 @@ function noisy(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** Counts the backend's multi-output op calls by name until stop() (the fused ops run through executeMultipleOutputs). */
+/** Two conv blocks (conv 3x3 with relu, 2x2 max pool; the second with 32 filters) with weights from `fill`. */
+function twoBlocks(shape: number[], filters: number, padding: 'same' | 'valid', fill: (n: number, seed: number) => Float32Array) {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: shape.slice(1), filters, kernelSize: 3, padding, activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 32, kernelSize: 3, padding, activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+    ],
+  });
+  tf.tidy(() => {
+    model.layers[0].setWeights([tf.tensor(fill(9 * shape[3] * filters, 55), [3, 3, shape[3], filters]), tf.tensor(fill(filters, 56))]);
+    model.layers[2].setWeights([tf.tensor(fill(9 * filters * 32, 57), [3, 3, filters, 32]), tf.tensor(fill(32, 58))]);
+  });
+  return model;
+}
+
+/** Counts the fused convolution ops' calls by name until stop() (they run through executeMultipleOutputs). */
 function spyOps(): { stop(): Record<string, number> } {
   const backend = tf.backend() as unknown as { executeMultipleOutputs: (name: string, ...rest: unknown[]) => unknown };
   const counts: Record<string, number> = {};
   const original = backend.executeMultipleOutputs;
   backend.executeMultipleOutputs = function (this: unknown, name: string, ...rest: unknown[]) {
-    if (name.startsWith('WinnowConvIn1')) counts[name] = (counts[name] ?? 0) + 1;
+    if (name.startsWith('WinnowConv')) counts[name] = (counts[name] ?? 0) + 1;
     return original.call(this, name, ...rest);
   };
   return {
@@ -108,6 +127,31 @@ function greyBlock(shape: number[], filters: number, kernelSize: number, padding
   });
   tf.tidy(() => model.layers[0].setWeights([tf.tensor(kernel, [kernelSize, kernelSize, 1, filters]), tf.tensor(bias)]));
   return model;
+}
+
+/** Three optimizer steps of a fresh model; the losses and final weights. Checks that no step after the first leaks. */
+function trainSteps(
+  build: () => tf.LayersModel,
+  optimizer: 'adam' | 'momentum',
+  x: tf.Tensor,
+  y: tf.Tensor,
+  forward: (model: tf.LayersModel, x: tf.Tensor) => tf.Tensor,
+): { losses: number[]; weights: Float32Array[] } {
+  const model = build();
+  const opt = optimizer === 'adam' ? new FusedAdamOptimizer(2e-3, 0.9, 0.999) : new FusedMomentumOptimizer(0.05, 0.9);
+  const losses: number[] = [];
+  for (let step = 0; step < 3; step++) {
+    const before = tf.memory().numTensors;
+    const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, forward(model, x)) as tf.Scalar, true) as tf.Scalar;
+    losses.push(loss.dataSync()[0]);
+    loss.dispose();
+    // Optimizer slots appear in the first step only.
+    if (step > 0) assert.equal(tf.memory().numTensors, before, `step ${step} leaked`);
+  }
+  const weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
+  opt.dispose();
+  model.dispose();
+  return { losses, weights };
 }
 
 describe('fused training forward on tfjs-node', { skip }, () => {
@@ -171,17 +215,18 @@ describe('fused training forward on tfjs-node', { skip }, () => {
     assert.equal(tf.memory().numTensors, before);
   });
 
-  it('conv + bias + relu + 2x2 max pool: values and gradients equal the layers bit for bit, specials and ties included', () => {
+  it('strided conv + bias + relu + 2x2 max pool (fused tail only): values and gradients equal the layers bit for bit, specials and ties included', () => {
     const before = tf.memory().numTensors;
     for (const [shape, filters, padding] of [
-      [[3, 8, 6, 2], 5, 'same'],
-      [[2, 6, 8, 3], 19, 'same'], // 19 channels: the vectorised loop and its remainder
-      [[2, 10, 10, 3], 4, 'valid'], // 8x8 after the conv: still fused
-      [[2, 9, 9, 1], 3, 'valid'], // 7x7: odd, the unfused fallback
+      [[3, 16, 12, 2], 5, 'same'],
+      [[2, 12, 16, 3], 19, 'same'], // 19 channels: the vectorised loop and its remainder
+      [[2, 21, 21, 3], 4, 'valid'], // 10x10 after the conv: still fused
+      [[2, 17, 17, 1], 3, 'valid'], // 8x8
+      [[2, 15, 15, 1], 3, 'valid'], // 7x7: odd, the unfused fallback
     ] as [[number, number, number, number], number, 'same' | 'valid'][]) {
       const model = tf.sequential({
         layers: [
-          tf.layers.conv2d({ inputShape: shape.slice(1), filters, kernelSize: 3, padding, activation: 'relu', kernelInitializer: 'glorotUniform' }),
+          tf.layers.conv2d({ inputShape: shape.slice(1), filters, kernelSize: 3, strides: 2, padding, activation: 'relu' }),
           tf.layers.maxPooling2d({ poolSize: 2 }),
         ],
       });
@@ -197,6 +242,43 @@ describe('fused training forward on tfjs-node', { skip }, () => {
       clean.dispose();
       model.dispose();
     }
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('stride-1 conv blocks (fused, the second taking its input gradient): exact sums give the layers\' values and gradients bit for bit', () => {
+    const before = tf.memory().numTensors;
+    const ran = spyOps();
+    for (const [shape, filters, padding] of [
+      [[3, 16, 12, 2], 32, 'same'], // 32 input channels in the second block: the 12-accumulator path
+      [[2, 12, 16, 3], 19, 'same'], // 19: single channels
+      [[2, 22, 22, 3], 8, 'valid'], // 20x20, then 8x8
+      [[2, 13, 13, 2], 4, 'same'], // 13x13: odd, the unfused fallback for the first block; 6x6 for the second
+    ] as [[number, number, number, number], number, 'same' | 'valid'][]) {
+      const model = twoBlocks(shape, filters, padding, (n, seed) => values(n, seed));
+      const what = `two blocks ${shape} ${filters} ${padding}`;
+      // Non-finite pixels: outputs match; the filter gradients' NaNs need not (see the grey block above).
+      const special = tf.tensor(values(shape.reduce((a, b) => a * b), 51, [NaN, Infinity, -Infinity, -0, 0]), shape);
+      const outputs = gradsBothWays(model, special, (y) => tf.tensor(values(y.size, 52), y.shape));
+      sameBits(outputs.fused.y, outputs.stock.y, `${what} output, non-finite pixels`);
+      const x = tf.tensor(values(shape.reduce((a, b) => a * b), 53, [-0, 0]), shape);
+      assertSame(gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 54, [-0, -3, 0]), y.shape)), what);
+      tf.dispose([special, x]);
+      model.dispose();
+    }
+    // Three shapes fuse both blocks' filter gradients, the fourth only the second's; two backward passes each.
+    assert.deepEqual(ran.stop(), { WinnowConvPoolFilterGrad: 14 });
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('stride-1 conv blocks: general floats agree with the layers within float32 rounding', () => {
+    const before = tf.memory().numTensors;
+    const model = twoBlocks([8, 20, 20, 3], 32, 'same', noisy);
+    const x = tf.tensor(noisy(8 * 20 * 20 * 3, 61), [8, 20, 20, 3]);
+    const both = gradsBothWays(model, x, (y) => tf.tensor(noisy(y.size, 62), y.shape));
+    close(both.fused.y, both.stock.y, 1e-6, 'output');
+    both.stock.grads.forEach((g, i) => close(both.fused.grads[i], g, 1e-5, `gradient ${i}`));
+    x.dispose();
+    model.dispose();
     assert.equal(tf.memory().numTensors, before);
   });
 
@@ -233,47 +315,45 @@ describe('fused training forward on tfjs-node', { skip }, () => {
     assert.equal(tf.memory().numTensors, before);
   });
 
-  for (const [optimizer, channels] of [
-    ['adam', 3],
-    ['momentum', 3],
-    ['momentum', 1],
-  ] as const) {
-    // Colour input: every fused op is bit for bit. Grey input: the fused first block rounds differently
-    // (with momentum only: Adam's normalised step blows a tiny gradient difference up to a learning-rate-sized one).
-    const exact = channels === 3;
-    it(`cnn-small on ${exact ? 'colour' : 'grey'} images trains to the same weights ${exact ? 'bit for bit' : 'within rounding'} (${optimizer}, 3 steps), without leaks`, () => {
+  // cnn-small's blocks are stride-1 convolutions: fused, so the same weights within rounding (momentum only:
+  // Adam's normalised step blows a tiny gradient difference up to a learning-rate-sized one).
+  for (const channels of [1, 3]) {
+    it(`cnn-small on ${channels === 1 ? 'grey' : 'colour'} images trains to the same weights within rounding (momentum, 3 steps), without leaks`, () => {
       const spec = { name: 'cnn-small' as const, inputShape: [28, 28, channels] as [number, number, number], numClasses: 10, width: 0.25, seed: 4 };
       const x = tf.tensor(values(16 * 28 * 28 * channels, 15), [16, 28, 28, channels]);
       const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => (i * 7) % 10), 'int32'), 10);
-      const train = (forward: (model: tf.LayersModel) => tf.Tensor) => {
-        const model = buildModel(spec);
-        const opt = optimizer === 'adam' ? new FusedAdamOptimizer(2e-3, 0.9, 0.999) : new FusedMomentumOptimizer(0.05, 0.9);
-        const losses: number[] = [];
-        for (let step = 0; step < 3; step++) {
-          const before = tf.memory().numTensors;
-          const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, forward(model)) as tf.Scalar, true) as tf.Scalar;
-          losses.push(loss.dataSync()[0]);
-          loss.dispose();
-          // Optimizer slots appear in the first step only.
-          if (step > 0) assert.equal(tf.memory().numTensors, before, `step ${step} leaked`);
-        }
-        const weights = model.getWeights().map((w) => w.dataSync());
-        opt.dispose();
-        model.dispose();
-        return { losses, weights };
-      };
-      const fused = train((model) => applyForTraining(model, x));
-      const stock = train((model) => model.apply(x, { training: true }) as tf.Tensor);
+      const fused = trainSteps(() => buildModel(spec), 'momentum', x, y, applyForTraining);
+      const stock = trainSteps(() => buildModel(spec), 'momentum', x, y, (model, input) => model.apply(input, { training: true }) as tf.Tensor);
       assert.ok(stock.losses[2] < stock.losses[0], `it learns: ${stock.losses}`);
-      if (exact) {
-        sameBits(fused.losses, stock.losses, 'losses');
-        stock.weights.forEach((w, i) => sameBits(fused.weights[i], w, `weight ${i}`));
-      } else {
-        close(fused.losses, stock.losses, 1e-5, 'losses');
-        stock.weights.forEach((w, i) => close(fused.weights[i], w, 1e-4, `weight ${i}`));
-      }
-      x.dispose();
-      y.dispose();
+      close(fused.losses, stock.losses, 1e-5, 'losses');
+      stock.weights.forEach((w, i) => close(fused.weights[i], w, 1e-4, `weight ${i}`));
+      tf.dispose([x, y]);
+    });
+  }
+
+  // Strided convolutions keep the unfused convolution (only its tail is fused) and every other fused op is bit for bit.
+  for (const optimizer of ['adam', 'momentum'] as const) {
+    it(`a strided CNN trains to the same weights bit for bit (${optimizer}, 3 steps), without leaks`, () => {
+      const build = () => {
+        const model = tf.sequential({
+          layers: [
+            tf.layers.conv2d({ inputShape: [16, 16, 3], filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+            tf.layers.maxPooling2d({ poolSize: 2 }),
+            tf.layers.flatten(),
+            tf.layers.dense({ units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+            tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
+          ],
+        });
+        return model;
+      };
+      const x = tf.tensor(values(16 * 16 * 16 * 3, 15), [16, 16, 16, 3]);
+      const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => (i * 7) % 10), 'int32'), 10);
+      const fused = trainSteps(build, optimizer, x, y, applyForTraining);
+      const stock = trainSteps(build, optimizer, x, y, (model, input) => model.apply(input, { training: true }) as tf.Tensor);
+      assert.ok(stock.losses[2] < stock.losses[0], `it learns: ${stock.losses}`);
+      sameBits(fused.losses, stock.losses, 'losses');
+      stock.weights.forEach((w, i) => sameBits(fused.weights[i], w, `weight ${i}`));
+      tf.dispose([x, y]);
     });
   }
 
