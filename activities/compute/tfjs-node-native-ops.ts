@@ -33,6 +33,8 @@ export interface WinnowTfOps {
   convIn1BiasReluPoolGrad: string;
   /** WinnowConvPoolFilterGrad(x, dy, slots; pads) -> (filter gradient, bias gradient) of a stride-1 conv + bias + relu + 2x2 pool block, from the pooled gradient. */
   convPoolFilterGrad: string;
+  /** WinnowConvPoolInputGrad(dy, slots, filter; pads) -> the input gradient of the same block, from the pooled gradient. */
+  convPoolInputGrad: string;
 }
 
 const opKeys = [
@@ -47,6 +49,7 @@ const opKeys = [
   'convIn1BiasReluPool',
   'convIn1BiasReluPoolGrad',
   'convPoolFilterGrad',
+  'convPoolInputGrad',
 ] as const;
 
 export type NativeOpsResult = { ops: WinnowTfOps } | { ops?: undefined; reason: string };

@@ -10,8 +10,9 @@
  *   values and each one's winning slot). Backward, the filter and bias
  *   gradients come straight from the pooled gradient (WinnowConvPoolFilterGrad:
  *   each pooled output's gradient reaches one convolution output, so three
- *   quarters of Conv2DBackpropFilter's terms are zeros it skips), and the input
- *   gradient is WinnowBiasReluPoolGrad then Conv2DBackpropInput, as tfjs's.
+ *   quarters of Conv2DBackpropFilter's terms are zeros it skips), and so does
+ *   the input gradient (WinnowConvPoolInputGrad, in place of MaxPoolGrad,
+ *   ReluGrad and Conv2DBackpropInput).
  *   When the input is the batch it gets no gradient (applyForTraining
  *   differentiates the weights only), and when it also has one channel (grey
  *   images) the whole block is one WinnowConvIn1BiasReluPool op, which never
@@ -119,7 +120,7 @@ function fusedOps(): FusedOps | null {
   const ops = loadWinnowTfOps().ops;
   if (!ops) return (cached = null);
   const { biasReluPool: poolOp, biasReluPoolGrad: poolGradOp, biasAddRelu: reluOp } = ops;
-  const { convIn1BiasReluPool: blockOp, convIn1BiasReluPoolGrad: blockGradOp, convPoolFilterGrad: filterGradOp } = ops;
+  const { convIn1BiasReluPool: blockOp, convIn1BiasReluPoolGrad: blockGradOp, convPoolFilterGrad: filterGradOp, convPoolInputGrad: inputGradOp } = ops;
   const backend = nodeBackend(tf.backend());
   const biasGrad = (dx: tf.Tensor): tf.Tensor => biasAddGrad(backend, dx);
   // customGrad's typings take inputs and the save function as one union; they are (x, bias, save).
@@ -188,19 +189,10 @@ function fusedOps(): FusedOps | null {
     }
     const block = tf.customGrad(((_x: tf.Tensor, filterIn: tf.Tensor, biasIn: tf.Tensor, save: tf.GradSaveFunc) => ({
       value: forward(filterIn, biasIn, save),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const dconv = backend.executeSingleOutput(poolGradOp, [], [dy, saved[0]]);
-        // The input gradient as tfjs's Conv2D gradient computes it.
-        const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy: dconv, filter: filterIn }, {
-          strides: [1, 1],
-          pad: padding,
-          dataFormat: 'NHWC',
-          dimRoundingMode: undefined,
-          inputShape: x.shape,
-        } as unknown as tf.NamedAttrMap) as tf.Tensor;
-        dconv.dispose();
-        return [dx, ...filterGrads(dy, saved)];
-      },
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        backend.executeSingleOutput(inputGradOp, attrs, [dy, saved[0], filterIn]),
+        ...filterGrads(dy, saved),
+      ],
     })) as unknown as CustomGradient) as (x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor) => tf.Tensor;
     return block(x, filter, bias);
   };

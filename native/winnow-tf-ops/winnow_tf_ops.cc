@@ -85,6 +85,7 @@ constexpr const char* kAdam = "WinnowAdamUpdate";
 constexpr const char* kConvIn1Pool = "WinnowConvIn1BiasReluPool";
 constexpr const char* kConvIn1PoolGrad = "WinnowConvIn1BiasReluPoolGrad";
 constexpr const char* kConvPoolFilterGrad = "WinnowConvPoolFilterGrad";
+constexpr const char* kConvPoolInputGrad = "WinnowConvPoolInputGrad";
 
 // Runs fn(begin, end) over [0, n) on up to 4 threads, each with at least `grain` items.
 template <typename Fn>
@@ -837,6 +838,134 @@ void ConvPoolFilterGradCompute(void* kernel, TF_OpKernelContext* ctx) {
   }
 }
 
+// One pooled output's gradient at a convolution output: v, for output channel k.
+struct AtChannel {
+  float v;
+  int32_t k;
+};
+
+// Images [begin, end) of the input gradient of a stride-1 conv block from its
+// pooled gradient: dx[ih, iw, :] = sum over taps (i, j) and the gradients
+// routed to convolution output (ih + top - i, iw + left - j) of v * filter[i, j, :, k].
+// rows: the filter as [kh][kw][cout][cin], so that a tap's input channels are contiguous
+// and one tap's rows (cout x cin floats) stay in the first-level cache.
+__attribute__((target_clones("avx2", "default")))
+void ConvPoolInputGradImages(const float* __restrict dy, const int32_t* __restrict where, const float* __restrict rows,
+                             float* __restrict dx, int64_t begin, int64_t end, const ConvPoolShape& s) {
+  const int64_t cin = s.cin, cout = s.cout, oh = 2 * s.ph, ow = 2 * s.pw;
+  std::vector<std::vector<AtChannel>> routed(oh * ow);
+  for (int64_t image = begin; image < end; ++image) {
+    for (std::vector<AtChannel>& list : routed) list.clear();
+    for (int64_t r = 0; r < s.ph; ++r) {
+      for (int64_t col = 0; col < s.pw; ++col) {
+        const int64_t at = ((image * s.ph + r) * s.pw + col) * cout;
+        for (int64_t k = 0; k < cout; ++k) {
+          const uint32_t code = static_cast<uint32_t>(where[at + k]);
+          const float gv = dy[at + k];
+          const float v = (code & 4u) ? gv * 0.0f : gv;
+          if (v == 0.0f) continue;  // adds nothing (but a NaN does)
+          const uint32_t slot = code & 3u;
+          routed[(2 * r + (slot >> 1)) * ow + 2 * col + (slot & 1u)].push_back({v, static_cast<int32_t>(k)});
+        }
+      }
+    }
+    for (int64_t ih = 0; ih < s.h; ++ih) {
+      for (int64_t iw = 0; iw < s.w; ++iw) {
+        float* out = dx + ((image * s.h + ih) * s.w + iw) * cin;
+        for (int64_t c0 = 0; c0 < cin; c0 += (cin % 32 == 0 ? 32 : cin % 8 == 0 ? 8 : 1)) {
+          if (cin % 32 == 0) {
+            V8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
+            for (int64_t i = 0; i < s.kh; ++i) {
+              const int64_t r = ih + s.pads.top - i;
+              if (r < 0 || r >= oh) continue;
+              for (int64_t j = 0; j < s.kw; ++j) {
+                const int64_t q = iw + s.pads.left - j;
+                if (q < 0 || q >= ow) continue;
+                const float* tap = rows + (i * s.kw + j) * cout * cin + c0;
+                for (const AtChannel& e : routed[r * ow + q]) {
+                  const float* p = tap + e.k * cin;
+                  a0 += e.v * Load8<V8>(p);
+                  a1 += e.v * Load8<V8>(p + 8);
+                  a2 += e.v * Load8<V8>(p + 16);
+                  a3 += e.v * Load8<V8>(p + 24);
+                }
+              }
+            }
+            Store8(out + c0, a0);
+            Store8(out + c0 + 8, a1);
+            Store8(out + c0 + 16, a2);
+            Store8(out + c0 + 24, a3);
+          } else if (cin % 8 == 0) {
+            V8 a = {};
+            for (int64_t i = 0; i < s.kh; ++i) {
+              const int64_t r = ih + s.pads.top - i;
+              if (r < 0 || r >= oh) continue;
+              for (int64_t j = 0; j < s.kw; ++j) {
+                const int64_t q = iw + s.pads.left - j;
+                if (q < 0 || q >= ow) continue;
+                const float* tap = rows + (i * s.kw + j) * cout * cin + c0;
+                for (const AtChannel& e : routed[r * ow + q]) a += e.v * Load8<V8>(tap + e.k * cin);
+              }
+            }
+            Store8(out + c0, a);
+          } else {
+            float a = 0.0f;
+            for (int64_t i = 0; i < s.kh; ++i) {
+              const int64_t r = ih + s.pads.top - i;
+              if (r < 0 || r >= oh) continue;
+              for (int64_t j = 0; j < s.kw; ++j) {
+                const int64_t q = iw + s.pads.left - j;
+                if (q < 0 || q >= ow) continue;
+                for (const AtChannel& e : routed[r * ow + q]) a += e.v * rows[((i * s.kw + j) * cout + e.k) * cin + c0];
+              }
+            }
+            out[c0] = a;
+          }
+        }
+      }
+    }
+  }
+}
+
+void ConvPoolInputGradCompute(void* kernel, TF_OpKernelContext* ctx) {
+  KernelCall call(ctx);
+  TF_Tensor *dy, *where, *filter;
+  if (!call.Inputs({&dy, &where, &filter})) return;
+  const Pads& pads = *static_cast<Pads*>(kernel);
+  ConvPoolShape s;
+  s.pads = pads;
+  if (TF_NumDims(dy) != 4 || TF_NumDims(where) != 4 || TF_TensorElementCount(where) != TF_TensorElementCount(dy) ||
+      TF_Dim(where, 3) != TF_Dim(dy, 3) || TF_NumDims(filter) != 4 || TF_Dim(filter, 3) != TF_Dim(dy, 3) ||
+      2 * TF_Dim(dy, 1) + TF_Dim(filter, 0) - 1 - pads.top - pads.bottom < 1 ||
+      2 * TF_Dim(dy, 2) + TF_Dim(filter, 1) - 1 - pads.left - pads.right < 1) {
+    return call.Fail(std::string(kConvPoolInputGrad) +
+                     ": dy and where must be [N, PH, PW, Cout], filter [KH, KW, Cin, Cout], for a non-empty input");
+  }
+  s.n = TF_Dim(dy, 0);
+  s.ph = TF_Dim(dy, 1);
+  s.pw = TF_Dim(dy, 2);
+  s.cout = TF_Dim(dy, 3);
+  s.kh = TF_Dim(filter, 0);
+  s.kw = TF_Dim(filter, 1);
+  s.cin = TF_Dim(filter, 2);
+  s.h = 2 * s.ph + s.kh - 1 - pads.top - pads.bottom;
+  s.w = 2 * s.pw + s.kw - 1 - pads.left - pads.right;
+  const int64_t dims[4] = {s.n, s.h, s.w, s.cin};
+  float* dxp = call.Output<float>(0, TF_FLOAT, dims, 4, static_cast<size_t>(s.n * s.h * s.w * s.cin) * sizeof(float));
+  if (!dxp) return;
+  const int64_t taps = s.kh * s.kw;
+  std::vector<float> rows(static_cast<size_t>(s.cout * taps * s.cin));
+  const float* fp = Data(filter);
+  for (int64_t t = 0; t < taps; ++t) {
+    for (int64_t c = 0; c < s.cin; ++c) {
+      for (int64_t k = 0; k < s.cout; ++k) rows[(t * s.cout + k) * s.cin + c] = fp[(t * s.cin + c) * s.cout + k];
+    }
+  }
+  const float* dp = Data(dy);
+  const int32_t* wp = static_cast<const int32_t*>(TF_TensorData(where));
+  Parallel(s.n, 1, [&](int64_t begin, int64_t end) { ConvPoolInputGradImages(dp, wp, rows.data(), dxp, begin, end, s); });
+}
+
 // (value, accumulation, gradient, m, c) -> (value + c * (m * accumulation + gradient), m * accumulation + gradient)
 void MomentumCompute(void*, TF_OpKernelContext* ctx) {
   KernelCall call(ctx);
@@ -938,6 +1067,10 @@ std::string Register() {
       RegisterOp(kConvPoolFilterGrad, {"x: float", "dy: float", "where: int32"}, nullptr, &ConvPoolFilterGradCompute, status,
                  {"dfilter: float", "dbias: float"}, padded);
     }
+    if (TF_GetCode(status) == TF_OK) {
+      RegisterOp(kConvPoolInputGrad, {"dy: float", "where: int32", "filter: float"}, nullptr, &ConvPoolInputGradCompute, status,
+                 {"dx: float"}, padded);
+    }
     std::string error = TF_GetCode(status) == TF_OK ? "" : TF_Message(status);
     TF_DeleteStatus(status);
     return error;
@@ -957,7 +1090,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"momentumUpdate", kMomentum},    {"adamUpdate", kAdam},
       {"biasReluPool", kBiasReluPool},  {"biasReluPoolGrad", kBiasReluPoolGrad},
       {"convIn1BiasReluPool", kConvIn1Pool}, {"convIn1BiasReluPoolGrad", kConvIn1PoolGrad},
-      {"convPoolFilterGrad", kConvPoolFilterGrad}};
+      {"convPoolFilterGrad", kConvPoolFilterGrad}, {"convPoolInputGrad", kConvPoolInputGrad}};
   for (const auto& [key, op] : names) {
     napi_value value;
     napi_create_string_utf8(env, op, NAPI_AUTO_LENGTH, &value);

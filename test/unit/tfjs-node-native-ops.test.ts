@@ -76,6 +76,7 @@ describe('winnow native TensorFlow ops on tfjs-node', { skip }, () => {
       convIn1BiasReluPool: 'WinnowConvIn1BiasReluPool',
       convIn1BiasReluPoolGrad: 'WinnowConvIn1BiasReluPoolGrad',
       convPoolFilterGrad: 'WinnowConvPoolFilterGrad',
+      convPoolInputGrad: 'WinnowConvPoolInputGrad',
     });
   });
 
@@ -227,6 +228,13 @@ describe('winnow native TensorFlow ops on tfjs-node', { skip }, () => {
       assert.throws(() => backend.executeMultipleOutputs(filterGrad, pads(1, 1, 1, 1), [x3, dy, tf.zeros([2, 3, 3, 3], 'int32')], 2), /dy and where \[N, PH, PW, Cout\]/);
       assert.throws(() => backend.executeMultipleOutputs(filterGrad, pads(0, 0, 0, 0), [x3, tf.zeros([2, 4, 3, 4]), tf.zeros([2, 4, 3, 4], 'int32')], 2), /inside the padded image/);
       assert.throws(() => backend.executeMultipleOutputs(filterGrad, pads(1, 1, -1, 1), [x3, dy, where], 2), /paddings must not be negative/);
+      const inputGrad = 'WinnowConvPoolInputGrad';
+      const filter3 = tf.zeros([3, 3, 3, 4]);
+      assert.equal(backend.executeSingleOutput(inputGrad, pads(1, 1, 1, 1), [dy, where, filter3]).shape.join(), '2,6,6,3');
+      assert.equal(backend.executeSingleOutput(inputGrad, pads(0, 0, 0, 0), [dy, where, filter3]).shape.join(), '2,8,8,3');
+      assert.throws(() => backend.executeSingleOutput(inputGrad, pads(1, 1, 1, 1), [dy, where, tf.zeros([3, 3, 3, 5])]), /filter \[KH, KW, Cin, Cout\]/);
+      assert.throws(() => backend.executeSingleOutput(inputGrad, pads(1, 1, 1, 1), [dy, tf.zeros([2, 3, 3], 'int32'), filter3]), /dy and where must be/);
+      assert.throws(() => backend.executeSingleOutput(inputGrad, pads(5, 5, 1, 1), [dy, where, filter3]), /non-empty input/);
     });
   });
 
