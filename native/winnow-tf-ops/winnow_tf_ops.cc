@@ -700,6 +700,25 @@ struct ConvPoolShape {
   Pads pads;
 };
 
+// Calls fn(k, v, row, column) for every pooled output (channel k) of `image`
+// with the value WinnowBiasReluPoolGrad routes (dy, or dy * 0 where relu's
+// gradient is 0) and the convolution output (row, column) it goes to.
+template <typename Fn>
+__attribute__((always_inline)) inline void ForEachRouted(const float* dy, const int32_t* where, int64_t image, int64_t ph, int64_t pw,
+                                                         int64_t cout, Fn fn) {
+  for (int64_t r = 0; r < ph; ++r) {
+    for (int64_t col = 0; col < pw; ++col) {
+      const int64_t at = ((image * ph + r) * pw + col) * cout;
+      for (int64_t k = 0; k < cout; ++k) {
+        const uint32_t code = static_cast<uint32_t>(where[at + k]);
+        const float gv = dy[at + k];
+        const uint32_t slot = code & 3u;
+        fn(k, (code & 4u) ? gv * 0.0f : gv, 2 * r + (slot >> 1), 2 * col + (slot & 1u));
+      }
+    }
+  }
+}
+
 // out[t * stride + 8v ..] += sum over `list` of e.v * in[e.offset + t * stride + 8v ..], for
 // kTaps taps t (adjacent filter columns) and kVectors vectors of 8 channels v,
 // with every accumulator in a register across the list.
@@ -739,22 +758,10 @@ void ConvPoolFilterGradChunk(const float* __restrict x, const float* __restrict 
       std::copy(src, src + s.w * cin, pad.data() + ((r + s.pads.top) * s.wp + s.pads.left) * cin);
     }
     for (std::vector<Routed>& list : routed) list.clear();
-    for (int64_t r = 0; r < s.ph; ++r) {
-      for (int64_t col = 0; col < s.pw; ++col) {
-        const int64_t at = ((image * s.ph + r) * s.pw + col) * cout;
-        for (int64_t k = 0; k < cout; ++k) {
-          const uint32_t code = static_cast<uint32_t>(where[at + k]);
-          const float gv = dy[at + k];
-          // WinnowBiasReluPoolGrad's value: dy, or dy * 0 where relu's gradient is 0.
-          const float v = (code & 4u) ? gv * 0.0f : gv;
-          bias_sum[k] += v;
-          if (v == 0.0f) continue;  // adds nothing (but a NaN does)
-          const uint32_t slot = code & 3u;
-          const int64_t row = 2 * r + (slot >> 1), column = 2 * col + (slot & 1u);
-          routed[k].push_back({v, (row * s.wp + column) * cin});
-        }
-      }
-    }
+    ForEachRouted(dy, where, image, s.ph, s.pw, cout, [&](int64_t k, float v, int64_t row, int64_t column) {
+      bias_sum[k] += v;
+      if (v != 0.0f) routed[k].push_back({v, (row * s.wp + column) * cin});  // a zero adds nothing (a NaN does)
+    });
     for (int64_t k = 0; k < cout; ++k) {
       for (int64_t i = 0; i < s.kh; ++i) {
         int64_t j = 0;
@@ -856,69 +863,51 @@ void ConvPoolInputGradImages(const float* __restrict dy, const int32_t* __restri
   std::vector<std::vector<AtChannel>> routed(oh * ow);
   for (int64_t image = begin; image < end; ++image) {
     for (std::vector<AtChannel>& list : routed) list.clear();
-    for (int64_t r = 0; r < s.ph; ++r) {
-      for (int64_t col = 0; col < s.pw; ++col) {
-        const int64_t at = ((image * s.ph + r) * s.pw + col) * cout;
-        for (int64_t k = 0; k < cout; ++k) {
-          const uint32_t code = static_cast<uint32_t>(where[at + k]);
-          const float gv = dy[at + k];
-          const float v = (code & 4u) ? gv * 0.0f : gv;
-          if (v == 0.0f) continue;  // adds nothing (but a NaN does)
-          const uint32_t slot = code & 3u;
-          routed[(2 * r + (slot >> 1)) * ow + 2 * col + (slot & 1u)].push_back({v, static_cast<int32_t>(k)});
-        }
-      }
-    }
+    ForEachRouted(dy, where, image, s.ph, s.pw, cout, [&](int64_t k, float v, int64_t row, int64_t column) {
+      if (v != 0.0f) routed[row * ow + column].push_back({v, static_cast<int32_t>(k)});  // a zero adds nothing (a NaN does)
+    });
     for (int64_t ih = 0; ih < s.h; ++ih) {
       for (int64_t iw = 0; iw < s.w; ++iw) {
-        float* out = dx + ((image * s.h + ih) * s.w + iw) * cin;
-        for (int64_t c0 = 0; c0 < cin; c0 += (cin % 32 == 0 ? 32 : cin % 8 == 0 ? 8 : 1)) {
-          if (cin % 32 == 0) {
-            V8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
-            for (int64_t i = 0; i < s.kh; ++i) {
-              const int64_t r = ih + s.pads.top - i;
-              if (r < 0 || r >= oh) continue;
-              for (int64_t j = 0; j < s.kw; ++j) {
-                const int64_t q = iw + s.pads.left - j;
-                if (q < 0 || q >= ow) continue;
-                const float* tap = rows + (i * s.kw + j) * cout * cin + c0;
-                for (const AtChannel& e : routed[r * ow + q]) {
-                  const float* p = tap + e.k * cin;
-                  a0 += e.v * Load8<V8>(p);
-                  a1 += e.v * Load8<V8>(p + 8);
-                  a2 += e.v * Load8<V8>(p + 16);
-                  a3 += e.v * Load8<V8>(p + 24);
-                }
-              }
+        // fn(tap rows, gradients routed there) for each tap whose convolution output exists.
+        const auto for_each_tap = [&](auto fn) {
+          for (int64_t i = 0; i < s.kh; ++i) {
+            const int64_t r = ih + s.pads.top - i;
+            if (r < 0 || r >= oh) continue;
+            for (int64_t j = 0; j < s.kw; ++j) {
+              const int64_t q = iw + s.pads.left - j;
+              if (q >= 0 && q < ow) fn(rows + (i * s.kw + j) * cout * cin, routed[r * ow + q]);
             }
+          }
+        };
+        float* out = dx + ((image * s.h + ih) * s.w + iw) * cin;
+        const int64_t step = cin % 32 == 0 ? 32 : cin % 8 == 0 ? 8 : 1;
+        for (int64_t c0 = 0; c0 < cin; c0 += step) {
+          if (step == 32) {
+            V8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
+            for_each_tap([&](const float* tap, const std::vector<AtChannel>& list) {
+              for (const AtChannel& e : list) {
+                const float* p = tap + e.k * cin + c0;
+                a0 += e.v * Load8<V8>(p);
+                a1 += e.v * Load8<V8>(p + 8);
+                a2 += e.v * Load8<V8>(p + 16);
+                a3 += e.v * Load8<V8>(p + 24);
+              }
+            });
             Store8(out + c0, a0);
             Store8(out + c0 + 8, a1);
             Store8(out + c0 + 16, a2);
             Store8(out + c0 + 24, a3);
-          } else if (cin % 8 == 0) {
+          } else if (step == 8) {
             V8 a = {};
-            for (int64_t i = 0; i < s.kh; ++i) {
-              const int64_t r = ih + s.pads.top - i;
-              if (r < 0 || r >= oh) continue;
-              for (int64_t j = 0; j < s.kw; ++j) {
-                const int64_t q = iw + s.pads.left - j;
-                if (q < 0 || q >= ow) continue;
-                const float* tap = rows + (i * s.kw + j) * cout * cin + c0;
-                for (const AtChannel& e : routed[r * ow + q]) a += e.v * Load8<V8>(tap + e.k * cin);
-              }
-            }
+            for_each_tap([&](const float* tap, const std::vector<AtChannel>& list) {
+              for (const AtChannel& e : list) a += e.v * Load8<V8>(tap + e.k * cin + c0);
+            });
             Store8(out + c0, a);
           } else {
             float a = 0.0f;
-            for (int64_t i = 0; i < s.kh; ++i) {
-              const int64_t r = ih + s.pads.top - i;
-              if (r < 0 || r >= oh) continue;
-              for (int64_t j = 0; j < s.kw; ++j) {
-                const int64_t q = iw + s.pads.left - j;
-                if (q < 0 || q >= ow) continue;
-                for (const AtChannel& e : routed[r * ow + q]) a += e.v * rows[((i * s.kw + j) * cout + e.k) * cin + c0];
-              }
-            }
+            for_each_tap([&](const float* tap, const std::vector<AtChannel>& list) {
+              for (const AtChannel& e : list) a += e.v * tap[e.k * cin + c0];
+            });
             out[c0] = a;
           }
         }
