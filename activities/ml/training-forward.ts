@@ -9,8 +9,10 @@
  * largest tensors of a step, each with ~50-85 us of fixed cost per op.
  * The same float operations in the same order, so the same loss, gradients
  * and weights bit for bit; the model (layers, weights, checkpoints) is
- * untouched: this reads its variables. Any other layer, model or backend runs
- * through model.apply.
+ * untouched: this reads its variables. On the wasm backend the conv tail runs
+ * as winnow's WinnowBiasReluPool kernel pair (activities/compute/wasm-pool-kernels.ts,
+ * also bit for bit); its dense layers take the layers' path. Any other layer,
+ * model or backend runs through model.apply.
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadWinnowTfOps } from '../compute/tfjs-node-native-ops';
@@ -77,11 +79,19 @@ const plans = new WeakMap<tf.LayersModel, Step[] | null>();
 
 type Binary = (x: tf.Tensor, bias: tf.Tensor) => tf.Tensor;
 type CustomGradient = Parameters<typeof tf.customGrad>[0];
-let cached: { biasReluPool: Binary; biasRelu: Binary } | null | undefined;
+interface FusedOps {
+  biasReluPool: Binary;
+  /** Absent: dense layers run as layers. */
+  biasRelu?: Binary;
+}
+let cached: FusedOps | null | undefined;
+let wasmOps: FusedOps | undefined;
 
-/** The fused ops with their gradients, when the backend is tfjs-node and the addon has them. */
-function fusedOps(): { biasReluPool: Binary; biasRelu: Binary } | null {
-  if (tf.getBackend() !== 'tensorflow') return null;
+/** The fused ops with their gradients for the current backend: tfjs-node with the addon's ops, or wasm with winnow's kernels registered. */
+function fusedOps(): FusedOps | null {
+  const backendName = tf.getBackend();
+  if (backendName === 'wasm') return tf.getKernel('WinnowBiasReluPool', 'wasm') ? (wasmOps ??= wasmFusedOps()) : null;
+  if (backendName !== 'tensorflow') return null;
   if (cached !== undefined) return cached;
   const ops = loadWinnowTfOps().ops;
   if (!ops) return (cached = null);
@@ -115,6 +125,19 @@ function fusedOps(): { biasReluPool: Binary; biasRelu: Binary } | null {
   return (cached = { biasReluPool, biasRelu });
 }
 
+/** The conv tail as the wasm kernel pair (registered by registerWasmKernels); the saved routing codes are int32, one per pooled value. */
+function wasmFusedOps(): FusedOps {
+  const biasReluPool = tf.customGrad(((x: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [y, codes] = tf.engine().runKernel('WinnowBiasReluPool', { x, bias }, {}) as tf.Tensor[];
+    save([codes]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel('WinnowBiasReluPoolGrad', { dy, code: saved[0] }, {}) as tf.Tensor[],
+    };
+  }) as unknown as CustomGradient) as Binary;
+  return { biasReluPool };
+}
+
 /** Variables of a layer with [kernel, bias] weights. */
 function kernelAndBias(layer: tf.layers.Layer): [tf.Tensor, tf.Tensor] {
   const [kernel, bias] = layer.trainableWeights;
@@ -139,7 +162,7 @@ export function applyForTraining(model: tf.LayersModel, x: tf.Tensor): tf.Tensor
       } else {
         y = tf.maxPool(tf.relu(tf.add(conv, bias)) as tf.Tensor4D, 2, 2, 'valid');
       }
-    } else if (step.kind === 'dense-relu' && y.rank === 2 && y.dtype === 'float32') {
+    } else if (step.kind === 'dense-relu' && fused.biasRelu && y.rank === 2 && y.dtype === 'float32') {
       const [kernel, bias] = kernelAndBias(step.dense);
       y = fused.biasRelu(tf.matMul(y, kernel), bias);
     } else {
