@@ -17,7 +17,7 @@
  * nothing is taped or tracked) and free every intermediate they make.
  */
 import type * as TF from '@tensorflow/tfjs';
-import { biasReluPool, biasReluPoolGrad, maxPoolGrad, type WasmHeapAccess } from './wasm-pool-kernels';
+import { biasReluPool, biasReluPoolGrad, filterGradientOneChannel, maxPoolGrad, type WasmHeapAccess } from './wasm-pool-kernels';
 
 type Tf = typeof TF;
 type Info = TF.TensorInfo;
@@ -158,6 +158,12 @@ function conv2DBackpropFilter(tf: Tf, args: { inputs: TF.NamedTensorInfoMap; bac
   const { x, dy } = args.inputs as { x: Info; dy: Info };
   const attrs = (args.attrs ?? {}) as Attrs;
   const info = convInfo(tf, x.shape, attrs.filterShape as number[], attrs, false);
+  if (info.inChannels === 1 && info.strideHeight === 1 && info.strideWidth === 1) {
+    // One input channel (a first layer): the correlation below has a whole image as its filter and a
+    // 3x3 output, which XNNPACK runs at ~1 GFLOP/s; a SIMD loop over the padded input is ~4x faster.
+    const out = filterGradientOneChannel(args.backend, x, dy, info.filterHeight, info.filterWidth, info.padInfo.top, info.padInfo.left);
+    if (out) return out;
+  }
   return guarded(tf, args.backend, (s) => {
     const xt = s.transpose(x, [3, 1, 2, 0]); // [inC, H, W, batch]
     const dyt = s.transpose(dy, [1, 2, 0, 3]); // [outH, outW, batch, outC]

@@ -150,4 +150,68 @@
           (f32x4.demote_f64x2_zero (v128.load (i32.add (local.get $totals) (i32.shl (local.get $i) (i32.const 3)))))
           (f32x4.demote_f64x2_zero (v128.load offset=16 (i32.add (local.get $totals) (i32.shl (local.get $i) (i32.const 3)))))))
       (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 4))) (local.get $channels)))))
+
+  ;; Filter gradient of a stride-1 convolution with one input channel:
+  ;; out[ky, kx, 0, co] = sum over n, oh, ow of xp[n, oh + ky, ow + kx] * dy[n, oh, ow, co],
+  ;; xp the zero-padded input [batch, outH + kh - 1, outW + kw - 1], dy [batch, outH, outW, cout],
+  ;; cout divisible by 16. One image at a time (its dy stays in cache across
+  ;; the kh * kw * cout / 16 passes), sixteen output channels (four float32
+  ;; accumulators, kept in out between images) per pass; sums in pixel order.
+  (func (export "filter_grad_c1")
+    (param $xp i32) (param $dy i32) (param $out i32)
+    (param $batch i32) (param $outH i32) (param $outW i32) (param $kh i32) (param $kw i32) (param $cout i32)
+    (local $coBytes i32) (local $pw i32) (local $imageBytes i32) (local $dyImageBytes i32) (local $cb i32) (local $ky i32) (local $kx i32)
+    (local $n i32) (local $oh i32) (local $ow i32) (local $xrow i32) (local $d i32) (local $xv v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $o i32)
+    (local.set $coBytes (i32.shl (local.get $cout) (i32.const 2)))
+    (local.set $pw (i32.sub (i32.add (local.get $outW) (local.get $kw)) (i32.const 1)))
+    (local.set $imageBytes (i32.shl (i32.mul (local.get $pw) (i32.sub (i32.add (local.get $outH) (local.get $kh)) (i32.const 1))) (i32.const 2)))
+    (local.set $dyImageBytes (i32.mul (i32.mul (local.get $outH) (local.get $outW)) (local.get $coBytes)))
+    (if (i32.eqz (i32.mul (i32.mul (local.get $batch) (local.get $cout)) (i32.mul (local.get $outH) (local.get $outW)))) (then (return)))
+    (loop $nLoop
+      (local.set $cb (i32.const 0))
+      (loop $cbLoop
+        (local.set $ky (i32.const 0))
+        (loop $kyLoop
+          (local.set $kx (i32.const 0))
+          (loop $kxLoop
+            ;; out[ky, kx, 0, cb..cb+15]: zero for the first image, else the sums so far
+            (local.set $o (i32.add (i32.add (local.get $out) (local.get $cb))
+              (i32.mul (i32.add (i32.mul (local.get $ky) (local.get $kw)) (local.get $kx)) (local.get $coBytes))))
+            (if (i32.eqz (local.get $n))
+              (then
+                (local.set $a0 (v128.const f32x4 0 0 0 0))
+                (local.set $a1 (v128.const f32x4 0 0 0 0))
+                (local.set $a2 (v128.const f32x4 0 0 0 0))
+                (local.set $a3 (v128.const f32x4 0 0 0 0)))
+              (else
+                (local.set $a0 (v128.load (local.get $o)))
+                (local.set $a1 (v128.load offset=16 (local.get $o)))
+                (local.set $a2 (v128.load offset=32 (local.get $o)))
+                (local.set $a3 (v128.load offset=48 (local.get $o)))))
+            (local.set $d (i32.add (i32.add (local.get $dy) (i32.mul (local.get $n) (local.get $dyImageBytes))) (local.get $cb)))
+            (local.set $oh (i32.const 0))
+            (loop $ohLoop
+              ;; xp[n, oh + ky, kx]
+              (local.set $xrow (i32.add (i32.add (local.get $xp) (i32.mul (local.get $n) (local.get $imageBytes)))
+                (i32.shl (i32.add (i32.mul (i32.add (local.get $oh) (local.get $ky)) (local.get $pw)) (local.get $kx)) (i32.const 2))))
+              (local.set $ow (i32.const 0))
+              (loop $owLoop
+                (local.set $xv (v128.load32_splat (local.get $xrow)))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load (local.get $d)))))
+                (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $d)))))
+                (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xv) (v128.load offset=32 (local.get $d)))))
+                (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xv) (v128.load offset=48 (local.get $d)))))
+                (local.set $xrow (i32.add (local.get $xrow) (i32.const 4)))
+                (local.set $d (i32.add (local.get $d) (local.get $coBytes)))
+                (br_if $owLoop (i32.lt_u (local.tee $ow (i32.add (local.get $ow) (i32.const 1))) (local.get $outW))))
+              (br_if $ohLoop (i32.lt_u (local.tee $oh (i32.add (local.get $oh) (i32.const 1))) (local.get $outH))))
+            (v128.store (local.get $o) (local.get $a0))
+            (v128.store offset=16 (local.get $o) (local.get $a1))
+            (v128.store offset=32 (local.get $o) (local.get $a2))
+            (v128.store offset=48 (local.get $o) (local.get $a3))
+            (br_if $kxLoop (i32.lt_u (local.tee $kx (i32.add (local.get $kx) (i32.const 1))) (local.get $kw))))
+          (br_if $kyLoop (i32.lt_u (local.tee $ky (i32.add (local.get $ky) (i32.const 1))) (local.get $kh))))
+        (br_if $cbLoop (i32.lt_u (local.tee $cb (i32.add (local.get $cb) (i32.const 64))) (local.get $coBytes))))
+      (br_if $nLoop (i32.lt_u (local.tee $n (i32.add (local.get $n) (i32.const 1))) (local.get $batch)))))
 )

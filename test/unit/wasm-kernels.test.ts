@@ -85,6 +85,11 @@ for (const stride of [1, 2, 3]) {
     grid.push({ batch: 1, height: 10, width: 10, inC: 4, outC: 2, kh: 4, kw: 1, stride: [stride, stride], pad });
   }
 }
+for (const pad of ['valid', 'same'] as const) {
+  // One input channel, stride 1, output channels a multiple of 16: the SIMD filter-gradient loop.
+  grid.push({ batch: 3, height: 9, width: 7, inC: 1, outC: 16, kh: 3, kw: 3, stride: [1, 1], pad });
+  grid.push({ batch: 2, height: 8, width: 11, inC: 1, outC: 32, kh: 2, kw: 5, stride: [1, 1], pad });
+}
 grid.push({ batch: 2, height: 13, width: 9, inC: 2, outC: 3, kh: 3, kw: 3, stride: [2, 3], pad: 'same' });
 grid.push({ batch: 2, height: 6, width: 6, inC: 3, outC: 2, kh: 6, kw: 6, stride: [1, 1], pad: 'valid' });
 
