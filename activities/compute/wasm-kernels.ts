@@ -51,6 +51,12 @@ class Scratch {
     return this.run('Transpose', { x }, { perm });
   }
 
+  /** Takes an output made outside run() into the set freed by finish() and abandon(). */
+  adopt(info: Info): Info {
+    this.made.push(info);
+    return info;
+  }
+
   /** Frees every intermediate but `result` (a reshape keeps its source's data alive by reference count). */
   finish(result: Info): Info {
     for (const info of this.made) if (info !== result) this.backend.disposeData(info.dataId);
@@ -241,8 +247,16 @@ function withoutTransposes(tf: Tf, args: KernelArgs, stock: TF.KernelFunc | unde
   const attrs = (args.attrs ?? {}) as Attrs;
   if (!attrs.transposeA && !attrs.transposeB) return stock(args) as Info;
   const { a, b } = args.inputs as { a: Info; b: Info };
+  const rank = a.shape.length;
+  const plain = Object.keys(args.inputs).length === 2 && b.shape.length === rank && a.shape.slice(0, -2).every((d) => d === 1) && b.shape.slice(0, -2).every((d) => d === 1);
   return guarded(tf, args.backend, (s) => {
     const swapLast = (t: Info) => s.transpose(t, [...t.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : 2 * all.length - 3 - i)));
+    if (plain && attrs.transposeB && !attrs.transposeA && a.shape[rank - 2] < b.shape[rank - 2]) {
+      // a [M, K] times b [N, K] transposed with M < N (a dense layer's input gradient): as (b a^T)^T, so the
+      // operand XNNPACK packs per call is a^T [K, M], not b^T [K, N]; 128x128 by 3136x128: ~14 ms -> ~8 ms.
+      const product = s.adopt(stock({ inputs: { a: b, b: swapLast(a) }, backend: args.backend, attrs: { ...attrs, transposeA: false, transposeB: false } as unknown as TF.NamedAttrMap }) as Info);
+      return swapLast(product);
+    }
     const inputs = { ...args.inputs, a: attrs.transposeA ? swapLast(a) : a, b: attrs.transposeB ? swapLast(b) : b };
     const out = stock({ inputs, backend: args.backend, attrs: { ...attrs, transposeA: false, transposeB: false } as unknown as TF.NamedAttrMap }) as Info;
     return out;

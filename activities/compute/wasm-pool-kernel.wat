@@ -83,25 +83,9 @@
         (br_if $colLoop (i32.lt_u (local.tee $ow (i32.add (local.get $ow) (i32.const 1))) (local.get $outW))))
       (br_if $rowLoop (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $rows)))))
 
-  ;; One slot's gradient: routed (code & 7 == slot | 4) gets g where positive, g * 0 where not; NaN where v was NaN.
-  (func $slotGradient (param $g v128) (param $k v128) (param $slot i32) (result v128)
-    (local $v v128)
-    (local.set $v (v128.bitselect
-      (local.get $g)
-      (f32x4.mul (local.get $g) (v128.const f32x4 0 0 0 0))
-      (i32x4.ne (v128.and (local.get $k) (i32x4.splat (i32.shl (i32.const 8) (local.get $slot)))) (v128.const i32x4 0 0 0 0))))
-    (local.set $v (v128.and (local.get $v)
-      (i32x4.eq (v128.and (local.get $k) (v128.const i32x4 7 7 7 7)) (i32x4.splat (i32.or (local.get $slot) (i32.const 4))))))
-    (v128.bitselect
-      (v128.const i32x4 0x7fc00000 0x7fc00000 0x7fc00000 0x7fc00000)
-      (local.get $v)
-      (i32x4.ne (v128.and (local.get $k) (i32x4.splat (i32.shl (i32.const 128) (local.get $slot)))) (v128.const i32x4 0 0 0 0))))
-
-  ;; Adds four float32 lanes to the float64 totals at $t (lanes 0-1 at $t, 2-3 at $t + 16).
-  (func $addTotals (param $t i32) (param $v v128)
-    (v128.store (local.get $t) (f64x2.add (v128.load (local.get $t)) (f64x2.promote_low_f32x4 (local.get $v))))
-    (v128.store offset=16 (local.get $t) (f64x2.add (v128.load offset=16 (local.get $t))
-      (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))))
+  ;; One slot's gradient (inlined below): the routed slot (code & 7 == slot | 4)
+  ;; gets g where positive, g * 0 where not, other slots 0; NaN where v was NaN.
+  ;; Totals: four float32 lanes added to float64 totals (lanes 0-1 at t, 2-3 at t + 16).
 
   ;; dx (the full input shape; every element written) and the float64 bias
   ;; totals at $totals (zeroed by the caller, channels * 8 bytes), added in
@@ -111,6 +95,7 @@
     (param $rows i32) (param $outW i32) (param $channels i32)
     (local $cBytes i32) (local $outRowBytes i32) (local $r i32) (local $half i32) (local $ow i32) (local $c i32)
     (local $in i32) (local $d i32) (local $t i32) (local $g v128) (local $k v128) (local $a v128) (local $b v128)
+    (local $gz v128) (local $low v128) (local $slotA v128) (local $posA v128) (local $nanA v128)
     (local.set $cBytes (i32.shl (local.get $channels) (i32.const 2)))
     (local.set $outRowBytes (i32.mul (local.get $outW) (local.get $cBytes)))
     (if (i32.eqz (i32.mul (local.get $rows) (i32.mul (local.get $outW) (local.get $channels)))) (then (return)))
@@ -119,6 +104,10 @@
     (loop $rowLoop
       (local.set $half (i32.const 0))
       (loop $halfLoop
+        ;; routed code of the left slot (2 * half | 4), its positive and NaN bits
+        (local.set $slotA (i32x4.splat (i32.or (i32.shl (local.get $half) (i32.const 1)) (i32.const 4))))
+        (local.set $posA (i32x4.splat (i32.shl (i32.const 8) (i32.shl (local.get $half) (i32.const 1)))))
+        (local.set $nanA (i32x4.splat (i32.shl (i32.const 128) (i32.shl (local.get $half) (i32.const 1)))))
         (local.set $ow (i32.const 0))
         (loop $colLoop
           (local.set $in (i32.add (i32.mul (local.get $r) (local.get $outRowBytes)) (i32.mul (local.get $ow) (local.get $cBytes))))
@@ -126,14 +115,28 @@
           (loop $chanLoop
             (local.set $g (f32x4.add (v128.load (i32.add (i32.add (local.get $dy) (local.get $in)) (local.get $c))) (v128.const f32x4 0 0 0 0)))
             (local.set $k (v128.load (i32.add (i32.add (local.get $code) (local.get $in)) (local.get $c))))
-            (local.set $a (call $slotGradient (local.get $g) (local.get $k) (i32.shl (local.get $half) (i32.const 1))))
-            (local.set $b (call $slotGradient (local.get $g) (local.get $k) (i32.or (i32.shl (local.get $half) (i32.const 1)) (i32.const 1))))
+            ;; slots 2 * half (left) and 2 * half + 1 (right); see $slotGradient, inlined here (V8 does not inline wasm calls)
+            (local.set $gz (f32x4.mul (local.get $g) (v128.const f32x4 0 0 0 0)))
+            (local.set $low (v128.and (local.get $k) (v128.const i32x4 7 7 7 7)))
+            (local.set $a (v128.and
+              (v128.bitselect (local.get $g) (local.get $gz) (i32x4.ne (v128.and (local.get $k) (local.get $posA)) (v128.const i32x4 0 0 0 0)))
+              (i32x4.eq (local.get $low) (local.get $slotA))))
+            (local.set $a (v128.bitselect (v128.const i32x4 0x7fc00000 0x7fc00000 0x7fc00000 0x7fc00000) (local.get $a)
+              (i32x4.ne (v128.and (local.get $k) (local.get $nanA)) (v128.const i32x4 0 0 0 0))))
+            (local.set $b (v128.and
+              (v128.bitselect (local.get $g) (local.get $gz) (i32x4.ne (v128.and (local.get $k) (i32x4.shl (local.get $posA) (i32.const 1))) (v128.const i32x4 0 0 0 0)))
+              (i32x4.eq (local.get $low) (i32x4.add (local.get $slotA) (v128.const i32x4 1 1 1 1)))))
+            (local.set $b (v128.bitselect (v128.const i32x4 0x7fc00000 0x7fc00000 0x7fc00000 0x7fc00000) (local.get $b)
+              (i32x4.ne (v128.and (local.get $k) (i32x4.shl (local.get $nanA) (i32.const 1))) (v128.const i32x4 0 0 0 0))))
             (v128.store (i32.add (local.get $d) (local.get $c)) (local.get $a))
             (v128.store (i32.add (i32.add (local.get $d) (local.get $cBytes)) (local.get $c)) (local.get $b))
             ;; at most one of a, b is non-zero (or NaN): adding both keeps the memory order's sum
             (local.set $t (i32.add (local.get $totals) (i32.shl (local.get $c) (i32.const 1))))
-            (call $addTotals (local.get $t) (local.get $a))
-            (call $addTotals (local.get $t) (local.get $b))
+            (v128.store (local.get $t) (f64x2.add (f64x2.add (v128.load (local.get $t))
+              (f64x2.promote_low_f32x4 (local.get $a))) (f64x2.promote_low_f32x4 (local.get $b))))
+            (v128.store offset=16 (local.get $t) (f64x2.add (f64x2.add (v128.load offset=16 (local.get $t))
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a) (local.get $a))))
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $b) (local.get $b)))))
             (br_if $chanLoop (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 16))) (local.get $cBytes))))
           (local.set $d (i32.add (local.get $d) (i32.shl (local.get $cBytes) (i32.const 1))))
           (br_if $colLoop (i32.lt_u (local.tee $ow (i32.add (local.get $ow) (i32.const 1))) (local.get $outW))))

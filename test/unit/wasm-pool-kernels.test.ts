@@ -171,6 +171,7 @@ describe('wasm max-pool gradient and fused conv tail', () => {
         const losses: number[] = [];
         for (let step = 0; step < 3; step++) {
           const before = tf.memory();
+          const backendBefore = tf.backend().numDataIds();
           const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, forward(model)) as tf.Scalar, true) as tf.Scalar;
           losses.push(loss.dataSync()[0]);
           loss.dispose();
@@ -178,6 +179,7 @@ describe('wasm max-pool gradient and fused conv tail', () => {
           if (step > 0) {
             assert.equal(tf.memory().numTensors, before.numTensors, `step ${step} leaked tensors`);
             assert.equal(tf.memory().numDataBuffers, before.numDataBuffers, `step ${step} leaked buffers`);
+            assert.equal(tf.backend().numDataIds(), backendBefore, `step ${step} leaked wasm backend buffers`);
           }
         }
         const weights = model.getWeights().map((w) => w.dataSync());
