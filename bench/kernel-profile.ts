@@ -1,11 +1,13 @@
 /**
  * Per-kernel wall time of one cnn-small training step and one inference batch
- * on the tfjs-node backend. Every kernel registered for 'tensorflow' is wrapped
- * with a timer; tfjs-node kernels run synchronously in libtensorflow, so wall
- * time per call is the kernel's cost. Nested kernel calls (a kernel built from
- * other ops) are charged to the innermost kernel (self time).
+ * on the tfjs-node or the wasm backend. Every kernel registered for the backend
+ * is wrapped with a timer; both run kernels synchronously (libtensorflow, or
+ * single-threaded wasm), so wall time per call is the kernel's cost. Nested
+ * kernel calls (winnow's wasm gradients are built from other wasm kernels) are
+ * charged to the innermost kernel (self time) and listed as "Outer > Inner".
  *
- *   node dist/bench/kernel-profile.js [--optimizer=momentum|adam] [--steps=20] [--by-shape] [--predict-batch=128]
+ *   node dist/bench/kernel-profile.js [--backend=tfjs-node|wasm] [--padding=same|valid]
+ *        [--optimizer=momentum|adam] [--steps=20] [--by-shape] [--predict-batch=128]
  *
  * --predict-batch: model.predict's batchSize for the 128 inference images (tfjs defaults to 32).
  */
@@ -20,26 +22,30 @@ interface Stat {
   ms: number;
 }
 
-function wrapKernels(tf: typeof TF, stats: Map<string, Stat>, byShape: boolean): void {
+function wrapKernels(tf: typeof TF, backendName: string, stats: Map<string, Stat>, byShape: boolean): void {
   const stack: number[] = [];
-  for (const config of tf.getKernelsForBackend('tensorflow')) {
+  const names: string[] = [];
+  for (const config of tf.getKernelsForBackend(backendName)) {
     const inner = config.kernelFunc;
     const name = config.kernelName;
     const kernelFunc = ((args: Parameters<TF.KernelFunc>[0]) => {
+      const outer = names.length > 0 ? `${names[names.length - 1]} > ` : '';
       stack.push(0);
+      names.push(name);
       const t0 = performance.now();
       const out = inner(args);
       const total = performance.now() - t0;
+      names.pop();
       const childMs = stack.pop() ?? 0;
       if (stack.length > 0) stack[stack.length - 1] += total;
-      const key = byShape ? `${name} ${Object.values(args.inputs).map((t) => `[${(t as TF.TensorInfo | undefined)?.shape ?? "-"}]`).join(' ')}` : name;
+      const key = `${outer}${name}${byShape ? ` ${Object.values(args.inputs).map((t) => `[${(t as TF.TensorInfo | undefined)?.shape ?? '-'}]`).join(' ')}` : ''}`;
       const s = stats.get(key) ?? { calls: 0, ms: 0 };
       s.calls++;
       s.ms += total - childMs;
       stats.set(key, s);
       return out;
     }) as TF.KernelFunc;
-    tf.unregisterKernel(name, 'tensorflow');
+    tf.unregisterKernel(name, backendName);
     tf.registerKernel({ ...config, kernelFunc });
   }
 }
@@ -62,8 +68,12 @@ async function main(): Promise<void> {
   const get = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const steps = Number(get('steps') ?? 20);
   const adam = get('optimizer') === 'adam';
-  const { tf } = await initComputeBackend('tfjs-node');
-  const model = buildBenchModel(tf);
+  const backend = get('backend') ?? 'tfjs-node';
+  if (backend !== 'tfjs-node' && backend !== 'wasm') throw new Error(`--backend must be tfjs-node or wasm, got ${backend}`);
+  const padding = get('padding') ?? 'same';
+  if (padding !== 'same' && padding !== 'valid') throw new Error(`--padding must be same or valid, got ${padding}`);
+  const { tf } = await initComputeBackend(backend);
+  const model = buildBenchModel(tf, padding);
   const optimizer = benchOptimizer(adam ? 'adam' : 'momentum');
   const { x, y } = benchBatch(tf, 128);
   const train = () => {
@@ -78,7 +88,7 @@ async function main(): Promise<void> {
     infer();
   }
   const stats = new Map<string, Stat>();
-  wrapKernels(tf, stats, argv.includes('--by-shape'));
+  wrapKernels(tf, tf.getBackend(), stats, argv.includes('--by-shape'));
   for (const [title, fn] of [
     ['training step', train],
     ['inference batch', infer],
@@ -86,7 +96,7 @@ async function main(): Promise<void> {
     stats.clear();
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) fn();
-    table(`${title} (${adam ? 'adam' : 'momentum'}, batch 128, ${steps} steps, loadavg ${os.loadavg().map((v) => v.toFixed(2)).join(' ')})`, stats, steps, (performance.now() - t0) / steps);
+    table(`${title} (${backend}, padding ${padding}, ${adam ? 'adam' : 'momentum'}, batch 128, ${steps} steps, loadavg ${os.loadavg().map((v) => v.toFixed(2)).join(' ')})`, stats, steps, (performance.now() - t0) / steps);
   }
 }
 

@@ -27,6 +27,10 @@
  * so the same loss, gradients and weights bit for bit. The model (layers,
  * weights, checkpoints) is untouched: this reads its variables.
  *
+ * On the wasm backend the conv tail of every block runs as winnow's
+ * WinnowBiasReluPool kernel pair (activities/compute/wasm-pool-kernels.ts,
+ * bit for bit the layers' results); its dense layers take the layers' path.
+ *
  * Any other layer, model or backend runs through model.apply.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -105,17 +109,21 @@ interface Pads {
 type FirstBlock = (x: tf.Tensor4D, filter: tf.Tensor, bias: tf.Tensor, pads: Pads) => tf.Tensor;
 /** maxpool2x2(relu(conv(x, filter) + bias)), stride 1; differentiable in x too unless x is the batch. */
 type ConvBlock = (x: tf.Tensor4D, filter: tf.Tensor, bias: tf.Tensor, padding: 'same' | 'valid', pads: Pads, isBatch: boolean) => tf.Tensor;
+/** A backend's fused ops; an absent one means the layers' (or the conv tail's) path. */
 interface FusedOps {
   biasReluPool: Binary;
-  biasRelu: Binary;
-  firstBlock: FirstBlock;
-  convBlock: ConvBlock;
+  biasRelu?: Binary;
+  firstBlock?: FirstBlock;
+  convBlock?: ConvBlock;
 }
 let cached: FusedOps | null | undefined;
+let wasmOps: FusedOps | undefined;
 
-/** The fused ops with their gradients, when the backend is tfjs-node and the addon has them. */
+/** The fused ops with their gradients for the current backend: tfjs-node with the addon's ops, or wasm with winnow's kernels registered. */
 function fusedOps(): FusedOps | null {
-  if (tf.getBackend() !== 'tensorflow') return null;
+  const backendName = tf.getBackend();
+  if (backendName === 'wasm') return tf.getKernel('WinnowBiasReluPool', 'wasm') ? (wasmOps ??= wasmFusedOps()) : null;
+  if (backendName !== 'tensorflow') return null;
   if (cached !== undefined) return cached;
   const ops = loadWinnowTfOps().ops;
   if (!ops) return (cached = null);
@@ -220,6 +228,19 @@ function blockPads(x: tf.Tensor, kernel: tf.Tensor, step: Extract<Step, { kind: 
   return { top, bottom, left, right };
 }
 
+/** The conv tail as the wasm kernel pair (registered by registerWasmKernels); the saved routing codes are int32, one per pooled value. */
+function wasmFusedOps(): FusedOps {
+  const biasReluPool = tf.customGrad(((x: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [y, codes] = tf.engine().runKernel('WinnowBiasReluPool', { x, bias }, {}) as tf.Tensor[];
+    save([codes]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel('WinnowBiasReluPoolGrad', { dy, code: saved[0] }, {}) as tf.Tensor[],
+    };
+  }) as unknown as CustomGradient) as Binary;
+  return { biasReluPool };
+}
+
 /** Variables of a layer with [kernel, bias] weights. */
 function kernelAndBias(layer: tf.layers.Layer): [tf.Tensor, tf.Tensor] {
   const [kernel, bias] = layer.trainableWeights;
@@ -238,12 +259,13 @@ export function applyForTraining(model: tf.LayersModel, x: tf.Tensor): tf.Tensor
     if (step.kind === 'conv-relu-pool') {
       const [kernel, bias] = kernelAndBias(step.conv);
       const pads = blockPads(y, kernel, step);
-      if (pads) {
-        const isBatch = y === x;
-        y =
-          isBatch && y.shape[3] === 1
-            ? fused.firstBlock(y as tf.Tensor4D, kernel, bias, pads)
-            : fused.convBlock(y as tf.Tensor4D, kernel, bias, step.padding, pads, isBatch);
+      const isBatch = y === x;
+      if (pads && isBatch && y.shape[3] === 1 && fused.firstBlock) {
+        y = fused.firstBlock(y as tf.Tensor4D, kernel, bias, pads);
+        continue;
+      }
+      if (pads && fused.convBlock) {
+        y = fused.convBlock(y as tf.Tensor4D, kernel, bias, step.padding, pads, isBatch);
         continue;
       }
       const conv = tf.conv2d(y as tf.Tensor4D, kernel as tf.Tensor4D, step.strides, step.padding, 'NHWC', step.dilations);
@@ -253,7 +275,7 @@ export function applyForTraining(model: tf.LayersModel, x: tf.Tensor): tf.Tensor
       } else {
         y = tf.maxPool(tf.relu(tf.add(conv, bias)) as tf.Tensor4D, 2, 2, 'valid');
       }
-    } else if (step.kind === 'dense-relu' && y.rank === 2 && y.dtype === 'float32') {
+    } else if (step.kind === 'dense-relu' && fused.biasRelu && y.rank === 2 && y.dtype === 'float32') {
       const [kernel, bias] = kernelAndBias(step.dense);
       y = fused.biasRelu(tf.matMul(y, kernel), bias);
     } else {

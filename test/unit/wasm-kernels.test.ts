@@ -85,6 +85,11 @@ for (const stride of [1, 2, 3]) {
     grid.push({ batch: 1, height: 10, width: 10, inC: 4, outC: 2, kh: 4, kw: 1, stride: [stride, stride], pad });
   }
 }
+for (const pad of ['valid', 'same'] as const) {
+  // One input channel, stride 1, output channels a multiple of 16: the SIMD filter-gradient loop.
+  grid.push({ batch: 3, height: 9, width: 7, inC: 1, outC: 16, kh: 3, kw: 3, stride: [1, 1], pad });
+  grid.push({ batch: 2, height: 8, width: 11, inC: 1, outC: 32, kh: 2, kw: 5, stride: [1, 1], pad });
+}
 grid.push({ batch: 2, height: 13, width: 9, inC: 2, outC: 3, kh: 3, kw: 3, stride: [2, 3], pad: 'same' });
 grid.push({ batch: 2, height: 6, width: 6, inC: 3, outC: 2, kh: 6, kw: 6, stride: [1, 1], pad: 'valid' });
 
@@ -144,11 +149,14 @@ describe('wasm convolution gradient kernels', () => {
     gradients(c, false, 1);
     gradients(c, true, 1);
     const before = tf.memory();
+    const backendBefore = tf.backend().numDataIds();
     for (let i = 0; i < 3; i++) {
       gradients(c, false, i);
       gradients(c, true, i);
     }
     const after = tf.memory();
+    // The engine's count misses buffers a kernel allocates below it; the backend's own count does not.
+    assert.equal(tf.backend().numDataIds(), backendBefore, 'wasm backend buffers');
     assert.equal(after.numTensors, before.numTensors);
     assert.equal(after.numDataBuffers, before.numDataBuffers);
     assert.equal(after.numBytes, before.numBytes);
@@ -187,6 +195,11 @@ describe('wasm matrix product, sum and max-pool overrides', () => {
       );
     });
   }
+
+  it('matMul with b transposed and fewer rows in a than in b (run as (b a^T)^T) matches cpu, plain and batch 1', async () => {
+    await sameOnBoth(() => tf.matMul(tf.tensor2d(values(3 * 6, 21), [3, 6]), tf.tensor2d(values(11 * 6, 22), [11, 6]), false, true), 'matMul 3x6 by 11x6^T');
+    await sameOnBoth(() => tf.matMul(tf.tensor3d(values(3 * 6, 23), [1, 3, 6]), tf.tensor3d(values(11 * 6, 24), [1, 11, 6]), false, true), 'matMul 1x3x6 by 1x11x6^T');
+  });
 
   it('dense layer gradients match cpu', async () => {
     const grads = () => {
@@ -249,13 +262,17 @@ describe('wasm matrix product, sum and max-pool overrides', () => {
       tf.tidy(() => {
         const a = tf.tensor(values(40, 1), [5, 8]);
         tf.matMul(a, a, true, false).dataSync();
+        tf.matMul(tf.ones([2, 8]), a, false, true).dataSync();
         tf.fused.matMul({ a, b: a, transposeB: true, bias: tf.ones([5]) }).dataSync();
         tf.sum(tf.reshape(a, [2, 4, 5]), [0, 1]).dataSync();
       });
     work();
     const before = tf.memory();
+    const backendBefore = tf.backend().numDataIds();
     for (let i = 0; i < 3; i++) work();
     const after = tf.memory();
+    // The engine's count misses buffers a kernel allocates below it; the backend's own count does not.
+    assert.equal(tf.backend().numDataIds(), backendBefore, 'wasm backend buffers');
     assert.equal(after.numTensors, before.numTensors);
     assert.equal(after.numDataBuffers, before.numDataBuffers);
   });
