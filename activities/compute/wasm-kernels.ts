@@ -18,6 +18,7 @@
  */
 import type * as TF from '@tensorflow/tfjs';
 import { biasReluPool, biasReluPoolGrad, filterGradientOneChannel, maxPoolGrad, type WasmHeapAccess } from './wasm-pool-kernels';
+import { convPoolFilterGrad, convPoolInputGrad } from './wasm-conv-block-kernels';
 
 type Tf = typeof TF;
 type Info = TF.TensorInfo;
@@ -309,6 +310,9 @@ const implementations: Record<string, Implementation> = {
   // Not stock kernels: the fused conv tail that applyForTraining runs on wasm (activities/ml/training-forward.ts).
   WinnowBiasReluPool: biasReluPool,
   WinnowBiasReluPoolGrad: biasReluPoolGrad,
+  // The routed gradients of stride-1 conv blocks (wasm-conv-block-kernels.ts).
+  WinnowConvPoolFilterGrad: convPoolFilterGrad,
+  WinnowConvPoolInputGrad: convPoolInputGrad,
 };
 
 export const wasmKernelNames = Object.keys(implementations);

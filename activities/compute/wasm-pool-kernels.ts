@@ -32,7 +32,7 @@ export interface WasmHeapAccess {
   typedArrayFromHeap(info: Info): Float32Array | Int32Array;
 }
 
-function floats(heap: WasmHeapAccess, info: Info): Float32Array {
+export function floats(heap: WasmHeapAccess, info: Info): Float32Array {
   return heap.typedArrayFromHeap(info) as Float32Array;
 }
 
@@ -44,11 +44,22 @@ interface WasmApi {
 declare const WebAssembly: WasmApi | undefined;
 
 /** wasm-pool-kernel.wat's exports; pointers are byte offsets in the backend's heap. */
-interface PoolKernel {
+export interface PoolKernel {
   bias_relu_pool(x: number, bias: number, y: number, code: number, rows: number, outW: number, channels: number): void;
   bias_relu_pool_grad(dy: number, code: number, dx: number, totals: number, rows: number, outW: number, channels: number): void;
   round_totals(totals: number, out: number, channels: number): void;
   filter_grad_c1(xp: number, dy: number, out: number, batch: number, outH: number, outW: number, kh: number, kw: number, cout: number): void;
+  route_image(
+    dy: number, code: number, ph: number, pw: number, cout: number, lists: number, counts: number, listsN: number, capacity: number,
+    listK: number, listRow: number, listCol: number, payBase: number, payK: number, payRow: number, payCol: number, totals: number,
+  ): void;
+  pad_image(x: number, pad: number, h: number, w: number, cin: number, top: number, left: number, wp: number): void;
+  filter_taps(lists: number, counts: number, capacity: number, sums: number, cout: number, kh: number, kw: number, wp: number, cin: number): void;
+  add_chunk(sums: number, totals: number, count: number): void;
+  input_gather(
+    lists: number, counts: number, rows: number, dx: number, h: number, w: number, cin: number, cout: number,
+    kh: number, kw: number, top: number, left: number, oh: number, ow: number,
+  ): void;
 }
 
 /** The wasm backend's internals the SIMD kernel needs: its memory (emscripten's asm.memory), allocator and tensor offsets. */
@@ -64,7 +75,7 @@ const kernels = new WeakMap<object, PoolKernel | null>();
  * read and written in place), or null where that memory cannot be reached
  * (then the JS loops run: the same results, slower).
  */
-function simdKernel(backend: TF.KernelBackend): PoolKernel | null {
+export function simdKernel(backend: TF.KernelBackend): PoolKernel | null {
   const memory = (backend as unknown as WasmBackendInternals).wasm?.asm?.memory;
   if (!memory || typeof WebAssembly === 'undefined') return null;
   let kernel = kernels.get(memory);
@@ -80,10 +91,26 @@ function simdKernel(backend: TF.KernelBackend): PoolKernel | null {
   return kernel;
 }
 
-function offset(backend: TF.KernelBackend, info: Info): number {
+/** A tensor's byte offset in the backend's heap. */
+export function heapOffset(backend: TF.KernelBackend, info: Info): number {
   const entry = (backend as unknown as WasmBackendInternals).dataIdMap.get(info.dataId);
   if (!entry) throw new Error('wasm pool kernel: a tensor has no data on the wasm backend');
   return entry.memoryOffset;
+}
+
+/**
+ * body(base, buffer) with `bytes` of scratch at byte offset `base` of the
+ * backend's heap (8-byte aligned, freed after); buffer() is the heap's
+ * current ArrayBuffer (an allocation may grow the heap and replace it).
+ */
+export function withHeapScratch<T>(backend: TF.KernelBackend, bytes: number, body: (base: number, buffer: () => ArrayBuffer) => T): T {
+  const wasm = (backend as unknown as WasmBackendInternals).wasm!;
+  const base = wasm._malloc(Math.max(bytes, 8));
+  try {
+    return body(base, () => wasm.asm!.memory!.buffer);
+  } finally {
+    wasm._free(base);
+  }
 }
 
 /**
@@ -116,7 +143,7 @@ export function filterGradientOneChannel(backend: TF.KernelBackend, x: Info, dy:
         dst.set(src.subarray(from, from + width), (n * ph + top + h) * pw + left);
       }
     }
-    simd.filter_grad_c1(offset(backend, xp), offset(backend, dy), offset(backend, out), batch, outH, outW, kh, kw, cout);
+    simd.filter_grad_c1(heapOffset(backend, xp), heapOffset(backend, dy), heapOffset(backend, out), batch, outH, outW, kh, kw, cout);
   } finally {
     backend.disposeData(xp.dataId);
   }
@@ -199,39 +226,50 @@ function maxPoolGradGeneric(info: PoolInfo, x: Float32Array, g: Float32Array, dx
 /** Non-overlapping 2x2 windows: the first maximum of (top-left, top-right, bottom-left, bottom-right) gets dy. */
 function maxPoolGrad2x2(info: PoolInfo, x: Float32Array, g: Float32Array, dx: Float32Array): void {
   const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = info;
-  const rowStride = inWidth * channels;
+  forEachWindow2x2(batchSize, inHeight, inWidth, channels, outHeight, outWidth, (p0, p1, p2, p3, o) => {
+    for (let c = 0; c < channels; c++, o++) {
+      // The generic loop's `x > best` from -Infinity: NaN never wins, a window of NaN/-Infinity routes nothing.
+      let best = -Infinity;
+      let at = -1;
+      const v0 = x[p0 + c];
+      if (v0 > best) {
+        best = v0;
+        at = p0 + c;
+      }
+      const v1 = x[p1 + c];
+      if (v1 > best) {
+        best = v1;
+        at = p1 + c;
+      }
+      const v2 = x[p2 + c];
+      if (v2 > best) {
+        best = v2;
+        at = p2 + c;
+      }
+      if (x[p3 + c] > best) at = p3 + c;
+      // `+ 0` as the generic loop's `dx[at] += g` on a zeroed output: -0 becomes +0.
+      if (at >= 0) dx[at] = g[o] + 0;
+    }
+  });
+}
+
+/**
+ * fn(p0, p1, p2, p3, o) for each 2x2 window (stride 2) of an NHWC tensor, in
+ * order: the flat offsets of channel 0 of its top-left, top-right,
+ * bottom-left and bottom-right pixels, and of its pooled output.
+ */
+function forEachWindow2x2(
+  batch: number, height: number, width: number, channels: number, outHeight: number, outWidth: number,
+  fn: (p0: number, p1: number, p2: number, p3: number, o: number) => void,
+): void {
+  const rowStride = width * channels;
   let o = 0;
-  for (let b = 0; b < batchSize; b++) {
+  for (let b = 0; b < batch; b++) {
     for (let oh = 0; oh < outHeight; oh++) {
-      const row = (b * inHeight + 2 * oh) * rowStride;
-      for (let ow = 0; ow < outWidth; ow++) {
+      const row = (b * height + 2 * oh) * rowStride;
+      for (let ow = 0; ow < outWidth; ow++, o += channels) {
         const p0 = row + 2 * ow * channels;
-        const p1 = p0 + channels;
-        const p2 = p0 + rowStride;
-        const p3 = p2 + channels;
-        for (let c = 0; c < channels; c++, o++) {
-          // The generic loop's `x > best` from -Infinity: NaN never wins, a window of NaN/-Infinity routes nothing.
-          let best = -Infinity;
-          let at = -1;
-          const v0 = x[p0 + c];
-          if (v0 > best) {
-            best = v0;
-            at = p0 + c;
-          }
-          const v1 = x[p1 + c];
-          if (v1 > best) {
-            best = v1;
-            at = p1 + c;
-          }
-          const v2 = x[p2 + c];
-          if (v2 > best) {
-            best = v2;
-            at = p2 + c;
-          }
-          if (x[p3 + c] > best) at = p3 + c;
-          // `+ 0` as the generic loop's `dx[at] += g` on a zeroed output: -0 becomes +0.
-          if (at >= 0) dx[at] = g[o] + 0;
-        }
+        fn(p0, p0 + channels, p0 + rowStride, p0 + rowStride + channels, o);
       }
     }
   }
@@ -270,7 +308,7 @@ export function biasReluPool(_tf: Tf, args: KernelArgs): Info[] {
   const codeInfo = heap.makeOutput(pooled, 'int32');
   const simd = channels % 4 === 0 ? simdKernel(args.backend) : null;
   if (simd) {
-    const at = (info: Info) => offset(args.backend, info);
+    const at = (info: Info) => heapOffset(args.backend, info);
     simd.bias_relu_pool(at(x), at(bias), at(yInfo), at(codeInfo), batch * (height / 2), width / 2, channels);
     return [yInfo, codeInfo];
   }
@@ -278,66 +316,53 @@ export function biasReluPool(_tf: Tf, args: KernelArgs): Info[] {
   const bs = floats(heap, bias);
   const ys = floats(heap, yInfo);
   const codes = heap.typedArrayFromHeap(codeInfo) as Int32Array;
-  const rowStride = width * channels;
-  const outHeight = height / 2;
-  const outWidth = width / 2;
-  let o = 0;
-  for (let b = 0; b < batch; b++) {
-    for (let oh = 0; oh < outHeight; oh++) {
-      const row = (b * height + 2 * oh) * rowStride;
-      for (let ow = 0; ow < outWidth; ow++) {
-        const p0 = row + 2 * ow * channels;
-        const p1 = p0 + channels;
-        const p2 = p0 + rowStride;
-        const p3 = p2 + channels;
-        for (let c = 0; c < channels; c++, o++) {
-          const bc = bs[c];
-          // float32 sums, as the Add kernel makes them (a double sum of two floats rounds once to the same float).
-          const v0 = Math.fround(xs[p0 + c] + bc);
-          const v1 = Math.fround(xs[p1 + c] + bc);
-          const v2 = Math.fround(xs[p2 + c] + bc);
-          const v3 = Math.fround(xs[p3 + c] + bc);
-          const positive = (v0 > 0 ? 1 : 0) | (v1 > 0 ? 2 : 0) | (v2 > 0 ? 4 : 0) | (v3 > 0 ? 8 : 0);
-          // Relu values are +0 or positive: first maximum as MaxPoolGrad scans them.
-          const r0 = v0 > 0 ? v0 : 0;
-          const r1 = v1 > 0 ? v1 : 0;
-          const r2 = v2 > 0 ? v2 : 0;
-          const r3 = v3 > 0 ? v3 : 0;
-          if (v0 === v0 && v1 === v1 && v2 === v2 && v3 === v3) {
-            let best = r0;
-            let slot = 0;
-            if (r1 > best) {
-              best = r1;
-              slot = 1;
-            }
-            if (r2 > best) {
-              best = r2;
-              slot = 2;
-            }
-            if (r3 > best) {
-              best = r3;
-              slot = 3;
-            }
-            ys[o] = best;
-            codes[o] = slot | ROUTED | (positive << POSITIVE_SHIFT);
-          } else {
-            const nan = (v0 !== v0 ? 1 : 0) | (v1 !== v1 ? 2 : 0) | (v2 !== v2 ? 4 : 0) | (v3 !== v3 ? 8 : 0);
-            let best = -Infinity;
-            let slot = -1;
-            const relu = [v0 !== v0 ? NaN : r0, v1 !== v1 ? NaN : r1, v2 !== v2 ? NaN : r2, v3 !== v3 ? NaN : r3];
-            for (let s = 0; s < 4; s++) {
-              if (relu[s] > best) {
-                best = relu[s];
-                slot = s;
-              }
-            }
-            ys[o] = poolWithNaN(relu[0], relu[1], relu[2], relu[3]);
-            codes[o] = (slot >= 0 ? slot | ROUTED : 0) | (positive << POSITIVE_SHIFT) | (nan << NAN_SHIFT);
+  forEachWindow2x2(batch, height, width, channels, height / 2, width / 2, (p0, p1, p2, p3, o) => {
+    for (let c = 0; c < channels; c++, o++) {
+      const bc = bs[c];
+      // float32 sums, as the Add kernel makes them (a double sum of two floats rounds once to the same float).
+      const v0 = Math.fround(xs[p0 + c] + bc);
+      const v1 = Math.fround(xs[p1 + c] + bc);
+      const v2 = Math.fround(xs[p2 + c] + bc);
+      const v3 = Math.fround(xs[p3 + c] + bc);
+      const positive = (v0 > 0 ? 1 : 0) | (v1 > 0 ? 2 : 0) | (v2 > 0 ? 4 : 0) | (v3 > 0 ? 8 : 0);
+      // Relu values are +0 or positive: first maximum as MaxPoolGrad scans them.
+      const r0 = v0 > 0 ? v0 : 0;
+      const r1 = v1 > 0 ? v1 : 0;
+      const r2 = v2 > 0 ? v2 : 0;
+      const r3 = v3 > 0 ? v3 : 0;
+      if (v0 === v0 && v1 === v1 && v2 === v2 && v3 === v3) {
+        let best = r0;
+        let slot = 0;
+        if (r1 > best) {
+          best = r1;
+          slot = 1;
+        }
+        if (r2 > best) {
+          best = r2;
+          slot = 2;
+        }
+        if (r3 > best) {
+          best = r3;
+          slot = 3;
+        }
+        ys[o] = best;
+        codes[o] = slot | ROUTED | (positive << POSITIVE_SHIFT);
+      } else {
+        const nan = (v0 !== v0 ? 1 : 0) | (v1 !== v1 ? 2 : 0) | (v2 !== v2 ? 4 : 0) | (v3 !== v3 ? 8 : 0);
+        let best = -Infinity;
+        let slot = -1;
+        const relu = [v0 !== v0 ? NaN : r0, v1 !== v1 ? NaN : r1, v2 !== v2 ? NaN : r2, v3 !== v3 ? NaN : r3];
+        for (let s = 0; s < 4; s++) {
+          if (relu[s] > best) {
+            best = relu[s];
+            slot = s;
           }
         }
+        ys[o] = poolWithNaN(relu[0], relu[1], relu[2], relu[3]);
+        codes[o] = (slot >= 0 ? slot | ROUTED : 0) | (positive << POSITIVE_SHIFT) | (nan << NAN_SHIFT);
       }
     }
-  }
+  });
   return [yInfo, codeInfo];
 }
 
@@ -371,16 +396,12 @@ export function biasReluPoolGrad(_tf: Tf, args: KernelArgs): Info[] {
   const dbInfo = heap.makeOutput([channels], 'float32');
   const simd = channels % 4 === 0 ? simdKernel(args.backend) : null;
   if (simd) {
-    const wasm = (args.backend as unknown as WasmBackendInternals).wasm!;
-    const totals = wasm._malloc(8 * channels);
-    try {
-      new Float64Array(wasm.asm!.memory!.buffer, totals, channels).fill(0);
-      const at = (info: Info) => offset(args.backend, info);
+    withHeapScratch(args.backend, 8 * channels, (totals, buffer) => {
+      new Float64Array(buffer(), totals, channels).fill(0);
+      const at = (info: Info) => heapOffset(args.backend, info);
       simd.bias_relu_pool_grad(at(dy), at(code), at(dxInfo), totals, batch * outHeight, outWidth, channels);
       simd.round_totals(totals, at(dbInfo), channels);
-    } finally {
-      wasm._free(totals);
-    }
+    });
     return [dxInfo, dbInfo];
   }
   const g = floats(heap, dy);

@@ -29,13 +29,18 @@
  *
  * On the wasm backend the conv tail of every block runs as winnow's
  * WinnowBiasReluPool kernel pair (activities/compute/wasm-pool-kernels.ts,
- * bit for bit the layers' results); its dense layers take the layers' path.
+ * bit for bit the layers' results). Stride-1 blocks whose input channels are
+ * a multiple of 4 take their filter, bias and input gradients from the pooled
+ * gradient too (WinnowConvPoolFilterGrad, WinnowConvPoolInputGrad in
+ * wasm-conv-block-kernels.ts; not bit for bit, as on tfjs-node). Its dense
+ * layers take the layers' path.
  *
  * Any other layer, model or backend runs through model.apply.
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadWinnowTfOps } from '../compute/tfjs-node-native-ops';
 import { biasAddGrad, intAttr, nodeBackend, reluGrad } from '../compute/tfjs-node-ops';
+import { routedConvBlockSupported } from '../compute/wasm-conv-block-kernels';
 
 /** The layer configuration fields read here (tfjs-layers' getConfig). */
 interface LayerConfig {
@@ -174,19 +179,40 @@ function fusedOps(): FusedOps | null {
     }) as unknown as CustomGradient) as Binary;
     return block(filter, bias);
   };
-  const convBlock: ConvBlock = (x, filter, bias, padding, pads, isBatch) => {
-    const attrs = padAttrs(pads);
-    // Saves [slots, x]: the forward pass's tidy frees every intermediate (x among them, unless it is the batch).
+  const convBlock = routedConvBlock({
+    tail: (conv, biasIn) => backend.executeMultipleOutputs(poolOp, [], [conv, biasIn], 2) as [tf.Tensor, tf.Tensor],
+    filterGrads: (x, dy, slots, pads) => backend.executeMultipleOutputs(filterGradOp, padAttrs(pads), [x, dy, slots], 2),
+    inputGrad: (dy, slots, filter, pads) => backend.executeSingleOutput(inputGradOp, padAttrs(pads), [dy, slots, filter]),
+  });
+  return (cached = { biasReluPool, biasRelu, firstBlock, convBlock });
+}
+
+/** A backend's kernels for routedConvBlock. */
+interface ConvBlockKernels {
+  /** maxpool2x2(relu(conv + bias)) and the routing of each pooled value. */
+  tail(conv: tf.Tensor, bias: tf.Tensor): [tf.Tensor, tf.Tensor];
+  /** [filter gradient, bias gradient] from the pooled gradient and the routing. */
+  filterGrads(x: tf.Tensor, dy: tf.Tensor, routing: tf.Tensor, pads: Pads): tf.Tensor[];
+  /** The input gradient from the pooled gradient and the routing. */
+  inputGrad(dy: tf.Tensor, routing: tf.Tensor, filter: tf.Tensor, pads: Pads): tf.Tensor;
+}
+
+/**
+ * A stride-1 conv block whose gradients come straight from the pooled
+ * gradient and the convolution outputs it is routed to: Conv2D and the tail
+ * forward; the kernels' filter, bias and input gradients backward.
+ */
+function routedConvBlock(kernels: ConvBlockKernels): ConvBlock {
+  return (x, filter, bias, padding, pads, isBatch) => {
+    // Saves [routing, x]: the forward pass's tidy frees every intermediate (x among them, unless it is the batch).
     const forward = (filterIn: tf.Tensor, biasIn: tf.Tensor, save: tf.GradSaveFunc) => {
       const conv = tf.conv2d(x, filterIn as tf.Tensor4D, 1, padding);
-      const [y, slots] = backend.executeMultipleOutputs(poolOp, [], [conv, biasIn], 2);
+      const [y, routing] = kernels.tail(conv, biasIn);
       conv.dispose();
-      save([slots, x]);
+      save([routing, x]);
       return y;
     };
-    // The filter and bias gradients straight from the pooled gradient and the slots it is routed to.
-    const filterGrads = (dy: tf.Tensor, [slots, xSaved]: tf.Tensor[]) =>
-      backend.executeMultipleOutputs(filterGradOp, attrs, [xSaved, dy, slots], 2);
+    const filterGrads = (dy: tf.Tensor, [routing, xSaved]: tf.Tensor[]) => kernels.filterGrads(xSaved, dy, routing, pads);
     if (isBatch) {
       // x is not an input: it is the batch, which gets no gradient.
       const block = tf.customGrad(((filterIn: tf.Tensor, biasIn: tf.Tensor, save: tf.GradSaveFunc) => ({
@@ -197,14 +223,10 @@ function fusedOps(): FusedOps | null {
     }
     const block = tf.customGrad(((_x: tf.Tensor, filterIn: tf.Tensor, biasIn: tf.Tensor, save: tf.GradSaveFunc) => ({
       value: forward(filterIn, biasIn, save),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        backend.executeSingleOutput(inputGradOp, attrs, [dy, saved[0], filterIn]),
-        ...filterGrads(dy, saved),
-      ],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [kernels.inputGrad(dy, saved[0], filterIn, pads), ...filterGrads(dy, saved)],
     })) as unknown as CustomGradient) as (x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor) => tf.Tensor;
     return block(x, filter, bias);
   };
-  return (cached = { biasReluPool, biasRelu, firstBlock, convBlock });
 }
 
 /**
@@ -228,17 +250,32 @@ function blockPads(x: tf.Tensor, kernel: tf.Tensor, step: Extract<Step, { kind: 
   return { top, bottom, left, right };
 }
 
-/** The conv tail as the wasm kernel pair (registered by registerWasmKernels); the saved routing codes are int32, one per pooled value. */
+/**
+ * The wasm kernels registered by registerWasmKernels: the conv tail as a
+ * kernel pair (the saved routing codes are int32, one per pooled value), and
+ * stride-1 blocks with the routed filter, bias and input gradients
+ * (wasm-conv-block-kernels.ts) where the input channels allow.
+ */
 function wasmFusedOps(): FusedOps {
+  const run = (name: string, inputs: tf.NamedTensorMap, attrs: object = {}) => tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
   const biasReluPool = tf.customGrad(((x: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [y, codes] = tf.engine().runKernel('WinnowBiasReluPool', { x, bias }, {}) as tf.Tensor[];
+    const [y, codes] = run('WinnowBiasReluPool', { x, bias }) as tf.Tensor[];
     save([codes]);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel('WinnowBiasReluPoolGrad', { dy, code: saved[0] }, {}) as tf.Tensor[],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => run('WinnowBiasReluPoolGrad', { dy, code: saved[0] }) as tf.Tensor[],
     };
   }) as unknown as CustomGradient) as Binary;
-  return { biasReluPool };
+  const routed = routedConvBlock({
+    tail: (x, bias) => run('WinnowBiasReluPool', { x, bias }) as [tf.Tensor, tf.Tensor],
+    filterGrads: (x, dy, code, pads) => run('WinnowConvPoolFilterGrad', { x, dy, code }, pads) as tf.Tensor[],
+    inputGrad: (dy, code, filter, pads) => run('WinnowConvPoolInputGrad', { dy, code, filter }, pads) as tf.Tensor,
+  });
+  const convBlock: ConvBlock = (x, filter, bias, padding, pads, isBatch) =>
+    routedConvBlockSupported(tf.backend(), x.shape[3])
+      ? routed(x, filter, bias, padding, pads, isBatch)
+      : biasReluPool(tf.conv2d(x, filter as tf.Tensor4D, 1, padding), bias);
+  return { biasReluPool, convBlock };
 }
 
 /** Variables of a layer with [kernel, bias] weights. */

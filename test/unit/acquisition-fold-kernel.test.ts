@@ -21,7 +21,7 @@ import {
 import { CHUNK_ELEMENTS } from '../../activities/acquisition/fold-kernel';
 import { FOLD_KERNEL_WASM_BASE64 } from '../../activities/acquisition/fold-kernel-wasm';
 import { pLogPOfFloat32 } from '../../activities/acquisition/float32-log';
-import { compileFoldKernel, FOLD_KERNEL_MODULE, FOLD_KERNEL_WAT, foldKernelModuleText } from '../../infra/build-fold-kernel';
+import { compileWat, FOLD_KERNEL, watModuleText } from '../../infra/wat-module';
 import { repoRoot } from '../../infra/tools';
 
 type Typed = Error & { failureType?: string };
@@ -101,13 +101,13 @@ function referenceEntropy(probs: Float32Array, classes: number, row: number): nu
 describe('fold kernel bytes', () => {
   it('are the committed WAT compiled by wabt, in the generated module as written by the build script', async () => {
     const root = repoRoot();
-    const bytes = await compileFoldKernel(readFileSync(path.join(root, FOLD_KERNEL_WAT), 'utf8'));
+    const bytes = await compileWat(FOLD_KERNEL, readFileSync(path.join(root, FOLD_KERNEL.wat), 'utf8'));
     const committed = Buffer.from(FOLD_KERNEL_WASM_BASE64, 'base64');
     assert.ok(
       Buffer.from(bytes).equals(committed),
-      `${FOLD_KERNEL_MODULE} is stale: run npx tsc -p . && node dist/infra/build-fold-kernel.js and commit it`,
+      `${FOLD_KERNEL.module} is stale: run npx tsc -p . && node dist/infra/build-fold-kernel.js and commit it`,
     );
-    assert.equal(readFileSync(path.join(root, FOLD_KERNEL_MODULE), 'utf8'), foldKernelModuleText(bytes), `${FOLD_KERNEL_MODULE} was edited by hand`);
+    assert.equal(readFileSync(path.join(root, FOLD_KERNEL.module), 'utf8'), watModuleText(FOLD_KERNEL, bytes), `${FOLD_KERNEL.module} was edited by hand`);
   });
 
   it('run on this Node (WebAssembly SIMD)', () => {

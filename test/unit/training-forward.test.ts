@@ -21,101 +21,12 @@ import { loadWinnowTfOps } from '../../activities/compute/tfjs-node-native-ops';
 import { floatType, nodeBackend } from '../../activities/compute/tfjs-node-ops';
 import { buildModel } from '../../activities/ml/models';
 import { applyForTraining } from '../../activities/ml/training-forward';
+import { assertSame, close, countCalls, gradsBothWays, noisy, sameBits, twoBlocks, values } from '../helpers/training-compare';
 
 const skip = skipWithoutWinnowTfOps();
 
-/** Pseudo-random values with many exact ties and both signs (so relu zeroes whole windows), plus the given specials. */
-function values(n: number, seed: number, specials: number[] = []): Float32Array {
-  const out = new Float32Array(n);
-  let state = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    out[i] = Math.round((state / 2 ** 31 - 1) * 8) / 4;
-  }
-  specials.forEach((v, i) => (out[(i * 7919) % n] = v));
-  return out;
-}
-
-function sameBits(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) assert.ok(Object.is(actual[i], expected[i]), `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
-}
-
-/** A one-model Sequential with the given layers, run through applyForTraining and model.apply. */
-function gradsBothWays(model: tf.LayersModel, x: tf.Tensor, dyOf: (y: tf.Tensor) => tf.Tensor) {
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const run = (forward: () => tf.Tensor) =>
-    tf.tidy(() => {
-      let out: tf.Tensor | undefined;
-      const { value, grads } = tf.variableGrads(() => {
-        out = tf.keep(forward());
-        return tf.sum(tf.mul(out, dyOf(out))) as tf.Scalar;
-      }, variables);
-      const result = { y: (out as unknown as tf.Tensor).dataSync(), loss: value.dataSync(), grads: variables.map((v) => grads[v.name].dataSync()) };
-      (out as unknown as tf.Tensor).dispose();
-      return result;
-    });
-  return { fused: run(() => applyForTraining(model, x)), stock: run(() => model.apply(x, { training: true }) as tf.Tensor) };
-}
-
-function assertSame(both: ReturnType<typeof gradsBothWays>, what: string): void {
-  sameBits(both.fused.y, both.stock.y, `${what} output`);
-  sameBits(both.fused.loss, both.stock.loss, `${what} loss`);
-  both.stock.grads.forEach((g, i) => sameBits(both.fused.grads[i], g, `${what} gradient ${i}`));
-}
-
-/** Every element within `relative` of the expected one, relative to the largest expected magnitude (float32 rounding of a reordered sum). */
-function close(actual: ArrayLike<number>, expected: ArrayLike<number>, relative: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(Math.abs(actual[i] - expected[i]) <= relative * scale, `${what}[${i}]: ${actual[i]} vs ${expected[i]} (scale ${scale})`);
-  }
-}
-
-/** Seeded normal-ish floats (sums of uniforms): no exact sums, so the summation order shows in the last bits. */
-function noisy(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let state = seed >>> 0;
-  const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  for (let i = 0; i < n; i++) out[i] = next() + next() + next() - 1.5;
-  return out;
-}
-
-/** Two conv blocks (conv 3x3 with relu, 2x2 max pool; the second with 32 filters) with weights from `fill`. */
-function twoBlocks(shape: number[], filters: number, padding: 'same' | 'valid', fill: (n: number, seed: number) => Float32Array) {
-  const model = tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: shape.slice(1), filters, kernelSize: 3, padding, activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 32, kernelSize: 3, padding, activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-    ],
-  });
-  tf.tidy(() => {
-    model.layers[0].setWeights([tf.tensor(fill(9 * shape[3] * filters, 55), [3, 3, shape[3], filters]), tf.tensor(fill(filters, 56))]);
-    model.layers[2].setWeights([tf.tensor(fill(9 * filters * 32, 57), [3, 3, filters, 32]), tf.tensor(fill(32, 58))]);
-  });
-  return model;
-}
-
 /** Counts the fused convolution ops' calls by name until stop() (they run through executeMultipleOutputs). */
-function spyOps(): { stop(): Record<string, number> } {
-  const backend = tf.backend() as unknown as { executeMultipleOutputs: (name: string, ...rest: unknown[]) => unknown };
-  const counts: Record<string, number> = {};
-  const original = backend.executeMultipleOutputs;
-  backend.executeMultipleOutputs = function (this: unknown, name: string, ...rest: unknown[]) {
-    if (name.startsWith('WinnowConv')) counts[name] = (counts[name] ?? 0) + 1;
-    return original.call(this, name, ...rest);
-  };
-  return {
-    stop() {
-      backend.executeMultipleOutputs = original;
-      return counts;
-    },
-  };
-}
+const spyOps = () => countCalls(tf.backend(), 'executeMultipleOutputs', 'WinnowConv');
 
 /** A grey-image conv block (conv with relu, then a 2x2 max pool) with the given kernel and bias values. */
 function greyBlock(shape: number[], filters: number, kernelSize: number, padding: 'same' | 'valid', kernel: Float32Array, bias: Float32Array) {

@@ -2,8 +2,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmKernels } from '../../activities/compute/wasm-kernels';
+import { useWasmWithWinnowKernels } from '../helpers/wasm-backend';
 
 /** 8x8 images: class 0 has a bright 3x3 patch in the top-left quadrant, class 1 in the bottom-right; noise elsewhere. */
 function dataset(n: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
@@ -26,11 +25,7 @@ function dataset(n: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
 }
 
 describe('training a conv net on wasm', () => {
-  before(async () => {
-    await tf.setBackend('wasm');
-    await tf.ready();
-    registerWasmKernels(tf);
-  });
+  before(useWasmWithWinnowKernels);
 
   it('lowers the loss and keeps the tensor count steady across steps', () => {
     tf.setBackend('wasm');

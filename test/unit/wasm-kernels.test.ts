@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import fc from 'fast-check';
 import { correlationPadding, leadingAxesCount, registerWasmKernels, splitPadding, wasmKernelNames } from '../../activities/compute/wasm-kernels';
+import { useWasmWithWinnowKernels } from '../helpers/wasm-backend';
 
 type Pad = 'valid' | 'same';
 type Pair = [number, number];
@@ -94,11 +94,7 @@ grid.push({ batch: 2, height: 13, width: 9, inC: 2, outC: 3, kh: 3, kw: 3, strid
 grid.push({ batch: 2, height: 6, width: 6, inC: 3, outC: 2, kh: 6, kw: 6, stride: [1, 1], pad: 'valid' });
 
 describe('wasm convolution gradient kernels', () => {
-  before(async () => {
-    await tf.setBackend('wasm');
-    await tf.ready();
-    registerWasmKernels(tf);
-  });
+  before(useWasmWithWinnowKernels);
 
   it('registers every kernel for wasm, once', () => {
     for (const name of wasmKernelNames) assert.ok(tf.getKernel(name, 'wasm'), name);
