@@ -74,6 +74,7 @@ function routedCall(name: string, args: KernelArgs, inChannels: number): { simd:
 
 export function convPoolFilterGrad(_tf: Tf, args: KernelArgs): Info[] {
   const { x } = args.inputs as { x: Info };
+  if (x.dtype !== 'float32' || x.shape.length !== 4) throw new Error(`WinnowConvPoolFilterGrad: x [${x.shape}] ${x.dtype} must be float32 [N, H, W, Cin]`);
   const { simd, pads, dy, code } = routedCall('WinnowConvPoolFilterGrad', args, x.shape[3]);
   const [batch, height, width, cin] = x.shape;
   const [, ph, pw, cout] = dy.shape;
@@ -81,8 +82,8 @@ export function convPoolFilterGrad(_tf: Tf, args: KernelArgs): Info[] {
   const wp = width + pads.left + pads.right;
   const kh = hp - 2 * ph + 1;
   const kw = wp - 2 * pw + 1;
-  if (x.dtype !== 'float32' || x.shape.length !== 4 || dy.shape[0] !== batch || kh < 1 || kw < 1) {
-    throw new Error(`WinnowConvPoolFilterGrad: x [${x.shape}] ${x.dtype} must be float32 [N, H, W, Cin] with the pooled grid [${dy.shape}] inside the padded image`);
+  if (dy.shape[0] !== batch || ph < 1 || pw < 1 || kh < 1 || kw < 1) {
+    throw new Error(`WinnowConvPoolFilterGrad: the pooled grid [${dy.shape}] must be non-empty and inside x [${x.shape}] padded by ${JSON.stringify(pads)}`);
   }
   const backend = args.backend;
   const heap = backend as unknown as WasmHeapAccess;
@@ -125,6 +126,9 @@ export function convPoolFilterGrad(_tf: Tf, args: KernelArgs): Info[] {
 
 export function convPoolInputGrad(_tf: Tf, args: KernelArgs): Info {
   const { filter } = args.inputs as { filter: Info };
+  if (filter.dtype !== 'float32' || filter.shape.length !== 4) {
+    throw new Error(`WinnowConvPoolInputGrad: filter [${filter.shape}] ${filter.dtype} must be float32 [KH, KW, Cin, Cout]`);
+  }
   const { simd, pads, dy, code } = routedCall('WinnowConvPoolInputGrad', args, filter.shape[2]);
   const [kh, kw, cin, cout] = filter.shape;
   const [batch, ph, pw] = dy.shape;
@@ -132,8 +136,8 @@ export function convPoolInputGrad(_tf: Tf, args: KernelArgs): Info {
   const ow = 2 * pw;
   const height = oh + kh - 1 - pads.top - pads.bottom;
   const width = ow + kw - 1 - pads.left - pads.right;
-  if (filter.dtype !== 'float32' || filter.shape.length !== 4 || dy.shape[3] !== cout || height < 1 || width < 1) {
-    throw new Error(`WinnowConvPoolInputGrad: filter [${filter.shape}] ${filter.dtype} must be float32 [KH, KW, Cin, Cout] for dy [${dy.shape}] and a non-empty input`);
+  if (dy.shape[3] !== cout || kh < 1 || kw < 1 || ph < 1 || pw < 1 || height < 1 || width < 1) {
+    throw new Error(`WinnowConvPoolInputGrad: filter [${filter.shape}] and dy [${dy.shape}] must give a non-empty filter, pooled grid and input (Cout ${cout} in both)`);
   }
   const backend = args.backend;
   const heap = backend as unknown as WasmHeapAccess;

@@ -8,8 +8,10 @@
 ;; activations; here every choice is a lane mask.
 ;;
 ;; Tensors are NHWC float32 (codes int32) with a channel count divisible by
-;; 4; rows = batch * pooled height. Semantics, bit for bit, are those of the
-;; JS loops in wasm-pool-kernels.ts (the code layout is described there):
+;; 4; rows = batch * pooled height. The conv tail's semantics, bit for bit,
+;; are those of the JS loops in wasm-pool-kernels.ts (the code layout is
+;; described there); the filter gradient and the routed gradients have no JS
+;; twin and sum in their own order (see wasm-conv-block-kernels.ts):
 ;; - v = x + bias (float32 add); relu r = max(v, 0) (NaN stays NaN);
 ;; - routing: the first of slots 0..3 (row-major) whose r is greater than
 ;;   every earlier one, starting from -Infinity (NaN never routes);
@@ -172,7 +174,8 @@
     (local.set $pw (i32.sub (i32.add (local.get $outW) (local.get $kw)) (i32.const 1)))
     (local.set $imageBytes (i32.shl (i32.mul (local.get $pw) (i32.sub (i32.add (local.get $outH) (local.get $kh)) (i32.const 1))) (i32.const 2)))
     (local.set $dyImageBytes (i32.mul (i32.mul (local.get $outH) (local.get $outW)) (local.get $coBytes)))
-    (if (i32.eqz (i32.mul (i32.mul (local.get $batch) (local.get $cout)) (i32.mul (local.get $outH) (local.get $outW)))) (then (return)))
+    (if (i32.eqz (i32.mul (i32.mul (i32.mul (local.get $batch) (local.get $cout)) (i32.mul (local.get $outH) (local.get $outW)))
+                          (i32.mul (local.get $kh) (local.get $kw)))) (then (return)))
     (loop $nLoop
       (local.set $cb (i32.const 0))
       (loop $cbLoop
@@ -401,7 +404,8 @@
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
     (local.set $cBytes (i32.shl (local.get $cin) (i32.const 2)))
     (local.set $tapBytes (i32.mul (local.get $cout) (local.get $cBytes)))
-    (if (i32.eqz (i32.mul (i32.mul (local.get $h) (local.get $w)) (local.get $cin))) (then (return)))
+    (if (i32.eqz (i32.mul (i32.mul (i32.mul (local.get $h) (local.get $w)) (local.get $cin)) (i32.mul (local.get $kh) (local.get $kw))))
+      (then (return)))
     (loop $ihLoop
       (local.set $iw (i32.const 0))
       (loop $iwLoop

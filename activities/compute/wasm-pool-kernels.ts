@@ -105,7 +105,9 @@ export function heapOffset(backend: TF.KernelBackend, info: Info): number {
  */
 export function withHeapScratch<T>(backend: TF.KernelBackend, bytes: number, body: (base: number, buffer: () => ArrayBuffer) => T): T {
   const wasm = (backend as unknown as WasmBackendInternals).wasm!;
-  const base = wasm._malloc(Math.max(bytes, 8));
+  // Unsigned: above 2 GiB of heap malloc's i32 result reads as negative. 0: out of memory.
+  const base = wasm._malloc(Math.max(bytes, 8)) >>> 0;
+  if (base === 0) throw new Error(`wasm kernels: could not allocate ${bytes} bytes of scratch on the backend's heap`);
   try {
     return body(base, () => wasm.asm!.memory!.buffer);
   } finally {
@@ -125,7 +127,7 @@ export function filterGradientOneChannel(backend: TF.KernelBackend, x: Info, dy:
   const [batch, outH, outW, cout] = dy.shape;
   const [, height, width] = x.shape;
   const simd = cout % 16 === 0 ? simdKernel(backend) : null;
-  if (!simd || x.dtype !== 'float32' || dy.dtype !== 'float32' || x.shape[3] !== 1) return null;
+  if (!simd || x.dtype !== 'float32' || dy.dtype !== 'float32' || x.shape[3] !== 1 || kh < 1 || kw < 1) return null;
   const ph = outH + kh - 1;
   const pw = outW + kw - 1;
   if (top < 0 || left < 0 || top + height > ph || left + width > pw) return null;

@@ -168,13 +168,14 @@ function fusedOps(): FusedOps | null {
   ];
   const firstBlock: FirstBlock = (x, filter, bias, pads) => {
     const attrs = padAttrs(pads);
-    // x is closed over, not an input: it is the batch, which gets no gradient.
+    // x is not an input: it is the batch, which gets no gradient. Saved all the same: engine.gradients
+    // runs the forward pass in a tidy that frees a batch made inside the minimised function.
     const block = tf.customGrad(((filterIn: tf.Tensor, biasIn: tf.Tensor, save: tf.GradSaveFunc) => {
       const [y, slots] = backend.executeMultipleOutputs(blockOp, attrs, [x, filterIn, biasIn], 2);
-      save([slots]);
+      save([slots, x]);
       return {
         value: y,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backend.executeMultipleOutputs(blockGradOp, attrs, [x, dy, saved[0]], 2),
+        gradFunc: (dy: tf.Tensor, [saved, xSaved]: tf.Tensor[]) => backend.executeMultipleOutputs(blockGradOp, attrs, [xSaved, dy, saved], 2),
       };
     }) as unknown as CustomGradient) as Binary;
     return block(filter, bias);
@@ -187,7 +188,11 @@ function fusedOps(): FusedOps | null {
   return (cached = { biasReluPool, biasRelu, firstBlock, convBlock });
 }
 
-/** A backend's kernels for routedConvBlock. */
+/**
+ * A backend's kernels for routedConvBlock. The routing tensor is each backend's
+ * own int32 encoding of the winning slot and relu's mask (tfjs-node: slot | 4
+ * when masked; wasm: see wasm-pool-kernels.ts); only its own kernels read it.
+ */
 interface ConvBlockKernels {
   /** maxpool2x2(relu(conv + bias)) and the routing of each pooled value. */
   tail(conv: tf.Tensor, bias: tf.Tensor): [tf.Tensor, tf.Tensor];
@@ -204,7 +209,8 @@ interface ConvBlockKernels {
  */
 function routedConvBlock(kernels: ConvBlockKernels): ConvBlock {
   return (x, filter, bias, padding, pads, isBatch) => {
-    // Saves [routing, x]: the forward pass's tidy frees every intermediate (x among them, unless it is the batch).
+    // Saves [routing, x]: engine.gradients runs the forward pass in a tidy that frees every intermediate
+    // (x among them, and the batch too when the minimised function makes it).
     const forward = (filterIn: tf.Tensor, biasIn: tf.Tensor, save: tf.GradSaveFunc) => {
       const conv = tf.conv2d(x, filterIn as tf.Tensor4D, 1, padding);
       const [y, routing] = kernels.tail(conv, biasIn);
@@ -284,7 +290,10 @@ function kernelAndBias(layer: tf.layers.Layer): [tf.Tensor, tf.Tensor] {
   return [kernel.read(), bias.read()];
 }
 
-/** model.apply(x, { training: true }), with the fused steps where they apply. */
+/**
+ * model.apply(x, { training: true }), with the fused steps where they apply.
+ * For the weights' gradients only: x (the batch) gets no gradient through a fused block.
+ */
 export function applyForTraining(model: tf.LayersModel, x: tf.Tensor): tf.Tensor {
   const fused = fusedOps();
   if (!fused) return model.apply(x, { training: true }) as tf.Tensor;

@@ -48,6 +48,13 @@
 // float32 and the images in float64 in a fixed order, so they do not depend on
 // the thread count.
 //
+// WinnowConvPoolFilterGrad(x, dy, where) -> (dfilter, dbias) and
+// WinnowConvPoolInputGrad(dy, where, filter) -> dx: the gradients of any
+// stride-1 conv block (Conv2D, then WinnowBiasReluPool) from its pooled
+// gradient and `where`, summing only the routed quarter of the terms of
+// Conv2DBackpropFilter, BiasAddGrad and Conv2DBackpropInput (same pads attrs;
+// the same summation notes as above).
+//
 // WinnowMomentumUpdate and WinnowAdamUpdate: one variable's optimizer step in
 // one op, with tfjs's MomentumOptimizer and AdamOptimizer arithmetic in the
 // same order (built with -ffp-contract=off, so bit for bit): tfjs runs 4 and
@@ -431,7 +438,7 @@ bool ReadInputs(KernelCall& call, const char* op, int n, int full, std::vector<T
 
 const float* Data(TF_Tensor* t) { return static_cast<const float*>(TF_TensorData(t)); }
 
-// Zero padding of the first-block convolution, from the kernel's attrs.
+// Zero padding of the conv-block ops' convolution, from the kernel's attrs.
 struct Pads {
   int64_t top = 0, bottom = 0, left = 0, right = 0;
 };
@@ -444,8 +451,11 @@ void* PadsCreate(TF_OpKernelConstruction* ctx) {
   for (const auto& [name, value] : attrs) {
     if (TF_GetCode(status) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, name, value, status);
   }
-  if (TF_GetCode(status) == TF_OK && (pads->top < 0 || pads->bottom < 0 || pads->left < 0 || pads->right < 0)) {
-    TF_SetStatus(status, TF_INVALID_ARGUMENT, "winnow convolution ops: paddings must not be negative");
+  // Bounded so that padded sizes and offsets cannot overflow (a convolution pads by less than its filter anyway).
+  constexpr int64_t kMaxPad = 1 << 16;
+  const auto in_range = [](int64_t p) { return p >= 0 && p < kMaxPad; };
+  if (TF_GetCode(status) == TF_OK && !(in_range(pads->top) && in_range(pads->bottom) && in_range(pads->left) && in_range(pads->right))) {
+    TF_SetStatus(status, TF_INVALID_ARGUMENT, "winnow convolution ops: paddings must be in [0, 65536)");
   }
   if (TF_GetCode(status) != TF_OK) TF_OpKernelConstruction_Failure(ctx, status);
   TF_DeleteStatus(status);
@@ -693,7 +703,7 @@ struct Routed {
   int64_t offset;
 };
 
-// Sizes of a conv block's filter gradient: images n x h x w x cin, padded hp x wp,
+// Sizes of a conv block's gradients: images n x h x w x cin, padded hp x wp,
 // filter kh x kw x cin x cout, pooled output ph x pw (the convolution's output is 2ph x 2pw).
 struct ConvPoolShape {
   int64_t n = 0, h = 0, w = 0, cin = 0, hp = 0, wp = 0, kh = 0, kw = 0, cout = 0, ph = 0, pw = 0;
@@ -741,7 +751,7 @@ __attribute__((always_inline)) inline void AccumulateTaps(const std::vector<Rout
 
 // Chunk `chunk`'s filter-gradient sums (cout x taps x cin, then cout bias sums)
 // into sums, in float32. Image by image, so that the padded image being read
-// (h x w x cin floats) stays in the first-level cache.
+// (hp x wp x cin floats) stays in the first-level cache.
 __attribute__((target_clones("avx2", "default")))
 void ConvPoolFilterGradChunk(const float* __restrict x, const float* __restrict dy, const int32_t* __restrict where,
                              float* __restrict sums, int64_t chunk, const ConvPoolShape& s) {

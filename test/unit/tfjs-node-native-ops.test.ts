@@ -216,7 +216,8 @@ describe('winnow native TensorFlow ops on tfjs-node', { skip }, () => {
       assert.throws(() => backend.executeMultipleOutputs(block, pads(0, 0, 0, 0), [tf.zeros([2, 7, 6, 1]), filter, bias], 2), /leaving an even output height and width/);
       assert.throws(() => backend.executeMultipleOutputs(block, pads(1, 1, 1, 1), [x, tf.zeros([3, 3, 2, 4]), bias], 2), /filter must be \[KH, KW, 1, C\]/);
       assert.throws(() => backend.executeMultipleOutputs(block, pads(1, 1, 1, 1), [x, filter, tf.zeros([3])], 2), /bias must be \[C\]/);
-      assert.throws(() => backend.executeMultipleOutputs(block, pads(-1, 1, 1, 1), [x, filter, bias], 2), /paddings must not be negative/);
+      assert.throws(() => backend.executeMultipleOutputs(block, pads(-1, 1, 1, 1), [x, filter, bias], 2), /paddings must be in \[0, 65536\)/);
+      assert.throws(() => backend.executeMultipleOutputs(block, pads(1, 1, 1, 1), [x, tf.zeros([9, 3, 1, 4]), bias], 2), /filter must be \[KH, KW, 1, C\]/);
       const dy = tf.zeros([2, 3, 3, 4]);
       const where = tf.zeros([2, 3, 3, 4], 'int32');
       assert.equal(backend.executeMultipleOutputs(`${block}Grad`, pads(1, 1, 1, 1), [x, dy, where], 2)[0].shape.join(), '3,3,1,4');
@@ -227,7 +228,8 @@ describe('winnow native TensorFlow ops on tfjs-node', { skip }, () => {
       assert.equal(backend.executeMultipleOutputs(filterGrad, pads(1, 1, 1, 1), [x3, dy, where], 2)[0].shape.join(), '3,3,3,4');
       assert.throws(() => backend.executeMultipleOutputs(filterGrad, pads(1, 1, 1, 1), [x3, dy, tf.zeros([2, 3, 3, 3], 'int32')], 2), /dy and where \[N, PH, PW, Cout\]/);
       assert.throws(() => backend.executeMultipleOutputs(filterGrad, pads(0, 0, 0, 0), [x3, tf.zeros([2, 4, 3, 4]), tf.zeros([2, 4, 3, 4], 'int32')], 2), /inside the padded image/);
-      assert.throws(() => backend.executeMultipleOutputs(filterGrad, pads(1, 1, -1, 1), [x3, dy, where], 2), /paddings must not be negative/);
+      assert.throws(() => backend.executeMultipleOutputs(filterGrad, pads(1, 1, -1, 1), [x3, dy, where], 2), /paddings must be in \[0, 65536\)/);
+      assert.throws(() => backend.executeMultipleOutputs(filterGrad, pads(1, 1, 1, 2 ** 40), [x3, dy, where], 2), /paddings must be in \[0, 65536\)/);
       const inputGrad = 'WinnowConvPoolInputGrad';
       const filter3 = tf.zeros([3, 3, 3, 4]);
       assert.equal(backend.executeSingleOutput(inputGrad, pads(1, 1, 1, 1), [dy, where, filter3]).shape.join(), '2,6,6,3');

@@ -159,6 +159,7 @@ describe('fused training forward on tfjs-node', { skip }, () => {
   it('stride-1 conv blocks (fused, the second taking its input gradient): exact sums give the layers\' values and gradients bit for bit', () => {
     const before = tf.memory().numTensors;
     const ran = spyOps();
+    const ranSingle = countCalls(tf.backend(), 'executeSingleOutput', 'WinnowConv');
     for (const [shape, filters, padding] of [
       [[3, 16, 12, 2], 32, 'same'], // 32 input channels in the second block: the 12-accumulator path
       [[2, 12, 16, 3], 19, 'same'], // 19: single channels
@@ -178,6 +179,8 @@ describe('fused training forward on tfjs-node', { skip }, () => {
     }
     // Three shapes fuse both blocks' filter gradients, the fourth only the second's; two backward passes each.
     assert.deepEqual(ran.stop(), { WinnowConvPoolFilterGrad: 14 });
+    // The second block's input gradient, in all four.
+    assert.deepEqual(ranSingle.stop(), { WinnowConvPoolInputGrad: 8 });
     assert.equal(tf.memory().numTensors, before);
   });
 
@@ -233,7 +236,11 @@ describe('fused training forward on tfjs-node', { skip }, () => {
       const spec = { name: 'cnn-small' as const, inputShape: [28, 28, channels] as [number, number, number], numClasses: 10, width: 0.25, seed: 4 };
       const x = tf.tensor(values(16 * 28 * 28 * channels, 15), [16, 28, 28, channels]);
       const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => (i * 7) % 10), 'int32'), 10);
+      const ran = spyOps();
       const fused = trainSteps(() => buildModel(spec), 'momentum', x, y, applyForTraining);
+      // Three steps through both fused blocks (else this would compare the layers with themselves).
+      const calls = ran.stop();
+      assert.equal(calls[channels === 1 ? 'WinnowConvIn1BiasReluPool' : 'WinnowConvPoolFilterGrad'], channels === 1 ? 3 : 6, JSON.stringify(calls));
       const stock = trainSteps(() => buildModel(spec), 'momentum', x, y, (model, input) => model.apply(input, { training: true }) as tf.Tensor);
       assert.ok(stock.losses[2] < stock.losses[0], `it learns: ${stock.losses}`);
       close(fused.losses, stock.losses, 1e-5, 'losses');

@@ -19,7 +19,7 @@ import { compileWat, POOL_KERNEL, watModuleText } from '../../infra/wat-module';
 import { repoRoot } from '../../infra/tools';
 import { buildModel } from '../../activities/ml/models';
 import { applyForTraining } from '../../activities/ml/training-forward';
-import { assertSame, close, gradsBothWays, sameBits, values } from '../helpers/training-compare';
+import { assertSame, close, countCalls, gradsBothWays, sameBits, values } from '../helpers/training-compare';
 import { useWasmWithWinnowKernels } from '../helpers/wasm-backend';
 
 describe('wasm max-pool gradient and fused conv tail', () => {
@@ -162,7 +162,10 @@ describe('wasm max-pool gradient and fused conv tail', () => {
           ],
         });
       const { x, y } = batch([16, 16, 16, 3]);
+      const ran = countCalls(tf.engine(), 'runKernel', 'WinnowBiasReluPool');
       const fused = trainSteps(build, optimizer, y, (model) => applyForTraining(model, x));
+      // The fused tail ran in both blocks in each of the three steps (else this would compare the layers with themselves).
+      assert.deepEqual(ran.stop(), { WinnowBiasReluPool: 6, WinnowBiasReluPoolGrad: 6 });
       const stock = trainSteps(build, optimizer, y, (model) => model.apply(x, { training: true }) as tf.Tensor);
       sameBits(fused.losses, stock.losses, 'losses');
       assert.ok(stock.losses[2] < stock.losses[0], `it learns: ${stock.losses}`);
@@ -176,7 +179,9 @@ describe('wasm max-pool gradient and fused conv tail', () => {
   it('cnn-small trains to the same weights within rounding (momentum, 3 steps), without leaks', () => {
     const spec = { name: 'cnn-small' as const, inputShape: [28, 28, 1] as [number, number, number], numClasses: 10, width: 0.25, seed: 4 };
     const { x, y } = batch([16, 28, 28, 1]);
+    const ran = countCalls(tf.engine(), 'runKernel', 'WinnowConvPool');
     const fused = trainSteps(() => buildModel(spec), 'momentum', y, (model) => applyForTraining(model, x));
+    assert.deepEqual(ran.stop(), { WinnowConvPoolFilterGrad: 3, WinnowConvPoolInputGrad: 3 }, 'the second block is routed in each step');
     const stock = trainSteps(() => buildModel(spec), 'momentum', y, (model) => model.apply(x, { training: true }) as tf.Tensor);
     assert.ok(stock.losses[2] < stock.losses[0], `it learns: ${stock.losses}`);
     close(fused.losses, stock.losses, 1e-5, 'losses');
