@@ -464,15 +464,15 @@ void* PadsCreate(TF_OpKernelConstruction* ctx) {
 
 void PadsDelete(void* pads) { delete static_cast<Pads*>(pads); }
 
-// Sizes of one first-block convolution: images n x h x w (one channel), padded hp x wp,
-// filter kh x kw x c, pooled output ph x pw (the convolution's output is 2ph x 2pw).
-struct ConvIn1Shape {
-  int64_t n = 0, h = 0, w = 0, hp = 0, wp = 0, kh = 0, kw = 0, c = 0, ph = 0, pw = 0;
+// Sizes of a conv block: images n x h x w x cin, padded hp x wp, filter
+// kh x kw x cin x cout, pooled output ph x pw (the convolution's output is 2ph x 2pw).
+struct ConvShape {
+  int64_t n = 0, h = 0, w = 0, cin = 0, hp = 0, wp = 0, kh = 0, kw = 0, cout = 0, ph = 0, pw = 0;
   Pads pads;
 };
 
 // Checks x [N, H, W, 1] and the pads; fills the image fields of s.
-bool ConvIn1Image(KernelCall& call, const char* op, TF_Tensor* x, const Pads& pads, ConvIn1Shape& s) {
+bool ConvIn1Image(KernelCall& call, const char* op, TF_Tensor* x, const Pads& pads, ConvShape& s) {
   if (TF_NumDims(x) != 4 || TF_Dim(x, 3) != 1) {
     call.Fail(std::string(op) + ": x must be NHWC with one channel");
     return false;
@@ -481,16 +481,18 @@ bool ConvIn1Image(KernelCall& call, const char* op, TF_Tensor* x, const Pads& pa
   s.n = TF_Dim(x, 0);
   s.h = TF_Dim(x, 1);
   s.w = TF_Dim(x, 2);
+  s.cin = 1;
   s.hp = s.h + pads.top + pads.bottom;
   s.wp = s.w + pads.left + pads.right;
   return true;
 }
 
-// Image `image` of x, zero-padded, into pad (hp * wp floats).
-void PadImage(const float* __restrict x, float* __restrict pad, int64_t image, const ConvIn1Shape& s) {
-  std::fill(pad, pad + s.hp * s.wp, 0.0f);
-  const float* src = x + image * s.h * s.w;
-  for (int64_t r = 0; r < s.h; ++r) std::copy(src + r * s.w, src + (r + 1) * s.w, pad + (r + s.pads.top) * s.wp + s.pads.left);
+// Image `image` of x, zero-padded, into pad (hp * wp * cin floats).
+void PadImage(const float* __restrict x, float* __restrict pad, int64_t image, const ConvShape& s) {
+  std::fill(pad, pad + s.hp * s.wp * s.cin, 0.0f);
+  const int64_t row = s.w * s.cin;
+  const float* src = x + image * s.h * row;
+  for (int64_t r = 0; r < s.h; ++r) std::copy(src + r * row, src + (r + 1) * row, pad + ((r + s.pads.top) * s.wp + s.pads.left) * s.cin);
 }
 
 // Eight floats or int32s, as GCC vector extensions: AVX registers in the avx2
@@ -516,8 +518,8 @@ __attribute__((always_inline)) inline void Store8(T* p, V v) {
 // stay in registers across the taps), else one at a time.
 __attribute__((target_clones("avx2", "default")))
 void ConvIn1PoolImages(const float* __restrict x, const float* __restrict filter, const float* __restrict bias, float* __restrict y,
-                       int32_t* __restrict where, int64_t begin, int64_t end, const ConvIn1Shape& s) {
-  const int64_t c = s.c, block = c % 8 == 0 ? 8 : 1;
+                       int32_t* __restrict where, int64_t begin, int64_t end, const ConvShape& s) {
+  const int64_t c = s.cout, block = c % 8 == 0 ? 8 : 1;
   std::vector<float> pad(s.hp * s.wp);
   for (int64_t image = begin; image < end; ++image) {
     PadImage(x, pad.data(), image, s);
@@ -591,8 +593,8 @@ __attribute__((always_inline)) inline F RouteGradient(F gv, I code, I& m0, I& m1
 // in blocks of 8 when c is a multiple of 8, else one at a time.
 __attribute__((target_clones("avx2", "default")))
 void ConvIn1PoolGradImages(const float* __restrict x, const float* __restrict dy, const int32_t* __restrict where,
-                           double* __restrict partial, int64_t begin, int64_t end, const ConvIn1Shape& s) {
-  const int64_t c = s.c, block = c % 8 == 0 ? 8 : 1;
+                           double* __restrict partial, int64_t begin, int64_t end, const ConvShape& s) {
+  const int64_t c = s.cout, block = c % 8 == 0 ? 8 : 1;
   const int64_t taps = s.kh * s.kw, terms = (taps + 1) * c;
   std::vector<float> pad(s.hp * s.wp), sums(terms);
   float* __restrict bias_sum = sums.data() + taps * c;
@@ -640,7 +642,7 @@ void ConvIn1PoolGradImages(const float* __restrict x, const float* __restrict dy
 void ConvIn1PoolCompute(void* kernel, TF_OpKernelContext* ctx) {
   KernelCall call(ctx);
   TF_Tensor *x, *filter, *bias;
-  ConvIn1Shape s;
+  ConvShape s;
   if (!call.Inputs({&x, &filter, &bias}) || !ConvIn1Image(call, kConvIn1Pool, x, *static_cast<Pads*>(kernel), s)) return;
   if (TF_NumDims(filter) != 4 || TF_Dim(filter, 2) != 1 || TF_Dim(filter, 0) > s.hp || TF_Dim(filter, 1) > s.wp ||
       (s.hp - TF_Dim(filter, 0) + 1) % 2 != 0 || (s.wp - TF_Dim(filter, 1) + 1) % 2 != 0) {
@@ -649,11 +651,11 @@ void ConvIn1PoolCompute(void* kernel, TF_OpKernelContext* ctx) {
   if (TF_NumDims(bias) != 1 || TF_Dim(bias, 0) != TF_Dim(filter, 3)) return call.Fail(std::string(kConvIn1Pool) + ": bias must be [C]");
   s.kh = TF_Dim(filter, 0);
   s.kw = TF_Dim(filter, 1);
-  s.c = TF_Dim(filter, 3);
+  s.cout = TF_Dim(filter, 3);
   s.ph = (s.hp - s.kh + 1) / 2;
   s.pw = (s.wp - s.kw + 1) / 2;
-  const int64_t dims[4] = {s.n, s.ph, s.pw, s.c};
-  const size_t count = static_cast<size_t>(s.n * s.ph * s.pw * s.c);
+  const int64_t dims[4] = {s.n, s.ph, s.pw, s.cout};
+  const size_t count = static_cast<size_t>(s.n * s.ph * s.pw * s.cout);
   float* yp = call.Output<float>(0, TF_FLOAT, dims, 4, count * sizeof(float));
   int32_t* wp = yp ? call.Output<int32_t>(1, TF_INT32, dims, 4, count * sizeof(int32_t)) : nullptr;
   if (!wp) return;
@@ -664,7 +666,7 @@ void ConvIn1PoolCompute(void* kernel, TF_OpKernelContext* ctx) {
 void ConvIn1PoolGradCompute(void* kernel, TF_OpKernelContext* ctx) {
   KernelCall call(ctx);
   TF_Tensor *x, *dy, *where;
-  ConvIn1Shape s;
+  ConvShape s;
   if (!call.Inputs({&x, &dy, &where}) || !ConvIn1Image(call, kConvIn1PoolGrad, x, *static_cast<Pads*>(kernel), s)) return;
   if (TF_NumDims(dy) != 4 || TF_Dim(dy, 0) != s.n || TF_Dim(dy, 1) < 1 || TF_Dim(dy, 2) < 1 || 2 * TF_Dim(dy, 1) > s.hp ||
       2 * TF_Dim(dy, 2) > s.wp || TF_NumDims(where) != 4 || TF_TensorElementCount(where) != TF_TensorElementCount(dy) ||
@@ -673,13 +675,13 @@ void ConvIn1PoolGradCompute(void* kernel, TF_OpKernelContext* ctx) {
   }
   s.ph = TF_Dim(dy, 1);
   s.pw = TF_Dim(dy, 2);
-  s.c = TF_Dim(dy, 3);
+  s.cout = TF_Dim(dy, 3);
   s.kh = s.hp - 2 * s.ph + 1;
   s.kw = s.wp - 2 * s.pw + 1;
-  const int64_t taps = s.kh * s.kw, terms = (taps + 1) * s.c;
-  const int64_t filter_dims[4] = {s.kh, s.kw, 1, s.c};
-  float* gf = call.Output<float>(0, TF_FLOAT, filter_dims, 4, static_cast<size_t>(taps * s.c) * sizeof(float));
-  float* gb = gf ? call.Output<float>(1, TF_FLOAT, &s.c, 1, static_cast<size_t>(s.c) * sizeof(float)) : nullptr;
+  const int64_t taps = s.kh * s.kw, terms = (taps + 1) * s.cout;
+  const int64_t filter_dims[4] = {s.kh, s.kw, 1, s.cout};
+  float* gf = call.Output<float>(0, TF_FLOAT, filter_dims, 4, static_cast<size_t>(taps * s.cout) * sizeof(float));
+  float* gb = gf ? call.Output<float>(1, TF_FLOAT, &s.cout, 1, static_cast<size_t>(s.cout) * sizeof(float)) : nullptr;
   if (!gb) return;
   std::vector<double> partial(static_cast<size_t>(s.n * terms));
   const float *xp = Data(x), *dp = Data(dy);
@@ -688,7 +690,7 @@ void ConvIn1PoolGradCompute(void* kernel, TF_OpKernelContext* ctx) {
   for (int64_t t = 0; t < terms; ++t) {
     double total = 0;
     for (int64_t image = 0; image < s.n; ++image) total += partial[image * terms + t];
-    (t < taps * s.c ? gf[t] : gb[t - taps * s.c]) = static_cast<float>(total);
+    (t < taps * s.cout ? gf[t] : gb[t - taps * s.cout]) = static_cast<float>(total);
   }
 }
 
@@ -701,13 +703,6 @@ constexpr int64_t kImagesPerChunk = 8;
 struct Routed {
   float v;
   int64_t offset;
-};
-
-// Sizes of a conv block's gradients: images n x h x w x cin, padded hp x wp,
-// filter kh x kw x cin x cout, pooled output ph x pw (the convolution's output is 2ph x 2pw).
-struct ConvPoolShape {
-  int64_t n = 0, h = 0, w = 0, cin = 0, hp = 0, wp = 0, kh = 0, kw = 0, cout = 0, ph = 0, pw = 0;
-  Pads pads;
 };
 
 // Calls fn(k, v, row, column) for every pooled output (channel k) of `image`
@@ -754,19 +749,16 @@ __attribute__((always_inline)) inline void AccumulateTaps(const std::vector<Rout
 // (hp x wp x cin floats) stays in the first-level cache.
 __attribute__((target_clones("avx2", "default")))
 void ConvPoolFilterGradChunk(const float* __restrict x, const float* __restrict dy, const int32_t* __restrict where,
-                             float* __restrict sums, int64_t chunk, const ConvPoolShape& s) {
+                             float* __restrict sums, int64_t chunk, const ConvShape& s) {
   const int64_t first = chunk * kImagesPerChunk, last = std::min(first + kImagesPerChunk, s.n);
   const int64_t cin = s.cin, cout = s.cout, taps = s.kh * s.kw;
-  std::vector<float> pad(s.hp * s.wp * cin, 0.0f);
+  std::vector<float> pad(s.hp * s.wp * cin);
   // Per output channel, the image's pooled outputs with a non-zero gradient.
   std::vector<std::vector<Routed>> routed(cout);
   float* __restrict bias_sum = sums + cout * taps * cin;
   std::fill(sums, sums + cout * taps * cin + cout, 0.0f);
   for (int64_t image = first; image < last; ++image) {
-    for (int64_t r = 0; r < s.h; ++r) {
-      const float* src = x + ((image * s.h + r) * s.w) * cin;
-      std::copy(src, src + s.w * cin, pad.data() + ((r + s.pads.top) * s.wp + s.pads.left) * cin);
-    }
+    PadImage(x, pad.data(), image, s);
     for (std::vector<Routed>& list : routed) list.clear();
     ForEachRouted(dy, where, image, s.ph, s.pw, cout, [&](int64_t k, float v, int64_t row, int64_t column) {
       bias_sum[k] += v;
@@ -808,7 +800,7 @@ void ConvPoolFilterGradCompute(void* kernel, TF_OpKernelContext* ctx) {
   TF_Tensor *x, *dy, *where;
   if (!call.Inputs({&x, &dy, &where})) return;
   const Pads& pads = *static_cast<Pads*>(kernel);
-  ConvPoolShape s;
+  ConvShape s;
   s.pads = pads;
   if (TF_NumDims(x) != 4 || TF_NumDims(dy) != 4 || TF_NumDims(where) != 4 || TF_Dim(dy, 0) != TF_Dim(x, 0) ||
       TF_TensorElementCount(where) != TF_TensorElementCount(dy) || TF_Dim(where, 3) != TF_Dim(dy, 3) || TF_Dim(dy, 1) < 1 ||
@@ -868,7 +860,7 @@ struct AtChannel {
 // and one tap's rows (cout x cin floats) stay in the first-level cache.
 __attribute__((target_clones("avx2", "default")))
 void ConvPoolInputGradImages(const float* __restrict dy, const int32_t* __restrict where, const float* __restrict rows,
-                             float* __restrict dx, int64_t begin, int64_t end, const ConvPoolShape& s) {
+                             float* __restrict dx, int64_t begin, int64_t end, const ConvShape& s) {
   const int64_t cin = s.cin, cout = s.cout, oh = 2 * s.ph, ow = 2 * s.pw;
   std::vector<std::vector<AtChannel>> routed(oh * ow);
   for (int64_t image = begin; image < end; ++image) {
@@ -931,7 +923,7 @@ void ConvPoolInputGradCompute(void* kernel, TF_OpKernelContext* ctx) {
   TF_Tensor *dy, *where, *filter;
   if (!call.Inputs({&dy, &where, &filter})) return;
   const Pads& pads = *static_cast<Pads*>(kernel);
-  ConvPoolShape s;
+  ConvShape s;
   s.pads = pads;
   if (TF_NumDims(dy) != 4 || TF_NumDims(where) != 4 || TF_TensorElementCount(where) != TF_TensorElementCount(dy) ||
       TF_Dim(where, 3) != TF_Dim(dy, 3) || TF_NumDims(filter) != 4 || TF_Dim(filter, 3) != TF_Dim(dy, 3) ||
