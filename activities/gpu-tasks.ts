@@ -6,10 +6,10 @@
  * latest intact checkpoint in the store.
  */
 import { Context } from '@temporalio/activity';
-import { runInChild } from './compute/run-child';
-import type { EvaluateInput, EvaluateResult } from './compute/tasks/evaluate';
-import type { ScoreShardInput, ScoreShardResult } from './compute/tasks/score-shard';
-import type { TrainMemberInput, TrainMemberResult } from './compute/tasks/train-member';
+import { runInChild } from '../compute/run-child';
+import type { EvaluateInput, EvaluateResult } from '../compute/tasks/evaluate';
+import type { ScoreShardInput, ScoreShardResult } from '../compute/tasks/score-shard';
+import type { TrainMemberInput, TrainMemberResult } from '../compute/tasks/train-member';
 import { shutdownGraceMs } from './shutdown-grace';
 import { withTypedFailures } from './to-application-failure';
 

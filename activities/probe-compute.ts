@@ -1,7 +1,7 @@
 /** Activity (winnow-gpu): run the compute probe in a child process. */
 import { Context } from '@temporalio/activity';
-import { runInChild } from './compute/run-child';
-import type { ComputeProbe } from './compute/probe';
+import { runInChild } from '../compute/run-child';
+import type { ComputeProbe } from '../compute/probe';
 import { withTypedFailures } from './to-application-failure';
 
 export type { ComputeProbe };

@@ -7,17 +7,16 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { selectTopKFromChunks, type NamedBytes } from './acquisition/acquisition-files';
-import { randomScores, type AcquisitionFunction } from './acquisition/acquisition-scores';
-import { TopKSelector, type TopKResult } from './acquisition/top-k';
-import { createSubsetManifest, mergeSubsetIndices, parseSubsetManifest, serialiseSubsetManifest, type SubsetLineage } from './acquisition/subset-manifest';
-import { TypedTaskError } from './compute/child-protocol';
-import { openDataset, type DatasetSpec } from './data';
-import type { ArtifactStore } from './storage/store';
-import { MissingArtifact } from './storage/store-errors';
-import { openWorkerStore } from './storage/worker-store';
+import { selectTopKFromChunks, type NamedBytes } from '../domain/acquisition/acquisition-files';
+import { randomScores, type AcquisitionFunction } from '../domain/acquisition/acquisition-scores';
+import { TopKSelector, type TopKResult } from '../domain/acquisition/top-k';
+import { createSubsetManifest, mergeSubsetIndices, parseSubsetManifest, serialiseSubsetManifest, type SubsetLineage } from '../domain/acquisition/subset-manifest';
+import { openDataset, type DatasetSpec } from '../domain/data';
+import type { ArtifactStore } from '../domain/storage/store';
+import { MissingArtifact } from '../domain/storage/store-errors';
+import { openWorkerStore } from '../domain/storage/worker-store';
 import { withTypedFailures } from './to-application-failure';
-import { FailureType } from '../workflows/failures';
+import { FailureType, TypedTaskError } from '../contracts/failures';
 
 export interface SubsetRef {
   uri: string;

@@ -1,6 +1,6 @@
 /** Maps errors from activity internals onto Temporal failures with the right type and retryability. */
 import { ApplicationFailure } from '@temporalio/common';
-import { nonRetryableFailureTypes, type FailureTypeName } from '../workflows/failures';
+import { nonRetryableFailureTypes, type FailureTypeName } from '../contracts/failures';
 
 export function toApplicationFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;

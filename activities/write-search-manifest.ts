@@ -3,10 +3,10 @@
  * artifact of every search, at a deterministic path so a retry rewrites the
  * same object.
  */
-import type { SearchConfig } from '../workflows/config';
-import type { ComputeProbe } from './compute/probe';
-import { defaultStorageRoot, resolveStorageRoot } from './storage/roots';
-import { openStore } from './storage/store';
+import type { SearchConfig } from '../contracts/config';
+import type { ComputeProbe } from '../compute/probe';
+import { defaultStorageRoot, resolveStorageRoot } from '../domain/storage/roots';
+import { openStore } from '../domain/storage/open-store';
 import { withTypedFailures } from './to-application-failure';
 
 export interface WriteSearchManifestInput {

@@ -31,13 +31,13 @@ import {
   type AccumulatorShape,
   type EnsembleAccumulator,
   type FoldKernel,
-} from '../activities/acquisition/ensemble-accumulator';
-import { scoreAccumulator } from '../activities/acquisition/acquisition-scores';
-import { selectTopK, type TopKResult } from '../activities/acquisition/top-k';
-import { serialiseScoreShard, type ScoreShard } from '../activities/acquisition/score-shard-codec';
-import { selectTopKFromChunks } from '../activities/acquisition/acquisition-files';
-import { serialiseAccumulator, parseAccumulator } from '../activities/acquisition/accumulator-codec';
-import { acquisitionFunctions, parseSearchConfig } from '../workflows/config';
+} from '../domain/acquisition/ensemble-accumulator';
+import { scoreAccumulator } from '../domain/acquisition/acquisition-scores';
+import { selectTopK, type TopKResult } from '../domain/acquisition/top-k';
+import { serialiseScoreShard, type ScoreShard } from '../domain/acquisition/score-shard-codec';
+import { selectTopKFromChunks } from '../domain/acquisition/acquisition-files';
+import { serialiseAccumulator, parseAccumulator } from '../domain/acquisition/accumulator-codec';
+import { acquisitionFunctions, parseSearchConfig } from '../contracts/config';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;

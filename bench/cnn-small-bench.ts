@@ -5,7 +5,7 @@
  * fixed random batch (throughput does not depend on the values).
  */
 import type * as TF from '@tensorflow/tfjs';
-import { createOptimizer, defaultTrainingSettings } from '../activities/ml/train';
+import { createOptimizer, defaultTrainingSettings } from '../domain/ml/train';
 
 export function buildBenchModel(tf: typeof TF, padding: 'same' | 'valid' = 'same'): TF.Sequential {
   return tf.sequential({

@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openDataset } from '../activities/data/open-dataset';
-import { createSyntheticDataset, seededUniform } from '../activities/data/synthetic';
+import { openDataset } from '../domain/data/open-dataset';
+import { createSyntheticDataset, seededUniform } from '../domain/data/synthetic';
 
 const batchesArg = process.argv.indexOf('--batches');
 const batches = batchesArg > 0 ? Number(process.argv[batchesArg + 1]) : 300;

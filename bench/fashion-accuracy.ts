@@ -10,10 +10,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { initComputeBackend } from '../activities/compute/backend';
-import { evaluateCheckpoints } from '../activities/compute/tasks/evaluate';
-import { trainMember } from '../activities/compute/tasks/train-member';
-import { defaultTrainingSettings } from '../activities/ml/train';
+import { initComputeBackend } from '../compute/backend';
+import { evaluateCheckpoints } from '../compute/tasks/evaluate';
+import { trainMember } from '../compute/tasks/train-member';
+import { defaultTrainingSettings } from '../domain/ml/train';
 import { machineLine } from './machine';
 
 async function main(): Promise<void> {

@@ -13,8 +13,8 @@
  */
 import type * as TF from '@tensorflow/tfjs';
 import os from 'node:os';
-import { initComputeBackend } from '../activities/compute/backend';
-import { applyForTraining } from '../activities/ml/training-forward';
+import { initComputeBackend } from '../compute/backend';
+import { applyForTraining } from '../domain/ml/training-forward';
 import { benchBatch, benchOptimizer, buildBenchModel } from './cnn-small-bench';
 
 interface Stat {

@@ -5,9 +5,9 @@
  * much work a profile is (for the running-time estimate). No I/O.
  */
 import { createHash } from 'node:crypto';
-import { parseSearchConfig, type SearchConfig, type SearchConfigInput } from '../workflows/config';
+import { parseSearchConfig, type SearchConfig, type SearchConfigInput } from '../contracts/config';
 import { acquisitionSize, defaultInitialSize } from '../workflows/search-plan';
-import { trainingBudget } from '../workflows/training-budget';
+import { trainingBudget } from '../contracts/training-budget';
 
 export const profileNames = ['quick', 'medium', 'full'] as const;
 export type ProfileName = (typeof profileNames)[number];

@@ -9,12 +9,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { initComputeBackend } from '../activities/compute/backend';
-import { putCheckpoint } from '../activities/compute/tasks/checkpoint-store';
-import { scoreShard } from '../activities/compute/tasks/score-shard';
-import { encodeCheckpoint } from '../activities/ml/checkpoint';
-import { buildModel } from '../activities/ml/models';
-import { openStore } from '../activities/storage/store';
+import { initComputeBackend } from '../compute/backend';
+import { putCheckpoint } from '../compute/tasks/checkpoint-store';
+import { scoreShard } from '../compute/tasks/score-shard';
+import { encodeCheckpoint } from '../domain/ml/checkpoint';
+import { buildModel } from '../domain/ml/models';
+import { openStore } from '../domain/storage/open-store';
 import { machineLine, sampleRss } from './machine';
 
 function arg(name: string, fallback: number): number {

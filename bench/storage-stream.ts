@@ -17,7 +17,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { openStore, type ArtifactStore } from '../activities/storage/store';
+import { type ArtifactStore } from '../domain/storage/store';
+import { openStore } from '../domain/storage/open-store';
 import { startFakeGcs } from '../test/helpers/fake-gcs';
 
 const MiB = 1024 * 1024;

@@ -13,9 +13,9 @@
 import { fork } from 'node:child_process';
 import os from 'node:os';
 import type * as TF from '@tensorflow/tfjs';
-import { initComputeBackend } from '../activities/compute/backend';
-import { applyForTraining } from '../activities/ml/training-forward';
-import { loadWinnowTfOps } from '../activities/compute/tfjs-node-native-ops';
+import { initComputeBackend } from '../compute/backend';
+import { applyForTraining } from '../domain/ml/training-forward';
+import { loadWinnowTfOps } from '../kernels/tfjs-node/tfjs-node-native-ops';
 import { benchBatch, benchOptimizer, buildBenchModel } from './cnn-small-bench';
 import { machineLine } from './machine';
 
@@ -127,7 +127,7 @@ async function runBackend(name: BenchBackend, options: Options): Promise<Backend
     loss!.dispose();
   };
   const inferStep = () => {
-    // One forward pass over the whole batch (predict would split it into 32s), as activities/ml/predict.ts does.
+    // One forward pass over the whole batch (predict would split it into 32s), as domain/ml/predict.ts does.
     tf.tidy(() => (model.predict(x, { batchSize: o.batch }) as TF.Tensor).dataSync());
   };
   const slow = name === 'cpu';

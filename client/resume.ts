@@ -9,9 +9,9 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { subsetSearch } from '../workflows';
-import { deriveSearchId } from '../workflows/search-id';
+import { deriveSearchId } from '../contracts/search-id';
 import type { SearchState } from '../workflows/search-plan';
-import { TaskQueue } from '../workflows/task-queues';
+import { TaskQueue } from '../contracts/task-queues';
 
 const resumable = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED']);
 

@@ -7,11 +7,11 @@
 import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { subsetSearch, type SearchResult } from '../workflows';
-import { formatConfigProblems, parseSearchConfig, type SearchConfig, type SearchConfigInput } from '../workflows/config';
+import { formatConfigProblems, parseSearchConfig, type SearchConfig, type SearchConfigInput } from '../contracts/config';
 import { pauseSignal, progressQuery, resumeSignal, setTargetsUpdate, stopAfterRoundSignal, type SearchProgress } from '../workflows/definitions';
-import { deriveSearchId } from '../workflows/search-id';
+import { deriveSearchId } from '../contracts/search-id';
 import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from '../workflows/search-attributes';
-import { TaskQueue } from '../workflows/task-queues';
+import { TaskQueue } from '../contracts/task-queues';
 import { resumeSearch, type ResumedSearch } from './resume';
 
 export type { SearchConfigInput, SearchProgress, SearchResult, ResumedSearch };

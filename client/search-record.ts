@@ -7,9 +7,9 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { SearchResult } from '../workflows';
-import { parseSearchConfig, type SearchConfig } from '../workflows/config';
+import { parseSearchConfig, type SearchConfig } from '../contracts/config';
 import type { SearchProgress } from '../workflows/definitions';
-import { deriveSearchId } from '../workflows/search-id';
+import { deriveSearchId } from '../contracts/search-id';
 import type { AccuracySummary, EvaluationRow, RoundSummary, SearchState } from '../workflows/search-plan';
 import { describeSearch, failureOf, getProgress } from './search-client';
 

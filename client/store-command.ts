@@ -9,9 +9,10 @@
  * reports what it would delete unless --yes is given.
  */
 import { parseArgs } from 'node:util';
-import { defaultStorageRoot, normaliseRoot } from '../activities/storage/roots';
-import { isUri } from '../activities/storage/keys';
-import { openStore, type ListedObject, type OpenStoreOptions } from '../activities/storage/store';
+import { defaultStorageRoot, normaliseRoot } from '../domain/storage/roots';
+import { isUri } from '../domain/storage/keys';
+import { type ListedObject } from '../domain/storage/store';
+import { openStore, type OpenStoreOptions } from '../domain/storage/open-store';
 
 export interface StoreCommandOptions extends OpenStoreOptions {
   /** Store root URI (or path); see storeRootFor. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds winnow's TensorFlow CPU ops (native/winnow-tf-ops) as a Node addon
+# Builds winnow's TensorFlow CPU ops (kernels/native/winnow-tf-ops) as a Node addon
 # against the libtensorflow that infra/install-tfjs-node.sh unpacked, so that
 # tfjs-node can call them by name. Optional: without it the stock kernels run.
 # Needs g++ (C++20), Node's headers and .tools/tensorflow/{include,lib}.
@@ -12,7 +12,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tf_dir="${WINNOW_TF_DIR:-$root/.tools/tensorflow}"
 out="${WINNOW_TF_OPS_OUT:-$root/.tools/winnow-tf-ops}"
-src="$root/native/winnow-tf-ops/winnow_tf_ops.cc"
+src="$root/kernels/native/winnow-tf-ops/winnow_tf_ops.cc"
 
 log() { printf '[build-tf-ops] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }

@@ -6,7 +6,9 @@
 import { Connection } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { winnowSearchAttributes } from '../workflows/search-attributes';
+import { searchAttributeSpecs } from '../contracts/search-attributes';
+
+const winnowSearchAttributes = Object.values(searchAttributeSpecs);
 
 const IndexedValueType = temporal.api.enums.v1.IndexedValueType;
 

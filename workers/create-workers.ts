@@ -5,7 +5,7 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkflowBundleOption } from '@temporalio/worker';
 import { gpuActivities, orchestratorActivities } from '../activities';
 import { shutdownGraceMs } from '../activities/shutdown-grace';
-import { TaskQueue } from '../workflows/task-queues';
+import { TaskQueue } from '../contracts/task-queues';
 import { connectionSettings, type ConnectionSettings } from '../infra/env';
 
 export interface WorkerOptions {

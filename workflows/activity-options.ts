@@ -4,8 +4,8 @@
  * heartbeats rather than by a short deadline.
  */
 import type { ActivityOptions, RetryPolicy } from '@temporalio/common';
-import { FailureType, nonRetryableFailureTypes } from './failures';
-import { TaskQueue } from './task-queues';
+import { FailureType, nonRetryableFailureTypes } from '../contracts/failures';
+import { TaskQueue } from '../contracts/task-queues';
 
 const retry: RetryPolicy = { nonRetryableErrorTypes: [...nonRetryableFailureTypes], initialInterval: '2 seconds', maximumInterval: '5 minutes' };
 

@@ -6,13 +6,13 @@
 import { condition, executeChild, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo, ApplicationFailure } from '@temporalio/workflow';
 import type { GpuActivities, OrchestratorActivities, SubsetRef } from '../activities';
 import { lightActivityOptions, trainingActivityOptions } from './activity-options';
-import { artifactPaths } from './artifact-paths';
-import type { SearchConfig } from './config';
+import { artifactPaths } from '../contracts/artifact-paths';
+import type { SearchConfig } from '../contracts/config';
 import type { SearchPhase, SearchProgress } from './definitions';
 import { failureDetailsOf, failureTypeOf } from './failure-chain';
-import { FailureType } from './failures';
+import { FailureType } from '../contracts/failures';
 import { maxRepairs, scorePoolShards, scoreShardsWindowed, type ScoreShardsInput } from './score-pool';
-import { deriveSearchId } from './search-id';
+import { deriveSearchId } from '../contracts/search-id';
 import {
   acquisitionSize,
   defaultInitialSize,
@@ -29,8 +29,8 @@ import {
 } from './search-plan';
 import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from './search-attributes';
 import type { SearchResult } from './subset-search';
-import { TaskQueue } from './task-queues';
-import { trainingBudget } from './training-budget';
+import { TaskQueue } from '../contracts/task-queues';
+import { trainingBudget } from '../contracts/training-budget';
 
 const training = proxyActivities<GpuActivities>(trainingActivityOptions);
 const light = proxyActivities<OrchestratorActivities>(lightActivityOptions);

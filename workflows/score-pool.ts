@@ -7,7 +7,7 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import { failureTypeOf } from './failure-chain';
-import { FailureType } from './failures';
+import { FailureType } from '../contracts/failures';
 import type { GpuActivities, ScoreShardInput } from '../activities';
 import type { ShardRange } from './search-plan';
 import { scoringActivityOptions } from './activity-options';

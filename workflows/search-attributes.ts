@@ -1,13 +1,14 @@
 /**
- * Custom search attributes that make searches filterable in the Temporal UI.
- * Registered by the dev-server launcher and the test helper; upserted by the
- * workflow as it moves on.
+ * Typed keys of winnow's search attributes (names and types from
+ * contracts/search-attributes.ts), upserted by the workflow as it moves on and
+ * read by the client.
  */
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { searchAttributeSpecs as spec } from '../contracts/search-attributes';
 
-export const WinnowRound = defineSearchAttributeKey('WinnowRound', SearchAttributeType.INT);
-export const WinnowSubsetSize = defineSearchAttributeKey('WinnowSubsetSize', SearchAttributeType.INT);
-export const WinnowDataset = defineSearchAttributeKey('WinnowDataset', SearchAttributeType.KEYWORD);
-export const WinnowStatus = defineSearchAttributeKey('WinnowStatus', SearchAttributeType.KEYWORD);
+export const WinnowRound = defineSearchAttributeKey(spec.round.name, spec.round.type);
+export const WinnowSubsetSize = defineSearchAttributeKey(spec.subsetSize.name, spec.subsetSize.type);
+export const WinnowDataset = defineSearchAttributeKey(spec.dataset.name, spec.dataset.type);
+export const WinnowStatus = defineSearchAttributeKey(spec.status.name, spec.status.type);
 
 export const winnowSearchAttributes = [WinnowRound, WinnowSubsetSize, WinnowDataset, WinnowStatus] as const;

@@ -3,8 +3,8 @@
  * many samples the next round acquires, how the pool is cut into shards, and
  * the seeds of every member. No I/O, no Temporal: unit-testable alone.
  */
-import { mixSeeds } from '../activities/ml/seeded-random';
-import type { SearchConfig } from './config';
+import { mixSeeds } from '../contracts/seeded-hash';
+import type { SearchConfig } from '../contracts/config';
 
 export interface SubsetPointer {
   uri: string;

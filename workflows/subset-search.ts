@@ -6,9 +6,9 @@
  * The plumbing (activity options, windows, progress) lives in round-steps.ts.
  */
 import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { formatConfigProblems, parseSearchConfig, type SearchConfig } from './config';
+import { formatConfigProblems, parseSearchConfig, type SearchConfig } from '../contracts/config';
 import { pauseSignal, progressQuery, resumeSignal, setTargetsUpdate, stopAfterRoundSignal } from './definitions';
-import { FailureType } from './failures';
+import { FailureType } from '../contracts/failures';
 import { acquireNext, evaluateAt, prepareSearch, scorePool, SearchTracker, trainEnsemble } from './round-steps';
 import { acquisitionSize, invalidTargets, type EvaluationRow, type AccuracySummary, type RoundSummary, type SearchState } from './search-plan';
 import { WinnowStatus } from './search-attributes';

@@ -4,8 +4,8 @@
  * scored it. The I/O edge of the report's lineage table.
  */
 import { z } from 'zod';
-import { parseSubsetManifest, type SubsetLineage } from '../../activities/acquisition/subset-manifest';
-import type { ArtifactStore } from '../../activities/storage/store';
+import { parseSubsetManifest, type SubsetLineage } from '../../domain/acquisition/subset-manifest';
+import type { ArtifactStore } from '../../domain/storage/store';
 import { messageOf } from './collect-score-histograms';
 
 export interface LineageEntry {

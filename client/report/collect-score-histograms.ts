@@ -13,11 +13,11 @@
  * subset are skipped (their indices come from round-<r>/subset.json), so each
  * histogram shows the candidates the round's cutoff was applied to.
  */
-import type { AcquisitionFunction } from '../../activities/acquisition/acquisition-scores';
-import { parseScoreShard } from '../../activities/acquisition/score-shard-codec';
-import { parseSubsetManifest } from '../../activities/acquisition/subset-manifest';
-import type { ArtifactStore } from '../../activities/storage/store';
-import { artifactPaths } from '../../workflows/artifact-paths';
+import type { AcquisitionFunction } from '../../domain/acquisition/acquisition-scores';
+import { parseScoreShard } from '../../domain/acquisition/score-shard-codec';
+import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
+import type { ArtifactStore } from '../../domain/storage/store';
+import { artifactPaths } from '../../contracts/artifact-paths';
 import {
   addScores,
   createHistogram,

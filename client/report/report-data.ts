@@ -2,8 +2,8 @@
  * What a search report shows, built from a finished search's result or from
  * the progress query of one still running. Pure.
  */
-import type { AcquisitionFunction } from '../../activities/acquisition/acquisition-scores';
-import type { SearchConfig } from '../../workflows/config';
+import type { AcquisitionFunction } from '../../domain/acquisition/acquisition-scores';
+import type { SearchConfig } from '../../contracts/config';
 import type { SearchPhase, SearchProgress } from '../../workflows/definitions';
 import type { AccuracySummary, EvaluationRow, RoundSummary } from '../../workflows/search-plan';
 import type { SearchResult } from '../../workflows/subset-search';

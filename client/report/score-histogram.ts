@@ -7,7 +7,7 @@
  * and are counted in `clamped` (float32 rounding can put an entropy a hair
  * above ln C); NaN and infinities are counted in `nonFinite` only.
  */
-import type { AcquisitionFunction } from '../../activities/acquisition/acquisition-scores';
+import type { AcquisitionFunction } from '../../domain/acquisition/acquisition-scores';
 
 export interface ScoreRange {
   min: number;

@@ -5,9 +5,10 @@
  * not answer) becomes a sentence in the report, not an error.
  */
 import path from 'node:path';
-import { writeFileAtomic } from '../../activities/storage/atomic-file';
-import { openStore, type ArtifactStore, type OpenStoreOptions } from '../../activities/storage/store';
-import type { SearchConfig } from '../../workflows/config';
+import { writeFileAtomic } from '../../domain/storage/atomic-file';
+import { type ArtifactStore } from '../../domain/storage/store';
+import { openStore, type OpenStoreOptions } from '../../domain/storage/open-store';
+import type { SearchConfig } from '../../contracts/config';
 import type { SearchProgress } from '../../workflows/definitions';
 import type { SearchResult } from '../../workflows/subset-search';
 import { accuracySpec, phaseTimeSpec, renderSvg, scoreHistogramSpec, type ChartSpec, type HistogramPanel } from './charts';

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { winnowTfOpsPath } from '../../activities/compute/tfjs-node-native-ops';
+import { winnowTfOpsPath } from '../../kernels/tfjs-node/tfjs-node-native-ops';
 
 function tfjsNodeAddonBuilt(): boolean {
   try {

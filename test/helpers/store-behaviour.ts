@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { before, describe, it } from 'node:test';
-import type { ArtifactStore } from '../../activities/storage/store';
+import type { ArtifactStore } from '../../domain/storage/store';
 
 export interface StoreUnderTest {
   store: ArtifactStore;

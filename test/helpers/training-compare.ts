@@ -1,11 +1,11 @@
 /**
- * Comparing a fused training forward pass (activities/ml/training-forward.ts)
+ * Comparing a fused training forward pass (domain/ml/training-forward.ts)
  * with the layers' own: generated inputs, gradients both ways, bit-for-bit
  * and within-rounding checks. Shared by the tfjs-node and wasm tests.
  */
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { applyForTraining } from '../../activities/ml/training-forward';
+import { applyForTraining } from '../../domain/ml/training-forward';
 
 /**
  * Pseudo-random quarter steps in [-2, 2]: many exact ties, both signs (relu

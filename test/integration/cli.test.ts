@@ -9,10 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { parseSubsetManifest } from '../../activities/acquisition/subset-manifest';
+import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
 import { exitCodes, runCli } from '../../client/cli';
 import { progressQuery, type SearchProgress } from '../../workflows/definitions';
-import type { SearchConfigInput } from '../../workflows/config';
+import type { SearchConfigInput } from '../../contracts/config';
 import { freePort } from '../helpers/ports';
 import { startDevServerEnv, withWorkers } from '../helpers/temporal';
 

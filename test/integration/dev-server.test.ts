@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { startDevServer } from '../../infra/dev-server';
 import { winnowSearchAttributes } from '../../workflows/search-attributes';
-import { TaskQueue } from '../../workflows/task-queues';
+import { TaskQueue } from '../../contracts/task-queues';
 import { freePortBlock } from '../helpers/ports';
 
 /** gRPC port with room for the dev server's internal services above it, and a UI port away from them. */

@@ -9,10 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { parseSubsetManifest } from '../../activities/acquisition/subset-manifest';
-import { openStore } from '../../activities/storage/store';
+import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
+import { openStore } from '../../domain/storage/open-store';
 import type { subsetSearch } from '../../workflows';
-import { TaskQueue } from '../../workflows/task-queues';
+import { TaskQueue } from '../../contracts/task-queues';
 import { completedActivities } from '../helpers/activity-history';
 import { spawnWorker, startServerProcess, waitFor, type ServerProcess, type WorkerProcess } from '../helpers/processes';
 

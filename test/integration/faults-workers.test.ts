@@ -16,12 +16,12 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { parseSubsetManifest } from '../../activities/acquisition/subset-manifest';
+import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
 import type { AcquireInput, ScoreShardInput, ScoreShardResult, TrainMemberInput, TrainMemberResult } from '../../activities';
-import { openStore } from '../../activities/storage/store';
+import { openStore } from '../../domain/storage/open-store';
 import type { subsetSearch, SearchResult } from '../../workflows';
-import type { SearchConfigInput } from '../../workflows/config';
-import { TaskQueue } from '../../workflows/task-queues';
+import type { SearchConfigInput } from '../../contracts/config';
+import { TaskQueue } from '../../contracts/task-queues';
 import { completedActivities, pendingActivities } from '../helpers/activity-history';
 import { spawnWorker, startServerProcess, waitFor, type ServerProcess, type WorkerKind, type WorkerProcess } from '../helpers/processes';
 

@@ -5,9 +5,9 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { openStore } from '../../activities/storage/store';
+import { openStore } from '../../domain/storage/open-store';
 import { toApplicationFailure } from '../../activities/to-application-failure';
-import { readAll } from '../../activities/storage/digest';
+import { readAll } from '../../domain/storage/digest';
 import { startFakeGcs, type FakeGcs } from '../helpers/fake-gcs';
 import { describeStoreBehaviour, generatedStream } from '../helpers/store-behaviour';
 

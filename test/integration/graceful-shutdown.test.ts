@@ -14,12 +14,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { TrainMemberProgress, TrainMemberResult } from '../../activities/compute/tasks/train-member';
+import type { TrainMemberProgress, TrainMemberResult } from '../../compute/tasks/train-member';
 import { repoRoot } from '../../infra/tools';
 import { subsetSearch } from '../../workflows';
-import { artifactPaths } from '../../workflows/artifact-paths';
-import type { SearchConfigInput } from '../../workflows/config';
-import { TaskQueue } from '../../workflows/task-queues';
+import { artifactPaths } from '../../contracts/artifact-paths';
+import type { SearchConfigInput } from '../../contracts/config';
+import { TaskQueue } from '../../contracts/task-queues';
 import { startDevServerEnv, withWorkers } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;

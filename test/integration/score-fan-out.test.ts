@@ -10,11 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { parseSubsetManifest } from '../../activities/acquisition/subset-manifest';
-import { openStore } from '../../activities/storage/store';
+import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
+import { openStore } from '../../domain/storage/open-store';
 import { subsetSearch } from '../../workflows';
-import type { SearchConfigInput } from '../../workflows/config';
-import { TaskQueue } from '../../workflows/task-queues';
+import type { SearchConfigInput } from '../../contracts/config';
+import { TaskQueue } from '../../contracts/task-queues';
 import { startDevServerEnv, withWorkers } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;

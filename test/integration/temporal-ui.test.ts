@@ -17,9 +17,9 @@ import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Browser, Page } from 'playwright-core';
 import type { subsetSearch } from '../../workflows';
-import type { SearchConfigInput } from '../../workflows/config';
+import type { SearchConfigInput } from '../../contracts/config';
 import { progressQuery, searchPhases } from '../../workflows/definitions';
-import { TaskQueue } from '../../workflows/task-queues';
+import { TaskQueue } from '../../contracts/task-queues';
 import { chromiumMissing, launchChromium, screenshotOnFailure, waitForText } from '../helpers/browser';
 import { startDevServerEnvWithUi, withWorkers } from '../helpers/temporal';
 

@@ -5,9 +5,9 @@ import {
   foldMember,
   mergeAccumulators,
   mergeInto,
-} from '../../activities/acquisition/ensemble-accumulator';
-import { parseAccumulator, serialiseAccumulator } from '../../activities/acquisition/accumulator-codec';
-import { scoreAccumulator } from '../../activities/acquisition/acquisition-scores';
+} from '../../domain/acquisition/ensemble-accumulator';
+import { parseAccumulator, serialiseAccumulator } from '../../domain/acquisition/accumulator-codec';
+import { scoreAccumulator } from '../../domain/acquisition/acquisition-scores';
 
 type Typed = Error & { failureType?: string };
 const failsWith = (type: string, pattern: RegExp) => (e: Typed) => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createAccumulator, foldMember } from '../../activities/acquisition/ensemble-accumulator';
-import { scoreAccumulator } from '../../activities/acquisition/acquisition-scores';
-import { reduceLocationScores, sigmoidMapsToBinaryDistributions } from '../../activities/acquisition/location-reduction';
+import { createAccumulator, foldMember } from '../../domain/acquisition/ensemble-accumulator';
+import { scoreAccumulator } from '../../domain/acquisition/acquisition-scores';
+import { reduceLocationScores, sigmoidMapsToBinaryDistributions } from '../../domain/acquisition/location-reduction';
 
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 2e-6, `${what}: ${a} vs ${b}`);
 

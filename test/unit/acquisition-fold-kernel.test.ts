@@ -17,11 +17,11 @@ import {
   type AccumulatorShape,
   type EnsembleAccumulator,
   type FoldKernel,
-} from '../../activities/acquisition/ensemble-accumulator';
-import { CHUNK_ELEMENTS } from '../../activities/acquisition/fold-kernel';
-import { FOLD_KERNEL_WASM_BASE64 } from '../../activities/acquisition/fold-kernel-wasm';
-import { pLogPOfFloat32 } from '../../activities/acquisition/float32-log';
-import { compileWat, FOLD_KERNEL, watModuleText } from '../../infra/wat-module';
+} from '../../domain/acquisition/ensemble-accumulator';
+import { CHUNK_ELEMENTS } from '../../kernels/fold/fold-kernel';
+import { FOLD_KERNEL_WASM_BASE64 } from '../../kernels/generated/fold-kernel-wasm';
+import { pLogPOfFloat32 } from '../../domain/acquisition/float32-log';
+import { compileWat, FOLD_KERNEL, watModuleText } from '../../kernels/wat-module';
 import { repoRoot } from '../../infra/tools';
 
 type Typed = Error & { failureType?: string };
@@ -105,7 +105,7 @@ describe('fold kernel bytes', () => {
     const committed = Buffer.from(FOLD_KERNEL_WASM_BASE64, 'base64');
     assert.ok(
       Buffer.from(bytes).equals(committed),
-      `${FOLD_KERNEL.module} is stale: run npx tsc -p . && node dist/infra/build-fold-kernel.js and commit it`,
+      `${FOLD_KERNEL.module} is stale: run npm run build:wat and commit it`,
     );
     assert.equal(readFileSync(path.join(root, FOLD_KERNEL.module), 'utf8'), watModuleText(FOLD_KERNEL, bytes), `${FOLD_KERNEL.module} was edited by hand`);
   });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createAccumulator, foldMember, mergeAccumulators, type EnsembleAccumulator } from '../../activities/acquisition/ensemble-accumulator';
-import { scoreAccumulator } from '../../activities/acquisition/acquisition-scores';
-import { parseAccumulator, serialiseAccumulator } from '../../activities/acquisition/accumulator-codec';
-import { acquisitionFunctions } from '../../workflows/config';
+import { createAccumulator, foldMember, mergeAccumulators, type EnsembleAccumulator } from '../../domain/acquisition/ensemble-accumulator';
+import { scoreAccumulator } from '../../domain/acquisition/acquisition-scores';
+import { parseAccumulator, serialiseAccumulator } from '../../domain/acquisition/accumulator-codec';
+import { acquisitionFunctions } from '../../contracts/config';
 
 interface Ensemble {
   samples: number;

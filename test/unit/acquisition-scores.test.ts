@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createAccumulator, foldMember, type EnsembleAccumulator } from '../../activities/acquisition/ensemble-accumulator';
-import { scoreAccumulator, randomScores, type AcquisitionFunction } from '../../activities/acquisition/acquisition-scores';
-import { acquisitionFunctions } from '../../workflows/config';
+import { createAccumulator, foldMember, type EnsembleAccumulator } from '../../domain/acquisition/ensemble-accumulator';
+import { scoreAccumulator, randomScores, type AcquisitionFunction } from '../../domain/acquisition/acquisition-scores';
+import { acquisitionFunctions } from '../../contracts/config';
 
 /** Accumulator for one sample from a list of members' rows. */
 function ensembleOf(members: number[][], globalStart = 0): EnsembleAccumulator {

@@ -11,8 +11,8 @@ import {
   parseSubsetManifest,
   serialiseSubsetManifest,
   type SubsetLineage,
-} from '../../activities/acquisition/subset-manifest';
-import { readSubsetManifestFile, writeSubsetManifestFile } from '../../activities/acquisition/acquisition-files';
+} from '../../domain/acquisition/subset-manifest';
+import { readSubsetManifestFile, writeSubsetManifestFile } from '../../domain/acquisition/acquisition-files';
 
 type Typed = Error & { failureType?: string };
 

@@ -4,10 +4,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { selectTopK, TopKSelector } from '../../activities/acquisition/top-k';
-import { hashIndex, streamKey, TIE_BREAK_SALT } from '../../activities/acquisition/seeded-hash';
-import { parseScoreShard, serialiseScoreShard, type ScoreShard } from '../../activities/acquisition/score-shard-codec';
-import { selectTopKFromFolder, writeScoreShardFile } from '../../activities/acquisition/acquisition-files';
+import { selectTopK, TopKSelector } from '../../domain/acquisition/top-k';
+import { hashIndex, streamKey, TIE_BREAK_SALT } from '../../contracts/seeded-hash';
+import { parseScoreShard, serialiseScoreShard, type ScoreShard } from '../../domain/acquisition/score-shard-codec';
+import { selectTopKFromFolder, writeScoreShardFile } from '../../domain/acquisition/acquisition-files';
 
 type Typed = Error & { failureType?: string };
 

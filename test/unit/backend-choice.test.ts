@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Tensor4D } from '@tensorflow/tfjs';
-import { chooseComputeBackend, type ModuleLoader } from '../../activities/compute/backend';
-import type { ComputeProbe } from '../../activities/compute/probe';
-import { runInChild } from '../../activities/compute/run-child';
+import { chooseComputeBackend, type ModuleLoader } from '../../compute/backend';
+import type { ComputeProbe } from '../../compute/probe';
+import { runInChild } from '../../compute/run-child';
 
 /** A loader on which the native packages fail the way they do when not installed / not built. */
 const withoutNative: ModuleLoader = (name) => {

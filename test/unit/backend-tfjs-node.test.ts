@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { chooseComputeBackend } from '../../activities/compute/backend';
+import { chooseComputeBackend } from '../../compute/backend';
 
 function addonBuilt(): boolean {
   try {

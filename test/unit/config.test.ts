@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatConfigProblems, parseSearchConfig } from '../../workflows/config';
-import { deriveSearchId } from '../../workflows/search-id';
+import { formatConfigProblems, parseSearchConfig } from '../../contracts/config';
+import { deriveSearchId } from '../../contracts/search-id';
 
 function problemsOf(input: unknown): string[] {
   const result = parseSearchConfig(input);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { openCifarDataset, type CifarOptions } from '../../activities/data/cifar';
+import { openCifarDataset, type CifarOptions } from '../../domain/data/cifar';
 import { isInvalidData, pixelOf, tempDir } from './data-helpers';
 
 const PLANE = 1024;

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { FASHION_MNIST_DEFAULT_DIR, openDataset } from '../../activities/data/open-dataset';
+import { FASHION_MNIST_DEFAULT_DIR, openDataset } from '../../domain/data/open-dataset';
 
 const dir = process.env.WINNOW_FASHION_MNIST_DIR || FASHION_MNIST_DEFAULT_DIR;
 const raw = (name: string) => {

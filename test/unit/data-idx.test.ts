@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openIdxDataset, parseIdxHeader, type IdxOptions } from '../../activities/data/idx';
+import { openIdxDataset, parseIdxHeader, type IdxOptions } from '../../domain/data/idx';
 import { idxBytes, isInvalidData, pixelOf, tempDir, writeIdxSet, writeMaybeGzipped } from './data-helpers';
 
 const N = 50;

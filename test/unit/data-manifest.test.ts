@@ -5,8 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { encode as encodeJpeg } from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { decodeImage, fitImage } from '../../activities/data/image-decode';
-import { openImageManifestDataset, parseManifestText } from '../../activities/data/image-manifest';
+import { decodeImage, fitImage } from '../../domain/data/image-decode';
+import { openImageManifestDataset, parseManifestText } from '../../domain/data/image-manifest';
 import { isInvalidData, tempDir } from './data-helpers';
 
 type Rgba = [number, number, number, number];

@@ -3,8 +3,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { openDataset, syntheticSpecFromUri } from '../../activities/data/open-dataset';
-import type { SyntheticDataset } from '../../activities/data/synthetic';
+import { openDataset, syntheticSpecFromUri } from '../../domain/data/open-dataset';
+import type { SyntheticDataset } from '../../domain/data/synthetic';
 import { isInvalidData, tempDir, writeIdxSet } from './data-helpers';
 
 const isInvalidConfig =

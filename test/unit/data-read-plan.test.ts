@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { planRuns } from '../../activities/data/read-plan';
+import { planRuns } from '../../domain/data/read-plan';
 
 describe('planRuns', () => {
   it('coalesces consecutive indices and reads through short gaps only', () => {

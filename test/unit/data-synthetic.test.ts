@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createSyntheticDataset, type SyntheticSpecInput } from '../../activities/data/synthetic';
-import type { SampleBatch } from '../../activities/data/dataset';
+import { createSyntheticDataset, type SyntheticSpecInput } from '../../domain/data/synthetic';
+import type { SampleBatch } from '../../domain/data/dataset';
 
 /** Plain softmax regression trained by SGD: a stand-in for "a small model learns this set". */
 function trainSoftmax(train: SampleBatch, dims: number, classes: number, epochs: number): (x: Float32Array, at: number) => number {

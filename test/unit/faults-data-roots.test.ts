@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { allowedDataRoots, DEBIAN_DATASETS_DIR, isInsideRoots } from '../../activities/data/data-roots';
-import { openDataset } from '../../activities/data/open-dataset';
+import { allowedDataRoots, DEBIAN_DATASETS_DIR, isInsideRoots } from '../../domain/data/data-roots';
+import { openDataset } from '../../domain/data/open-dataset';
 import { tempDir, writeIdxSet } from './data-helpers';
 
 function isForbidden(...patterns: RegExp[]): (err: unknown) => boolean {

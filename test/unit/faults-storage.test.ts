@@ -12,7 +12,7 @@ import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { openStore } from '../../activities/storage/store';
+import { openStore } from '../../domain/storage/open-store';
 import { repoRoot } from '../../infra/tools';
 import { tempDir } from './data-helpers';
 

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initComputeBackend } from '../../activities/compute/backend';
-import { buildModel } from '../../activities/ml/models';
-import { forwardBatchSize, predictProbabilities } from '../../activities/ml/predict';
+import { initComputeBackend } from '../../compute/backend';
+import { buildModel } from '../../domain/ml/models';
+import { forwardBatchSize, predictProbabilities } from '../../domain/ml/predict';
 
 describe('predictProbabilities', () => {
   before(async () => {

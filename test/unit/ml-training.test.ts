@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initComputeBackend } from '../../activities/compute/backend';
-import { createSyntheticDataset } from '../../activities/data';
-import { decodeCheckpoint, encodeCheckpoint } from '../../activities/ml/checkpoint';
-import { classificationMetrics } from '../../activities/ml/metrics';
-import { buildModel, type ModelName } from '../../activities/ml/models';
-import { predictProbabilities } from '../../activities/ml/predict';
-import { createOptimizer, defaultTrainingSettings, setLearningRate, trainModel, TrainingInterrupted, type TrainingSamples, type TrainingSettings } from '../../activities/ml/train';
+import { initComputeBackend } from '../../compute/backend';
+import { createSyntheticDataset } from '../../domain/data';
+import { decodeCheckpoint, encodeCheckpoint } from '../../domain/ml/checkpoint';
+import { classificationMetrics } from '../../domain/ml/metrics';
+import { buildModel, type ModelName } from '../../domain/ml/models';
+import { predictProbabilities } from '../../domain/ml/predict';
+import { createOptimizer, defaultTrainingSettings, setLearningRate, trainModel, TrainingInterrupted, type TrainingSamples, type TrainingSettings } from '../../domain/ml/train';
 
 let samples: TrainingSamples;
 let testSamples: TrainingSamples;

@@ -1,9 +1,9 @@
 /** Hand-built search results and stores for the report tests. */
-import { serialiseScoreShard } from '../../activities/acquisition/score-shard-codec';
-import { createSubsetManifest, serialiseSubsetManifest } from '../../activities/acquisition/subset-manifest';
-import type { ArtifactStore } from '../../activities/storage/store';
-import { artifactPaths } from '../../workflows/artifact-paths';
-import { parseSearchConfig, type SearchConfigInput } from '../../workflows/config';
+import { serialiseScoreShard } from '../../domain/acquisition/score-shard-codec';
+import { createSubsetManifest, serialiseSubsetManifest } from '../../domain/acquisition/subset-manifest';
+import type { ArtifactStore } from '../../domain/storage/store';
+import { artifactPaths } from '../../contracts/artifact-paths';
+import { parseSearchConfig, type SearchConfigInput } from '../../contracts/config';
 import type { AccuracySummary, RoundSummary } from '../../workflows/search-plan';
 import type { SearchResult } from '../../workflows/subset-search';
 

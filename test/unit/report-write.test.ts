@@ -5,11 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { openStore } from '../../activities/storage/store';
+import { openStore } from '../../domain/storage/open-store';
 import { collectLineage } from '../../client/report/collect-lineage';
 import { collectScoreHistograms } from '../../client/report/collect-score-histograms';
 import { writeReport } from '../../client/report/write-report';
-import { artifactPaths } from '../../workflows/artifact-paths';
+import { artifactPaths } from '../../contracts/artifact-paths';
 import type { SearchProgress } from '../../workflows/definitions';
 import { CLASSES, POOL, populateStore, resultOf, scoreOf, subsetIndices } from './report-fixtures';
 

@@ -14,7 +14,7 @@ import {
   trainingEquivalents,
   type Experiment,
 } from '../../bench/reproduce-plan';
-import { parseSearchConfig } from '../../workflows/config';
+import { parseSearchConfig } from '../../contracts/config';
 
 describe('reproduce: what to do with an experiment given its workflows', () => {
   const base = 'reproduce-quick-entropy-0123abcd';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runInChild } from '../../activities/compute/run-child';
-import type { ComputeProbe } from '../../activities/compute/probe';
-import { parseBackendPreference } from '../../activities/compute/backend';
+import { runInChild } from '../../compute/run-child';
+import type { ComputeProbe } from '../../compute/probe';
+import { parseBackendPreference } from '../../compute/backend';
 
 describe('compute child process', () => {
   it('runs the probe in another process on a real backend', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseSearchConfig, type SearchConfig, type SearchConfigInput } from '../../workflows/config';
+import { parseSearchConfig, type SearchConfig, type SearchConfigInput } from '../../contracts/config';
 import { acquisitionSize, defaultInitialSize, deriveSeed, invalidTargets, poolShards, shardGroups, summarise, targetsBeyondPool } from '../../workflows/search-plan';
 
 function config(input: Partial<SearchConfigInput>): SearchConfig {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { openStore } from '../../activities/storage/store';
+import { openStore } from '../../domain/storage/open-store';
 import { describeStoreBehaviour } from '../helpers/store-behaviour';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'winnow-file-store-'));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createStorageClient, emulatorEndpoint } from '../../activities/storage/gcs-store';
+import { createStorageClient, emulatorEndpoint } from '../../domain/storage/gcs-store';
 
 describe('gs:// connection options', () => {
   it('takes the endpoint from the option, else STORAGE_EMULATOR_HOST in any of its usual spellings', () => {

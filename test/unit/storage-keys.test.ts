@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { keyOfRef, keyProblem, parseGsRoot, prefixOfRef } from '../../activities/storage/keys';
+import { keyOfRef, keyProblem, parseGsRoot, prefixOfRef } from '../../domain/storage/keys';
 
 const segmentChars = 'abcXYZ019._=+@,~-/'.split('');
 const keyLike = fc.array(fc.constantFrom(...segmentChars, '..', '.', ' ', '\\'), { minLength: 1, maxLength: 30 }).map((parts) => parts.join(''));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
-import { defaultStorageRoot, normaliseRoot, resolveStorageRoot } from '../../activities/storage/roots';
+import { defaultStorageRoot, normaliseRoot, resolveStorageRoot } from '../../domain/storage/roots';
 
 const allowed = pathToFileURL('/srv/winnow').href;
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { openStore } from '../../activities/storage/store';
+import { openStore } from '../../domain/storage/open-store';
 import { cleanSearches, listArtifacts, runStoreCommand, storeRootFor } from '../../client/store-command';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'winnow-store-cmd-'));

@@ -1,5 +1,5 @@
 /**
- * winnow's tfjs-node kernel overrides (activities/compute/tfjs-node-kernels.ts)
+ * winnow's tfjs-node kernel overrides (kernels/tfjs-node/tfjs-node-kernels.ts)
  * against the stock computations: the relu gradient through ReluGrad, bias
  * gradients through BiasAddGrad, and a whole conv-net gradient against the
  * stock cpu backend; none of them leaks tensors. Skipped without the addon.
@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { skipWithoutTfjsNode } from '../helpers/native-addons';
-import { chooseComputeBackend } from '../../activities/compute/backend';
-import { registerTfjsNodeKernels } from '../../activities/compute/tfjs-node-kernels';
+import { chooseComputeBackend } from '../../compute/backend';
+import { registerTfjsNodeKernels } from '../../kernels/tfjs-node/tfjs-node-kernels';
 
 /** Deterministic pseudo-random floats in [-1, 1). */
 function values(n: number, seed: number): Float32Array {

@@ -1,5 +1,5 @@
 /**
- * winnow's native TensorFlow ops (native/winnow-tf-ops, infra/build-tf-ops.sh)
+ * winnow's native TensorFlow ops (kernels/native/winnow-tf-ops, infra/build-tf-ops.sh)
  * through the tfjs-node backend: the 2x2 max pool and its gradient equal
  * TensorFlow's own MaxPool and MaxPoolGrad bit for bit (ties, NaN, -0,
  * infinities included), fused conv + bias + relu equals Conv2D, Add and Relu,
@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { skipWithoutWinnowTfOps } from '../helpers/native-addons';
-import { chooseComputeBackend } from '../../activities/compute/backend';
-import { loadWinnowTfOps } from '../../activities/compute/tfjs-node-native-ops';
-import { intAttr, nodeBackend, type OpAttr } from '../../activities/compute/tfjs-node-ops';
-import { FusedAdamOptimizer, FusedMomentumOptimizer } from '../../activities/ml/fused-optimizers';
+import { chooseComputeBackend } from '../../compute/backend';
+import { loadWinnowTfOps } from '../../kernels/tfjs-node/tfjs-node-native-ops';
+import { intAttr, nodeBackend, type OpAttr } from '../../kernels/tfjs-node/tfjs-node-ops';
+import { FusedAdamOptimizer, FusedMomentumOptimizer } from '../../domain/ml/fused-optimizers';
 
 const skip = skipWithoutWinnowTfOps();
 

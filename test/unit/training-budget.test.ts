@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseSearchConfig, type SearchConfig } from '../../workflows/config';
-import { stepsPerEpoch, trainingBudget } from '../../workflows/training-budget';
+import { parseSearchConfig, type SearchConfig } from '../../contracts/config';
+import { stepsPerEpoch, trainingBudget } from '../../contracts/training-budget';
 
 function trainingOf(training: Record<string, unknown>): SearchConfig['training'] {
   const parsed = parseSearchConfig({ dataset: { kind: 'synthetic' }, targets: [10], training });

@@ -1,5 +1,5 @@
 /**
- * The fused training forward pass (activities/ml/training-forward.ts) on
+ * The fused training forward pass (domain/ml/training-forward.ts) on
  * tfjs-node with winnow's native ops. The conv tail of strided convolutions
  * (bias, relu, 2x2 max pool) and dense bias + relu give the values and
  * gradients of tfjs's own op chain bit for bit (ties, -0, NaN and infinities
@@ -15,12 +15,12 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { skipWithoutWinnowTfOps } from '../helpers/native-addons';
-import { chooseComputeBackend } from '../../activities/compute/backend';
-import { FusedAdamOptimizer, FusedMomentumOptimizer } from '../../activities/ml/fused-optimizers';
-import { loadWinnowTfOps } from '../../activities/compute/tfjs-node-native-ops';
-import { floatType, nodeBackend } from '../../activities/compute/tfjs-node-ops';
-import { buildModel } from '../../activities/ml/models';
-import { applyForTraining } from '../../activities/ml/training-forward';
+import { chooseComputeBackend } from '../../compute/backend';
+import { FusedAdamOptimizer, FusedMomentumOptimizer } from '../../domain/ml/fused-optimizers';
+import { loadWinnowTfOps } from '../../kernels/tfjs-node/tfjs-node-native-ops';
+import { floatType, nodeBackend } from '../../kernels/tfjs-node/tfjs-node-ops';
+import { buildModel } from '../../domain/ml/models';
+import { applyForTraining } from '../../domain/ml/training-forward';
 import { assertSame, close, countCalls, gradsBothWays, noisy, sameBits, twoBlocks, values } from '../helpers/training-compare';
 
 const skip = skipWithoutWinnowTfOps();

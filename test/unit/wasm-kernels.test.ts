@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
-import { correlationPadding, leadingAxesCount, registerWasmKernels, splitPadding, wasmKernelNames } from '../../activities/compute/wasm-kernels';
+import { correlationPadding, leadingAxesCount, registerWasmKernels, splitPadding, wasmKernelNames } from '../../kernels/wasm/wasm-kernels';
 import { useWasmWithWinnowKernels } from '../helpers/wasm-backend';
 
 type Pad = 'valid' | 'same';

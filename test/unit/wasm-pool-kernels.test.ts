@@ -13,12 +13,12 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { wasmPoolKernelStatus } from '../../activities/compute/wasm-pool-kernels';
-import { POOL_KERNEL_WASM_BASE64 } from '../../activities/compute/wasm-pool-kernel-wasm';
-import { compileWat, POOL_KERNEL, watModuleText } from '../../infra/wat-module';
+import { wasmPoolKernelStatus } from '../../kernels/wasm/wasm-pool-kernels';
+import { POOL_KERNEL_WASM_BASE64 } from '../../kernels/generated/wasm-pool-kernel-wasm';
+import { compileWat, POOL_KERNEL, watModuleText } from '../../kernels/wat-module';
 import { repoRoot } from '../../infra/tools';
-import { buildModel } from '../../activities/ml/models';
-import { applyForTraining } from '../../activities/ml/training-forward';
+import { buildModel } from '../../domain/ml/models';
+import { applyForTraining } from '../../domain/ml/training-forward';
 import { assertSame, close, countCalls, gradsBothWays, sameBits, values } from '../helpers/training-compare';
 import { useWasmWithWinnowKernels } from '../helpers/wasm-backend';
 
@@ -29,7 +29,7 @@ describe('wasm max-pool gradient and fused conv tail', () => {
     assert.deepEqual(wasmPoolKernelStatus(tf.backend()), { simd: true });
     const root = repoRoot();
     const bytes = await compileWat(POOL_KERNEL, readFileSync(path.join(root, POOL_KERNEL.wat), 'utf8'));
-    assert.equal(POOL_KERNEL_WASM_BASE64, Buffer.from(bytes).toString('base64'), 'stale: run node dist/infra/build-wasm-pool-kernel.js');
+    assert.equal(POOL_KERNEL_WASM_BASE64, Buffer.from(bytes).toString('base64'), 'stale: run npm run build:wat');
     assert.equal(readFileSync(path.join(root, POOL_KERNEL.module), 'utf8'), watModuleText(POOL_KERNEL, bytes));
   });
 

@@ -1,0 +1,21 @@
+/** Messages between an activity and the compute child process it starts. */
+export type ChildRequest =
+  | { type: 'run'; task: string; input: unknown }
+  /** Finish soon: a training task saves its position inside the epoch, then fails with TrainingInterrupted. */
+  | { type: 'stop' };
+
+export type ChildMessage =
+  | { type: 'progress'; progress: unknown }
+  | { type: 'result'; result: unknown }
+  | { type: 'error'; error: { name: string; message: string; failureType?: string; stack?: string } };
+
+/** A task failed inside the child; `failureType` is one of contracts/failures.ts when the task knew why. */
+export class ChildTaskError extends Error {
+  constructor(
+    message: string,
+    readonly failureType?: string,
+  ) {
+    super(message);
+    this.name = 'ChildTaskError';
+  }
+}

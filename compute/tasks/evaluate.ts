@@ -1,0 +1,45 @@
+/**
+ * Compute task: accuracy, per-class accuracy and loss of one checkpoint, or of
+ * an ensemble (mean of the checkpoints' probabilities), on a split.
+ */
+import { classificationMetrics, type ClassificationMetrics } from '../../domain/ml/metrics';
+import { predictProbabilities } from '../../domain/ml/predict';
+import { openDataset, type DatasetSpec, type Split } from '../../domain/data';
+import { openWorkerStore } from '../../domain/storage/worker-store';
+import { initComputeBackend } from '../backend';
+import { assertFinitePredictions, loadEnsembleCheckpoint } from './checkpoint-store';
+
+export interface EvaluateInput {
+  storageRoot: string;
+  dataset: DatasetSpec;
+  split: Split;
+  checkpoints: string[];
+  batchSize?: number;
+}
+
+export interface EvaluateResult extends ClassificationMetrics {
+  models: number;
+  backend: string;
+}
+
+export async function evaluateCheckpoints(input: EvaluateInput): Promise<EvaluateResult> {
+  if (input.checkpoints.length === 0) throw new Error('evaluate: no checkpoint given');
+  const backend = await initComputeBackend();
+  const store = openWorkerStore(input.storageRoot);
+  const dataset = await openDataset(input.dataset);
+  const batch = await dataset.readRange(input.split, 0, dataset.info.samples[input.split]);
+  const numClasses = dataset.info.numClasses;
+  const mean = new Float32Array(batch.count * numClasses);
+  for (const [i, uri] of input.checkpoints.entries()) {
+    const role = `evaluation on ${input.split}, model ${i + 1} of ${input.checkpoints.length}`;
+    const { model } = await loadEnsembleCheckpoint(store, uri, role);
+    try {
+      const probabilities = predictProbabilities(model, batch.images, batch.count, dataset.info.shape, input.batchSize);
+      assertFinitePredictions(probabilities, numClasses, 0, `${role}, checkpoint ${uri}`);
+      for (let i = 0; i < mean.length; i++) mean[i] += probabilities[i] / input.checkpoints.length;
+    } finally {
+      model.dispose();
+    }
+  }
+  return { ...classificationMetrics(mean, batch.labels, numClasses), models: input.checkpoints.length, backend: backend.name };
+}

@@ -1,0 +1,96 @@
+/**
+ * Compute task: score one shard of the pool with every ensemble checkpoint.
+ * Checkpoints are loaded one at a time and their softmax outputs folded into
+ * running sums (never samples x models x classes); the shard's scores are
+ * written as one float per sample. Runs in the compute child.
+ */
+import { createAccumulator, foldMember } from '../../domain/acquisition/ensemble-accumulator';
+import { randomScores, scoreAccumulator, type AcquisitionFunction } from '../../domain/acquisition/acquisition-scores';
+import { serialiseScoreShard } from '../../domain/acquisition/score-shard-codec';
+import { openDataset, type DatasetSpec } from '../../domain/data';
+import { predictProbabilities } from '../../domain/ml/predict';
+import { openWorkerStore } from '../../domain/storage/worker-store';
+import { initComputeBackend } from '../backend';
+import { loadEnsembleCheckpoint, withContext } from './checkpoint-store';
+
+export interface ScoreShardInput {
+  storageRoot: string;
+  dataset: DatasetSpec;
+  /** Global index range of the shard in the training split. */
+  start: number;
+  count: number;
+  /** Checkpoint URIs (members x checkpoints); unused by `random`. */
+  checkpoints: string[];
+  function: AcquisitionFunction;
+  seed: number;
+  /** Where the scores go (artifactPaths.scoreShard). */
+  outputKey: string;
+  batchSize?: number;
+}
+
+export interface ScoreShardProgress {
+  modelsFolded: number;
+  models: number;
+}
+
+export interface ScoreShardResult {
+  uri: string;
+  sha256: string;
+  start: number;
+  count: number;
+  models: number;
+  /** Summary of the shard's scores, for reports. */
+  min: number;
+  max: number;
+  mean: number;
+}
+
+export async function scoreShard(input: ScoreShardInput, report: (p: ScoreShardProgress) => void): Promise<ScoreShardResult> {
+  const store = openWorkerStore(input.storageRoot);
+  let scores: Float32Array;
+  if (input.function === 'random') {
+    scores = randomScores(input.start, input.count, input.seed);
+  } else {
+    if (input.checkpoints.length === 0) throw new Error(`shard at ${input.start}: ${input.function} needs at least one checkpoint`);
+    await initComputeBackend();
+    const dataset = await openDataset(input.dataset);
+    const batch = await dataset.readRange('train', input.start, input.count);
+    const accumulator = createAccumulator({ samples: input.count, classes: dataset.info.numClasses, globalStart: input.start });
+    for (const [member, uri] of input.checkpoints.entries()) {
+      const role = `shard at ${input.start}, ensemble model ${member + 1} of ${input.checkpoints.length}`;
+      const { model } = await loadEnsembleCheckpoint(store, uri, role);
+      try {
+        const probabilities = predictProbabilities(model, batch.images, batch.count, dataset.info.shape, input.batchSize);
+        try {
+          foldMember(accumulator, probabilities, { member });
+        } catch (err) {
+          // NaN or infinite outputs: a diverged member must stop the search, never feed the scores.
+          throw withContext(err, `${role}, checkpoint ${uri}`);
+        }
+      } finally {
+        model.dispose();
+      }
+      report({ modelsFolded: member + 1, models: input.checkpoints.length });
+    }
+    scores = scoreAccumulator(accumulator, input.function, { seed: input.seed });
+  }
+  const stored = await store.put(input.outputKey, serialiseScoreShard({ globalStart: input.start, scores }));
+  let min = Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  for (const s of scores) {
+    if (s < min) min = s;
+    if (s > max) max = s;
+    sum += s;
+  }
+  return {
+    uri: stored.uri,
+    sha256: stored.sha256,
+    start: input.start,
+    count: input.count,
+    models: input.function === 'random' ? 0 : input.checkpoints.length,
+    min,
+    max,
+    mean: input.count === 0 ? 0 : sum / input.count,
+  };
+}

@@ -1,0 +1,213 @@
+/**
+ * Compute task: train one ensemble member on a subset, saving a checkpoint at
+ * each configured epoch and a resume point after every other epoch. After a
+ * crash or retry it resumes from the latest intact state in the store, so at
+ * most the epoch in flight is trained again. Runs in the compute child.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { openDataset, type Dataset } from '../../domain/data';
+import type { DatasetSpec } from '../../domain/data';
+import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
+import { encodeCheckpoint, type DecodedCheckpoint } from '../../domain/ml/checkpoint';
+import { buildModel, type ModelName } from '../../domain/ml/models';
+import { createOptimizer, trainModel, type EpochMetrics, type TrainingSamples, type TrainingSettings } from '../../domain/ml/train';
+import type { ArtifactStore } from '../../domain/storage/store';
+import { openWorkerStore } from '../../domain/storage/worker-store';
+import { artifactPaths } from '../../contracts/artifact-paths';
+import { initComputeBackend } from '../backend';
+import { getCheckpoint, putCheckpoint } from './checkpoint-store';
+
+export interface ModelChoice {
+  name: ModelName;
+  width?: number;
+}
+
+export interface TrainMemberInput {
+  storageRoot: string;
+  dataset: DatasetSpec;
+  model: ModelChoice;
+  training: TrainingSettings;
+  /** URI of the subset manifest to train on; null for the whole training split. */
+  subsetUri: string | null;
+  /** Key prefix of this member's artifacts (artifactPaths.member). */
+  memberKey: string;
+  /** Epochs (1-based) whose checkpoints join the ensemble. */
+  checkpointEpochs: number[];
+  seed: number;
+  /** Fine-tuning starts from another checkpoint's weights (fresh optimizer). */
+  initFrom?: string;
+  /** Names the member in messages, e.g. "round 2, member 3". */
+  context: string;
+}
+
+export interface CheckpointRef {
+  epoch: number;
+  uri: string;
+  sha256: string;
+}
+
+export interface TrainMemberProgress {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  accuracy: number;
+  /** Latest state a retry would resume from. */
+  checkpointUri: string;
+}
+
+export interface TrainMemberResult {
+  checkpoints: CheckpointRef[];
+  history: EpochMetrics[];
+  /** Epochs already done when this attempt started (0 = from scratch). */
+  resumedFromEpoch: number;
+  /** Batches of the next epoch already done when this attempt started (a graceful shutdown's mid-epoch save), else 0. */
+  resumedFromBatch: number;
+  samples: number;
+  backend: string;
+}
+
+export interface TrainMemberOptions {
+  /** Polled after every batch; true = save the position inside the epoch and stop (graceful shutdown). */
+  stopRequested?: () => boolean;
+  log?: (line: string) => void;
+}
+
+export async function loadTrainingSamples(store: ArtifactStore, dataset: Dataset, subsetUri: string | null): Promise<TrainingSamples> {
+  const { shape, numClasses } = dataset.info;
+  if (subsetUri === null) {
+    const batch = await dataset.readRange('train', 0, dataset.info.samples.train);
+    return { count: batch.count, images: batch.images, labels: batch.labels, shape, numClasses };
+  }
+  const manifest = parseSubsetManifest((await store.get(subsetUri)).toString('utf8'), subsetUri);
+  const batch = await dataset.readIndices('train', manifest.indices);
+  return { count: batch.count, images: batch.images, labels: batch.labels, shape, numClasses };
+}
+
+interface ResumeState {
+  epoch: number;
+  /** Batches done inside epoch `epoch + 1` (0 at an epoch boundary). */
+  batch: number;
+  key: string;
+  checkpoint: DecodedCheckpoint;
+}
+
+/**
+ * The latest stored state from which every ensemble checkpoint at or before
+ * it is intact. A corrupt or half-written state is passed over (and later
+ * overwritten), never used.
+ */
+async function findResumeState(store: ArtifactStore, input: TrainMemberInput, log: (line: string) => void): Promise<ResumeState | undefined> {
+  const listed = new Set((await store.list(`${input.memberKey}/`)).map((o) => o.key));
+  const candidates: string[] = [...artifactPaths.resumeSlots(input.memberKey)];
+  for (const epoch of input.checkpointEpochs) candidates.push(artifactPaths.checkpoint(input.memberKey, epoch));
+  const states: ResumeState[] = [];
+  for (const key of candidates) {
+    if (!listed.has(`${key}/checkpoint.json`) || !listed.has(`${key}/weights.bin`)) continue;
+    try {
+      const checkpoint = await getCheckpoint(store, key);
+      if (checkpoint.meta.seed !== input.seed) {
+        log(`${input.context}: ignoring ${key}, written with seed ${checkpoint.meta.seed}`);
+        checkpoint.model.dispose();
+        continue;
+      }
+      states.push({ epoch: checkpoint.meta.epoch, batch: checkpoint.meta.within?.batch ?? 0, key, checkpoint });
+    } catch (err) {
+      log(`${input.context}: ignoring ${key}: ${(err as Error).message}`);
+    }
+  }
+  states.sort((a, b) => b.epoch - a.epoch || b.batch - a.batch);
+  const intact = new Set(states.filter((s) => input.checkpointEpochs.includes(s.epoch)).map((s) => s.epoch));
+  const chosen = states.find((s) => input.checkpointEpochs.every((e) => e > s.epoch || intact.has(e)));
+  for (const s of states) if (s !== chosen) s.checkpoint.model.dispose();
+  return chosen;
+}
+
+export async function trainMember(
+  input: TrainMemberInput,
+  report: (p: TrainMemberProgress) => void,
+  options: TrainMemberOptions = {},
+): Promise<TrainMemberResult> {
+  const log = options.log ?? console.error;
+  const backend = await initComputeBackend();
+  const store = openWorkerStore(input.storageRoot);
+  const dataset = await openDataset(input.dataset);
+  const samples = await loadTrainingSamples(store, dataset, input.subsetUri);
+  const epochs = input.training.epochs;
+  const wanted = [...new Set(input.checkpointEpochs)].sort((a, b) => a - b);
+  if (wanted.some((e) => e < 1 || e > epochs)) {
+    throw new Error(`${input.context}: checkpoint epochs ${wanted.join(', ')} must lie within 1..${epochs}`);
+  }
+
+  const resume = await findResumeState(store, input, log);
+  let model: tf.LayersModel;
+  const optimizer = createOptimizer(input.training);
+  if (resume) {
+    model = resume.checkpoint.model;
+    await resume.checkpoint.restoreOptimizer(optimizer);
+    log(`${input.context}: resuming after epoch ${resume.epoch}${resume.batch ? `, batch ${resume.batch} of epoch ${resume.epoch + 1}` : ''}`);
+  } else if (input.initFrom) {
+    model = (await getCheckpoint(store, input.initFrom)).model;
+  } else {
+    model = buildModel({ name: input.model.name, width: input.model.width, inputShape: dataset.info.shape, numClasses: dataset.info.numClasses, seed: input.seed });
+  }
+
+  const checkpointUri = (key: string) => store.uriOf(`${key}/checkpoint.json`);
+  let latest = resume ? checkpointUri(resume.key) : '';
+  // Each save goes to the slot that does not hold the newest state.
+  const slots = artifactPaths.resumeSlots(input.memberKey);
+  let newestSlot = resume?.key === slots[0] ? 0 : 1;
+  const nextResumeSlot = (): string => slots[(newestSlot = 1 - newestSlot)];
+  try {
+    const history = await trainModel({
+      model,
+      optimizer,
+      samples,
+      settings: input.training,
+      seed: input.seed,
+      firstEpoch: (resume?.epoch ?? 0) + 1,
+      within: resume?.checkpoint.meta.within,
+      context: input.context,
+      shouldStop: options.stopRequested,
+      // Graceful shutdown: the position inside the epoch goes to the resume point, which a retry prefers.
+      onInterrupt: async (epochsDone, position) => {
+        const files = await encodeCheckpoint(model, optimizer, {
+          epoch: epochsDone,
+          seed: input.seed,
+          loss: null,
+          accuracy: null,
+          backend: backend.name,
+          createdBy: input.context,
+          within: position,
+        });
+        const slot = nextResumeSlot();
+        await putCheckpoint(store, slot, files);
+        log(`${input.context}: stopped in epoch ${epochsDone + 1} after batch ${position.batch}; saved ${store.uriOf(slot)}`);
+      },
+      onEpochEnd: async (m) => {
+        if (m.epoch < epochs || wanted.includes(m.epoch)) {
+          const key = wanted.includes(m.epoch) ? artifactPaths.checkpoint(input.memberKey, m.epoch) : nextResumeSlot();
+          const files = await encodeCheckpoint(model, optimizer, {
+            epoch: m.epoch,
+            seed: input.seed,
+            loss: m.loss,
+            accuracy: m.accuracy,
+            backend: backend.name,
+            createdBy: input.context,
+          });
+          await putCheckpoint(store, key, files);
+          latest = checkpointUri(key);
+        }
+        report({ epoch: m.epoch, epochs, loss: m.loss, accuracy: m.accuracy, checkpointUri: latest });
+      },
+    });
+    const checkpoints: CheckpointRef[] = [];
+    for (const epoch of wanted) {
+      const stat = await store.stat(`${artifactPaths.checkpoint(input.memberKey, epoch)}/checkpoint.json`);
+      checkpoints.push({ epoch, uri: stat.uri, sha256: stat.sha256 });
+    }
+    return { checkpoints, history, resumedFromEpoch: resume?.epoch ?? 0, resumedFromBatch: resume?.batch ?? 0, samples: samples.count, backend: backend.name };
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
+}
