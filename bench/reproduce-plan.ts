@@ -210,7 +210,7 @@ export type NextStep =
   | { action: 'start'; workflowId: string }
   | { action: 'await'; workflowId: string }
   | { action: 'reuse'; workflowId: string }
-  | { action: 'resume'; from: string; workflowId: string }
+  | { action: 'restart'; from: string; workflowId: string }
   | { action: 'give-up'; workflowId: string; reason: string };
 
 const resumableStatuses = new Set<WorkflowStatusName>(['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED']);
@@ -229,7 +229,7 @@ export function nextStep(baseId: string, statuses: readonly WorkflowStatusName[]
   if (status === 'COMPLETED') return { action: 'reuse', workflowId };
   if (resumableStatuses.has(status)) {
     if (resumesLeft <= 0) return { action: 'give-up', workflowId, reason: `${workflowId} is ${status} and no resume is left in this run` };
-    return { action: 'resume', from: workflowId, workflowId: attemptWorkflowId(baseId, last + 1) };
+    return { action: 'restart', from: workflowId, workflowId: attemptWorkflowId(baseId, last + 1) };
   }
   // RUNNING, and the statuses a latest run does not normally show (continued-as-new follows the chain).
   return { action: 'await', workflowId };

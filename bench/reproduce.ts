@@ -35,7 +35,7 @@ import { openStore } from '../domain/storage/open-store';
 import { connectClient } from '../client/connection';
 import { renderSvg } from '../client/report/charts';
 import { writeReport } from '../client/report/write-report';
-import { resumeSearch } from '../client/resume';
+import { restartFailedSearch } from '../client/restart';
 import { startDevServer, type DevServer } from '../infra/dev-server';
 import { connectionSettings } from '../infra/env';
 import { repoRoot } from '../infra/tools';
@@ -160,8 +160,8 @@ async function runExperiment(client: Client, profile: Profile, experiment: Exper
       await client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: step.workflowId, args: [{ ...experiment.config, searchId: baseId }] });
       how = 'started';
       log(`${experiment.name}: started ${step.workflowId}`);
-    } else if (step.action === 'resume') {
-      const resumed = await resumeSearch(client, step.from, step.workflowId);
+    } else if (step.action === 'restart') {
+      const resumed = await restartFailedSearch(client, step.from, step.workflowId);
       resumesLeft--;
       how = 'resumed';
       log(`${experiment.name}: ${step.from} did not finish; resumed as ${resumed.workflowId} from round ${resumed.round}`);

@@ -62,8 +62,10 @@ commands
   status [ID] [--limit N]          one search (progress, or result table), or recent searches
   watch ID [--interval S]          live progress until the search ends
   pause ID                         pause after the step in flight
-  resume ID                        a paused search goes on; a failed, terminated or
-                                   cancelled one restarts from its last completed round
+  unpause ID                       a paused search goes on
+  restart ID [--id NEW_ID]         a failed, terminated or cancelled search starts
+                                   again from its last completed round
+  resume ID                        alias: unpause when running, restart otherwise
   stop ID                          finish after the current round (still evaluated)
   targets ID N,N,..                replace the remaining target sizes
   export ID [--size N] [--format json|csv|indices] [--out FILE]
@@ -173,7 +175,7 @@ function recordSummary(record: SearchRecord): string {
   else if (record.evaluations.length > 0 && record.poolSize) {
     lines.push('', formatResultTable({ ...record, storageRoot: record.storageRoot ?? '', poolSize: record.poolSize, subsets: {}, computeBackend: '' }));
   }
-  if (record.failure) lines.push(`  failure: ${record.failure}`, `  restart it from its last completed round: winnow resume ${record.workflowId}`);
+  if (record.failure) lines.push(`  failure: ${record.failure}`, `  restart it from its last completed round: winnow restart ${record.workflowId}`);
   return lines.join('\n');
 }
 
@@ -239,19 +241,31 @@ async function watch(client: Client, workflowId: string, values: Values, io: Io)
   }
 }
 
-async function resume(client: Client, workflowId: string, values: Values, io: Io): Promise<number> {
+/** `unpause`: a paused search goes on. */
+async function unpause(client: Client, workflowId: string, values: Values, io: Io): Promise<number> {
   const summary = await describeSearch(client, workflowId);
-  if (summary.status === 'RUNNING') {
-    await unpauseSearch(client, workflowId);
-    if (values.json) io.out(JSON.stringify({ workflowId, action: 'unpaused' }));
-    else io.out(`search ${workflowId}: resume signal sent; it goes on after its pause`);
-    return exitCodes.ok;
-  }
-  if (summary.status === 'COMPLETED') throw new OperationRefused(`search ${workflowId} already completed; nothing to resume`);
+  if (summary.status !== 'RUNNING') throw new OperationRefused(`search ${workflowId} is ${summary.status.toLowerCase()}, not running; a failed search is restarted with \`winnow restart ${workflowId}\``);
+  await unpauseSearch(client, workflowId);
+  if (values.json) io.out(JSON.stringify({ workflowId, action: 'unpaused' }));
+  else io.out(`search ${workflowId}: unpause signal sent; it goes on after its pause`);
+  return exitCodes.ok;
+}
+
+/** `restart`: a new search from a failed, terminated or cancelled one's last completed round. */
+async function restart(client: Client, workflowId: string, values: Values, io: Io): Promise<number> {
+  const summary = await describeSearch(client, workflowId);
+  if (summary.status === 'RUNNING') throw new OperationRefused(`search ${workflowId} is running; nothing to restart (a paused one goes on with \`winnow unpause ${workflowId}\`)`);
+  if (summary.status === 'COMPLETED') throw new OperationRefused(`search ${workflowId} already completed; nothing to restart`);
   const restarted = await restartSearch(client, workflowId, values.id);
   if (values.json) io.out(JSON.stringify({ workflowId, action: 'restarted', newWorkflowId: restarted.workflowId, round: restarted.round }));
   else io.out(`search ${workflowId} was ${summary.status.toLowerCase()}: restarted as ${restarted.workflowId} from round ${restarted.round} (completed rounds kept)`);
   return exitCodes.ok;
+}
+
+/** `resume`, the name both had before: unpause a running search, restart any other. */
+async function resume(client: Client, workflowId: string, values: Values, io: Io): Promise<number> {
+  const summary = await describeSearch(client, workflowId);
+  return summary.status === 'RUNNING' ? unpause(client, workflowId, values, io) : restart(client, workflowId, values, io);
 }
 
 class OperationRefused extends Error {}
@@ -349,6 +363,10 @@ async function dispatch(command: string, positionals: string[], values: Values, 
         else io.out(`search ${id} ${what}`);
         return exitCodes.ok;
       }
+      case 'unpause':
+        return await unpause(client, needId(positionals, command), values, io);
+      case 'restart':
+        return await restart(client, needId(positionals, command), values, io);
       case 'resume':
         return await resume(client, needId(positionals, command), values, io);
       case 'targets': {

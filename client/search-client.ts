@@ -8,13 +8,15 @@ import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, 
 import { randomUUID } from 'node:crypto';
 import { subsetSearch, type SearchResult } from '../workflows';
 import { formatConfigProblems, parseSearchConfig, type SearchConfig, type SearchConfigInput } from '../contracts/config';
-import { pauseSignal, progressQuery, resumeSignal, setTargetsUpdate, stopAfterRoundSignal, type SearchProgress } from '../workflows/definitions';
+import { pauseSignal, progressQuery, setTargetsUpdate, stopAfterRoundSignal, unpauseSignal, type SearchProgress } from '../workflows/definitions';
 import { deriveSearchId } from '../contracts/search-id';
 import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from '../workflows/search-attributes';
 import { TaskQueue } from '../contracts/task-queues';
-import { resumeSearch, type ResumedSearch } from './resume';
+import { restartFailedSearch, type RestartedSearch } from './restart';
 
-export type { SearchConfigInput, SearchProgress, SearchResult, ResumedSearch };
+/** The name RestartedSearch had before `restart` got its own name. */
+type ResumedSearch = RestartedSearch;
+export type { SearchConfigInput, SearchProgress, SearchResult, RestartedSearch, ResumedSearch };
 
 /** The config was refused before anything was started; `problems` names each bad field. */
 export class InvalidSearchConfig extends Error {
@@ -87,7 +89,7 @@ export function pauseSearch(client: Client, workflowId: string): Promise<void> {
 
 /** Go on after a pause. */
 export function unpauseSearch(client: Client, workflowId: string): Promise<void> {
-  return withNotFound(workflowId, () => client.workflow.getHandle(workflowId).signal(resumeSignal));
+  return withNotFound(workflowId, () => client.workflow.getHandle(workflowId).signal(unpauseSignal));
 }
 
 /** Finish after the round in flight; its subset is still evaluated. */
@@ -123,8 +125,8 @@ export function waitForSearch(client: Client, workflowId: string): Promise<Searc
 }
 
 /** Start a new search from a failed, terminated or cancelled one's last state, keeping every completed round. */
-export function restartSearch(client: Client, workflowId: string, newWorkflowId?: string): Promise<ResumedSearch> {
-  return withNotFound(workflowId, () => resumeSearch(client, workflowId, newWorkflowId));
+export function restartSearch(client: Client, workflowId: string, newWorkflowId?: string): Promise<RestartedSearch> {
+  return withNotFound(workflowId, () => restartFailedSearch(client, workflowId, newWorkflowId));
 }
 
 export interface SearchSummary {

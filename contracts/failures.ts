@@ -41,8 +41,10 @@ export class TypedTaskError extends Error {
   constructor(
     readonly failureType: string,
     message: string,
+    /** `details` travel with the failure (for the workflow to act on); `nonRetryable` overrides the type's default. */
+    readonly options: { details?: unknown[]; nonRetryable?: boolean; cause?: unknown } = {},
   ) {
-    super(message);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = failureType;
   }
 }

@@ -39,7 +39,9 @@ export const progressQuery = defineQuery<SearchProgress>('progress');
 
 /** Pause after the step in flight (training, scoring, acquiring or evaluating) finishes. */
 export const pauseSignal = defineSignal('pause');
-/** Resume a paused search. */
+/** A paused search goes on. */
+export const unpauseSignal = defineSignal('unpause');
+/** The name `unpause` had before; still handled, for clients that send it. */
 export const resumeSignal = defineSignal('resume');
 /** Finish after the round in flight: its subset is still evaluated, then the search completes. */
 export const stopAfterRoundSignal = defineSignal('stopAfterRound');

@@ -1,20 +1,14 @@
 /**
- * scorePoolShards: a child workflow that scores a range of pool shards with a
- * bounded window of scoreShard activities. The round's workflow starts one
- * per `shardsPerChild` shards when a pool has many shards, so that neither
- * its own history nor any child's grows with the pool (ImageNet at 1k-sample
- * shards is 1,281 shards, three events each).
+ * Scoring a range of pool shards with a bounded window of scoreShard
+ * activities, and scorePoolShards, the child workflow that does it for one
+ * group of shards: the round starts one per `shardsPerChild` shards when a
+ * pool has many, so that neither its own history nor any child's grows with
+ * the pool (ImageNet at 1k-sample shards is 1,281 shards, three events each).
  */
-import { proxyActivities } from '@temporalio/workflow';
-import { failureTypeOf } from './failure-chain';
-import { FailureType } from '../contracts/failures';
-import type { GpuActivities, ScoreShardInput } from '../activities';
+import type { ScoreShardInput } from '../activities';
+import { scoring } from './proxies';
+import { sharedCheckpointRepair, type RetrainMembers } from './repairs';
 import type { ShardRange } from './search-plan';
-import { scoringActivityOptions } from './activity-options';
-
-const scoring = proxyActivities<GpuActivities>(scoringActivityOptions);
-/** Repairs (retraining after a corrupt checkpoint) one scoring pass may ask for before it gives up. */
-export const maxRepairs = 2;
 
 export interface ScoreShardsInput {
   /** The fields every shard shares; start, count and outputKey come from each shard. */
@@ -27,32 +21,21 @@ export interface ScoreShardsInput {
 
 /**
  * Scores the shards at most `window` at a time; calls `onScored` as each
- * finishes. Returns the URIs in shard order. When a shard fails because a
- * checkpoint is corrupt and `repair` is given, the lanes wait for one shared
- * repair (retraining the damaged member) and score that shard again.
+ * finishes. Returns the URIs in shard order. With `retrain`, a shard that
+ * meets a corrupt checkpoint is scored again after the members are retrained.
  */
-export async function scoreShardsWindowed(input: ScoreShardsInput, onScored: () => void = () => undefined, repair?: () => Promise<void>): Promise<string[]> {
+export async function scoreShardsWindowed(
+  input: ScoreShardsInput,
+  onScored: () => void = () => undefined,
+  retrain?: RetrainMembers,
+): Promise<string[]> {
   const uris = new Array<string>(input.shards.length);
+  const repairing = sharedCheckpointRepair(retrain);
   let next = 0;
-  let repairing: Promise<void> | undefined;
-  let repairs = 0;
   const scoreOne = async (i: number): Promise<string> => {
     const shard = input.shards[i];
-    for (;;) {
-      const before = repairs;
-      try {
-        return (await scoring.scoreShard({ ...input.common, start: shard.start, count: shard.count, outputKey: input.outputKeys[i] })).uri;
-      } catch (err) {
-        if (!repair || failureTypeOf(err) !== FailureType.CorruptArtifact) throw err;
-        // One repair serves every lane that saw the same damage; a second round of damage gets one more try.
-        if (repairs === before) {
-          if (repairs >= maxRepairs) throw err;
-          repairs++;
-          repairing = repair();
-        }
-        await repairing;
-      }
-    }
+    const shardInput = { ...input.common, start: shard.start, count: shard.count, outputKey: input.outputKeys[i] };
+    return (await repairing(() => scoring.scoreShard(shardInput))).uri;
   };
   const lane = async (): Promise<void> => {
     while (next < input.shards.length) {
@@ -65,6 +48,7 @@ export async function scoreShardsWindowed(input: ScoreShardsInput, onScored: () 
   return uris;
 }
 
+/** Child workflow: one group of the round's shards (a corrupt checkpoint fails it; the round repairs and reruns it). */
 export async function scorePoolShards(input: ScoreShardsInput): Promise<string[]> {
   return scoreShardsWindowed(input);
 }

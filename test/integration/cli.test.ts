@@ -162,9 +162,15 @@ describe('winnow CLI', () => {
     assert.equal(pauseDone.code, exitCodes.failed);
     assert.match(pauseDone.err, /is completed, not running/);
     assert.equal((await winnow('resume', id)).code, exitCodes.failed);
+    const unpauseDone = await winnow('unpause', id);
+    assert.equal(unpauseDone.code, exitCodes.failed);
+    assert.match(unpauseDone.err, /is completed, not running/);
+    const restartDone = await winnow('restart', id);
+    assert.equal(restartDone.code, exitCodes.failed);
+    assert.match(restartDone.err, /already completed; nothing to restart/);
   });
 
-  it('pause, resume, targets and stop steer a running search; resume restarts a terminated one', async () => {
+  it('pause, unpause, targets and stop steer a running search; restart starts a terminated one again', async () => {
     const id = `cli-steer-${randomUUID().slice(0, 8)}`;
     const file = configFile('steer.json', { ...tiny, initialSize: 30, targets: [60, 90, 120], acquisition: { function: 'margin', step: 30 }, evaluation: { repeats: 1, randomBaseline: false, fullBaseline: false } });
     // The orchestrator alone: the search waits on the GPU queue while it is steered.
@@ -183,18 +189,21 @@ describe('winnow CLI', () => {
       assert.equal(changed.code, exitCodes.ok, changed.err);
       assert.deepEqual(JSON.parse(changed.out).targets, [60, 90]);
 
-      const unpaused = await winnow('resume', id, '--json');
+      const unpaused = await winnow('unpause', id, '--json');
       assert.equal(unpaused.code, exitCodes.ok);
       assert.equal(JSON.parse(unpaused.out).action, 'unpaused');
+      const notFailed = await winnow('restart', id);
+      assert.equal(notFailed.code, exitCodes.failed);
+      assert.match(notFailed.err, /is running; nothing to restart/);
       assert.equal((await progressOf(id, (p) => !p.paused)).paused, false);
 
       const status = await winnow('status', id);
       assert.match(status.out, /members\s+\[\.+\] 0\/1 trained/);
       assert.match(status.out, /targets 60, 90/);
 
-      // Terminate it mid-round, then resume: a new search from its last state.
+      // Terminate it mid-round, then restart: a new search from its last state.
       await env.client.workflow.getHandle(id).terminate('test: simulated failure');
-      const restarted = await winnow('resume', id, '--id', `${id}-again`, '--json');
+      const restarted = await winnow('restart', id, '--id', `${id}-again`, '--json');
       assert.equal(restarted.code, exitCodes.ok, restarted.err);
       assert.equal(JSON.parse(restarted.out).newWorkflowId, `${id}-again`);
       const stop = await winnow('stop', `${id}-again`);

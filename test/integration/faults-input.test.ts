@@ -20,7 +20,7 @@ import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
 import { openStore } from '../../domain/storage/open-store';
 import { subsetSearch } from '../../workflows';
 import type { SearchConfigInput } from '../../contracts/config';
-import { pauseSignal, progressQuery, resumeSignal, type SearchProgress } from '../../workflows/definitions';
+import { pauseSignal, progressQuery, resumeSignal, type SearchProgress, unpauseSignal } from '../../workflows/definitions';
 import { WinnowStatus } from '../../workflows/search-attributes';
 import { TaskQueue } from '../../contracts/task-queues';
 import { completedActivities, failedAttempts } from '../helpers/activity-history';
@@ -256,7 +256,7 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
       await handle.signal(pauseSignal);
       await progressWhen(handle, (p) => p.phase === 'paused' && p.membersTrained === 1, 300);
       await poisonCheckpoint(`${searchId}/round-0/member-0/ckpt-2`);
-      await handle.signal(resumeSignal);
+      await handle.signal(unpauseSignal);
       const error = await handle.result().then(() => undefined, (err: unknown) => err);
       return { error, description: await handle.describe(), activities: await completedActivities(handle) };
     });
@@ -281,7 +281,7 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
       // Paused before acquiring (or before round 1 trains): round 1 fine-tunes from this checkpoint.
       await progressWhen(handle, (p) => p.phase === 'paused', 300);
       await poisonCheckpoint(`${searchId}/round-0/member-0/ckpt-1`);
-      await handle.signal(resumeSignal);
+      await handle.signal(unpauseSignal);
       const error = await handle.result().then(() => undefined, (err: unknown) => err);
       return { error, activities: await completedActivities(handle) };
     });
@@ -301,7 +301,7 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
       await handle.signal(pauseSignal);
       await progressWhen(handle, (p) => p.phase === 'paused' && p.membersTrained === 1, 300);
       original = flipBit(weights, 100);
-      await handle.signal(resumeSignal);
+      await handle.signal(unpauseSignal);
       const result = await handle.result();
       return { result, activities: await completedActivities(handle), failedScoring: await failedAttempts(handle) };
     });
@@ -335,6 +335,7 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
       // Held at the gate between scoring and acquiring.
       await progressWhen(handle, (p) => p.phase === 'paused' && p.shardsScored === 2, 300);
       original = flipBit(shardFile, -1);
+      // `resume`, the signal's name before `unpause`, still un-pauses (clients of earlier versions send it).
       await handle.signal(resumeSignal);
       const result = await handle.result();
       const firstRun = env.client.workflow.getHandle(searchId, handle.firstExecutionRunId);

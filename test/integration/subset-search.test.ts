@@ -17,11 +17,11 @@ import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
 import { openStore } from '../../domain/storage/open-store';
 import { subsetSearch } from '../../workflows';
 import type { SearchConfigInput } from '../../contracts/config';
-import { pauseSignal, progressQuery, type SearchProgress, resumeSignal, setTargetsUpdate, stopAfterRoundSignal } from '../../workflows/definitions';
+import { pauseSignal, progressQuery, type SearchProgress, setTargetsUpdate, stopAfterRoundSignal, unpauseSignal } from '../../workflows/definitions';
 import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from '../../workflows/search-attributes';
 import { TaskQueue } from '../../contracts/task-queues';
 import { startDevServerEnv, withWorkers, workflowBundle } from '../helpers/temporal';
-import { resumeSearch } from '../../client/resume';
+import { restartFailedSearch } from '../../client/restart';
 import { completedActivities } from '../helpers/activity-history';
 import { Worker } from '@temporalio/worker';
 
@@ -212,7 +212,7 @@ describe('subsetSearch on a real dev server', () => {
     assert.match(tooLarge.message, /targets\.0: 250 is larger than the training set \(200 samples\)/);
   });
 
-  it('controls: pause holds the search between steps, setTargets changes the plan, resume goes on', async () => {
+  it('controls: pause holds the search between steps, setTargets changes the plan, unpause goes on', async () => {
     const config: SearchConfigInput = {
       ...tiny,
       initialSize: 30,
@@ -238,14 +238,14 @@ describe('subsetSearch on a real dev server', () => {
       );
       assert.deepEqual(await handle.executeUpdate(setTargetsUpdate, { args: [[60, 75]] }), [60, 75]);
       assert.deepEqual((await handle.query(progressQuery)).targets, [60, 75]);
-      await handle.signal(resumeSignal);
+      await handle.signal(unpauseSignal);
       return handle.result();
     });
     assert.deepEqual(result.evaluations.map((e) => e.size), [60, 75]);
     assert.deepEqual(result.rounds.map((r) => r.added), [30, 15]);
   });
 
-  it('resume: a search terminated mid-way goes on from its last round, losing no completed round', async () => {
+  it('restart: a search terminated mid-way goes on from its last round, losing no completed round', async () => {
     const config: SearchConfigInput = { ...tiny, initialSize: 30, targets: [60, 90], acquisition: { step: 30 }, evaluation: { randomBaseline: false, fullBaseline: false } };
     const workflowId = `resume-${randomUUID()}`;
     const { resumed, firstEvaluation } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
@@ -255,8 +255,8 @@ describe('subsetSearch on a real dev server', () => {
       assert.equal(progress.round, 1);
       const firstEvaluation = progress.evaluations[0];
       await handle.terminate('simulated loss of the search');
-      await assert.rejects(resumeSearch(env.client, `${workflowId}-never-existed`));
-      const resumed = await resumeSearch(env.client, workflowId);
+      await assert.rejects(restartFailedSearch(env.client, `${workflowId}-never-existed`));
+      const resumed = await restartFailedSearch(env.client, workflowId);
       return { resumed, firstEvaluation };
     });
     assert.equal(resumed.round, 1);
@@ -264,7 +264,7 @@ describe('subsetSearch on a real dev server', () => {
     assert.deepEqual(result.evaluations.map((e) => e.size), [60, 90]);
     assert.deepEqual(result.evaluations[0], firstEvaluation, 'the completed round-0 evaluation is carried, not redone');
     assert.equal(result.searchId, workflowId, 'artifacts stay in the original search folder');
-    await assert.rejects(resumeSearch(env.client, resumed.workflowId), /is COMPLETED; only a failed, terminated, timed-out or cancelled search can be resumed/);
+    await assert.rejects(restartFailedSearch(env.client, resumed.workflowId), /is COMPLETED; only a failed, terminated, timed-out or cancelled search can be restarted/);
   });
 
   it('stop after the current round still evaluates the subset it reached', async () => {

@@ -32,9 +32,9 @@ describe('reproduce: what to do with an experiment given its workflows', () => {
 
   it('resumes a failed, terminated, timed-out or cancelled search into the next attempt', () => {
     for (const status of ['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED'] as const) {
-      assert.deepEqual(nextStep(base, [status], 1), { action: 'resume', from: base, workflowId: `${base}-r1` });
+      assert.deepEqual(nextStep(base, [status], 1), { action: 'restart', from: base, workflowId: `${base}-r1` });
     }
-    assert.deepEqual(nextStep(base, ['FAILED', 'TERMINATED'], 1), { action: 'resume', from: `${base}-r1`, workflowId: `${base}-r2` });
+    assert.deepEqual(nextStep(base, ['FAILED', 'TERMINATED'], 1), { action: 'restart', from: `${base}-r1`, workflowId: `${base}-r2` });
   });
 
   it('gives up on a failed search when no resume is left', () => {

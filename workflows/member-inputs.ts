@@ -1,0 +1,31 @@
+/** The one builder of trainMember inputs, for ensemble members and evaluation models alike. */
+import type { TrainMemberInput } from '../activities';
+import type { SearchConfig } from '../contracts/config';
+import type { TrainingBudget } from '../contracts/training-budget';
+import type { SearchState } from './search-plan';
+
+export interface MemberSpec {
+  /** The subset to train on; null = the whole pool. */
+  subsetUri: string | null;
+  memberKey: string;
+  seed: number;
+  /** A checkpoint to start from (fine-tuning); fresh weights from `seed` when absent. */
+  initFrom?: string;
+  /** Names the model in logs and errors (search, round, member). */
+  context: string;
+}
+
+export function memberInput(config: SearchConfig, state: SearchState, budget: TrainingBudget, member: MemberSpec): TrainMemberInput {
+  return {
+    storageRoot: state.storageRoot,
+    dataset: config.dataset,
+    model: { name: config.model, width: config.modelWidth },
+    training: budget.training,
+    subsetUri: member.subsetUri,
+    memberKey: member.memberKey,
+    checkpointEpochs: budget.checkpointEpochs,
+    seed: member.seed,
+    ...(member.initFrom !== undefined ? { initFrom: member.initFrom } : {}),
+    context: member.context,
+  };
+}

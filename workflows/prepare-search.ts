@@ -1,0 +1,55 @@
+/** Round 0 of a search: probe the compute backend, record the search, describe the pool, draw the starting subset. */
+import { ApplicationFailure, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { artifactPaths } from '../contracts/artifact-paths';
+import type { SearchConfig } from '../contracts/config';
+import { FailureType } from '../contracts/failures';
+import { gpu, light } from './proxies';
+import { defaultInitialSize, deriveSeed, targetsBeyondPool, type SearchState, type SubsetPointer } from './search-plan';
+import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from './search-attributes';
+import type { SearchTracker } from './search-tracker';
+
+export async function prepareSearch(config: SearchConfig, tracker: SearchTracker): Promise<SearchState> {
+  const searchId = tracker.progress.searchId;
+  upsertSearchAttributes([
+    { key: WinnowDataset, value: config.dataset.kind },
+    { key: WinnowStatus, value: 'running' },
+    { key: WinnowRound, value: 0 },
+    { key: WinnowSubsetSize, value: 0 },
+  ]);
+  tracker.enter('preparing', 'probing the compute backend, reading the pool');
+  const compute = await gpu.probeCompute();
+  tracker.progress.computeBackend = compute.backend;
+  const manifest = await light.writeSearchManifest({ searchId, workflowId: workflowInfo().workflowId, config, compute });
+  const pool = await light.describePool({ dataset: config.dataset });
+  const tooLarge = targetsBeyondPool(config.targets, pool.poolSize);
+  if (tooLarge.length > 0) {
+    throw ApplicationFailure.create({ type: FailureType.InvalidConfig, message: `invalid search config for this dataset: ${tooLarge.join('; ')}`, nonRetryable: true });
+  }
+  tracker.progress.poolSize = pool.poolSize;
+  let subset: SubsetPointer | null = null;
+  if (config.scheme === 'build-up') {
+    subset = await light.drawRandomSubset({
+      storageRoot: manifest.storageRoot,
+      key: artifactPaths.subset(searchId, 0),
+      size: defaultInitialSize(config),
+      poolSize: pool.poolSize,
+      seed: deriveSeed(config.seed, 0, 11),
+      fingerprint: pool.fingerprint,
+      round: 0,
+    });
+    tracker.progress.subsetSize = subset.count;
+    upsertSearchAttributes([{ key: WinnowSubsetSize, value: subset.count }]);
+  }
+  return {
+    searchId,
+    storageRoot: manifest.storageRoot,
+    pool: { poolSize: pool.poolSize, testSize: pool.testSize, numClasses: pool.numClasses, fingerprint: pool.fingerprint },
+    round: 0,
+    subset,
+    evaluations: [],
+    rounds: [],
+    control: tracker.control,
+    computeBackend: compute.backend,
+    startedAt: new Date().toISOString(),
+  };
+}

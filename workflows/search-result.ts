@@ -1,0 +1,33 @@
+/** What a finished search returns, built from the state carried across its rounds. */
+import type { SearchConfig } from '../contracts/config';
+import type { AccuracySummary, EvaluationRow, RoundSummary, SearchState } from './search-plan';
+
+export interface SearchResult {
+  searchId: string;
+  config: SearchConfig;
+  storageRoot: string;
+  poolSize: number;
+  /** Classes in the dataset (bounds entropy and mutual information by ln C). */
+  numClasses?: number;
+  /** Subset manifest URI per target size. */
+  subsets: Record<string, string>;
+  evaluations: EvaluationRow[];
+  full?: AccuracySummary;
+  rounds: RoundSummary[];
+  computeBackend: string;
+}
+
+export function searchResult(config: SearchConfig, state: SearchState): SearchResult {
+  return {
+    searchId: state.searchId,
+    config,
+    storageRoot: state.storageRoot,
+    poolSize: state.pool.poolSize,
+    numClasses: state.pool.numClasses,
+    subsets: Object.fromEntries(state.evaluations.map((e) => [String(e.size), e.subsetUri])),
+    evaluations: state.evaluations,
+    full: state.full,
+    rounds: state.rounds,
+    computeBackend: state.computeBackend,
+  };
+}
