@@ -75,7 +75,7 @@ describe('unwritable storage roots', () => {
     mkdirSync(root);
     chmodSync(root, 0o555);
     const script = `
-      const { openStore } = require(${JSON.stringify(path.join(repoRoot(), 'dist', 'activities', 'storage', 'store.js'))});
+      const { openStore } = require(${JSON.stringify(path.join(repoRoot(), 'dist', 'domain', 'storage', 'open-store.js'))});
       openStore(${JSON.stringify(root)}).put('s/round-0/subset.json', Buffer.from('{}')).then(
         () => { console.log(JSON.stringify({ ok: true })); },
         (e) => { console.log(JSON.stringify({ failureType: e.failureType, message: e.message })); });`;
