@@ -1,6 +1,6 @@
 /**
- * Acquisition scores per sample from an ensemble accumulator (METHOD.md);
- * higher = acquire first. Pure.
+ * Acquisition scores per sample from an ensemble accumulator (formulas in
+ * docs/architecture.md, "Acquisition functions"); higher = acquire first. Pure.
  */
 import { FailureType, TypedTaskError } from '../../contracts/failures';
 import type { acquisitionFunctions } from '../../contracts/config';

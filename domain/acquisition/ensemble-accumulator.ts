@@ -1,23 +1,12 @@
 /**
  * Running ensemble statistics for one shard of the pool: members' predictions
- * are folded in one at a time and only their sums are kept, so scoring never
- * holds samples x members x classes. Pure.
- *
- * Sums of probabilities are Float64: float32 inputs add exactly or nearly so
- * in float64, so the scores (stored as float32) come out the same whatever
- * the order members are folded in or how the members were split across
- * workers and merged. Float32 sums would drift by ~K ulps with fold order and
- * reorder near-tied samples between runs. The cost is 8 bytes per sample
- * and class: 4 MB for 50k x 10, 400 MB for 50k x 1000 (use 10k shards there).
- * Each member's entropy of a row is computed in float32 arithmetic (relative
- * error a few 1e-7, the scores' own precision) and added in float64: it
- * depends on that member's row only, so fold order still does not matter.
- *
- * Folding runs in a WebAssembly SIMD kernel (fold-kernel.wat) where it can,
- * else in JS (foldRowsJs); both do the same arithmetic in the same order.
- * createAccumulator then puts the sums and votes in a wasm memory of the
- * accumulator's own (plain typed-array views, but their buffer cannot be
- * transferred), so the kernel folds in place without copying them.
+ * are folded in one at a time and only their sums are kept (probabilities
+ * and member entropies in float64, votes), so scoring never holds samples x
+ * members x classes, and the scores do not depend on fold order or on how
+ * members were split across workers. Pure. Folding runs in the WebAssembly
+ * SIMD fold kernel where it can, else in JS with the same arithmetic; why
+ * float64 sums, their memory cost, and the kernel's in-place memory:
+ * docs/kernels.md, "Ensemble accumulator".
  */
 import { FailureType, TypedTaskError } from '../../contracts/failures';
 import { pExponent, pLogMantissa } from './float32-log';

@@ -1,23 +1,10 @@
 /**
  * p ln p of a float32 p in float32 arithmetic, as the fold computes it (JS
- * here, the same operations in fold-kernel.wat, which runs them on four
- * rows at once): Math.log costs about 20 ns in V8, and a float64 log or a
- * table lookup per value caps the SIMD fold near 0.7 GB/s. Pure.
- *
- * p = 2^k m with m in [sqrt(1/2), sqrt(2)), both from the bits:
- * k = (bits - bits(sqrt(1/2))) >> 23 and m - 1 exactly. Then
- * ln m = 2 atanh(s) with s = (m - 1) / (m + 1), |s| <= 0.1716, written as
- * 2s + 2s w Q(w), w = s^2, where Q is a degree-2 Chebyshev fit of
- * (atanh(s)/s - 1)/w on [0, 0.02944] (fit error below 1e-9 in ln m).
- * p ln p = ln 2 * (p k) + p ln m: the fold sums the two parts separately.
- *
- * Every step is one float32 operation (Math.fround after each in JS; an
- * operation on two float32 values done in float64 and rounded once is the
- * float32 result exactly), so JS and wasm agree to the bit. The error of
- * p ln p is a few float32 ulps (the test measures it); zero gives k = -127,
- * m = 1, so 0 * ln 0 is 0 without a branch. A subnormal p (below 2^-126) is
- * read as if it were normal: its p ln p is under 1e-36 either way, so only
- * a row whose whole sum is subnormal gets a wrong (renormalised) entropy.
+ * here, the same operations in kernels/fold/fold-kernel.wat on four rows at
+ * once), so that JS and wasm agree to the bit without a float64 log per
+ * value. Pure. The approximation (exponent split, atanh series, Chebyshev
+ * fit), its error and its handling of 0 and subnormals: docs/kernels.md,
+ * "p ln p in float32".
  */
 
 const fround = Math.fround;

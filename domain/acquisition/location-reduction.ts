@@ -43,7 +43,7 @@ export function reduceLocationScores(
  * probability that class is present) as two-class distributions [p, 1 - p],
  * one row per (location, class): fold the result into an accumulator with
  * classes = 2 and locations = locations x classes to get per-location-and-class
- * entropy / mutual information as the detection setting of METHOD.md does.
+ * entropy / mutual information, as the paper's detection setting does (Chitta et al., arXiv 1905.12737).
  */
 export function sigmoidMapsToBinaryDistributions(maps: Float32Array): Float32Array {
   const out = new Float32Array(maps.length * 2);

@@ -1,41 +1,13 @@
 /**
- * The forward pass of a training step. On tfjs-node with winnow's native ops,
- * a Sequential model's "conv2d(relu, bias) then 2x2 max pool" pairs and
- * Dense(relu, bias) layers run as fused ops with their own gradients. In
- * training tfjs unfuses these into Add, Relu and MaxPool forward and
- * MaxPoolGrad, ReluGrad, the Add's gradient backward: full passes over the
- * largest tensors of a step, each with ~50-85 us of fixed cost per op.
- *
- * - Stride-1 conv blocks: Conv2D plus one WinnowBiasReluPool op (the pooled
- *   values and each one's winning slot). Backward, the filter and bias
- *   gradients come straight from the pooled gradient (WinnowConvPoolFilterGrad:
- *   each pooled output's gradient reaches one convolution output, so three
- *   quarters of Conv2DBackpropFilter's terms are zeros it skips), and so does
- *   the input gradient (WinnowConvPoolInputGrad, in place of MaxPoolGrad,
- *   ReluGrad and Conv2DBackpropInput).
- *   When the input is the batch it gets no gradient (applyForTraining
- *   differentiates the weights only), and when it also has one channel (grey
- *   images) the whole block is one WinnowConvIn1BiasReluPool op, which never
- *   writes the full-size convolution output, with WinnowConvIn1BiasReluPoolGrad
- *   for its filter and bias. Not bit for bit tfjs's: sums run in another order
- *   (tests: bit for bit where every sum is exact, within float32 rounding
- *   otherwise; non-finite pixels or gradients may give NaNs elsewhere).
- * - Other conv blocks (strides, dilations): Conv2D, then WinnowBiasReluPool,
- *   whose gradient is one WinnowBiasReluPoolGrad op plus BiasAddGrad.
- * - Dense(relu, bias): MatMul plus WinnowBiasAddRelu, ReluGrad plus BiasAddGrad back.
- * These two are the same float operations in the same order as the layers',
- * so the same loss, gradients and weights bit for bit. The model (layers,
- * weights, checkpoints) is untouched: this reads its variables.
- *
- * On the wasm backend the conv tail of every block runs as winnow's
- * WinnowBiasReluPool kernel pair (kernels/wasm/wasm-pool-kernels.ts,
- * bit for bit the layers' results). Stride-1 blocks whose input channels are
- * a multiple of 4 take their filter, bias and input gradients from the pooled
- * gradient too (WinnowConvPoolFilterGrad, WinnowConvPoolInputGrad in
- * wasm-conv-block-kernels.ts; not bit for bit, as on tfjs-node). Its dense
- * layers take the layers' path.
- *
- * Any other layer, model or backend runs through model.apply.
+ * The forward pass of a training step. Where a backend has winnow's fused
+ * kernels, a Sequential model's conv(relu, bias) + 2x2 max-pool blocks and
+ * Dense(relu, bias) layers run as fused ops with their own gradients (on
+ * tfjs-node the native ops, on wasm the WinnowBiasReluPool pair and the
+ * routed conv-block gradients); any other layer, model or backend runs
+ * through model.apply. The model itself (layers, weights, checkpoints) is
+ * untouched: this reads its variables. Which paths are bit for bit the
+ * layers' results, and why the others are not: docs/kernels.md, "Fused
+ * training forward pass".
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadWinnowTfOps } from '../../kernels/tfjs-node/tfjs-node-native-ops';
