@@ -12,7 +12,7 @@ import { freePort } from './ports';
 
 let runtimeInstalled = false;
 
-function installQuietRuntime(): void {
+export function installQuietRuntime(): void {
   if (!runtimeInstalled) {
     // Worker lifecycle chatter and the expected-failure warnings drown the test report; keep errors.
     Runtime.install({ logger: new DefaultLogger('ERROR') });
