@@ -28,7 +28,9 @@ export function runTask<R>(task: string, input: unknown, stopGraceMs = 0, keepAl
     last = p;
     ctx.heartbeat(p);
   };
-  return withTypedFailures(() => runInChild<R>(task, input, { signal: ctx.cancellationSignal, onProgress, stopGraceMs })).finally(() => clearInterval(keepAlive));
+  return withTypedFailures(() =>
+    runInChild<R>(task, input, { signal: ctx.cancellationSignal, onProgress, stopGraceMs }),
+  ).finally(() => clearInterval(keepAlive));
 }
 
 /** On cancellation (worker shutdown included) the member saves its position inside the epoch before the attempt fails. */

@@ -5,7 +5,13 @@
  */
 import { Context } from '@temporalio/activity';
 import * as steps from '../domain/acquisition/subset-steps';
-import type { AcquireInput, AcquireResult, PoolInfo, RandomSubsetInput, SubsetRef } from '../domain/acquisition/subset-steps';
+import type {
+  AcquireInput,
+  AcquireResult,
+  PoolInfo,
+  RandomSubsetInput,
+  SubsetRef,
+} from '../domain/acquisition/subset-steps';
 import type { DatasetSpec } from '../domain/data';
 import { withTypedFailures } from './to-application-failure';
 

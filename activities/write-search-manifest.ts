@@ -30,10 +30,20 @@ export interface SearchManifestRef extends ArtifactRef {
 export async function writeSearchManifest(input: WriteSearchManifestInput): Promise<SearchManifestRef> {
   return withTypedFailures(async () => {
     const root = resolveStorageRoot(input.config.storageRoot, defaultStorageRoot());
-    const body = { version: 1, searchId: input.searchId, workflowId: input.workflowId, config: input.config, compute: input.compute };
-    const stored = await openStore(root).put(`${input.searchId}/search.json`, Buffer.from(JSON.stringify(body, null, 2) + '\n'), {
-      contentType: 'application/json',
-    });
+    const body = {
+      version: 1,
+      searchId: input.searchId,
+      workflowId: input.workflowId,
+      config: input.config,
+      compute: input.compute,
+    };
+    const stored = await openStore(root).put(
+      `${input.searchId}/search.json`,
+      Buffer.from(JSON.stringify(body, null, 2) + '\n'),
+      {
+        contentType: 'application/json',
+      },
+    );
     return { uri: stored.uri, bytes: stored.bytes, sha256: stored.sha256, storageRoot: root };
   });
 }

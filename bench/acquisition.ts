@@ -108,9 +108,13 @@ interface FoldFigures {
 }
 
 /** An accumulator with ordinary arrays, as parseAccumulator returns: the kernel copies its sums in and out. */
-const plainAccumulator = (shape: AccumulatorShape): EnsembleAccumulator => createAccumulator(shape, { memory: 'plain' });
+const plainAccumulator = (shape: AccumulatorShape): EnsembleAccumulator =>
+  createAccumulator(shape, { memory: 'plain' });
 
-function accumulatorFor(variant: FoldVariant, shape: AccumulatorShape): { acc: EnsembleAccumulator; kernel: FoldKernel } {
+function accumulatorFor(
+  variant: FoldVariant,
+  shape: AccumulatorShape,
+): { acc: EnsembleAccumulator; kernel: FoldKernel } {
   if (variant === 'js') return { acc: plainAccumulator(shape), kernel: 'js' };
   if (variant === 'wasm copied') return { acc: plainAccumulator(shape), kernel: 'wasm' };
   return { acc: createAccumulator(shape), kernel: 'wasm' };
@@ -122,7 +126,13 @@ function sameBits(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   return true;
 }
 
-function benchFold(samples: number, classes: number, shardSamples: number, members: number, buffersCount: number): FoldFigures {
+function benchFold(
+  samples: number,
+  classes: number,
+  shardSamples: number,
+  members: number,
+  buffersCount: number,
+): FoldFigures {
   const buffers = Array.from({ length: buffersCount }, (_, v) => memberPredictions(shardSamples, classes, 1000 + v));
   const variants = foldVariants.filter((v) => v === 'js' || foldKernelStatus().available);
   const wall = new Map<FoldVariant, number>(variants.map((v) => [v, 0]));
@@ -146,7 +156,11 @@ function benchFold(samples: number, classes: number, shardSamples: number, membe
     first += members;
     const reference = done.get('js')!;
     for (const [variant, acc] of done) {
-      if (!sameBits(acc.probabilitySums, reference.probabilitySums) || !sameBits(acc.entropySums, reference.entropySums) || !sameBits(acc.votes, reference.votes)) {
+      if (
+        !sameBits(acc.probabilitySums, reference.probabilitySums) ||
+        !sameBits(acc.entropySums, reference.entropySums) ||
+        !sameBits(acc.votes, reference.votes)
+      ) {
         throw new Error(`fold '${variant}' differs from the JS fold on the shard at ${start}`);
       }
     }
@@ -178,11 +192,17 @@ function benchFold(samples: number, classes: number, shardSamples: number, membe
 }
 
 function printFold(f: FoldFigures, note = ''): void {
-  console.log(`fold C=${f.classes}: ${f.samples} samples${note} in shards of ${f.shardSamples}, K=${f.members}, ${f.gigabytes.toFixed(2)} GB per variant:`);
+  console.log(
+    `fold C=${f.classes}: ${f.samples} samples${note} in shards of ${f.shardSamples}, K=${f.members}, ${f.gigabytes.toFixed(2)} GB per variant:`,
+  );
   for (const v of f.variants) {
-    console.log(`  ${v.variant.padEnd(14)} ${v.gbPerSecond.toFixed(2)} GB/s wall (${v.foldSeconds.toFixed(2)} s), ${v.gbPerCpuSecond.toFixed(2)} GB per CPU-second`);
+    console.log(
+      `  ${v.variant.padEnd(14)} ${v.gbPerSecond.toFixed(2)} GB/s wall (${v.foldSeconds.toFixed(2)} s), ${v.gbPerCpuSecond.toFixed(2)} GB per CPU-second`,
+    );
   }
-  console.log(`  scoring all ${f.samples} samples, seconds per function: ${JSON.stringify(f.scoreSecondsPerFunction, (_, v) => (typeof v === 'number' ? Number(v.toFixed(3)) : v))}`);
+  console.log(
+    `  scoring all ${f.samples} samples, seconds per function: ${JSON.stringify(f.scoreSecondsPerFunction, (_, v) => (typeof v === 'number' ? Number(v.toFixed(3)) : v))}`,
+  );
 }
 
 function scoreShards(total: number, shardSamples: number, levels: number | null, seed: number): ScoreShard[] {
@@ -190,7 +210,8 @@ function scoreShards(total: number, shardSamples: number, levels: number | null,
   const shards: ScoreShard[] = [];
   for (let start = 0; start < total; start += shardSamples) {
     const scores = new Float32Array(Math.min(shardSamples, total - start));
-    for (let i = 0; i < scores.length; i++) scores[i] = levels === null ? rand() * 2.3 : Math.floor(rand() * levels) / levels;
+    for (let i = 0; i < scores.length; i++)
+      scores[i] = levels === null ? rand() * 2.3 : Math.floor(rand() * levels) / levels;
     shards.push({ globalStart: start, scores });
   }
   return shards;
@@ -217,7 +238,13 @@ async function settle(): Promise<void> {
   }
 }
 
-async function measureTopK(label: string, run: () => TopKResult | Promise<TopKResult>, total: number, k: number, excluded: number): Promise<TopKFigures> {
+async function measureTopK(
+  label: string,
+  run: () => TopKResult | Promise<TopKResult>,
+  total: number,
+  k: number,
+  excluded: number,
+): Promise<TopKFigures> {
   await settle();
   const before = process.memoryUsage();
   const t = process.hrtime.bigint();
@@ -251,21 +278,40 @@ function defaultShardSize(): number {
 
 async function main(): Promise<void> {
   const cpus = os.cpus();
-  console.log(`machine: ${cpus[0]?.model ?? 'unknown'}, ${cpus.length} cores, Node ${process.version}, ${os.platform()} ${os.arch()}`);
-  console.log(`load average at start (1/5/15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `machine: ${cpus[0]?.model ?? 'unknown'}, ${cpus.length} cores, Node ${process.version}, ${os.platform()} ${os.arch()}`,
+  );
+  console.log(
+    `load average at start (1/5/15 min): ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 
   const kernel = foldKernelStatus();
   console.log(`fold kernel: ${kernel.available ? 'WebAssembly SIMD available' : kernel.reason}`);
   // Shards of the config's default shardSize: the accumulator one scoreShard activity folds into. 100 distinct
   // member buffers of 10k x 10 (40 MB) exceed the L3 cache, so every member is read from DRAM.
   const shard = defaultShardSize();
-  const fold10 = quick ? benchFold(100_000, 10, shard, 10, 4) : benchFold(1_000_000, 10, shard, 100, Math.ceil(40e6 / (shard * 10 * 4)));
+  const fold10 = quick
+    ? benchFold(100_000, 10, shard, 10, 4)
+    : benchFold(1_000_000, 10, shard, 100, Math.ceil(40e6 / (shard * 10 * 4)));
   printFold(fold10, ' (shards of the default shardSize)');
-  console.log(`load average after fold C=10: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average after fold C=10: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 
   const fold1000 = quick ? benchFold(2_000, 1000, 1_000, 10, 3) : benchFold(20_000, 1000, 10_000, 100, 3);
   printFold(fold1000, ' (fewer than 1M to bound time and memory: an accumulator of 10k x 1000 is 100 MB)');
-  console.log(`load average after fold C=1000: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average after fold C=1000: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 
   {
     const acc = createAccumulator({ samples: 50_000, classes: 10 });
@@ -275,7 +321,9 @@ async function main(): Promise<void> {
     const ts = seconds(t);
     const tp = process.hrtime.bigint();
     parseAccumulator(bytes);
-    console.log(`accumulator 50k x 10: ${(bytes.length / MiB).toFixed(1)} MiB, serialise ${(ts * 1000).toFixed(1)} ms, parse+verify ${(seconds(tp) * 1000).toFixed(1)} ms`);
+    console.log(
+      `accumulator 50k x 10: ${(bytes.length / MiB).toFixed(1)} MiB, serialise ${(ts * 1000).toFixed(1)} ms, parse+verify ${(seconds(tp) * 1000).toFixed(1)} ms`,
+    );
   }
 
   const total = quick ? 128_000 : 1_280_000;
@@ -287,11 +335,27 @@ async function main(): Promise<void> {
     figures.push(await measureTopK('continuous scores', () => selectTopK(shards, { k, seed: 3 }), total, k, 0));
     const exclude = new Uint32Array(Math.floor(total / 10));
     for (let i = 0; i < exclude.length; i++) exclude[i] = i * 10;
-    figures.push(await measureTopK('continuous, 10% excluded', () => selectTopK(shards, { k, seed: 3, exclude }), total, k, exclude.length));
+    figures.push(
+      await measureTopK(
+        'continuous, 10% excluded',
+        () => selectTopK(shards, { k, seed: 3, exclude }),
+        total,
+        k,
+        exclude.length,
+      ),
+    );
     const tied = scoreShards(total, shardSamples, 64, 12);
     figures.push(await measureTopK('64 distinct scores (ties)', () => selectTopK(tied, { k, seed: 3 }), total, k, 0));
     const files = shards.map((s) => ({ name: `shard-${s.globalStart}`, bytes: serialiseScoreShard(s) }));
-    figures.push(await measureTopK('from serialised shards (parse + sha256)', () => selectTopKFromChunks(files, { k, seed: 3 }), total, k, 0));
+    figures.push(
+      await measureTopK(
+        'from serialised shards (parse + sha256)',
+        () => selectTopKFromChunks(files, { k, seed: 3 }),
+        total,
+        k,
+        0,
+      ),
+    );
   }
   for (const f of figures) {
     console.log(
@@ -299,8 +363,22 @@ async function main(): Promise<void> {
     );
   }
   console.log(`scores themselves: ${((total * 4) / MiB).toFixed(1)} MiB`);
-  console.log(`load average at end (1/5/15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  console.log(JSON.stringify({ machine: cpus[0]?.model, cores: cpus.length, node: process.version, loadavg: os.loadavg(), fold: [fold10, fold1000], topK: figures }));
+  console.log(
+    `load average at end (1/5/15 min): ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  console.log(
+    JSON.stringify({
+      machine: cpus[0]?.model,
+      cores: cpus.length,
+      node: process.version,
+      loadavg: os.loadavg(),
+      fold: [fold10, fold1000],
+      topK: figures,
+    }),
+  );
 }
 
 void main().catch((err) => {

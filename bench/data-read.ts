@@ -12,12 +12,18 @@ import { createSyntheticDataset, seededUniform } from '../domain/data/synthetic'
 const batchesArg = process.argv.indexOf('--batches');
 const batches = batchesArg > 0 ? Number(process.argv[batchesArg + 1]) : 300;
 
-const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 const seconds = (from: bigint) => Number(process.hrtime.bigint() - from) / 1e9;
 const rate = (samples: number, s: number) => `${Math.round(samples / s).toLocaleString('en-US')} samples/s`;
 
 async function main(): Promise<void> {
-  console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}, load average ${load()}`);
+  console.log(
+    `machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}, load average ${load()}`,
+  );
   const coldCache = mkdtempSync(path.join(os.tmpdir(), 'winnow-bench-cache-'));
   try {
     let t = process.hrtime.bigint();
@@ -44,7 +50,9 @@ async function main(): Promise<void> {
         t = process.hrtime.bigint();
         for (const list of lists) await read(list);
         const s = seconds(t);
-        console.log(`random indices, batch ${String(batchSize).padStart(4)}, ${label}: ${rate(lists.length * batchSize, s)} (${lists.length} batches, ${s.toFixed(2)} s)`);
+        console.log(
+          `random indices, batch ${String(batchSize).padStart(4)}, ${label}: ${rate(lists.length * batchSize, s)} (${lists.length} batches, ${s.toFixed(2)} s)`,
+        );
       }
     }
 

@@ -41,12 +41,24 @@ async function main(): Promise<void> {
         seed: 1,
         context: 'fashion-accuracy bench',
       },
-      (p) => console.log(`epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)}, train accuracy ${(100 * p.accuracy).toFixed(2)}%`),
+      (p) =>
+        console.log(
+          `epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)}, train accuracy ${(100 * p.accuracy).toFixed(2)}%`,
+        ),
     );
     const trainSeconds = (Date.now() - started) / 1000;
-    const metrics = await evaluateCheckpoints({ storageRoot, dataset, split: 'test', checkpoints: trained.checkpoints.map((c) => c.uri) });
-    console.log(`trained ${trained.samples} samples x ${epochs} epochs in ${trainSeconds.toFixed(1)} s (${((trained.samples * epochs) / trainSeconds).toFixed(0)} images/s incl. data loading and checkpoints)`);
-    console.log(`test accuracy ${(100 * metrics.accuracy).toFixed(2)}% (target >= 88%), test loss ${metrics.loss.toFixed(4)}`);
+    const metrics = await evaluateCheckpoints({
+      storageRoot,
+      dataset,
+      split: 'test',
+      checkpoints: trained.checkpoints.map((c) => c.uri),
+    });
+    console.log(
+      `trained ${trained.samples} samples x ${epochs} epochs in ${trainSeconds.toFixed(1)} s (${((trained.samples * epochs) / trainSeconds).toFixed(0)} images/s incl. data loading and checkpoints)`,
+    );
+    console.log(
+      `test accuracy ${(100 * metrics.accuracy).toFixed(2)}% (target >= 88%), test loss ${metrics.loss.toFixed(4)}`,
+    );
     console.log(`per class: ${metrics.perClassAccuracy.map((a) => (100 * a).toFixed(1)).join(' ')}`);
     console.log(machineLine());
     if (metrics.accuracy < 0.88) process.exitCode = 1;

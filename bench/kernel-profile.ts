@@ -38,7 +38,13 @@ function wrapKernels(tf: typeof TF, backendName: string, stats: Map<string, Stat
       names.pop();
       const childMs = stack.pop() ?? 0;
       if (stack.length > 0) stack[stack.length - 1] += total;
-      const key = `${outer}${name}${byShape ? ` ${Object.values(args.inputs).map((t) => `[${(t as TF.TensorInfo | undefined)?.shape ?? '-'}]`).join(' ')}` : ''}`;
+      const key = `${outer}${name}${
+        byShape
+          ? ` ${Object.values(args.inputs)
+              .map((t) => `[${(t as TF.TensorInfo | undefined)?.shape ?? '-'}]`)
+              .join(' ')}`
+          : ''
+      }`;
       const s = stats.get(key) ?? { calls: 0, ms: 0 };
       s.calls++;
       s.ms += total - childMs;
@@ -53,23 +59,29 @@ function wrapKernels(tf: typeof TF, backendName: string, stats: Map<string, Stat
 function table(title: string, stats: Map<string, Stat>, steps: number, stepMs: number): void {
   const rows = [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const kernelMs = rows.reduce((a, [, s]) => a + s.ms, 0) / steps;
-  console.log(`\n${title}: ${stepMs.toFixed(1)} ms/step wall, ${kernelMs.toFixed(1)} ms in kernels, ${(stepMs - kernelMs).toFixed(1)} ms outside (JS, engine, tape)`);
+  console.log(
+    `\n${title}: ${stepMs.toFixed(1)} ms/step wall, ${kernelMs.toFixed(1)} ms in kernels, ${(stepMs - kernelMs).toFixed(1)} ms outside (JS, engine, tape)`,
+  );
   console.log('| kernel | calls/step | ms/step | share of step |');
   console.log('|---|---:|---:|---:|');
   for (const [name, s] of rows) {
     const ms = s.ms / steps;
     if (ms < 0.05) continue;
-    console.log(`| ${name} | ${(s.calls / steps).toFixed(0)} | ${ms.toFixed(2)} | ${((100 * ms) / stepMs).toFixed(1)}% |`);
+    console.log(
+      `| ${name} | ${(s.calls / steps).toFixed(0)} | ${ms.toFixed(2)} | ${((100 * ms) / stepMs).toFixed(1)}% |`,
+    );
   }
 }
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const get = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const get = (name: string): string | undefined =>
+    argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const steps = Number(get('steps') ?? 20);
   const adam = get('optimizer') === 'adam';
   const backend = get('backend') ?? 'tfjs-node';
-  if (backend !== 'tfjs-node' && backend !== 'wasm') throw new Error(`--backend must be tfjs-node or wasm, got ${backend}`);
+  if (backend !== 'tfjs-node' && backend !== 'wasm')
+    throw new Error(`--backend must be tfjs-node or wasm, got ${backend}`);
   const padding = get('padding') ?? 'same';
   if (padding !== 'same' && padding !== 'valid') throw new Error(`--padding must be same or valid, got ${padding}`);
   const { tf } = await initComputeBackend(backend);
@@ -77,7 +89,10 @@ async function main(): Promise<void> {
   const optimizer = benchOptimizer(adam ? 'adam' : 'momentum');
   const { x, y } = benchBatch(tf, 128);
   const train = () => {
-    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, applyForTraining(model, x)) as TF.Scalar, true);
+    const loss = optimizer.minimize(
+      () => tf.losses.softmaxCrossEntropy(y, applyForTraining(model, x)) as TF.Scalar,
+      true,
+    );
     loss!.dataSync();
     loss!.dispose();
   };
@@ -96,7 +111,15 @@ async function main(): Promise<void> {
     stats.clear();
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) fn();
-    table(`${title} (${backend}, padding ${padding}, ${adam ? 'adam' : 'momentum'}, batch 128, ${steps} steps, loadavg ${os.loadavg().map((v) => v.toFixed(2)).join(' ')})`, stats, steps, (performance.now() - t0) / steps);
+    table(
+      `${title} (${backend}, padding ${padding}, ${adam ? 'adam' : 'momentum'}, batch 128, ${steps} steps, loadavg ${os
+        .loadavg()
+        .map((v) => v.toFixed(2))
+        .join(' ')})`,
+      stats,
+      steps,
+      (performance.now() - t0) / steps,
+    );
   }
 }
 

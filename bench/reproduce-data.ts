@@ -19,7 +19,9 @@ function readIdx(dir: string, name: string): Buffer {
   if (existsSync(plain)) return readFileSync(plain);
   const gz = `${plain}.gz`;
   if (existsSync(gz)) return gunzipSync(readFileSync(gz));
-  throw new Error(`${plain}(.gz): not found; install Debian's dataset-fashion-mnist (npm run tools) or set WINNOW_FASHION_MNIST_DIR`);
+  throw new Error(
+    `${plain}(.gz): not found; install Debian's dataset-fashion-mnist (npm run tools) or set WINNOW_FASHION_MNIST_DIR`,
+  );
 }
 
 /** The first `count` records of an IDX file (header rewritten). Pure. */
@@ -27,7 +29,8 @@ export function idxPrefix(idx: Buffer, count: number): Buffer {
   const ndims = idx[3];
   const headerBytes = 4 + 4 * ndims;
   const total = idx.readUInt32BE(4);
-  if (!Number.isInteger(count) || count < 1 || count > total) throw new Error(`cannot take ${count} records of an IDX file holding ${total}`);
+  if (!Number.isInteger(count) || count < 1 || count > total)
+    throw new Error(`cannot take ${count} records of an IDX file holding ${total}`);
   let recordBytes = 1;
   for (let d = 1; d < ndims; d++) recordBytes *= idx.readUInt32BE(4 + 4 * d);
   const out = Buffer.alloc(headerBytes + count * recordBytes);
@@ -38,9 +41,17 @@ export function idxPrefix(idx: Buffer, count: number): Buffer {
 }
 
 /** Writes the prefix set into `outDir` unless it is already there; returns `outDir`. */
-export function prepareFashionMnistPrefix(sourceDir: string, outDir: string, trainCount: number, testCount: number): string {
+export function prepareFashionMnistPrefix(
+  sourceDir: string,
+  outDir: string,
+  trainCount: number,
+  testCount: number,
+): string {
   mkdirSync(outDir, { recursive: true });
-  for (const [split, count] of [['train', trainCount], ['test', testCount]] as const) {
+  for (const [split, count] of [
+    ['train', trainCount],
+    ['test', testCount],
+  ] as const) {
     for (const name of Object.values(files[split])) {
       const target = path.join(outDir, name);
       if (existsSync(target)) continue;

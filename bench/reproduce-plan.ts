@@ -64,7 +64,17 @@ interface Sizes {
 
 const sizes: Record<ProfileName, Sizes> = {
   // 24 minutes measured on two shared CPU cores: 4k pool, half-width cnn-small, 6 epochs, 2 members x 2 checkpoints.
-  quick: { train: 4000, test: 5000, width: 0.5, epochs: 6, learningRate: 0.003, members: 2, checkpointEpochs: [3, 6], shardSize: 2000, ablations: 1 },
+  quick: {
+    train: 4000,
+    test: 5000,
+    width: 0.5,
+    epochs: 6,
+    learningRate: 0.003,
+    members: 2,
+    checkpointEpochs: [3, 6],
+    shardSize: 2000,
+    ablations: 1,
+  },
   // The whole set at equal compute: every model takes as many steps as 2 epochs of the full set (938), targets up
   // to 50%. 78 minutes for the five searches on two CPU cores (run in two parts).
   medium: {
@@ -81,7 +91,16 @@ const sizes: Record<ProfileName, Sizes> = {
     ablations: 0,
   },
   // The whole set with the full-width model; hours on CPU, meant for GPU workers.
-  full: { train: 60000, test: 10000, width: 1, epochs: 8, learningRate: 0.001, members: 4, checkpointEpochs: [4, 8], shardSize: 10000 },
+  full: {
+    train: 60000,
+    test: 10000,
+    width: 1,
+    epochs: 8,
+    learningRate: 0.001,
+    members: 4,
+    checkpointEpochs: [4, 8],
+    shardSize: 10000,
+  },
 };
 
 /** Target sizes as fractions of the pool (the issue's 10%, 25%, 50%, 75%), and the random starting subset. */
@@ -122,24 +141,50 @@ export function profileOf(name: ProfileName, options: ProfileOptions = {}): Prof
       role: 'main',
       config: withChanges({ evaluation: { repeats: 3, randomBaseline: true, fullBaseline: true } }),
     },
-    { name: 'mutual-information', label: 'build-up, mutual information', role: 'main', config: withChanges({ acquisition: { function: 'mutual-information' } }) },
-    { name: 'variation-ratios', label: 'build-up, variation ratios', role: 'main', config: withChanges({ acquisition: { function: 'variation-ratios' } }) },
+    {
+      name: 'mutual-information',
+      label: 'build-up, mutual information',
+      role: 'main',
+      config: withChanges({ acquisition: { function: 'mutual-information' } }),
+    },
+    {
+      name: 'variation-ratios',
+      label: 'build-up, variation ratios',
+      role: 'main',
+      config: withChanges({ acquisition: { function: 'variation-ratios' } }),
+    },
     // Random scores ignore the ensemble: one member with one checkpoint is enough.
     {
       name: 'random-acquisition',
       label: 'build-up, random acquisition',
       role: 'main',
-      config: withChanges({ acquisition: { function: 'random' }, ensemble: { members: 1, checkpointEpochs: [s.epochs] } }),
+      config: withChanges({
+        acquisition: { function: 'random' },
+        ensemble: { members: 1, checkpointEpochs: [s.epochs] },
+      }),
     },
-    { name: 'compress', label: 'compress, entropy', role: 'main', config: withChanges({ scheme: 'compress', initialSize: undefined }) },
+    {
+      name: 'compress',
+      label: 'compress, entropy',
+      role: 'main',
+      config: withChanges({ scheme: 'compress', initialSize: undefined }),
+    },
   ];
   if (!options.withoutAblations && (s.ablations !== 0 || options.allAblations)) {
     const ensembleSize = s.members * s.checkpointEpochs.length;
     if (ensembleSize > s.epochs) {
-      throw new Error(`the ${name} profile has no ablations: its ${s.epochs} epochs cannot hold the ${ensembleSize} distinct checkpoints of the checkpoints-only ablation`);
+      throw new Error(
+        `the ${name} profile has no ablations: its ${s.epochs} epochs cannot hold the ${ensembleSize} distinct checkpoints of the checkpoints-only ablation`,
+      );
     }
     const ablations: Experiment[] = [
-      { name: 'finetune', label: 'entropy, finetune per round', role: 'ablation', switch: 'initialisation: finetune', config: withChanges({ initialisation: 'finetune' }) },
+      {
+        name: 'finetune',
+        label: 'entropy, finetune per round',
+        role: 'ablation',
+        switch: 'initialisation: finetune',
+        config: withChanges({ initialisation: 'finetune' }),
+      },
       {
         name: 'members-only',
         label: `entropy, ${ensembleSize} members x 1 checkpoint`,
@@ -156,9 +201,18 @@ export function profileOf(name: ProfileName, options: ProfileOptions = {}): Prof
       },
     ];
     // The quick profile has room for one ablation within its 30 minutes.
-    experiments.push(...ablations.slice(0, options.allAblations ? ablations.length : (s.ablations ?? ablations.length)));
+    experiments.push(
+      ...ablations.slice(0, options.allAblations ? ablations.length : (s.ablations ?? ablations.length)),
+    );
   }
-  return { name, trainSamples: s.train, testSamples: s.test, prefixData: name === 'quick', concurrency: 2, experiments };
+  return {
+    name,
+    trainSamples: s.train,
+    testSamples: s.test,
+    prefixData: name === 'quick',
+    concurrency: 2,
+    experiments,
+  };
 }
 
 /** `count` distinct epochs in 1..epochs, evenly spread and ending at the last one (more checkpoints than epochs are refused). */
@@ -182,7 +236,10 @@ export function parsedConfig(experiment: Experiment): SearchConfig {
  */
 export function experimentWorkflowId(profile: ProfileName, experiment: Experiment): string {
   const { dataset, ...rest } = experiment.config;
-  const hashed = { ...rest, dataset: { kind: dataset.kind, size: dataset.size, uri: dataset.uri === undefined ? undefined : 'profile-data' } };
+  const hashed = {
+    ...rest,
+    dataset: { kind: dataset.kind, size: dataset.size, uri: dataset.uri === undefined ? undefined : 'profile-data' },
+  };
   const hash = createHash('sha256').update(stableJson(hashed)).digest('hex').slice(0, 8);
   return `reproduce-${profile}-${experiment.name}-${hash}`;
 }
@@ -204,7 +261,17 @@ function stableJson(value: unknown): string {
 }
 
 /** Temporal's workflow execution status names (undefined: no such workflow). */
-export type WorkflowStatusName = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TERMINATED' | 'CONTINUED_AS_NEW' | 'TIMED_OUT' | 'UNSPECIFIED' | 'UNKNOWN' | 'PAUSED';
+export type WorkflowStatusName =
+  | 'RUNNING'
+  | 'COMPLETED'
+  | 'FAILED'
+  | 'CANCELLED'
+  | 'TERMINATED'
+  | 'CONTINUED_AS_NEW'
+  | 'TIMED_OUT'
+  | 'UNSPECIFIED'
+  | 'UNKNOWN'
+  | 'PAUSED';
 
 export type NextStep =
   | { action: 'start'; workflowId: string }
@@ -228,7 +295,8 @@ export function nextStep(baseId: string, statuses: readonly WorkflowStatusName[]
   const status = statuses[last];
   if (status === 'COMPLETED') return { action: 'reuse', workflowId };
   if (resumableStatuses.has(status)) {
-    if (resumesLeft <= 0) return { action: 'give-up', workflowId, reason: `${workflowId} is ${status} and no resume is left in this run` };
+    if (resumesLeft <= 0)
+      return { action: 'give-up', workflowId, reason: `${workflowId} is ${status} and no resume is left in this run` };
     return { action: 'restart', from: workflowId, workflowId: attemptWorkflowId(baseId, last + 1) };
   }
   // RUNNING, and the statuses a latest run does not normally show (continued-as-new follows the chain).
@@ -248,7 +316,8 @@ export interface Work {
 /** The work one search does, from its config, pool and test size (build-up rounds follow acquisitionSize). */
 export function searchWork(config: SearchConfig, poolSize: number, testSize: number): Work {
   // Epochs as trained: training.minSteps stretches them on small sets.
-  const epochs = (size: number): number => trainingBudget(config.training, config.ensemble.checkpointEpochs, size).training.epochs;
+  const epochs = (size: number): number =>
+    trainingBudget(config.training, config.ensemble.checkpointEpochs, size).training.epochs;
   const models = config.ensemble.members * config.ensemble.checkpointEpochs.length;
   const shards = Math.ceil(poolSize / config.shardSize);
   const work: Work = { trainSampleEpochs: 0, predictions: 0, heavyActivities: 0 };
@@ -261,7 +330,11 @@ export function searchWork(config: SearchConfig, poolSize: number, testSize: num
     ensembleOn(poolSize);
   } else {
     let size = defaultInitialSize(config);
-    for (let k = acquisitionSize(config, size, config.targets); k > 0; k = acquisitionSize(config, size, config.targets)) {
+    for (
+      let k = acquisitionSize(config, size, config.targets);
+      k > 0;
+      k = acquisitionSize(config, size, config.targets)
+    ) {
       ensembleOn(size);
       size += k;
     }
@@ -305,6 +378,10 @@ export function trainingEquivalents(work: Work): number {
  * measured by --calibrate). Per-activity overhead is folded into the
  * per-sample rate, which overstates it for bigger pools.
  */
-export function estimateSeconds(measured: { work: Work; seconds: number }, target: Work, modelCostRatio: number): number {
+export function estimateSeconds(
+  measured: { work: Work; seconds: number },
+  target: Work,
+  modelCostRatio: number,
+): number {
   return (measured.seconds / trainingEquivalents(measured.work)) * trainingEquivalents(target) * modelCostRatio;
 }

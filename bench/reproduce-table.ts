@@ -34,7 +34,10 @@ export interface ResultTable {
 }
 
 /** Rows for every size any of the experiments evaluated; the baselines come from whichever search trained them. */
-export function buildResultTable(outcomes: readonly ExperimentOutcome[], role: Experiment['role'] | 'all' = 'main'): ResultTable {
+export function buildResultTable(
+  outcomes: readonly ExperimentOutcome[],
+  role: Experiment['role'] | 'all' = 'main',
+): ResultTable {
   const chosen = outcomes.filter((o) => role === 'all' || o.experiment.role === role);
   const bySize = new Map<number, ResultRow>();
   let full: AccuracySummary | undefined;
@@ -51,7 +54,8 @@ export function buildResultTable(outcomes: readonly ExperimentOutcome[], role: E
     return row;
   };
   for (const o of chosen) {
-    for (const e of o.result?.evaluations ?? []) rowAt(e.size, e.fraction).methods[o.experiment.name] = e.activeLearning;
+    for (const e of o.result?.evaluations ?? [])
+      rowAt(e.size, e.fraction).methods[o.experiment.name] = e.activeLearning;
   }
   for (const o of outcomes) {
     for (const e of o.result?.evaluations ?? []) {
@@ -119,28 +123,76 @@ export function accuracyPlotSpec(table: ResultTable, title: string): ChartSpec |
     for (const c of table.columns) add(c.label, row.size, row.methods[c.name]);
     add(RANDOM_SERIES, row.size, row.random);
   }
-  const series = [...table.columns.map((c) => c.label), ...(points.some((p) => p.series === RANDOM_SERIES) ? [RANDOM_SERIES] : []), ...(table.full ? [FULL_SERIES] : [])];
-  const range = series.map((s, i) => (s === RANDOM_SERIES ? randomColour : s === FULL_SERIES ? fullColour : colours[i % colours.length]));
-  const colour = { field: 'series', type: 'nominal', title: null, scale: { domain: series, range }, legend: { orient: 'right' } } as const;
-  const x = { field: 'size', type: 'quantitative', title: 'subset size (training samples)', scale: { zero: false, padding: 16 }, axis: { format: '~s' } } as const;
-  const y = { field: 'mean', type: 'quantitative', title: 'test accuracy (%)', scale: { zero: false, padding: 8 } } as const;
+  const series = [
+    ...table.columns.map((c) => c.label),
+    ...(points.some((p) => p.series === RANDOM_SERIES) ? [RANDOM_SERIES] : []),
+    ...(table.full ? [FULL_SERIES] : []),
+  ];
+  const range = series.map((s, i) =>
+    s === RANDOM_SERIES ? randomColour : s === FULL_SERIES ? fullColour : colours[i % colours.length],
+  );
+  const colour = {
+    field: 'series',
+    type: 'nominal',
+    title: null,
+    scale: { domain: series, range },
+    legend: { orient: 'right' },
+  } as const;
+  const x = {
+    field: 'size',
+    type: 'quantitative',
+    title: 'subset size (training samples)',
+    scale: { zero: false, padding: 16 },
+    axis: { format: '~s' },
+  } as const;
+  const y = {
+    field: 'mean',
+    type: 'quantitative',
+    title: 'test accuracy (%)',
+    scale: { zero: false, padding: 8 },
+  } as const;
   const methods = points.filter((p) => p.series !== RANDOM_SERIES);
   const random = points.filter((p) => p.series === RANDOM_SERIES);
   const layer: unknown[] = [
-    { data: { values: methods }, mark: { type: 'line', point: { size: 40 }, strokeWidth: 2 }, encoding: { x, y, color: colour } },
-    { data: { values: random }, mark: { type: 'line', point: { size: 40 }, strokeWidth: 2.5, strokeDash: [6, 3] }, encoding: { x, y, color: colour } },
-    { data: { values: points }, mark: { type: 'errorbar', ticks: true }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: y.title }, y2: { field: 'hi' }, color: colour } },
+    {
+      data: { values: methods },
+      mark: { type: 'line', point: { size: 40 }, strokeWidth: 2 },
+      encoding: { x, y, color: colour },
+    },
+    {
+      data: { values: random },
+      mark: { type: 'line', point: { size: 40 }, strokeWidth: 2.5, strokeDash: [6, 3] },
+      encoding: { x, y, color: colour },
+    },
+    {
+      data: { values: points },
+      mark: { type: 'errorbar', ticks: true },
+      encoding: { x, y: { field: 'lo', type: 'quantitative', title: y.title }, y2: { field: 'hi' }, color: colour },
+    },
   ];
   if (table.full) {
     const f = table.full;
     const full = { series: FULL_SERIES, mean: 100 * f.mean, lo: 100 * (f.mean - f.std), hi: 100 * (f.mean + f.std) };
-    layer.push({ data: { values: [full] }, mark: { type: 'rect', opacity: 0.12, color: fullColour }, encoding: { y: { field: 'lo', type: 'quantitative', title: y.title }, y2: { field: 'hi' } } });
-    layer.push({ data: { values: [full] }, mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 2 }, encoding: { y, color: colour } });
+    layer.push({
+      data: { values: [full] },
+      mark: { type: 'rect', opacity: 0.12, color: fullColour },
+      encoding: { y: { field: 'lo', type: 'quantitative', title: y.title }, y2: { field: 'hi' } },
+    });
+    layer.push({
+      data: { values: [full] },
+      mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 2 },
+      encoding: { y, color: colour },
+    });
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
-    config: { background: 'white', font: 'sans-serif', axis: { labelFontSize: 12, titleFontSize: 13 }, legend: { labelFontSize: 12, labelLimit: 280 } },
+    config: {
+      background: 'white',
+      font: 'sans-serif',
+      axis: { labelFontSize: 12, titleFontSize: 13 },
+      legend: { labelFontSize: 12, labelLimit: 280 },
+    },
     width: 560,
     height: 340,
     layer,

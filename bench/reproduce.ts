@@ -39,7 +39,12 @@ import { restartFailedSearch } from '../client/restart';
 import { startDevServer, type DevServer } from '../infra/dev-server';
 import { connectionSettings } from '../infra/env';
 import { repoRoot } from '../infra/tools';
-import { connectWorker, createGpuWorker, createOrchestratorWorker, installWorkerRuntime } from '../workers/create-workers';
+import {
+  connectWorker,
+  createGpuWorker,
+  createOrchestratorWorker,
+  installWorkerRuntime,
+} from '../workers/create-workers';
 import { subsetSearch } from '../workflows';
 import { progressQuery } from '../workflows/definitions';
 import type { SearchResult } from '../workflows/subset-search';
@@ -61,7 +66,16 @@ import {
   type Work,
   type WorkflowStatusName,
 } from './reproduce-plan';
-import { accuracyPlotSpec, buildResultTable, classCounts, formatBalanceTable, formatMarkdownTable, RANDOM_SERIES, type ClassBalance, type ExperimentOutcome } from './reproduce-table';
+import {
+  accuracyPlotSpec,
+  buildResultTable,
+  classCounts,
+  formatBalanceTable,
+  formatMarkdownTable,
+  RANDOM_SERIES,
+  type ClassBalance,
+  type ExperimentOutcome,
+} from './reproduce-table';
 
 interface Args {
   profile?: ProfileName;
@@ -83,9 +97,15 @@ function parseArgs(argv: string[]): Args {
     else if (a.startsWith('--only=')) args.only = a.slice(7).split(',').filter(Boolean);
     else if (a.startsWith('--concurrency=')) args.concurrency = positiveInt(a);
     else if (a.startsWith('--slots=')) args.slots = positiveInt(a);
-    else throw new Error(`unknown argument ${a}; use --quick, --medium or --full, optionally --no-ablations or --all-ablations, --only=a,b, --concurrency=N, --slots=N; or --calibrate`);
+    else
+      throw new Error(
+        `unknown argument ${a}; use --quick, --medium or --full, optionally --no-ablations or --all-ablations, --only=a,b, --concurrency=N, --slots=N; or --calibrate`,
+      );
   }
-  if (!args.profile && !args.calibrate) throw new Error('say which profile: --quick (under 30 minutes here), --medium (the whole set at equal compute, 78 min here) or --full (hours on CPU)');
+  if (!args.profile && !args.calibrate)
+    throw new Error(
+      'say which profile: --quick (under 30 minutes here), --medium (the whole set at equal compute, 78 min here) or --full (hours on CPU)',
+    );
   return args;
 }
 
@@ -110,7 +130,11 @@ function prepareData(profile: Profile): string | undefined {
   prepareFashionMnistPrefix(sourceDir, dir, profile.trainSamples, profile.testSamples);
   const roots = process.env.WINNOW_DATA_ROOTS?.trim()
     ? [process.env.WINNOW_DATA_ROOTS]
-    : [DEBIAN_DATASETS_DIR, os.tmpdir(), ...(defaultStorageRoot().startsWith('file://') ? [fileURLToPath(defaultStorageRoot())] : [])];
+    : [
+        DEBIAN_DATASETS_DIR,
+        os.tmpdir(),
+        ...(defaultStorageRoot().startsWith('file://') ? [fileURLToPath(defaultStorageRoot())] : []),
+      ];
   process.env.WINNOW_DATA_ROOTS = [...roots, dir].join(path.delimiter);
   return dir;
 }
@@ -140,7 +164,10 @@ async function attemptStatuses(client: Client, baseId: string): Promise<Workflow
   const statuses: WorkflowStatusName[] = [];
   for (let attempt = 0; ; attempt++) {
     try {
-      statuses.push((await client.workflow.getHandle(attemptWorkflowId(baseId, attempt)).describe()).status.name as WorkflowStatusName);
+      statuses.push(
+        (await client.workflow.getHandle(attemptWorkflowId(baseId, attempt)).describe()).status
+          .name as WorkflowStatusName,
+      );
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return statuses;
       throw err;
@@ -149,7 +176,12 @@ async function attemptStatuses(client: Client, baseId: string): Promise<Workflow
 }
 
 /** One experiment to its result: reuse, await, start or resume its search. */
-async function runExperiment(client: Client, profile: Profile, experiment: Experiment, inFlight: Map<string, string>): Promise<ExperimentOutcome> {
+async function runExperiment(
+  client: Client,
+  profile: Profile,
+  experiment: Experiment,
+  inFlight: Map<string, string>,
+): Promise<ExperimentOutcome> {
   const baseId = experimentWorkflowId(profile.name, experiment);
   let resumesLeft = 2;
   let how: ExperimentOutcome['how'];
@@ -157,14 +189,20 @@ async function runExperiment(client: Client, profile: Profile, experiment: Exper
     const step = nextStep(baseId, await attemptStatuses(client, baseId), resumesLeft);
     if (step.action === 'give-up') return { experiment, workflowId: step.workflowId, how, error: step.reason };
     if (step.action === 'start') {
-      await client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: step.workflowId, args: [{ ...experiment.config, searchId: baseId }] });
+      await client.workflow.start(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId: step.workflowId,
+        args: [{ ...experiment.config, searchId: baseId }],
+      });
       how = 'started';
       log(`${experiment.name}: started ${step.workflowId}`);
     } else if (step.action === 'restart') {
       const resumed = await restartFailedSearch(client, step.from, step.workflowId);
       resumesLeft--;
       how = 'resumed';
-      log(`${experiment.name}: ${step.from} did not finish; resumed as ${resumed.workflowId} from round ${resumed.round}`);
+      log(
+        `${experiment.name}: ${step.from} did not finish; resumed as ${resumed.workflowId} from round ${resumed.round}`,
+      );
     } else if (step.action === 'await') {
       how ??= 'awaited';
       log(`${experiment.name}: ${step.workflowId} is running; waiting for it`);
@@ -177,7 +215,9 @@ async function runExperiment(client: Client, profile: Profile, experiment: Exper
       if (step.action !== 'reuse') log(`${experiment.name}: finished`);
       return { experiment, workflowId: step.workflowId, how, result };
     } catch (err) {
-      log(`${experiment.name}: ${step.workflowId} failed: ${(err as Error).message}${(err as { cause?: Error }).cause ? ` (${(err as { cause?: Error }).cause?.message})` : ''}`);
+      log(
+        `${experiment.name}: ${step.workflowId} failed: ${(err as Error).message}${(err as { cause?: Error }).cause ? ` (${(err as { cause?: Error }).cause?.message})` : ''}`,
+      );
     } finally {
       inFlight.delete(experiment.name);
     }
@@ -202,14 +242,18 @@ function watchProgress(client: Client, inFlight: Map<string, string>, started: n
   const last = new Map<string, string>();
   return setInterval(() => {
     for (const [name, workflowId] of inFlight) {
-      client.workflow.getHandle(workflowId).query(progressQuery).then(
-        (p) => {
-          const line = `round ${p.round}, ${p.phase}, subset ${p.subsetSize}, members ${p.membersTrained}/${p.members}, shards ${p.shardsScored}/${p.shards}, evaluated ${p.evaluations.length}/${p.targets.length}`;
-          if (last.get(name) !== line) log(`${name.padEnd(20)} ${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s  ${line}`);
-          last.set(name, line);
-        },
-        () => undefined,
-      );
+      client.workflow
+        .getHandle(workflowId)
+        .query(progressQuery)
+        .then(
+          (p) => {
+            const line = `round ${p.round}, ${p.phase}, subset ${p.subsetSize}, members ${p.membersTrained}/${p.members}, shards ${p.shardsScored}/${p.shards}, evaluated ${p.evaluations.length}/${p.targets.length}`;
+            if (last.get(name) !== line)
+              log(`${name.padEnd(20)} ${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s  ${line}`);
+            last.set(name, line);
+          },
+          () => undefined,
+        );
     }
   }, 15_000);
 }
@@ -274,7 +318,9 @@ async function calibrate(): Promise<void> {
     const short = await seconds(1);
     const long = await seconds(longEpochs);
     speeds[name] = ((longEpochs - 1) * quick.trainSamples) / (long - short);
-    log(`${name} model (${config.model}, width ${config.modelWidth}): 1 epoch ${short.toFixed(1)} s, ${longEpochs} epochs ${long.toFixed(1)} s: ${speeds[name].toFixed(0)} images/s per extra epoch`);
+    log(
+      `${name} model (${config.model}, width ${config.modelWidth}): 1 epoch ${short.toFixed(1)} s, ${longEpochs} epochs ${long.toFixed(1)} s: ${speeds[name].toFixed(0)} images/s per extra epoch`,
+    );
   }
   const calibration: Calibration = {
     measuredAt: new Date().toISOString(),
@@ -285,7 +331,9 @@ async function calibrate(): Promise<void> {
   };
   mkdirSync(resultsRoot, { recursive: true });
   writeFileSync(calibrationFile, `${JSON.stringify(calibration, null, 2)}\n`);
-  log(`full model / quick model time per sample: ${calibration.fullOverQuick.toFixed(2)}; written to ${path.relative(repoRoot(), calibrationFile)}`);
+  log(
+    `full model / quick model time per sample: ${calibration.fullOverQuick.toFixed(2)}; written to ${path.relative(repoRoot(), calibrationFile)}`,
+  );
   log(machineLine());
 }
 
@@ -308,23 +356,40 @@ async function main(): Promise<void> {
   const startedAt = new Date(started).toISOString();
   // A private compile (e.g. --outDir state/reproduce/dist, safe from others' builds into dist/) is named as run.
   const script = path.relative(repoRoot(), process.argv[1] ?? '');
-  const command = script === path.join('dist', 'bench', 'reproduce.js') ? `npm run bench:reproduce -- ${process.argv.slice(2).join(' ')}` : `node ${script} ${process.argv.slice(2).join(' ')}`;
+  const command =
+    script === path.join('dist', 'bench', 'reproduce.js')
+      ? `npm run bench:reproduce -- ${process.argv.slice(2).join(' ')}`
+      : `node ${script} ${process.argv.slice(2).join(' ')}`;
   const git = gitInfo();
   process.env.WINNOW_STORAGE_ROOT ??= path.join(stateDir, 'artifacts');
   const dataDir = prepareData(profileOf(profileName));
-  const profile = profileOf(profileName, { datasetUri: dataDir, withoutAblations: args.withoutAblations, allAblations: args.allAblations });
+  const profile = profileOf(profileName, {
+    datasetUri: dataDir,
+    withoutAblations: args.withoutAblations,
+    allAblations: args.allAblations,
+  });
   const experiments = args.only ? profile.experiments.filter((e) => args.only!.includes(e.name)) : profile.experiments;
-  if (experiments.length === 0) throw new Error(`--only=${args.only?.join(',')} names no experiment of ${profileName}; known: ${profile.experiments.map((e) => e.name).join(', ')}`);
+  if (experiments.length === 0)
+    throw new Error(
+      `--only=${args.only?.join(',')} names no experiment of ${profileName}; known: ${profile.experiments.map((e) => e.name).join(', ')}`,
+    );
   experiments.forEach(parsedConfig);
   const machine = machineLine();
   log(machine);
-  log(`profile ${profileName}: ${experiments.length} searches, pool ${profile.trainSamples}, test ${profile.testSamples}, ${args.concurrency ?? profile.concurrency} at once, ${args.slots} training slots`);
+  log(
+    `profile ${profileName}: ${experiments.length} searches, pool ${profile.trainSamples}, test ${profile.testSamples}, ${args.concurrency ?? profile.concurrency} at once, ${args.slots} training slots`,
+  );
 
   installWorkerRuntime({ ...process.env, WINNOW_LOG_LEVEL: process.env.WINNOW_LOG_LEVEL ?? 'WARN' });
   let settings = connectionSettings();
   let server: DevServer | undefined;
   if (!process.env.TEMPORAL_ADDRESS) {
-    server = await startDevServer({ port: await freePort(), uiPort: await freePort(), dbFile: path.join(repoRoot(), 'state', 'reproduce.db'), namespace: settings.namespace });
+    server = await startDevServer({
+      port: await freePort(),
+      uiPort: await freePort(),
+      dbFile: path.join(repoRoot(), 'state', 'reproduce.db'),
+      namespace: settings.namespace,
+    });
     settings = { ...settings, address: server.address };
     const child = server.process;
     // Never leave the dev server behind, whatever way this process ends.
@@ -334,7 +399,7 @@ async function main(): Promise<void> {
   const workerConnection = await connectWorker(settings);
   const client = await connectClient(settings);
   const inFlight = new Map<string, string>();
-  let outcomes: ExperimentOutcome[] = [];
+  let outcomes: ExperimentOutcome[];
   try {
     const [orchestrator, gpu] = await Promise.all([
       createOrchestratorWorker({ connection: workerConnection, namespace: settings.namespace }),
@@ -351,7 +416,9 @@ async function main(): Promise<void> {
       // After an interruption the searches' pending calls fail as the connections close; nothing waits for them then.
       all.catch(() => undefined);
       const interrupted = workersDone.then(() => {
-        throw new Error('the workers were shut down (SIGINT or SIGTERM) before the searches finished; run the same command again to go on where they stopped');
+        throw new Error(
+          'the workers were shut down (SIGINT or SIGTERM) before the searches finished; run the same command again to go on where they stopped',
+        );
       });
       outcomes = await Promise.race([all, interrupted]);
     } finally {
@@ -361,11 +428,21 @@ async function main(): Promise<void> {
     }
   } finally {
     await client.connection.close().catch(() => undefined);
-    await workerConnection.close().catch((err: unknown) => log(`closing the worker connection: ${(err as Error).message}`));
+    await workerConnection
+      .close()
+      .catch((err: unknown) => log(`closing the worker connection: ${(err as Error).message}`));
     await server?.stop();
   }
   const wallSeconds = (Date.now() - started) / 1000;
-  await writeResults(profile, outcomes, { startedAt, ...git, wallSeconds, command, machine, loadAverageAtEnd: os.loadavg(), how: Object.fromEntries(outcomes.map((o) => [o.experiment.name, o.how ?? 'failed'])) });
+  await writeResults(profile, outcomes, {
+    startedAt,
+    ...git,
+    wallSeconds,
+    command,
+    machine,
+    loadAverageAtEnd: os.loadavg(),
+    how: Object.fromEntries(outcomes.map((o) => [o.experiment.name, o.how ?? 'failed'])),
+  });
   const failed = outcomes.filter((o) => !o.result);
   if (failed.length > 0) {
     for (const o of failed) console.error(`[reproduce] ${o.experiment.name} did not finish: ${o.error ?? 'failed'}`);
@@ -426,7 +503,9 @@ function wallTimeLine(runs: RunRecord[], complete: RunRecord | undefined, run: R
   const minutes = (r: RunRecord) => `${(r.wallSeconds / 60).toFixed(1)} min`;
   if (complete) {
     const total = `${minutes(complete)} for all ${profile.experiments.length} searches`;
-    return complete === run ? total : `${total} (run of ${startedAtLabel(complete)}; this invocation took ${minutes(run)} and reused finished searches)`;
+    return complete === run
+      ? total
+      : `${total} (run of ${startedAtLabel(complete)}; this invocation took ${minutes(run)} and reused finished searches)`;
   }
   // Each search counts for the latest run that started it (the results come from that run).
   const startedBy = new Map<RunRecord, string[]>();
@@ -434,8 +513,15 @@ function wallTimeLine(runs: RunRecord[], complete: RunRecord | undefined, run: R
     const by = [...runs].reverse().find((r) => r.how[e.name] === 'started');
     if (by) startedBy.set(by, [...(startedBy.get(by) ?? []), e.name]);
   }
-  const parts = runs.filter((r) => startedBy.has(r)).map((r) => `${minutes(r)} for ${startedBy.get(r)!.join(', ')} (run of ${startedAtLabel(r)}, commit ${r.commit.slice(0, 7)}${r.uncommittedChanges > 0 ? ' + uncommitted changes' : ''})`);
-  return parts.length > 0 ? `the searches were run in parts: ${parts.join('; ')}` : `${minutes(run)} (every search reused)`;
+  const parts = runs
+    .filter((r) => startedBy.has(r))
+    .map(
+      (r) =>
+        `${minutes(r)} for ${startedBy.get(r)!.join(', ')} (run of ${startedAtLabel(r)}, commit ${r.commit.slice(0, 7)}${r.uncommittedChanges > 0 ? ' + uncommitted changes' : ''})`,
+    );
+  return parts.length > 0
+    ? `the searches were run in parts: ${parts.join('; ')}`
+    : `${minutes(run)} (every search reused)`;
 }
 
 async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run: RunRecord): Promise<void> {
@@ -454,12 +540,19 @@ async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run
 
   const balance = await classBalanceOf(outcomes);
   const plotFile = path.join(dir, 'accuracy.svg');
-  const spec = accuracyPlotSpec(main, `Fashion-MNIST, ${pool} training samples (${profile.name} profile): test accuracy, mean ± std of 3 models`);
+  const spec = accuracyPlotSpec(
+    main,
+    `Fashion-MNIST, ${pool} training samples (${profile.name} profile): test accuracy, mean ± std of 3 models`,
+  );
   if (spec) writeFileSync(plotFile, await renderSvg(spec));
 
   for (const o of outcomes) {
     if (!o.result) continue;
-    await writeReport({ result: o.result, outputPath: path.join(dir, 'reports', `${o.experiment.name}.html`), numClasses: o.result.numClasses });
+    await writeReport({
+      result: o.result,
+      outputPath: path.join(dir, 'reports', `${o.experiment.name}.html`),
+      numClasses: o.result.numClasses,
+    });
   }
 
   // The estimate needs a run that did all the quick profile's work, and the model speed ratio from --calibrate.
@@ -467,14 +560,27 @@ async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run
   // The latest run that did all its profile's work at the time (its work is recorded with it).
   const measured = [...runs].reverse().find((r) => r.work);
   // A run that started every search the profile has now (the profile may have grown since): the wall time to quote.
-  const complete = [...runs].reverse().find((r) => r.work && profile.experiments.every((e) => r.how[e.name] === 'started'));
+  const complete = [...runs]
+    .reverse()
+    .find((r) => r.work && profile.experiments.every((e) => r.how[e.name] === 'started'));
   const calibration = readJson<Calibration>(calibrationFile);
   if (profile.name === 'quick' && measured?.work && calibration) {
     const full = profileOf('full');
     const fullWork = profileWork(full);
-    const mainOnly = profileWork(full, full.experiments.filter((e) => e.role === 'main'));
-    const seconds = estimateSeconds({ work: measured.work, seconds: measured.wallSeconds }, fullWork, calibration.fullOverQuick);
-    const mainSeconds = estimateSeconds({ work: measured.work, seconds: measured.wallSeconds }, mainOnly, calibration.fullOverQuick);
+    const mainOnly = profileWork(
+      full,
+      full.experiments.filter((e) => e.role === 'main'),
+    );
+    const seconds = estimateSeconds(
+      { work: measured.work, seconds: measured.wallSeconds },
+      fullWork,
+      calibration.fullOverQuick,
+    );
+    const mainSeconds = estimateSeconds(
+      { work: measured.work, seconds: measured.wallSeconds },
+      mainOnly,
+      calibration.fullOverQuick,
+    );
     const perSample = (1000 * measured.wallSeconds) / trainingEquivalents(measured.work);
     estimate = {
       fullProfileSeconds: seconds,
@@ -491,14 +597,23 @@ async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run
     runs,
     experiments: outcomes.map((o) => {
       const { subsets: _subsets, ...result } = o.result ?? ({} as SearchResult);
-      return { name: o.experiment.name, label: o.experiment.label, role: o.experiment.role, switch: o.experiment.switch, workflowId: o.workflowId, error: o.error, result: o.result ? result : undefined };
+      return {
+        name: o.experiment.name,
+        label: o.experiment.label,
+        role: o.experiment.role,
+        switch: o.experiment.switch,
+        workflowId: o.workflowId,
+        error: o.error,
+        result: o.result ? result : undefined,
+      };
     }),
     classBalance: balance,
     estimate,
   };
   writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify(file, null, 1)}\n`);
 
-  const config = outcomes.find((o) => o.experiment.name === 'entropy')?.result?.config ?? parsedConfig(profile.experiments[0]);
+  const config =
+    outcomes.find((o) => o.experiment.name === 'entropy')?.result?.config ?? parsedConfig(profile.experiments[0]);
   const timed = complete ?? run;
   const md = [
     `# Subset search on Fashion-MNIST: ${profile.name} profile`,
@@ -509,7 +624,9 @@ async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run
     `- ${timed.machine}; load average at the end ${timed.loadAverageAtEnd.map((l) => l.toFixed(2)).join(' ')}`,
     `- compute backend: ${backend}`,
     `- wall time: ${wallTimeLine(runs, complete, run, profile)}`,
-    `- how each result came about in this invocation: ${Object.entries(run.how).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `- how each result came about in this invocation: ${Object.entries(run.how)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
     `- data: ${profile.prefixData ? `the first ${profile.trainSamples} training and first ${profile.testSamples} test images of Fashion-MNIST` : `Fashion-MNIST, all ${pool} training and ${profile.testSamples} test images`}`,
     `- model and training: ${config.model} width ${config.modelWidth}, ${config.training.epochs} epochs${config.training.minSteps ? ` but at least ${config.training.minSteps} optimizer steps per model (the full set's steps: smaller sets train proportionally more epochs, equal compute)` : ''}, batch ${config.training.batchSize}, ${config.training.optimizer} lr ${config.training.learningRate}, no augmentation`,
     `- search: start from a random ${config.initialSize} (build-up), targets ${config.targets.join(', ')}, each round acquires up to the next target; ensemble ${config.ensemble.members} members x checkpoints at epochs [${config.ensemble.checkpointEpochs.join(', ')}] (random acquisition: 1 member)`,
@@ -526,7 +643,8 @@ async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run
   ];
   if (ablation.columns.length > 1) {
     md.push('## Ablations (each one config switch from the entropy search)', '');
-    for (const o of outcomes.filter((x) => x.experiment.role === 'ablation')) md.push(`- ${o.experiment.label}: \`${o.experiment.switch}\``);
+    for (const o of outcomes.filter((x) => x.experiment.role === 'ablation'))
+      md.push(`- ${o.experiment.label}: \`${o.experiment.switch}\``);
     md.push('', formatMarkdownTable(ablation), '');
   }
   if (Object.keys(balance).length > 0) {
@@ -539,10 +657,29 @@ async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run
       '',
     );
   }
-  md.push('## Per-search reports', '', ...outcomes.filter((o) => o.result).map((o) => `- [${o.experiment.label}](reports/${o.experiment.name}.html) (workflow \`${o.workflowId}\`)`), '');
+  md.push(
+    '## Per-search reports',
+    '',
+    ...outcomes
+      .filter((o) => o.result)
+      .map((o) => `- [${o.experiment.label}](reports/${o.experiment.name}.html) (workflow \`${o.workflowId}\`)`),
+    '',
+  );
   const failed = outcomes.filter((o) => !o.result);
-  if (failed.length > 0) md.push('## Did not finish', '', ...failed.map((o) => `- ${o.experiment.label} (\`${o.workflowId}\`): ${o.error ?? 'failed'}`), '');
-  if (estimate) md.push('## Full profile, estimated running time on this machine', '', `About ${(estimate.fullProfileSeconds / 3600).toFixed(1)} h: ${estimate.basis}.`, '');
+  if (failed.length > 0)
+    md.push(
+      '## Did not finish',
+      '',
+      ...failed.map((o) => `- ${o.experiment.label} (\`${o.workflowId}\`): ${o.error ?? 'failed'}`),
+      '',
+    );
+  if (estimate)
+    md.push(
+      '## Full profile, estimated running time on this machine',
+      '',
+      `About ${(estimate.fullProfileSeconds / 3600).toFixed(1)} h: ${estimate.basis}.`,
+      '',
+    );
   writeFileSync(path.join(dir, 'results.md'), md.join('\n'));
   log(`results in ${path.relative(repoRoot(), dir)}/ (results.md, results.json, accuracy.svg, reports/)`);
   console.log('');
@@ -562,4 +699,3 @@ if (require.main === module) {
     process.exit(1);
   });
 }
-

@@ -36,7 +36,14 @@ async function main(): Promise<void> {
     const uris: string[] = [];
     for (let i = 0; i < count; i++) {
       const model = buildModel({ name: 'cnn-small', inputShape: [28, 28, 1], numClasses: 10, seed: i });
-      const files = await encodeCheckpoint(model, undefined, { epoch: 1, seed: i, loss: null, accuracy: null, backend: backend.name, createdBy: 'bench' });
+      const files = await encodeCheckpoint(model, undefined, {
+        epoch: 1,
+        seed: i,
+        loss: null,
+        accuracy: null,
+        backend: backend.name,
+        createdBy: 'bench',
+      });
       model.dispose();
       uris.push((await putCheckpoint(store, `bench/ckpt-${i}`, files)).uri);
     }
@@ -44,12 +51,23 @@ async function main(): Promise<void> {
     const rss = sampleRss();
     const started = Date.now();
     const result = await scoreShard(
-      { storageRoot, dataset: { kind: 'fashion-mnist' }, start: 0, count: pool, checkpoints: uris, function: 'mutual-information', seed: 0, outputKey: 'bench/scores/shard-0' },
+      {
+        storageRoot,
+        dataset: { kind: 'fashion-mnist' },
+        start: 0,
+        count: pool,
+        checkpoints: uris,
+        function: 'mutual-information',
+        seed: 0,
+        outputKey: 'bench/scores/shard-0',
+      },
       () => undefined,
     );
     const seconds = (Date.now() - started) / 1000;
     const peak = rss.stop();
-    console.log(`backend ${backend.name}: scored ${result.count} samples x ${result.models} checkpoints in ${seconds.toFixed(1)} s (${((result.count * result.models) / seconds).toFixed(0)} predictions/s)`);
+    console.log(
+      `backend ${backend.name}: scored ${result.count} samples x ${result.models} checkpoints in ${seconds.toFixed(1)} s (${((result.count * result.models) / seconds).toFixed(0)} predictions/s)`,
+    );
     console.log(`RSS before ${before.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB (target < 2048 MiB)`);
     console.log(machineLine());
     if (peak >= 2048) process.exitCode = 1;

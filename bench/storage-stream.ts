@@ -89,16 +89,29 @@ function peakRssOf(pid: number | undefined): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { mib: { type: 'string', default: '1024' }, 'gcs-mib': { type: 'string' }, 'chunk-mib': { type: 'string' }, 'no-gcs': { type: 'boolean', default: false } },
+    options: {
+      mib: { type: 'string', default: '1024' },
+      'gcs-mib': { type: 'string' },
+      'chunk-mib': { type: 'string' },
+      'no-gcs': { type: 'boolean', default: false },
+    },
   });
   const mib = Number(values.mib);
   if (!Number.isInteger(mib) || mib < 1) throw new Error(`--mib ${values.mib}: give a whole number of MiB`);
-  console.log(`storage-stream: ${mib} MiB object, MB = MiB; ${os.cpus()[0]?.model} x ${os.cpus().length}, Node ${process.version}, ${os.platform()} ${os.release()}`);
-  console.log(`load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; RSS before: ${(process.memoryUsage.rss() / MiB).toFixed(0)} MiB`);
+  console.log(
+    `storage-stream: ${mib} MiB object, MB = MiB; ${os.cpus()[0]?.model} x ${os.cpus().length}, Node ${process.version}, ${os.platform()} ${os.release()}`,
+  );
+  console.log(
+    `load average at start: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}; RSS before: ${(process.memoryUsage.rss() / MiB).toFixed(0)} MiB`,
+  );
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'winnow-bench-storage-'));
   let allOk = true;
   try {
-    allOk = (await measure('file:// (tmp dir)', openStore(pathToFileURL(path.join(scratch, 'store')).href), mib)) && allOk;
+    allOk =
+      (await measure('file:// (tmp dir)', openStore(pathToFileURL(path.join(scratch, 'store')).href), mib)) && allOk;
     if (!values['no-gcs']) {
       const gcs = await startFakeGcs({ backend: { filesystemRoot: path.join(scratch, 'gcs') } });
       try {
@@ -106,7 +119,12 @@ async function main(): Promise<void> {
         const chunkSize = values['chunk-mib'] === undefined ? undefined : Number(values['chunk-mib']) * MiB;
         const store = openStore('gs://winnow-bench/b', { gcs: { apiEndpoint: gcs.endpoint, chunkSize } });
         const gcsMib = Number(values['gcs-mib'] ?? mib);
-        allOk = (await measure(`gs:// (fake-gcs-server, ${chunkSize ? `${values['chunk-mib']} MiB chunks` : 'one request'})`, store, gcsMib)) && allOk;
+        allOk =
+          (await measure(
+            `gs:// (fake-gcs-server, ${chunkSize ? `${values['chunk-mib']} MiB chunks` : 'one request'})`,
+            store,
+            gcsMib,
+          )) && allOk;
         console.log(`fake-gcs-server's own peak RSS (VmHWM): ${peakRssOf(gcs.pid)}`);
       } finally {
         await gcs.stop();
@@ -115,7 +133,12 @@ async function main(): Promise<void> {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  console.log(`load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average at end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   if (!allOk) process.exitCode = 1;
 }
 

@@ -53,13 +53,16 @@ interface BackendResult {
 }
 
 function parseOptions(argv: string[]): Options {
-  const get = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const get = (name: string): string | undefined =>
+    argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const backends = (get('backends') ?? allBackends.join(',')).split(',') as BenchBackend[];
-  for (const b of backends) if (!allBackends.includes(b)) throw new Error(`--backends: unknown backend ${b}; use ${allBackends.join(', ')}`);
+  for (const b of backends)
+    if (!allBackends.includes(b)) throw new Error(`--backends: unknown backend ${b}; use ${allBackends.join(', ')}`);
   const padding = get('padding') ?? 'same';
   if (padding !== 'same' && padding !== 'valid') throw new Error(`--padding must be same or valid, got ${padding}`);
   const optimizer = get('optimizer') ?? 'momentum';
-  if (optimizer !== 'momentum' && optimizer !== 'adam') throw new Error(`--optimizer must be momentum or adam, got ${optimizer}`);
+  if (optimizer !== 'momentum' && optimizer !== 'adam')
+    throw new Error(`--optimizer must be momentum or adam, got ${optimizer}`);
   return {
     backends,
     padding,
@@ -122,7 +125,10 @@ async function runBackend(name: BenchBackend, options: Options): Promise<Backend
   const { x, y } = benchBatch(tf, o.batch);
   const losses: number[] = [];
   const trainStep = () => {
-    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, applyForTraining(model, x)) as TF.Scalar, true);
+    const loss = optimizer.minimize(
+      () => tf.losses.softmaxCrossEntropy(y, applyForTraining(model, x)) as TF.Scalar,
+      true,
+    );
     losses.push(loss!.dataSync()[0]);
     loss!.dispose();
   };
@@ -141,10 +147,20 @@ async function runBackend(name: BenchBackend, options: Options): Promise<Backend
   const infer = timeSteps(inferStep, o.seconds, slow ? Math.max(3, o.cpuSteps) : 10_000, o.batch);
   const leaked = tf.memory().numTensors - before;
   if (leaked !== 0) throw new Error(`${name}: ${leaked} tensors leaked by the benchmark steps`);
-  return { backend: name, detail: `${detail}, batch ${o.batch}`, train, infer, lossFirst: losses[0], lossLast: losses[losses.length - 1] };
+  return {
+    backend: name,
+    detail: `${detail}, batch ${o.batch}`,
+    train,
+    infer,
+    lossFirst: losses[0],
+    lossLast: losses[losses.length - 1],
+  };
 }
 
-function runInOwnProcess(name: BenchBackend, argv: string[]): Promise<BackendResult | { backend: BenchBackend; error: string }> {
+function runInOwnProcess(
+  name: BenchBackend,
+  argv: string[],
+): Promise<BackendResult | { backend: BenchBackend; error: string }> {
   return new Promise((resolve) => {
     const child = fork(__filename, ['--child', name, ...argv], { env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
     let result: BackendResult | undefined;
@@ -176,7 +192,9 @@ async function main(): Promise<void> {
   const o = parseOptions(argv);
   const cpus = os.cpus();
   console.log(machineLine());
-  console.log(`model: conv3x3x32-maxpool-conv3x3x64-maxpool-dense128-dense10 relu, padding ${o.padding}, batch ${o.batch}, 28x28x1, optimizer ${o.optimizer === 'adam' ? 'adam(1e-3)' : 'sgd momentum(0.01, 0.9)'}`);
+  console.log(
+    `model: conv3x3x32-maxpool-conv3x3x64-maxpool-dense128-dense10 relu, padding ${o.padding}, batch ${o.batch}, 28x28x1, optimizer ${o.optimizer === 'adam' ? 'adam(1e-3)' : 'sgd momentum(0.01, 0.9)'}`,
+  );
   const rows: (BackendResult | { backend: BenchBackend; error: string })[] = [];
   for (const name of o.backends) {
     const r = await runInOwnProcess(name, argv);
@@ -192,7 +210,13 @@ async function main(): Promise<void> {
         `inference ${format(r.infer.imagesPerSecond)} images/s (${r.infer.steps} steps, cpu ${format(r.infer.cpuMsPerStep)} ms/step, loadavg ${la(r.infer)})`,
     );
   }
-  console.log(JSON.stringify({ machine: { cpu: cpus[0]?.model, cores: cpus.length, node: process.version }, options: o, results: rows }));
+  console.log(
+    JSON.stringify({
+      machine: { cpu: cpus[0]?.model, cores: cpus.length, node: process.version },
+      options: o,
+      results: rows,
+    }),
+  );
 }
 
 main().catch((err) => {

@@ -133,7 +133,9 @@ function readConfigFile(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new UsageError(`--config ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new UsageError(
+      `--config ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   try {
     return JSON.parse(text) as unknown;
@@ -163,8 +165,20 @@ async function start(client: Client, values: Values, io: Io, namespace: string):
   });
   const started = await startSearch(client, config, { workflowId: values.id });
   const link = workflowUiUrl(uiBase(values), namespace, started.workflowId);
-  if (values.json) io.out(JSON.stringify({ workflowId: started.workflowId, runId: started.runId, searchId: started.searchId, ui: link, config: started.config }));
-  else io.out(`started search ${started.workflowId} (search id ${started.searchId})\n  watch: winnow watch ${started.workflowId}\n  UI:    ${link}`);
+  if (values.json)
+    io.out(
+      JSON.stringify({
+        workflowId: started.workflowId,
+        runId: started.runId,
+        searchId: started.searchId,
+        ui: link,
+        config: started.config,
+      }),
+    );
+  else
+    io.out(
+      `started search ${started.workflowId} (search id ${started.searchId})\n  watch: winnow watch ${started.workflowId}\n  UI:    ${link}`,
+    );
   return values.watch ? watch(client, started.workflowId, values, io) : exitCodes.ok;
 }
 
@@ -173,9 +187,22 @@ function recordSummary(record: SearchRecord): string {
   if (record.progress) lines.push(...progressLines(record.progress).map((l) => `  ${l}`));
   if (record.result) lines.push('', formatResultTable(record.result));
   else if (record.evaluations.length > 0 && record.poolSize) {
-    lines.push('', formatResultTable({ ...record, storageRoot: record.storageRoot ?? '', poolSize: record.poolSize, subsets: {}, computeBackend: '' }));
+    lines.push(
+      '',
+      formatResultTable({
+        ...record,
+        storageRoot: record.storageRoot ?? '',
+        poolSize: record.poolSize,
+        subsets: {},
+        computeBackend: '',
+      }),
+    );
   }
-  if (record.failure) lines.push(`  failure: ${record.failure}`, `  restart it from its last completed round: winnow restart ${record.workflowId}`);
+  if (record.failure)
+    lines.push(
+      `  failure: ${record.failure}`,
+      `  restart it from its last completed round: winnow restart ${record.workflowId}`,
+    );
   return lines.join('\n');
 }
 
@@ -196,10 +223,23 @@ async function status(client: Client, positionals: string[], values: Values, io:
     io.out('no searches yet: start one with `winnow start --dataset fashion-mnist --targets 4000,6000`');
     return exitCodes.ok;
   }
-  const rows = searches.map((s) => [s.workflowId, s.status.toLowerCase(), s.dataset ?? '-', String(s.round ?? '-'), String(s.subsetSize ?? '-'), s.startTime.toISOString().replace('T', ' ').slice(0, 19)]);
+  const rows = searches.map((s) => [
+    s.workflowId,
+    s.status.toLowerCase(),
+    s.dataset ?? '-',
+    String(s.round ?? '-'),
+    String(s.subsetSize ?? '-'),
+    s.startTime.toISOString().replace('T', ' ').slice(0, 19),
+  ]);
   const header = ['workflow id', 'status', 'dataset', 'round', 'subset', 'started (UTC)'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  for (const row of [header, ...rows]) io.out(row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+  for (const row of [header, ...rows])
+    io.out(
+      row
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    );
   return exitCodes.ok;
 }
 
@@ -212,7 +252,8 @@ async function watch(client: Client, workflowId: string, values: Values, io: Io)
     const summary = await describeSearch(client, workflowId);
     if (summary.status !== 'RUNNING') {
       const record = await loadSearchRecord(client, workflowId);
-      if (values.json) io.out(JSON.stringify({ status: record.status, result: record.result, failure: record.failure }));
+      if (values.json)
+        io.out(JSON.stringify({ status: record.status, result: record.result, failure: record.failure }));
       else io.out(recordSummary(record));
       return record.status === 'COMPLETED' ? exitCodes.ok : exitCodes.failed;
     }
@@ -244,7 +285,10 @@ async function watch(client: Client, workflowId: string, values: Values, io: Io)
 /** `unpause`: a paused search goes on. */
 async function unpause(client: Client, workflowId: string, values: Values, io: Io): Promise<number> {
   const summary = await describeSearch(client, workflowId);
-  if (summary.status !== 'RUNNING') throw new OperationRefused(`search ${workflowId} is ${summary.status.toLowerCase()}, not running; a failed search is restarted with \`winnow restart ${workflowId}\``);
+  if (summary.status !== 'RUNNING')
+    throw new OperationRefused(
+      `search ${workflowId} is ${summary.status.toLowerCase()}, not running; a failed search is restarted with \`winnow restart ${workflowId}\``,
+    );
   await unpauseSearch(client, workflowId);
   if (values.json) io.out(JSON.stringify({ workflowId, action: 'unpaused' }));
   else io.out(`search ${workflowId}: unpause signal sent; it goes on after its pause`);
@@ -254,18 +298,30 @@ async function unpause(client: Client, workflowId: string, values: Values, io: I
 /** `restart`: a new search from a failed, terminated or cancelled one's last completed round. */
 async function restart(client: Client, workflowId: string, values: Values, io: Io): Promise<number> {
   const summary = await describeSearch(client, workflowId);
-  if (summary.status === 'RUNNING') throw new OperationRefused(`search ${workflowId} is running; nothing to restart (a paused one goes on with \`winnow unpause ${workflowId}\`)`);
-  if (summary.status === 'COMPLETED') throw new OperationRefused(`search ${workflowId} already completed; nothing to restart`);
+  if (summary.status === 'RUNNING')
+    throw new OperationRefused(
+      `search ${workflowId} is running; nothing to restart (a paused one goes on with \`winnow unpause ${workflowId}\`)`,
+    );
+  if (summary.status === 'COMPLETED')
+    throw new OperationRefused(`search ${workflowId} already completed; nothing to restart`);
   const restarted = await restartSearch(client, workflowId, values.id);
-  if (values.json) io.out(JSON.stringify({ workflowId, action: 'restarted', newWorkflowId: restarted.workflowId, round: restarted.round }));
-  else io.out(`search ${workflowId} was ${summary.status.toLowerCase()}: restarted as ${restarted.workflowId} from round ${restarted.round} (completed rounds kept)`);
+  if (values.json)
+    io.out(
+      JSON.stringify({ workflowId, action: 'restarted', newWorkflowId: restarted.workflowId, round: restarted.round }),
+    );
+  else
+    io.out(
+      `search ${workflowId} was ${summary.status.toLowerCase()}: restarted as ${restarted.workflowId} from round ${restarted.round} (completed rounds kept)`,
+    );
   return exitCodes.ok;
 }
 
 /** `resume`, the name both had before: unpause a running search, restart any other. */
 async function resume(client: Client, workflowId: string, values: Values, io: Io): Promise<number> {
   const summary = await describeSearch(client, workflowId);
-  return summary.status === 'RUNNING' ? unpause(client, workflowId, values, io) : restart(client, workflowId, values, io);
+  return summary.status === 'RUNNING'
+    ? unpause(client, workflowId, values, io)
+    : restart(client, workflowId, values, io);
 }
 
 class OperationRefused extends Error {}
@@ -276,17 +332,33 @@ function storeRootOf(record: SearchRecord): string {
 
 async function exportSubset(client: Client, workflowId: string, values: Values, io: Io): Promise<number> {
   const format = (values.format ?? (values.out ? formatFromPath(values.out) : undefined) ?? 'json') as ExportFormat;
-  if (!exportFormats.includes(format)) throw new UsageError(`--format ${values.format}: use one of ${exportFormats.join(', ')}`);
+  if (!exportFormats.includes(format))
+    throw new UsageError(`--format ${values.format}: use one of ${exportFormats.join(', ')}`);
   const record = await loadSearchRecord(client, workflowId);
   const sizes = record.evaluations.map((e) => e.size);
-  if (sizes.length === 0) throw new SearchNotUsable(workflowId, 'no subset has been evaluated yet; wait for the first target size (see `winnow status`)');
+  if (sizes.length === 0)
+    throw new SearchNotUsable(
+      workflowId,
+      'no subset has been evaluated yet; wait for the first target size (see `winnow status`)',
+    );
   const size = values.size === undefined ? Math.max(...sizes) : positiveInt('size', values.size, 0);
   const row = record.evaluations.find((e) => e.size === size);
-  if (!row) throw new UsageError(`--size ${size}: no evaluated subset of that size; evaluated sizes: ${sizes.join(', ')}`);
+  if (!row)
+    throw new UsageError(`--size ${size}: no evaluated subset of that size; evaluated sizes: ${sizes.join(', ')}`);
   const store = openStore(storeRootOf(record));
   const text = (await store.get(row.subsetUri)).toString('utf8');
   const manifest = parseSubsetManifest(text, row.subsetUri);
-  const body = formatSubset({ searchId: record.searchId, size, poolSize: manifest.poolSize, manifestUri: row.subsetUri, indices: manifest.indices, lineage: manifest.lineage }, format);
+  const body = formatSubset(
+    {
+      searchId: record.searchId,
+      size,
+      poolSize: manifest.poolSize,
+      manifestUri: row.subsetUri,
+      indices: manifest.indices,
+      lineage: manifest.lineage,
+    },
+    format,
+  );
   if (!values.out) {
     process.stdout.write(body);
     return exitCodes.ok;
@@ -342,7 +414,9 @@ async function dispatch(command: string, positionals: string[], values: Values, 
   try {
     client = await connectClient(settings);
   } catch (err) {
-    throw new Unreachable(`cannot reach the Temporal server at ${settings.address} (${(err as Error).message}); start one with \`npm run server\` or set TEMPORAL_ADDRESS`);
+    throw new Unreachable(
+      `cannot reach the Temporal server at ${settings.address} (${(err as Error).message}); start one with \`npm run server\` or set TEMPORAL_ADDRESS`,
+    );
   }
   try {
     switch (command) {
@@ -356,9 +430,13 @@ async function dispatch(command: string, positionals: string[], values: Values, 
       case 'stop': {
         const id = needId(positionals, command);
         const summary = await describeSearch(client, id);
-        if (summary.status !== 'RUNNING') throw new OperationRefused(`search ${id} is ${summary.status.toLowerCase()}, not running`);
+        if (summary.status !== 'RUNNING')
+          throw new OperationRefused(`search ${id} is ${summary.status.toLowerCase()}, not running`);
         await (command === 'pause' ? pauseSearch(client, id) : stopSearchAfterRound(client, id));
-        const what = command === 'pause' ? 'pauses after the step in flight' : 'finishes after the current round (its subset is still evaluated)';
+        const what =
+          command === 'pause'
+            ? 'pauses after the step in flight'
+            : 'finishes after the current round (its subset is still evaluated)';
         if (values.json) io.out(JSON.stringify({ workflowId: id, action: command }));
         else io.out(`search ${id} ${what}`);
         return exitCodes.ok;
@@ -403,7 +481,10 @@ async function dispatch(command: string, positionals: string[], values: Values, 
 class Unreachable extends Error {}
 
 /** Runs one command line; returns the exit code. Errors become one line on stderr. */
-export async function runCli(argv: string[], io: Io = { out: (l) => console.log(l), err: (l) => console.error(l) }): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: Io = { out: (l) => console.log(l), err: (l) => console.error(l) },
+): Promise<number> {
   let parsed: { values: Values; positionals: string[] };
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });

@@ -3,7 +3,11 @@ import { Client, Connection } from '@temporalio/client';
 import { connectionSettings, type ConnectionSettings } from '../infra/env';
 
 export async function connectClient(settings: ConnectionSettings = connectionSettings()): Promise<Client> {
-  const connection = await Connection.connect({ address: settings.address, tls: settings.tls, apiKey: settings.apiKey });
+  const connection = await Connection.connect({
+    address: settings.address,
+    tls: settings.tls,
+    apiKey: settings.apiKey,
+  });
   return new Client({ connection, namespace: settings.namespace });
 }
 

@@ -7,7 +7,12 @@
 import { Connection } from '@temporalio/client';
 import { startDevServer, type DevServer } from '../infra/dev-server';
 import { connectionSettings } from '../infra/env';
-import { connectWorker, createGpuWorker, createOrchestratorWorker, installWorkerRuntime } from '../workers/create-workers';
+import {
+  connectWorker,
+  createGpuWorker,
+  createOrchestratorWorker,
+  installWorkerRuntime,
+} from '../workers/create-workers';
 import { subsetSearch } from '../workflows';
 import type { SearchConfigInput } from '../contracts/config';
 import { progressQuery } from '../workflows/definitions';
@@ -48,7 +53,9 @@ async function main(): Promise<void> {
   let server: DevServer | undefined;
   let uiBase = process.env.WINNOW_UI_URL ?? 'http://localhost:8233';
   if (!(await serverAnswers(settings.address))) {
-    console.log(`[demo] no Temporal server on ${settings.address}: starting the dev server (history in state/temporal.db)`);
+    console.log(
+      `[demo] no Temporal server on ${settings.address}: starting the dev server (history in state/temporal.db)`,
+    );
     server = await startDevServer({ namespace: settings.namespace });
     settings = { ...settings, address: server.address };
     uiBase = server.uiUrl;
@@ -64,19 +71,29 @@ async function main(): Promise<void> {
     ]);
     const workflowId = `demo-${new Date().toISOString().replace(/[:.]/g, '-').toLowerCase()}`;
     const run = async () => {
-      const handle = await client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [demoConfig] });
-      console.log(`[demo] search ${workflowId} started; watch it at ${workflowUiUrl(uiBase, settings.namespace, workflowId)}`);
+      const handle = await client.workflow.start(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId,
+        args: [demoConfig],
+      });
+      console.log(
+        `[demo] search ${workflowId} started; watch it at ${workflowUiUrl(uiBase, settings.namespace, workflowId)}`,
+      );
       let last = '';
       const timer = setInterval(() => {
         // After continue-as-new the handle follows the latest run of the search.
-        client.workflow.getHandle(workflowId).query(progressQuery).then(
-          (p) => {
-            const line = `round ${p.round}, ${p.phase}: subset ${p.subsetSize}, members ${p.membersTrained}/${p.members}, shards ${p.shardsScored}/${p.shards}`;
-            if (line !== last) console.log(`[demo] ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s  ${line}`);
-            last = line;
-          },
-          () => undefined,
-        );
+        client.workflow
+          .getHandle(workflowId)
+          .query(progressQuery)
+          .then(
+            (p) => {
+              const line = `round ${p.round}, ${p.phase}: subset ${p.subsetSize}, members ${p.membersTrained}/${p.members}, shards ${p.shardsScored}/${p.shards}`;
+              if (line !== last)
+                console.log(`[demo] ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s  ${line}`);
+              last = line;
+            },
+            () => undefined,
+          );
       }, 1000);
       try {
         return await handle.result();
@@ -96,11 +113,20 @@ async function main(): Promise<void> {
     console.log('history per run (one run per round) and time outside activities:');
     console.log(formatHistoryStats(await searchHistoryStats(client, workflowId)));
     console.log('');
-    const report = await writeReport({ result, outputPath: path.resolve('state', 'reports', `${result.searchId}.html`), numClasses: result.numClasses });
+    const report = await writeReport({
+      result,
+      outputPath: path.resolve('state', 'reports', `${result.searchId}.html`),
+      numClasses: result.numClasses,
+    });
     console.log(`report           ${report}`);
     console.log(`wall time        ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    console.log(`winnow CLI       npx winnow status ${workflowId}   (export: npx winnow export ${workflowId} --out subset.csv)`);
-    if (server) console.log('The dev server stops now; `npm run server` keeps it (and the UI on :8233) running, with this run in its history.');
+    console.log(
+      `winnow CLI       npx winnow status ${workflowId}   (export: npx winnow export ${workflowId} --out subset.csv)`,
+    );
+    if (server)
+      console.log(
+        'The dev server stops now; `npm run server` keeps it (and the UI on :8233) running, with this run in its history.',
+      );
   } finally {
     await client.connection.close();
     await workerConnection.close();

@@ -53,7 +53,16 @@ function mergeIntervals(a: Interval[], b: Interval[]): Interval[] {
 }
 
 export function runStats(events: readonly HistoryEvent[]): RunStats {
-  if (events.length === 0) return { events: 0, seconds: 0, activitySeconds: 0, queuedSeconds: 0, childSeconds: 0, orchestrationSeconds: 0, activities: 0 };
+  if (events.length === 0)
+    return {
+      events: 0,
+      seconds: 0,
+      activitySeconds: 0,
+      queuedSeconds: 0,
+      childSeconds: 0,
+      orchestrationSeconds: 0,
+      activities: 0,
+    };
   const start = millis(events[0]);
   const end = millis(events[events.length - 1]);
   const scheduled = new Map<string, number>();
@@ -68,7 +77,10 @@ export function runStats(events: readonly HistoryEvent[]): RunStats {
     const startedAttrs = e.activityTaskStartedEventAttributes;
     if (startedAttrs) started.set(String(startedAttrs.scheduledEventId), millis(e));
     const closed =
-      e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes ?? e.activityTaskCanceledEventAttributes;
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.activityTaskTimedOutEventAttributes ??
+      e.activityTaskCanceledEventAttributes;
     if (closed) {
       const key = String(closed.scheduledEventId);
       const s = scheduled.get(key) ?? millis(e);
@@ -79,7 +91,9 @@ export function runStats(events: readonly HistoryEvent[]): RunStats {
     const childInitiated = e.startChildWorkflowExecutionInitiatedEventAttributes;
     if (childInitiated) childStarted.set(id, millis(e));
     const childClosed =
-      e.childWorkflowExecutionCompletedEventAttributes ?? e.childWorkflowExecutionFailedEventAttributes ?? e.childWorkflowExecutionTerminatedEventAttributes;
+      e.childWorkflowExecutionCompletedEventAttributes ??
+      e.childWorkflowExecutionFailedEventAttributes ??
+      e.childWorkflowExecutionTerminatedEventAttributes;
     if (childClosed) children.push([childStarted.get(String(childClosed.initiatedEventId)) ?? millis(e), millis(e)]);
   }
   const run = unionLength(running);

@@ -21,19 +21,30 @@ export interface RestartedSearch {
   round: number;
 }
 
-export async function restartFailedSearch(client: Client, failedWorkflowId: string, newWorkflowId?: string): Promise<RestartedSearch> {
+export async function restartFailedSearch(
+  client: Client,
+  failedWorkflowId: string,
+  newWorkflowId?: string,
+): Promise<RestartedSearch> {
   const handle = client.workflow.getHandle(failedWorkflowId);
   const description = await handle.describe();
   if (!restartable.has(description.status.name)) {
-    throw new Error(`search ${failedWorkflowId} is ${description.status.name}; only a failed, terminated, timed-out or cancelled search can be restarted`);
+    throw new Error(
+      `search ${failedWorkflowId} is ${description.status.name}; only a failed, terminated, timed-out or cancelled search can be restarted`,
+    );
   }
   const history = await handle.fetchHistory();
   const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
   const payloads = started?.input?.payloads ?? [];
-  if (payloads.length === 0) throw new Error(`search ${failedWorkflowId}: its last run has no recorded input to restart from`);
-  const [config, state] = payloads.map((p) => defaultPayloadConverter.fromPayload<unknown>(p)) as [Record<string, unknown>, SearchState | undefined];
+  if (payloads.length === 0)
+    throw new Error(`search ${failedWorkflowId}: its last run has no recorded input to restart from`);
+  const [config, state] = payloads.map((p) => defaultPayloadConverter.fromPayload<unknown>(p)) as [
+    Record<string, unknown>,
+    SearchState | undefined,
+  ];
   // Keep the artifact folder: without a carried state the search id would otherwise follow the new workflow id.
-  const searchId = state?.searchId ?? (typeof config.searchId === 'string' ? config.searchId : deriveSearchId(failedWorkflowId));
+  const searchId =
+    state?.searchId ?? (typeof config.searchId === 'string' ? config.searchId : deriveSearchId(failedWorkflowId));
   const args: Parameters<typeof subsetSearch> = state ? [{ ...config, searchId }, state] : [{ ...config, searchId }];
   const workflowId = newWorkflowId ?? `${failedWorkflowId}-restarted-${Date.now().toString(36)}`;
   await client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args });

@@ -4,11 +4,29 @@
  * `Client` (see connectClient) and a search's workflow id. The `winnow` CLI is
  * built on these.
  */
-import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowExecutionInfo,
+} from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { subsetSearch, type SearchResult } from '../workflows';
-import { formatConfigProblems, parseSearchConfig, type SearchConfig, type SearchConfigInput } from '../contracts/config';
-import { pauseSignal, progressQuery, setTargetsUpdate, stopAfterRoundSignal, unpauseSignal, type SearchProgress } from '../workflows/definitions';
+import {
+  formatConfigProblems,
+  parseSearchConfig,
+  type SearchConfig,
+  type SearchConfigInput,
+} from '../contracts/config';
+import {
+  pauseSignal,
+  progressQuery,
+  setTargetsUpdate,
+  stopAfterRoundSignal,
+  unpauseSignal,
+  type SearchProgress,
+} from '../workflows/definitions';
 import { deriveSearchId } from '../contracts/search-id';
 import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from '../workflows/search-attributes';
 import { TaskQueue } from '../contracts/task-queues';
@@ -37,7 +55,9 @@ export class SearchNotFound extends Error {
 /** A query got no answer in time: usually no orchestrator worker is running. */
 export class NoWorkerAnswered extends Error {
   constructor(workflowId: string, seconds: number) {
-    super(`search ${workflowId}: no orchestrator worker answered within ${seconds} s; start one with \`npm run worker:orchestrator\``);
+    super(
+      `search ${workflowId}: no orchestrator worker answered within ${seconds} s; start one with \`npm run worker:orchestrator\``,
+    );
     this.name = 'NoWorkerAnswered';
   }
 }
@@ -50,19 +70,36 @@ export interface StartedSearch {
 }
 
 /** Validates the config here (so mistakes surface before anything starts), then starts the search. */
-export async function startSearch(client: Client, config: SearchConfigInput | unknown, options: { workflowId?: string } = {}): Promise<StartedSearch> {
+export async function startSearch(
+  client: Client,
+  config: SearchConfigInput | unknown,
+  options: { workflowId?: string } = {},
+): Promise<StartedSearch> {
   const parsed = parseSearchConfig(config);
   if (!parsed.ok) throw new InvalidSearchConfig(parsed.problems);
-  const workflowId = options.workflowId ?? parsed.config.searchId ?? `search-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
-  const handle = await client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [config] });
-  return { workflowId, runId: handle.firstExecutionRunId, searchId: parsed.config.searchId ?? deriveSearchId(workflowId), config: parsed.config };
+  const workflowId =
+    options.workflowId ??
+    parsed.config.searchId ??
+    `search-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
+  const handle = await client.workflow.start(subsetSearch, {
+    taskQueue: TaskQueue.orchestrator,
+    workflowId,
+    args: [config],
+  });
+  return {
+    workflowId,
+    runId: handle.firstExecutionRunId,
+    searchId: parsed.config.searchId ?? deriveSearchId(workflowId),
+    config: parsed.config,
+  };
 }
 
 async function withNotFound<T>(workflowId: string, body: () => Promise<T>): Promise<T> {
   try {
     return await body();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError || (err as { name?: string }).name === 'WorkflowNotFoundError') throw new SearchNotFound(workflowId);
+    if (err instanceof WorkflowNotFoundError || (err as { name?: string }).name === 'WorkflowNotFoundError')
+      throw new SearchNotFound(workflowId);
     throw err;
   }
 }
@@ -78,7 +115,11 @@ function withTimeout<T>(promise: Promise<T>, seconds: number, onTimeout: () => E
 /** The live progress of a running search (follows continue-as-new to the latest run). */
 export function getProgress(client: Client, workflowId: string, timeoutSeconds = 10): Promise<SearchProgress> {
   return withNotFound(workflowId, () =>
-    withTimeout(client.workflow.getHandle(workflowId).query(progressQuery), timeoutSeconds, () => new NoWorkerAnswered(workflowId, timeoutSeconds)),
+    withTimeout(
+      client.workflow.getHandle(workflowId).query(progressQuery),
+      timeoutSeconds,
+      () => new NoWorkerAnswered(workflowId, timeoutSeconds),
+    ),
   );
 }
 
@@ -143,7 +184,12 @@ export interface SearchSummary {
   winnowStatus?: string;
 }
 
-function summaryOf(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'status' | 'startTime' | 'closeTime' | 'typedSearchAttributes'>): SearchSummary {
+function summaryOf(
+  info: Pick<
+    WorkflowExecutionInfo,
+    'workflowId' | 'runId' | 'status' | 'startTime' | 'closeTime' | 'typedSearchAttributes'
+  >,
+): SearchSummary {
   const attrs = info.typedSearchAttributes;
   return {
     workflowId: info.workflowId,
@@ -164,7 +210,10 @@ export function describeSearch(client: Client, workflowId: string): Promise<Sear
 }
 
 /** Recent searches, newest first (latest run of each). `query` is extra Temporal visibility filter text. */
-export async function listSearches(client: Client, options: { limit?: number; query?: string } = {}): Promise<SearchSummary[]> {
+export async function listSearches(
+  client: Client,
+  options: { limit?: number; query?: string } = {},
+): Promise<SearchSummary[]> {
   const filter = `WorkflowType = 'subsetSearch'${options.query ? ` AND (${options.query})` : ''}`;
   const found: SearchSummary[] = [];
   const seen = new Set<string>();
@@ -186,7 +235,8 @@ export async function failureOf(client: Client, workflowId: string): Promise<str
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) return (err as Error).message;
     const messages: string[] = [];
-    for (let cause: unknown = err.cause; cause instanceof Error; cause = (cause as { cause?: unknown }).cause) messages.push(cause.message);
+    for (let cause: unknown = err.cause; cause instanceof Error; cause = (cause as { cause?: unknown }).cause)
+      messages.push(cause.message);
     return messages.at(-1) ?? err.message;
   }
 }

@@ -9,7 +9,8 @@ export interface SearchHistoryStats {
 
 export async function searchHistoryStats(client: Client, workflowId: string): Promise<SearchHistoryStats> {
   const runIds: string[] = [];
-  for await (const info of client.workflow.list({ query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'` })) runIds.push(info.runId);
+  for await (const info of client.workflow.list({ query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'` }))
+    runIds.push(info.runId);
   const runs: SearchHistoryStats['runs'] = [];
   for (const runId of runIds) {
     const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();

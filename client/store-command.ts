@@ -51,9 +51,15 @@ export async function listArtifacts(prefix: string, options: StoreCommandOptions
 }
 
 /** Deletes (with `confirm`) or only counts the artifacts of every search whose id starts with `searchIdPrefix`. */
-export async function cleanSearches(searchIdPrefix: string, confirm: boolean, options: StoreCommandOptions = {}): Promise<CleanResult> {
+export async function cleanSearches(
+  searchIdPrefix: string,
+  confirm: boolean,
+  options: StoreCommandOptions = {},
+): Promise<CleanResult> {
   if (!searchIdPrefixPattern.test(searchIdPrefix)) {
-    throw new Error(`clean ${JSON.stringify(searchIdPrefix)}: give the start of a search id (lower-case letters, digits, ".", "_", "-"), not a path or URI`);
+    throw new Error(
+      `clean ${JSON.stringify(searchIdPrefix)}: give the start of a search id (lower-case letters, digits, ".", "_", "-"), not a path or URI`,
+    );
   }
   const store = openStore(storeRootFor(searchIdPrefix, options), options);
   const objects = await store.list(searchIdPrefix);
@@ -85,7 +91,11 @@ export async function runStoreCommand(argv: string[], print: (line: string) => v
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { root: { type: 'string' }, yes: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+      options: {
+        root: { type: 'string' },
+        yes: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
     });
   } catch (err) {
     print(`${(err as Error).message}\n${usage}`);
@@ -105,7 +115,9 @@ export async function runStoreCommand(argv: string[], print: (line: string) => v
     if (command === 'list') {
       const result = await listArtifacts(arg, options);
       for (const o of result.objects) print(`${String(o.bytes).padStart(12)}  ${o.uri}`);
-      print(`${result.objects.length} objects, ${formatBytes(result.bytes)} under ${isUri(arg) ? arg : `${result.root}/${arg}`}`);
+      print(
+        `${result.objects.length} objects, ${formatBytes(result.bytes)} under ${isUri(arg) ? arg : `${result.root}/${arg}`}`,
+      );
       return 0;
     }
     const result = await cleanSearches(arg, parsed.values.yes ?? false, options);

@@ -58,7 +58,10 @@ async function tryLoad(name: BackendName, load: ModuleLoader): Promise<typeof TF
 }
 
 /** Tries the backends in order (or only the preferred one) and returns the first that loads. */
-export async function chooseComputeBackend(preference: BackendPreference, load: ModuleLoader = loadModule): Promise<ComputeBackend> {
+export async function chooseComputeBackend(
+  preference: BackendPreference,
+  load: ModuleLoader = loadModule,
+): Promise<ComputeBackend> {
   const order = preference === 'auto' ? backendNames : [preference];
   const skipped: string[] = [];
   for (const name of order) {
@@ -74,7 +77,9 @@ export async function chooseComputeBackend(preference: BackendPreference, load: 
 let chosen: Promise<ComputeBackend> | undefined;
 
 /** Loads the backend once per process; later calls return the same one. */
-export function initComputeBackend(preference: BackendPreference = parseBackendPreference(process.env.WINNOW_BACKEND)): Promise<ComputeBackend> {
+export function initComputeBackend(
+  preference: BackendPreference = parseBackendPreference(process.env.WINNOW_BACKEND),
+): Promise<ComputeBackend> {
   chosen ??= chooseComputeBackend(preference);
   return chosen;
 }

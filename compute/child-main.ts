@@ -23,7 +23,8 @@ process.on('SIGINT', requestStop);
 // Inputs are typed by the activity that sends them (activities/*.ts); the child trusts its parent.
 const tasks: Record<string, Task> = {
   probe: () => probeComputeBackend(),
-  trainMember: (input, report) => trainMember(input as TrainMemberInput, report, { stopRequested: () => stopRequested }),
+  trainMember: (input, report) =>
+    trainMember(input as TrainMemberInput, report, { stopRequested: () => stopRequested }),
   scoreShard: (input, report) => scoreShard(input as ScoreShardInput, report),
   evaluate: (input) => evaluateCheckpoints(input as EvaluateInput),
 };
@@ -52,7 +53,12 @@ process.on('message', (raw) => {
       const failureType = (e as { failureType?: unknown }).failureType;
       send({
         type: 'error',
-        error: { name: e.name, message: e.message, stack: e.stack, failureType: typeof failureType === 'string' ? failureType : undefined },
+        error: {
+          name: e.name,
+          message: e.message,
+          stack: e.stack,
+          failureType: typeof failureType === 'string' ? failureType : undefined,
+        },
       });
     },
   );

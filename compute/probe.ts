@@ -21,5 +21,12 @@ export async function probeComputeBackend(): Promise<ComputeProbe> {
   });
   const value = (await checksum.data())[0];
   checksum.dispose();
-  return { backend: name, skipped, tfjsVersion: tf.version.tfjs, host: os.hostname(), pid: process.pid, checksum: value };
+  return {
+    backend: name,
+    skipped,
+    tfjsVersion: tf.version.tfjs,
+    host: os.hostname(),
+    pid: process.pid,
+    checksum: value,
+  };
 }

@@ -16,7 +16,8 @@ export const artifactPaths = {
    * (a kill mid-write) still leaves the previous state in the other slot.
    */
   resumeSlots: (memberKey: string): [string, string] => [`${memberKey}/resume`, `${memberKey}/resume-1`],
-  scoreShard: (searchId: string, round: number, shard: number) => `${searchId}/round-${round}/scores/shard-${String(shard).padStart(5, '0')}`,
+  scoreShard: (searchId: string, round: number, shard: number) =>
+    `${searchId}/round-${round}/scores/shard-${String(shard).padStart(5, '0')}`,
   subset: (searchId: string, round: number) => `${searchId}/round-${round}/subset.json`,
 } as const;
 

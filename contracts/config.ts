@@ -18,7 +18,11 @@ export const acquisitionFunctions = [
 export const schemes = ['build-up', 'compress'] as const;
 
 const sampleCount = z.number().int().positive();
-const seed = z.number().int().min(0).max(2 ** 31 - 1);
+const seed = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1);
 
 const datasetSchema = z.strictObject({
   kind: z.enum(datasetKinds),
@@ -47,7 +51,11 @@ const acquisitionSchema = z.strictObject({
 
 const scheduleSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('constant') }),
-  z.strictObject({ kind: z.literal('step'), milestones: z.array(z.number().int().min(1)).min(1), factor: z.number().positive().max(1) }),
+  z.strictObject({
+    kind: z.literal('step'),
+    milestones: z.array(z.number().int().min(1)).min(1),
+    factor: z.number().positive().max(1),
+  }),
   z.strictObject({ kind: z.literal('cosine'), minFraction: z.number().min(0).max(1).optional() }),
 ]);
 
@@ -107,7 +115,8 @@ export const searchConfigSchema = z
       // Checked on the array itself so that it is reported together with problems elsewhere in the config.
       .superRefine((targets, ctx) => {
         targets.forEach((target, i) => {
-          if (i > 0 && target <= targets[i - 1]) ctx.addIssue({ code: 'custom', path: [i], message: 'targets must be strictly ascending' });
+          if (i > 0 && target <= targets[i - 1])
+            ctx.addIssue({ code: 'custom', path: [i], message: 'targets must be strictly ascending' });
         });
       }),
     ensemble: ensembleSchema.prefault({}),
@@ -130,7 +139,11 @@ export const searchConfigSchema = z
     }
     epochs.forEach((epoch, i) => {
       if (epoch > config.training.epochs) {
-        ctx.addIssue({ code: 'custom', path: ['ensemble', 'checkpointEpochs', i], message: `epoch ${epoch} is past training.epochs (${config.training.epochs})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ensemble', 'checkpointEpochs', i],
+          message: `epoch ${epoch} is past training.epochs (${config.training.epochs})`,
+        });
       }
     });
   });

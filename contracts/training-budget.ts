@@ -26,13 +26,20 @@ export function stepsPerEpoch(samples: number, batchSize: number): number {
   return Math.ceil(samples / Math.min(batchSize, samples));
 }
 
-export function trainingBudget(training: Training, checkpointEpochs: readonly number[], samples: number): TrainingBudget {
+export function trainingBudget(
+  training: Training,
+  checkpointEpochs: readonly number[],
+  samples: number,
+): TrainingBudget {
   const { minSteps, ...settings } = training;
   const perEpoch = stepsPerEpoch(samples, settings.batchSize);
   const epochs = Math.max(settings.epochs, minSteps === undefined ? 0 : Math.ceil(minSteps / perEpoch));
-  const stretch = (epoch: number): number => Math.min(epochs, Math.max(1, Math.round((epoch * epochs) / settings.epochs)));
+  const stretch = (epoch: number): number =>
+    Math.min(epochs, Math.max(1, Math.round((epoch * epochs) / settings.epochs)));
   const schedule =
-    settings.schedule.kind === 'step' && epochs !== settings.epochs ? { ...settings.schedule, milestones: settings.schedule.milestones.map(stretch) } : settings.schedule;
+    settings.schedule.kind === 'step' && epochs !== settings.epochs
+      ? { ...settings.schedule, milestones: settings.schedule.milestones.map(stretch) }
+      : settings.schedule;
   return {
     training: { ...settings, epochs, schedule },
     // A stretch factor >= 1 keeps distinct epochs distinct (neighbours move apart by at least 1 before rounding).

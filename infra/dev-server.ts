@@ -42,19 +42,31 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const dbFile = path.resolve(options.dbFile ?? path.join(repoRoot(), 'state', 'temporal.db'));
   mkdirSync(path.dirname(dbFile), { recursive: true });
   // Another server on the port would answer our readiness probe; refuse up front instead.
-  for (const [what, p] of [['gRPC', port], ['UI', uiPort]] as const) {
+  for (const [what, p] of [
+    ['gRPC', port],
+    ['UI', uiPort],
+  ] as const) {
     if (!(await portIsFree(p))) {
-      throw new Error(`port ${p} (Temporal ${what}) on 127.0.0.1 is already in use: stop what listens there (another \`npm run server\`?) or choose other ports`);
+      throw new Error(
+        `port ${p} (Temporal ${what}) on 127.0.0.1 is already in use: stop what listens there (another \`npm run server\`?) or choose other ports`,
+      );
     }
   }
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--ui-port', String(uiPort),
-    '--db-filename', dbFile,
-    '--namespace', namespace,
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--ui-port',
+    String(uiPort),
+    '--db-filename',
+    dbFile,
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
   ];
   const logFile = dbFile.replace(/\.db$/, '') + '.log';
   const out = options.inheritStdio ? 'inherit' : openSync(logFile, 'a');
@@ -64,7 +76,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const address = `127.0.0.1:${port}`;
   try {
     const connection = await connectWhenReady(address, child, 60_000).catch((err: Error) => {
-      throw new Error(`${err.message}${options.inheritStdio ? '' : `\n--- last lines of ${logFile} ---\n${tailOf(logFile, 15)}`}`);
+      throw new Error(
+        `${err.message}${options.inheritStdio ? '' : `\n--- last lines of ${logFile} ---\n${tailOf(logFile, 15)}`}`,
+      );
     });
     try {
       const added = await ensureSearchAttributes(connection, namespace);
@@ -106,7 +120,11 @@ function portIsFree(port: number): Promise<boolean> {
 }
 
 /** Connects once the server answers; fails early if the process dies (e.g. the port is taken). */
-export async function connectWhenReady(address: string, child: ChildProcess | undefined, timeoutMs: number): Promise<Connection> {
+export async function connectWhenReady(
+  address: string,
+  child: ChildProcess | undefined,
+  timeoutMs: number,
+): Promise<Connection> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -122,13 +140,16 @@ export async function connectWhenReady(address: string, child: ChildProcess | un
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  throw new Error(`the Temporal server at ${address} did not answer within ${timeoutMs / 1000} s: ${(lastError as Error)?.message}`);
+  throw new Error(
+    `the Temporal server at ${address} did not answer within ${timeoutMs / 1000} s: ${(lastError as Error)?.message}`,
+  );
 }
 
 async function main(): Promise<void> {
   const server = await startDevServer({ inheritStdio: true });
   console.log(`[winnow] Temporal dev server on ${server.address}, UI at ${server.uiUrl}, history in ${server.dbFile}`);
-  if (server.addedSearchAttributes.length > 0) console.log(`[winnow] registered search attributes: ${server.addedSearchAttributes.join(', ')}`);
+  if (server.addedSearchAttributes.length > 0)
+    console.log(`[winnow] registered search attributes: ${server.addedSearchAttributes.join(', ')}`);
   console.log('[winnow] Ctrl-C stops it; the history stays in the database for the next start.');
   const stop = (): void => void server.stop().then(() => process.exit(0));
   process.once('SIGINT', stop);

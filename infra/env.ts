@@ -28,7 +28,9 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): WinnowEnv {
   }
   const e = parsed.data;
   if ((e.TEMPORAL_TLS_CERT === undefined) !== (e.TEMPORAL_TLS_KEY === undefined)) {
-    throw new Error('invalid environment: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (client certificate and its key)');
+    throw new Error(
+      'invalid environment: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (client certificate and its key)',
+    );
   }
   return e;
 }
@@ -37,27 +39,35 @@ export interface ConnectionSettings {
   address: string;
   namespace: string;
   apiKey?: string;
-  tls?: boolean | { clientCertPair?: { crt: Buffer; key: Buffer }; serverRootCACertificate?: Buffer; serverNameOverride?: string };
+  tls?:
+    | boolean
+    | { clientCertPair?: { crt: Buffer; key: Buffer }; serverRootCACertificate?: Buffer; serverNameOverride?: string };
 }
 
 function readPem(name: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new Error(`${name}=${file}: cannot read it (${(err as Error).message})`);
+    throw new Error(`${name}=${file}: cannot read it (${(err as Error).message})`, { cause: err });
   }
 }
 
 /** Options shared by @temporalio/client's Connection and @temporalio/worker's NativeConnection. */
 export function connectionSettings(env: WinnowEnv = readEnv()): ConnectionSettings {
   const wantsTls =
-    env.TEMPORAL_TLS === 'true' || env.TEMPORAL_API_KEY !== undefined || env.TEMPORAL_TLS_CERT !== undefined || env.TEMPORAL_TLS_CA !== undefined;
+    env.TEMPORAL_TLS === 'true' ||
+    env.TEMPORAL_API_KEY !== undefined ||
+    env.TEMPORAL_TLS_CERT !== undefined ||
+    env.TEMPORAL_TLS_CA !== undefined;
   let tls: ConnectionSettings['tls'];
   if (wantsTls && env.TEMPORAL_TLS !== 'false') {
     tls = {
       clientCertPair:
         env.TEMPORAL_TLS_CERT && env.TEMPORAL_TLS_KEY
-          ? { crt: readPem('TEMPORAL_TLS_CERT', env.TEMPORAL_TLS_CERT), key: readPem('TEMPORAL_TLS_KEY', env.TEMPORAL_TLS_KEY) }
+          ? {
+              crt: readPem('TEMPORAL_TLS_CERT', env.TEMPORAL_TLS_CERT),
+              key: readPem('TEMPORAL_TLS_KEY', env.TEMPORAL_TLS_KEY),
+            }
           : undefined,
       serverRootCACertificate: env.TEMPORAL_TLS_CA ? readPem('TEMPORAL_TLS_CA', env.TEMPORAL_TLS_CA) : undefined,
       serverNameOverride: env.TEMPORAL_TLS_SERVER_NAME,

@@ -3,7 +3,7 @@
  * missing ones. Needed at every start: with a persistent database the dev
  * server's --search-attribute flag only applies when the namespace is created.
  */
-import { Connection } from '@temporalio/client';
+import { type Connection } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { searchAttributeSpecs } from '../contracts/search-attributes';

@@ -2,7 +2,14 @@
  * Worker factories, one per task queue. The entry points in this folder, the
  * demo and the integration tests all build their workers here.
  */
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkflowBundleOption } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type LogLevel,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
 import { gpuActivities, orchestratorActivities } from '../activities';
 import { shutdownGraceMs } from '../activities/shutdown-grace';
 import { TaskQueue } from '../contracts/task-queues';
@@ -54,7 +61,8 @@ const logLevels: LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
  */
 export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env): void {
   const level = (env.WINNOW_LOG_LEVEL ?? 'INFO').toUpperCase() as LogLevel;
-  if (!logLevels.includes(level)) throw new Error(`WINNOW_LOG_LEVEL=${env.WINNOW_LOG_LEVEL} is not one of ${logLevels.join(', ')}`);
+  if (!logLevels.includes(level))
+    throw new Error(`WINNOW_LOG_LEVEL=${env.WINNOW_LOG_LEVEL} is not one of ${logLevels.join(', ')}`);
   const metrics = env.WINNOW_METRICS_ADDRESS;
   if (metrics !== undefined && !/^[^:\s]+:\d{1,5}$/.test(metrics)) {
     throw new Error(`WINNOW_METRICS_ADDRESS=${metrics} must be host:port, e.g. 0.0.0.0:9464`);
@@ -66,14 +74,20 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env): void
 }
 
 /** Shared body of the worker entry points: connect, run until SIGINT/SIGTERM, close. */
-export async function runWorkerMain(create: (connection: NativeConnection, namespace: string) => Promise<Worker>): Promise<void> {
+export async function runWorkerMain(
+  create: (connection: NativeConnection, namespace: string) => Promise<Worker>,
+): Promise<void> {
   installWorkerRuntime();
   const settings = connectionSettings();
   const connection = await connectWorker(settings);
   try {
     const worker = await create(connection, settings.namespace);
-    const metrics = process.env.WINNOW_METRICS_ADDRESS ? `; metrics at http://${process.env.WINNOW_METRICS_ADDRESS}/metrics` : '';
-    console.log(`[winnow] worker on ${worker.options.taskQueue} connected to ${settings.address} (namespace ${settings.namespace})${metrics}`);
+    const metrics = process.env.WINNOW_METRICS_ADDRESS
+      ? `; metrics at http://${process.env.WINNOW_METRICS_ADDRESS}/metrics`
+      : '';
+    console.log(
+      `[winnow] worker on ${worker.options.taskQueue} connected to ${settings.address} (namespace ${settings.namespace})${metrics}`,
+    );
     await worker.run();
   } finally {
     await connection.close();

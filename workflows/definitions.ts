@@ -5,7 +5,16 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AccuracySummary, EvaluationRow, RoundSummary } from './search-plan';
 
-export const searchPhases = ['validating', 'preparing', 'training', 'scoring', 'acquiring', 'evaluating', 'paused', 'done'] as const;
+export const searchPhases = [
+  'validating',
+  'preparing',
+  'training',
+  'scoring',
+  'acquiring',
+  'evaluating',
+  'paused',
+  'done',
+] as const;
 export type SearchPhase = (typeof searchPhases)[number];
 
 export interface SearchProgress {

@@ -15,7 +15,12 @@ export interface MemberSpec {
   context: string;
 }
 
-export function memberInput(config: SearchConfig, state: SearchState, budget: TrainingBudget, member: MemberSpec): TrainMemberInput {
+export function memberInput(
+  config: SearchConfig,
+  state: SearchState,
+  budget: TrainingBudget,
+  member: MemberSpec,
+): TrainMemberInput {
   return {
     storageRoot: state.storageRoot,
     dataset: config.dataset,

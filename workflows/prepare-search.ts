@@ -19,11 +19,20 @@ export async function prepareSearch(config: SearchConfig, tracker: SearchTracker
   tracker.enter('preparing', 'probing the compute backend, reading the pool');
   const compute = await gpu.probeCompute();
   tracker.progress.computeBackend = compute.backend;
-  const manifest = await light.writeSearchManifest({ searchId, workflowId: workflowInfo().workflowId, config, compute });
+  const manifest = await light.writeSearchManifest({
+    searchId,
+    workflowId: workflowInfo().workflowId,
+    config,
+    compute,
+  });
   const pool = await light.describePool({ dataset: config.dataset });
   const tooLarge = targetsBeyondPool(config.targets, pool.poolSize);
   if (tooLarge.length > 0) {
-    throw ApplicationFailure.create({ type: FailureType.InvalidConfig, message: `invalid search config for this dataset: ${tooLarge.join('; ')}`, nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: FailureType.InvalidConfig,
+      message: `invalid search config for this dataset: ${tooLarge.join('; ')}`,
+      nonRetryable: true,
+    });
   }
   tracker.progress.poolSize = pool.poolSize;
   let subset: SubsetPointer | null = null;
@@ -43,7 +52,12 @@ export async function prepareSearch(config: SearchConfig, tracker: SearchTracker
   return {
     searchId,
     storageRoot: manifest.storageRoot,
-    pool: { poolSize: pool.poolSize, testSize: pool.testSize, numClasses: pool.numClasses, fingerprint: pool.fingerprint },
+    pool: {
+      poolSize: pool.poolSize,
+      testSize: pool.testSize,
+      numClasses: pool.numClasses,
+      fingerprint: pool.fingerprint,
+    },
     round: 0,
     subset,
     evaluations: [],

@@ -45,7 +45,10 @@ export function sharedCheckpointRepair(retrain?: RetrainMembers): <T>(attempt: (
 }
 
 /** Runs `attempt(0)`, and after a corrupt checkpoint retrains and runs `attempt(1)`, ... (a child workflow per attempt). */
-export async function retryAfterRetraining<T>(attempt: (n: number) => Promise<T>, retrain?: RetrainMembers): Promise<T> {
+export async function retryAfterRetraining<T>(
+  attempt: (n: number) => Promise<T>,
+  retrain?: RetrainMembers,
+): Promise<T> {
   for (let n = 0; ; n++) {
     try {
       return await attempt(n);

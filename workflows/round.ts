@@ -270,9 +270,16 @@ export class Round {
     const { config, state } = this;
     const budget = trainingBudget(config.training, [config.training.epochs], samples);
     const context = `search ${state.searchId}, evaluation ${key}`;
-    const trained = await gpu.trainMember(memberInput(config, state, budget, { subsetUri, memberKey: key, seed, context }));
+    const trained = await gpu.trainMember(
+      memberInput(config, state, budget, { subsetUri, memberKey: key, seed, context }),
+    );
     const checkpoints = [trained.checkpoints[0].uri];
-    const metrics = await gpu.evaluate({ storageRoot: state.storageRoot, dataset: config.dataset, split: 'test', checkpoints });
+    const metrics = await gpu.evaluate({
+      storageRoot: state.storageRoot,
+      dataset: config.dataset,
+      split: 'test',
+      checkpoints,
+    });
     return metrics.accuracy;
   }
 }

@@ -56,9 +56,11 @@ export function invalidTargets(targets: unknown, subsetSize: number, poolSize: n
   for (const [i, t] of targets.entries()) {
     if (!Number.isInteger(t) || t <= 0) return `targets.${i}: ${String(t)} is not a positive integer`;
     if (i > 0 && t <= targets[i - 1]) return `targets.${i}: targets must be strictly ascending`;
-    if (poolSize !== undefined && t > poolSize) return `targets.${i}: ${t} is larger than the training set (${poolSize} samples)`;
+    if (poolSize !== undefined && t > poolSize)
+      return `targets.${i}: ${t} is larger than the training set (${poolSize} samples)`;
   }
-  if (targets[targets.length - 1] <= subsetSize) return `the last target must exceed the current subset size (${subsetSize})`;
+  if (targets[targets.length - 1] <= subsetSize)
+    return `the last target must exceed the current subset size (${subsetSize})`;
   return undefined;
 }
 
@@ -83,7 +85,10 @@ export interface SearchState {
 }
 
 export function defaultInitialSize(config: SearchConfig): number {
-  return config.initialSize ?? Math.max(1, Math.min(config.acquisition.step ?? Math.floor(config.targets[0] / 2), config.targets[0] - 1));
+  return (
+    config.initialSize ??
+    Math.max(1, Math.min(config.acquisition.step ?? Math.floor(config.targets[0] / 2), config.targets[0] - 1))
+  );
 }
 
 /** Samples the next build-up round acquires: the step, never past the next target. */
@@ -109,7 +114,8 @@ export function poolShards(poolSize: number, shardSize: number): ShardRange[] {
 
 /** Consecutive groups of at most `perGroup` shards (one group when all fit). */
 export function shardGroups<T>(shards: readonly T[], perGroup: number): T[][] {
-  if (!Number.isInteger(perGroup) || perGroup < 1) throw new Error(`shards per group must be a positive integer, got ${perGroup}`);
+  if (!Number.isInteger(perGroup) || perGroup < 1)
+    throw new Error(`shards per group must be a positive integer, got ${perGroup}`);
   const groups: T[][] = [];
   for (let i = 0; i < shards.length; i += perGroup) groups.push(shards.slice(i, i + perGroup));
   return groups.length > 0 ? groups : [[]];
@@ -128,5 +134,7 @@ export function summarise(runs: number[]): AccuracySummary {
 
 /** Names every target that the pool cannot hold; empty when all fit. */
 export function targetsBeyondPool(targets: readonly number[], poolSize: number): string[] {
-  return targets.flatMap((t, i) => (t > poolSize ? [`targets.${i}: ${t} is larger than the training set (${poolSize} samples)`] : []));
+  return targets.flatMap((t, i) =>
+    t > poolSize ? [`targets.${i}: ${t} is larger than the training set (${poolSize} samples)`] : [],
+  );
 }

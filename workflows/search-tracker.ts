@@ -53,12 +53,19 @@ export class SearchTracker {
     this.phaseStarted = now;
     this.progress.phase = phase;
     this.progress.updatedAt = new Date(now).toISOString();
-    setCurrentDetails(`**round ${this.progress.round} · ${phase}** · subset ${this.progress.subsetSize}${this.progress.poolSize ? ` of ${this.progress.poolSize}` : ''}\n\n${details}`);
+    setCurrentDetails(
+      `**round ${this.progress.round} · ${phase}** · subset ${this.progress.subsetSize}${this.progress.poolSize ? ` of ${this.progress.poolSize}` : ''}\n\n${details}`,
+    );
   }
 
   /** What the progress query answers: the tracked progress with the controls' current values. */
   snapshot(): SearchProgress {
-    return { ...this.progress, targets: this.control.targets, paused: this.control.paused, stopping: this.control.stopAfterRound };
+    return {
+      ...this.progress,
+      targets: this.control.targets,
+      paused: this.control.paused,
+      stopping: this.control.stopAfterRound,
+    };
   }
 
   /** Between steps: wait here while paused. */
@@ -73,9 +80,20 @@ export class SearchTracker {
     this.progress.updatedAt = new Date().toISOString();
   }
 
-  finishRound(state: SearchState, next: SubsetPointer & { added: number; cutoffScore: number | null }, meanTrainLoss: number): void {
+  finishRound(
+    state: SearchState,
+    next: SubsetPointer & { added: number; cutoffScore: number | null },
+    meanTrainLoss: number,
+  ): void {
     this.enter(this.progress.phase, 'round finished');
-    state.rounds.push({ round: state.round, subsetSize: next.count, added: next.added, cutoffScore: next.cutoffScore, meanTrainLoss, seconds: { ...this.roundSeconds } });
+    state.rounds.push({
+      round: state.round,
+      subsetSize: next.count,
+      added: next.added,
+      cutoffScore: next.cutoffScore,
+      meanTrainLoss,
+      seconds: { ...this.roundSeconds },
+    });
     this.roundSeconds = { train: 0, score: 0, acquire: 0, evaluate: 0 };
     this.progress.subsetSize = next.count;
     upsertSearchAttributes([
@@ -87,10 +105,16 @@ export class SearchTracker {
   private eta(config: SearchConfig, state: SearchState): void {
     const done = state.rounds;
     if (done.length === 0) return;
-    const perRound = done.reduce((a, r) => a + r.seconds.train + r.seconds.score + r.seconds.acquire + r.seconds.evaluate, 0) / done.length;
+    const perRound =
+      done.reduce((a, r) => a + r.seconds.train + r.seconds.score + r.seconds.acquire + r.seconds.evaluate, 0) /
+      done.length;
     let size = state.subset?.count ?? 0;
     let left = 0;
-    for (let k = acquisitionSize(config, size, state.control.targets); k > 0; k = acquisitionSize(config, size, state.control.targets)) {
+    for (
+      let k = acquisitionSize(config, size, state.control.targets);
+      k > 0;
+      k = acquisitionSize(config, size, state.control.targets)
+    ) {
       size += k;
       left++;
     }

@@ -51,7 +51,12 @@ export async function subsetSearch(input: unknown, carried?: SearchState): Promi
       round.finish(next, ensemble);
       if (!stopping && acquisitionSize(config, next.count, state.control.targets) > 0) {
         await condition(allHandlersFinished);
-        const carry: SearchState = { ...state, round: state.round + 1, subset: next, lastCheckpoint: ensemble.checkpoints[0] };
+        const carry: SearchState = {
+          ...state,
+          round: state.round + 1,
+          subset: next,
+          lastCheckpoint: ensemble.checkpoints[0],
+        };
         await continueAsNew<typeof subsetSearch>(input, carry);
       }
     }
@@ -64,7 +69,12 @@ export async function subsetSearch(input: unknown, carried?: SearchState): Promi
 }
 
 /** Compress: one ensemble on the whole pool, then the most uncertain samples at each target size. */
-async function compress(config: SearchConfig, state: SearchState, round: Round, tracker: SearchTracker): Promise<SearchResult> {
+async function compress(
+  config: SearchConfig,
+  state: SearchState,
+  round: Round,
+  tracker: SearchTracker,
+): Promise<SearchResult> {
   const ensemble = await round.train();
   const scores = await round.score(ensemble);
   for (const target of [...state.control.targets]) {

@@ -66,7 +66,12 @@ export function buildConfig(fromFile: unknown, flags: ConfigFlags): { [key: stri
   if (flags.dataset !== undefined) setPath(config, 'dataset.kind', flags.dataset, '--dataset');
   if (flags.datasetUri !== undefined) setPath(config, 'dataset.uri', flags.datasetUri, '--dataset-uri');
   if (flags.targets !== undefined) {
-    setPath(config, 'targets', flags.targets.split(',').map((t) => integer('targets', t.trim())), '--targets');
+    setPath(
+      config,
+      'targets',
+      flags.targets.split(',').map((t) => integer('targets', t.trim())),
+      '--targets',
+    );
   }
   if (flags.function !== undefined) setPath(config, 'acquisition.function', flags.function, '--function');
   if (flags.step !== undefined) setPath(config, 'acquisition.step', integer('step', flags.step), '--step');

@@ -50,12 +50,39 @@ export function accuracySpec(data: ReportData): ChartSpec | undefined {
     if (e.random) points.push(point(RANDOM_LABEL, e.size, e.random));
   }
   const full = data.full ? point(FULL_LABEL, 0, data.full) : undefined;
-  const series = [al, ...(points.some((p) => p.series === RANDOM_LABEL) ? [RANDOM_LABEL] : []), ...(full ? [FULL_LABEL] : [])];
+  const series = [
+    al,
+    ...(points.some((p) => p.series === RANDOM_LABEL) ? [RANDOM_LABEL] : []),
+    ...(full ? [FULL_LABEL] : []),
+  ];
   const colours = series.map((s) => (s === al ? palette.al : s === RANDOM_LABEL ? palette.random : palette.full));
-  const colour = { field: 'series', type: 'nominal', title: null, scale: { domain: series, range: colours }, legend: { orient: 'bottom' } } as const;
-  const x = { field: 'size', type: 'quantitative', title: 'subset size (samples)', scale: { zero: false, padding: 24 }, axis: { format: '~s' } } as const;
-  const y = { field: 'mean', type: 'quantitative', title: 'test accuracy (%)', scale: { zero: false, padding: 12 } } as const;
-  const layer: unknown[] = [{ data: { values: points }, mark: { type: 'line', point: { size: 50 }, strokeWidth: 2 }, encoding: { x, y, color: colour } }];
+  const colour = {
+    field: 'series',
+    type: 'nominal',
+    title: null,
+    scale: { domain: series, range: colours },
+    legend: { orient: 'bottom' },
+  } as const;
+  const x = {
+    field: 'size',
+    type: 'quantitative',
+    title: 'subset size (samples)',
+    scale: { zero: false, padding: 24 },
+    axis: { format: '~s' },
+  } as const;
+  const y = {
+    field: 'mean',
+    type: 'quantitative',
+    title: 'test accuracy (%)',
+    scale: { zero: false, padding: 12 },
+  } as const;
+  const layer: unknown[] = [
+    {
+      data: { values: points },
+      mark: { type: 'line', point: { size: 50 }, strokeWidth: 2 },
+      encoding: { x, y, color: colour },
+    },
+  ];
   if (points.some((p) => p.runs > 1)) {
     layer.push({
       data: { values: points.filter((p) => p.runs > 1) },
@@ -65,11 +92,25 @@ export function accuracySpec(data: ReportData): ChartSpec | undefined {
   }
   if (full) {
     if (full.runs > 1) {
-      layer.push({ data: { values: [full] }, mark: { type: 'rect', opacity: 0.12, color: palette.full }, encoding: { y: { field: 'lo', type: 'quantitative', title: y.title }, y2: { field: 'hi' } } });
+      layer.push({
+        data: { values: [full] },
+        mark: { type: 'rect', opacity: 0.12, color: palette.full },
+        encoding: { y: { field: 'lo', type: 'quantitative', title: y.title }, y2: { field: 'hi' } },
+      });
     }
-    layer.push({ data: { values: [full] }, mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 2 }, encoding: { y, color: colour } });
+    layer.push({
+      data: { values: [full] },
+      mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 2 },
+      encoding: { y, color: colour },
+    });
   }
-  return { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', config, width: 640, height: 320, layer } as ChartSpec;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    config,
+    width: 640,
+    height: 320,
+    layer,
+  } as ChartSpec;
 }
 
 export interface HistogramPanel {
@@ -86,11 +127,24 @@ export function scoreHistogramSpec(panels: readonly HistogramPanel[], scoreName:
   const rows: Record<string, unknown>[] = [];
   for (const p of panels) {
     const { range, counts } = p.histogram;
-    counts.forEach((count, i) => rows.push({ panel: label(p), kind: 'bin', x0: binEdge(range, counts.length, i), x1: binEdge(range, counts.length, i + 1), count }));
-    for (const score of p.cutoffs) rows.push({ panel: label(p), kind: 'cutoff', score, text: `cutoff ${formatScore(score)}` });
+    counts.forEach((count, i) =>
+      rows.push({
+        panel: label(p),
+        kind: 'bin',
+        x0: binEdge(range, counts.length, i),
+        x1: binEdge(range, counts.length, i + 1),
+        count,
+      }),
+    );
+    for (const score of p.cutoffs)
+      rows.push({ panel: label(p), kind: 'cutoff', score, text: `cutoff ${formatScore(score)}` });
   }
   const { range } = panels[0]!.histogram;
-  const x = { type: 'quantitative' as const, title: `acquisition score (${scoreName})`, scale: { domain: [range.min, range.max], nice: false } };
+  const x = {
+    type: 'quantitative' as const,
+    title: `acquisition score (${scoreName})`,
+    scale: { domain: [range.min, range.max], nice: false },
+  };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     config,
@@ -104,7 +158,12 @@ export function scoreHistogramSpec(panels: readonly HistogramPanel[], scoreName:
         {
           transform: [{ filter: "datum.kind === 'bin'" }],
           mark: { type: 'rect', color: palette.al, stroke: 'white', strokeWidth: 0.5 },
-          encoding: { x: { ...x, field: 'x0' }, x2: { field: 'x1' }, y: { field: 'count', type: 'quantitative', title: 'samples' }, y2: { datum: 0 } },
+          encoding: {
+            x: { ...x, field: 'x0' },
+            x2: { field: 'x1' },
+            y: { field: 'count', type: 'quantitative', title: 'samples' },
+            y2: { datum: 0 },
+          },
         },
         {
           transform: [{ filter: "datum.kind === 'cutoff'" }],
@@ -137,7 +196,9 @@ export function roundLabels(rounds: readonly RoundSummary[]): string[] {
 export function phaseTimeSpec(rounds: readonly RoundSummary[]): ChartSpec | undefined {
   if (rounds.length === 0) return undefined;
   const labels = roundLabels(rounds);
-  const rows = rounds.flatMap((r, i) => phases.map((phase, order) => ({ step: labels[i], phase, order, seconds: r.seconds[phase] })));
+  const rows = rounds.flatMap((r, i) =>
+    phases.map((phase, order) => ({ step: labels[i], phase, order, seconds: r.seconds[phase] })),
+  );
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     config,
@@ -148,7 +209,13 @@ export function phaseTimeSpec(rounds: readonly RoundSummary[]): ChartSpec | unde
     encoding: {
       x: { field: 'step', type: 'ordinal', sort: labels, title: 'round', axis: { labelAngle: 0 } },
       y: { field: 'seconds', type: 'quantitative', aggregate: 'sum', title: 'seconds', stack: 'zero' },
-      color: { field: 'phase', type: 'nominal', title: 'phase', scale: { domain: [...phases], range: phaseColours }, legend: { orient: 'right' } },
+      color: {
+        field: 'phase',
+        type: 'nominal',
+        title: 'phase',
+        scale: { domain: [...phases], range: phaseColours },
+        legend: { orient: 'right' },
+      },
       order: { field: 'order', type: 'quantitative' },
     },
   } as ChartSpec;

@@ -26,7 +26,10 @@ const ensembleManifestSchema = z.object({ checkpoints: z.array(z.string()) });
 /** Manifests read at most, so a corrupt parent cycle cannot loop. */
 const MAX_ENTRIES = 10_000;
 
-export async function collectLineage(store: ArtifactStore, evaluated: readonly { size: number; subsetUri: string }[]): Promise<LineageEntry[]> {
+export async function collectLineage(
+  store: ArtifactStore,
+  evaluated: readonly { size: number; subsetUri: string }[],
+): Promise<LineageEntry[]> {
   const entries = new Map<string, LineageEntry>();
   const ensembleSizes = new Map<string, Promise<number | string>>();
   const queue: string[] = [];
@@ -39,7 +42,12 @@ export async function collectLineage(store: ArtifactStore, evaluated: readonly {
     const entry = entries.get(uri)!;
     try {
       const manifest = parseSubsetManifest((await store.get(uri)).toString('utf8'), uri);
-      Object.assign(entry, { count: manifest.count, poolSize: manifest.poolSize, indicesSha256: manifest.indicesSha256, lineage: { ...manifest.lineage } });
+      Object.assign(entry, {
+        count: manifest.count,
+        poolSize: manifest.poolSize,
+        indicesSha256: manifest.indicesSha256,
+        lineage: { ...manifest.lineage },
+      });
     } catch (err) {
       entry.problem = messageOf(err);
       continue;
@@ -50,20 +58,28 @@ export async function collectLineage(store: ArtifactStore, evaluated: readonly {
       queue.push(parentManifestUri);
     }
     if (ensembleManifestUri) {
-      if (!ensembleSizes.has(ensembleManifestUri)) ensembleSizes.set(ensembleManifestUri, readEnsembleSize(store, ensembleManifestUri));
+      if (!ensembleSizes.has(ensembleManifestUri))
+        ensembleSizes.set(ensembleManifestUri, readEnsembleSize(store, ensembleManifestUri));
       const size = await ensembleSizes.get(ensembleManifestUri)!;
       if (typeof size === 'number') entry.checkpoints = size;
       else entry.problem = `ensemble manifest ${ensembleManifestUri}: ${size}`;
     }
   }
-  return [...entries.values()].sort((a, b) => (a.lineage?.round ?? Infinity) - (b.lineage?.round ?? Infinity) || (a.count ?? 0) - (b.count ?? 0) || a.uri.localeCompare(b.uri));
+  return [...entries.values()].sort(
+    (a, b) =>
+      (a.lineage?.round ?? Infinity) - (b.lineage?.round ?? Infinity) ||
+      (a.count ?? 0) - (b.count ?? 0) ||
+      a.uri.localeCompare(b.uri),
+  );
 }
 
 /** The ensemble's model count, or why it could not be read. */
 async function readEnsembleSize(store: ArtifactStore, uri: string): Promise<number | string> {
   try {
     const parsed = ensembleManifestSchema.safeParse(JSON.parse((await store.get(uri)).toString('utf8')));
-    return parsed.success ? parsed.data.checkpoints.length : `not an ensemble manifest (${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`;
+    return parsed.success
+      ? parsed.data.checkpoints.length
+      : `not an ensemble manifest (${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`;
   } catch (err) {
     return messageOf(err);
   }

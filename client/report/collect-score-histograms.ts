@@ -76,15 +76,22 @@ export async function collectScoreHistograms(input: CollectScoreHistogramsInput)
   let listed: { round: number; shardUris: string[] }[];
   try {
     listed = [];
-    for (const round of input.rounds) listed.push({ round, shardUris: await listShards(input.store, input.searchId, round) });
+    for (const round of input.rounds)
+      listed.push({ round, shardUris: await listShards(input.store, input.searchId, round) });
   } catch (err) {
-    return { rangeSource, bins, rounds: [], problem: `the store ${input.store.root} could not be listed: ${messageOf(err)}` };
+    return {
+      rangeSource,
+      bins,
+      rounds: [],
+      problem: `the store ${input.store.root} could not be listed: ${messageOf(err)}`,
+    };
   }
 
   const results = new Map<number, RoundScores>();
   const sources: RoundSource[] = [];
   for (const { round, shardUris } of listed) {
-    if (shardUris.length === 0) results.set(round, { round, shards: 0, problem: 'no score shards in the store for this round' });
+    if (shardUris.length === 0)
+      results.set(round, { round, shards: 0, problem: 'no score shards in the store for this round' });
     else sources.push({ round, shardUris });
   }
 
@@ -119,7 +126,11 @@ export async function collectScoreHistograms(input: CollectScoreHistogramsInput)
         }
       });
     } catch (err) {
-      results.set(source.round, { round: source.round, shards: source.shardUris.length, problem: `score shards unreadable: ${messageOf(err)}` });
+      results.set(source.round, {
+        round: source.round,
+        shards: source.shardUris.length,
+        problem: `score shards unreadable: ${messageOf(err)}`,
+      });
       continue;
     }
     results.set(source.round, { round: source.round, shards: source.shardUris.length, histogram, problem: note });
@@ -138,7 +149,11 @@ async function listShards(store: ArtifactStore, searchId: string, round: number)
  * Runs `visit` with the round's subset indices to skip (or none); returns a
  * note when they were wanted but could not be read.
  */
-async function withExclusion(input: CollectScoreHistogramsInput, source: RoundSource, visit: (exclude?: Uint32Array) => Promise<void>): Promise<string | undefined> {
+async function withExclusion(
+  input: CollectScoreHistogramsInput,
+  source: RoundSource,
+  visit: (exclude?: Uint32Array) => Promise<void>,
+): Promise<string | undefined> {
   if (!input.excludeSubset) {
     await visit();
     return undefined;

@@ -4,7 +4,14 @@
  * the SVGs come from renderSvg. Pure.
  */
 import type { LineageEntry } from './collect-lineage';
-import { evaluationTableRows, activeLearningLabel, totalSeconds, FULL_LABEL, RANDOM_LABEL, type ReportData } from './report-data';
+import {
+  evaluationTableRows,
+  activeLearningLabel,
+  totalSeconds,
+  FULL_LABEL,
+  RANDOM_LABEL,
+  type ReportData,
+} from './report-data';
 
 /** A plot, or why there is none. */
 export type Figure = { svg: string } | { missing: string };
@@ -86,8 +93,14 @@ function summary(data: ReportData, generatedAt: string): string {
     ['dataset', `${c.dataset.kind}${c.dataset.uri ? ` (${c.dataset.uri})` : ''}`],
     ['training pool', data.poolSize === undefined ? 'unknown yet' : `${data.poolSize} samples`],
     ['scheme', c.scheme],
-    ['acquisition', `${data.acquisitionFunction}${c.acquisition.step ? `, ${c.acquisition.step} samples per round` : ''}`],
-    ['ensemble', `${c.ensemble.members} members × ${c.ensemble.checkpointEpochs.length} checkpoints (epochs ${c.ensemble.checkpointEpochs.join(', ')})`],
+    [
+      'acquisition',
+      `${data.acquisitionFunction}${c.acquisition.step ? `, ${c.acquisition.step} samples per round` : ''}`,
+    ],
+    [
+      'ensemble',
+      `${c.ensemble.members} members × ${c.ensemble.checkpointEpochs.length} checkpoints (epochs ${c.ensemble.checkpointEpochs.join(', ')})`,
+    ],
     ['model', `${c.model} (width ${c.modelWidth}), ${c.training.epochs} epochs, ${c.training.optimizer}`],
     ['targets', data.targets.join(', ')],
     ['evaluation', `${c.evaluation.repeats} repeat${c.evaluation.repeats > 1 ? 's' : ''} per subset`],
@@ -106,7 +119,15 @@ function figure(name: string, fig: Figure): string {
 function evaluationTable(data: ReportData): string {
   const rows = evaluationTableRows(data);
   if (rows.length === 0) return '<div class="missing">No subset has been evaluated yet.</div>';
-  const head = ['subset size', 'fraction', `${activeLearningLabel(data)} (%)`, `${RANDOM_LABEL} (%)`, `${FULL_LABEL} (%)`, 'AL − random (points)', 'subset manifest'];
+  const head = [
+    'subset size',
+    'fraction',
+    `${activeLearningLabel(data)} (%)`,
+    `${RANDOM_LABEL} (%)`,
+    `${FULL_LABEL} (%)`,
+    'AL − random (points)',
+    'subset manifest',
+  ];
   const body = rows.map(
     (r) =>
       `<tr><td>${escapeHtml(r.size)}</td><td>${escapeHtml(r.fraction)}</td><td>${escapeHtml(r.activeLearning)}</td><td>${escapeHtml(r.random)}</td>` +
@@ -117,7 +138,18 @@ function evaluationTable(data: ReportData): string {
 
 function roundTable(data: ReportData): string {
   if (data.rounds.length === 0) return '';
-  const head = ['round', 'subset size', 'added', 'cutoff score', 'mean train loss', 'train s', 'score s', 'acquire s', 'evaluate s', 'total s'];
+  const head = [
+    'round',
+    'subset size',
+    'added',
+    'cutoff score',
+    'mean train loss',
+    'train s',
+    'score s',
+    'acquire s',
+    'evaluate s',
+    'total s',
+  ];
   const body = data.rounds.map((r) => {
     const cells = [
       String(r.round),
@@ -144,8 +176,21 @@ function shortRef(uri: string, root: string | undefined): string {
 function lineageTable(lineage: ReportParts['lineage'], root: string | undefined): string {
   if (!Array.isArray(lineage)) return `<div class="missing">${escapeHtml(lineage.missing)}</div>`;
   if (lineage.length === 0) return '<div class="missing">No evaluated subsets yet, so no lineage to show.</div>';
-  const caption = root ? `<p class="note">Manifests and parents relative to the storage root ${escapeHtml(root)}.</p>` : '';
-  const head = ['round', 'samples', 'evaluated at', 'acquisition', 'ensemble models', 'seed', 'manifest', 'parent', 'dataset fingerprint', 'indices sha256'];
+  const caption = root
+    ? `<p class="note">Manifests and parents relative to the storage root ${escapeHtml(root)}.</p>`
+    : '';
+  const head = [
+    'round',
+    'samples',
+    'evaluated at',
+    'acquisition',
+    'ensemble models',
+    'seed',
+    'manifest',
+    'parent',
+    'dataset fingerprint',
+    'indices sha256',
+  ];
   const body = lineage.map((e) => {
     const l = e.lineage;
     const cells: [string, string][] = [
@@ -161,7 +206,9 @@ function lineageTable(lineage: ReportParts['lineage'], root: string | undefined)
       [e.indicesSha256 ? `${e.indicesSha256.slice(0, 16)}…` : '?', 'uri'],
     ];
     const row = `<tr>${cells.map(([c, cls]) => `<td${cls ? ` class="${cls}"` : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`;
-    return e.problem ? `${row}<tr><td colspan="${head.length}" class="text missing">${escapeHtml(e.problem)}</td></tr>` : row;
+    return e.problem
+      ? `${row}<tr><td colspan="${head.length}" class="text missing">${escapeHtml(e.problem)}</td></tr>`
+      : row;
   });
   return `${caption}<table class="lineage"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>`;
 }

@@ -10,7 +10,16 @@ import type { SearchResult } from '../../workflows/subset-search';
 
 export type ReportStatus =
   | { state: 'finished' }
-  | { state: 'running'; phase: SearchPhase; round: number; subsetSize: number; paused: boolean; stopping: boolean; etaSeconds?: number; updatedAt: string };
+  | {
+      state: 'running';
+      phase: SearchPhase;
+      round: number;
+      subsetSize: number;
+      paused: boolean;
+      stopping: boolean;
+      etaSeconds?: number;
+      updatedAt: string;
+    };
 
 export interface ReportData {
   searchId: string;
@@ -49,7 +58,11 @@ export function reportDataFromResult(result: SearchResult): ReportData {
  * progress does not carry the store root: pass the one the workers use when
  * the config names none.
  */
-export function reportDataFromProgress(progress: SearchProgress, config: SearchConfig, storageRoot?: string): ReportData {
+export function reportDataFromProgress(
+  progress: SearchProgress,
+  config: SearchConfig,
+  storageRoot?: string,
+): ReportData {
   const status: ReportStatus =
     progress.phase === 'done'
       ? { state: 'finished' }
@@ -89,7 +102,8 @@ export const FULL_LABEL = 'full set';
 /** Rounds whose pool scores a report can show, ascending: every summarised round, and the one in flight. */
 export function scoredRounds(data: ReportData): number[] {
   const rounds = new Set(data.rounds.map((r) => r.round));
-  if (data.status.state === 'running' && ['scoring', 'acquiring', 'evaluating', 'paused'].includes(data.status.phase)) rounds.add(data.status.round);
+  if (data.status.state === 'running' && ['scoring', 'acquiring', 'evaluating', 'paused'].includes(data.status.phase))
+    rounds.add(data.status.round);
   return [...rounds].sort((a, b) => a - b);
 }
 

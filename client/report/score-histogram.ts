@@ -43,7 +43,8 @@ export function binIndex(range: ScoreRange, bins: number, value: number): number
 }
 
 export function createHistogram(range: ScoreRange, bins: number): ScoreHistogram {
-  if (!Number.isInteger(bins) || bins < 1) throw new RangeError(`a histogram needs a positive whole number of bins, got ${bins}`);
+  if (!Number.isInteger(bins) || bins < 1)
+    throw new RangeError(`a histogram needs a positive whole number of bins, got ${bins}`);
   if (!(Number.isFinite(range.min) && Number.isFinite(range.max) && range.max > range.min)) {
     throw new RangeError(`histogram range [${range.min}, ${range.max}] must be finite with max > min`);
   }
@@ -54,7 +55,12 @@ export function createHistogram(range: ScoreRange, bins: number): ScoreHistogram
  * Adds the scores of one shard (pool indices globalStart..) to `histogram`,
  * skipping the pool indices listed in `exclude` (ascending).
  */
-export function addScores(histogram: ScoreHistogram, scores: ArrayLike<number>, globalStart = 0, exclude?: ArrayLike<number>): void {
+export function addScores(
+  histogram: ScoreHistogram,
+  scores: ArrayLike<number>,
+  globalStart = 0,
+  exclude?: ArrayLike<number>,
+): void {
   const { range, counts } = histogram;
   const bins = counts.length;
   let skip = exclude ? lowerBound(exclude, globalStart) : 0;
@@ -85,7 +91,12 @@ export function emptyObservedRange(): ObservedRange {
   return { min: Infinity, max: -Infinity, finite: 0 };
 }
 
-export function observeScores(seen: ObservedRange, scores: ArrayLike<number>, globalStart = 0, exclude?: ArrayLike<number>): void {
+export function observeScores(
+  seen: ObservedRange,
+  scores: ArrayLike<number>,
+  globalStart = 0,
+  exclude?: ArrayLike<number>,
+): void {
   let skip = exclude ? lowerBound(exclude, globalStart) : 0;
   for (let i = 0; i < scores.length; i++) {
     if (exclude && skip < exclude.length && exclude[skip] === globalStart + i) {
@@ -122,7 +133,9 @@ export function knownScoreRange(fn: AcquisitionFunction, numClasses?: number): S
       return { min: 0, max: 1 };
     case 'entropy':
     case 'mutual-information':
-      return numClasses !== undefined && Number.isInteger(numClasses) && numClasses >= 2 ? { min: 0, max: Math.log(numClasses) } : undefined;
+      return numClasses !== undefined && Number.isInteger(numClasses) && numClasses >= 2
+        ? { min: 0, max: Math.log(numClasses) }
+        : undefined;
     default: {
       const never: never = fn;
       throw new Error(`unknown acquisition function ${String(never)}`);

@@ -11,10 +11,23 @@ import { openStore, type OpenStoreOptions } from '../../domain/storage/open-stor
 import type { SearchConfig } from '../../contracts/config';
 import type { SearchProgress } from '../../workflows/definitions';
 import type { SearchResult } from '../../workflows/subset-search';
-import { accuracySpec, phaseTimeSpec, renderSvg, scoreHistogramSpec, type ChartSpec, type HistogramPanel } from './charts';
+import {
+  accuracySpec,
+  phaseTimeSpec,
+  renderSvg,
+  scoreHistogramSpec,
+  type ChartSpec,
+  type HistogramPanel,
+} from './charts';
 import { collectLineage } from './collect-lineage';
 import { collectScoreHistograms, messageOf, type CollectedHistograms } from './collect-score-histograms';
-import { cutoffsByRound, reportDataFromProgress, reportDataFromResult, scoredRounds, type ReportData } from './report-data';
+import {
+  cutoffsByRound,
+  reportDataFromProgress,
+  reportDataFromResult,
+  scoredRounds,
+  type ReportData,
+} from './report-data';
 import { renderReport, type Figure, type ReportParts } from './render-report';
 
 /** A finished search's result, or a running search's progress with its config. */
@@ -43,7 +56,9 @@ export interface ReportOptions {
 export type WriteReportInput = ReportSource & ReportOptions & { outputPath: string };
 
 export function reportDataOf(source: ReportSource): ReportData {
-  return 'result' in source ? reportDataFromResult(source.result) : reportDataFromProgress(source.progress, source.config, source.storageRoot);
+  return 'result' in source
+    ? reportDataFromResult(source.result)
+    : reportDataFromProgress(source.progress, source.config, source.storageRoot);
 }
 
 /** Builds the report's HTML (reads the store, never throws for missing pieces). */
@@ -76,7 +91,10 @@ export async function buildReport(source: ReportSource, options: ReportOptions =
     accuracy: await figureOf(accuracySpec(data), 'No subset has been evaluated yet, so there is no accuracy to plot.'),
     scores: await figureOf(histogramSpec(data, histograms), scoresMissing(rounds, noStore, histograms)),
     scoreNotes: scoreNotes(data, histograms),
-    phases: await figureOf(phaseTimeSpec(data.rounds), 'No round has finished yet, so there are no phase times to plot.'),
+    phases: await figureOf(
+      phaseTimeSpec(data.rounds),
+      'No round has finished yet, so there are no phase times to plot.',
+    ),
     lineage,
     generatedAt: (options.now ?? new Date()).toISOString(),
   };
@@ -91,13 +109,19 @@ export async function writeReport(input: WriteReportInput): Promise<string> {
   return target;
 }
 
-const quickGcsRetry: OpenStoreOptions = { gcs: { retry: { maxRetries: 1, totalTimeoutSeconds: 20, maxDelaySeconds: 2 } } };
+const quickGcsRetry: OpenStoreOptions = {
+  gcs: { retry: { maxRetries: 1, totalTimeoutSeconds: 20, maxDelaySeconds: 2 } },
+};
 
 /** The store, checked with one cheap call, or why it cannot be used. */
-async function openSearchStore(data: ReportData, options: ReportOptions): Promise<{ store: ArtifactStore } | { problem: string }> {
+async function openSearchStore(
+  data: ReportData,
+  options: ReportOptions,
+): Promise<{ store: ArtifactStore } | { problem: string }> {
   let store = options.store;
   if (!store) {
-    if (!data.storageRoot) return { problem: 'the storage root of the search is not known (pass the workers’ storage root).' };
+    if (!data.storageRoot)
+      return { problem: 'the storage root of the search is not known (pass the workers’ storage root).' };
     try {
       store = openStore(data.storageRoot, options.storeOptions ?? quickGcsRetry);
     } catch (err) {
@@ -130,11 +154,17 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 function histogramSpec(data: ReportData, histograms: CollectedHistograms | undefined): ChartSpec | undefined {
   if (!histograms) return undefined;
   const cutoffs = cutoffsByRound(data.rounds);
-  const panels: HistogramPanel[] = histograms.rounds.flatMap((r) => (r.histogram ? [{ round: r.round, histogram: r.histogram, cutoffs: cutoffs.get(r.round) ?? [] }] : []));
+  const panels: HistogramPanel[] = histograms.rounds.flatMap((r) =>
+    r.histogram ? [{ round: r.round, histogram: r.histogram, cutoffs: cutoffs.get(r.round) ?? [] }] : [],
+  );
   return scoreHistogramSpec(panels, data.acquisitionFunction);
 }
 
-function scoresMissing(rounds: number[], noStore: string | undefined, histograms: CollectedHistograms | undefined): string {
+function scoresMissing(
+  rounds: number[],
+  noStore: string | undefined,
+  histograms: CollectedHistograms | undefined,
+): string {
   if (noStore) return `Score distributions not available: ${noStore}`;
   if (rounds.length === 0) return 'No round has been scored yet, so there are no score distributions to plot.';
   if (histograms?.problem) return `Score distributions not available: ${histograms.problem}`;
@@ -146,15 +176,25 @@ function scoreNotes(data: ReportData, histograms: CollectedHistograms | undefine
   const notes: string[] = [];
   const { range } = histograms;
   if (range && histograms.rounds.some((r) => r.histogram)) {
-    const how = histograms.rangeSource === 'function' ? `the range ${data.acquisitionFunction} scores always lie in` : 'the lowest and highest score observed over all rounds';
-    notes.push(`${histograms.bins} bins over [${fmt(range.min)}, ${fmt(range.max)}] (${how}). Red rules: the round’s cutoff score, the lowest score acquired.`);
-    if (data.config.scheme === 'build-up') notes.push('Samples already in the round’s subset are left out: each histogram shows the candidates the cutoff was applied to.');
+    const how =
+      histograms.rangeSource === 'function'
+        ? `the range ${data.acquisitionFunction} scores always lie in`
+        : 'the lowest and highest score observed over all rounds';
+    notes.push(
+      `${histograms.bins} bins over [${fmt(range.min)}, ${fmt(range.max)}] (${how}). Red rules: the round’s cutoff score, the lowest score acquired.`,
+    );
+    if (data.config.scheme === 'build-up')
+      notes.push(
+        'Samples already in the round’s subset are left out: each histogram shows the candidates the cutoff was applied to.',
+      );
   }
   for (const r of histograms.rounds) {
     const h = r.histogram;
     if (r.problem) notes.push(`Round ${r.round}: ${r.problem}.`);
-    if (h && h.nonFinite > 0) notes.push(`Round ${r.round}: ${h.nonFinite} scores were not finite numbers and are not shown.`);
-    if (h && h.clamped > 0) notes.push(`Round ${r.round}: ${h.clamped} scores lay outside the range and are counted in the edge bins.`);
+    if (h && h.nonFinite > 0)
+      notes.push(`Round ${r.round}: ${h.nonFinite} scores were not finite numbers and are not shown.`);
+    if (h && h.clamped > 0)
+      notes.push(`Round ${r.round}: ${h.clamped} scores lay outside the range and are counted in the edge bins.`);
   }
   return notes;
 }

@@ -21,7 +21,11 @@ export async function getCheckpoint(store: ArtifactStore, ref: string): Promise<
  * says which model of the ensemble it was (`role`, e.g. "ensemble model 3 of 4"),
  * so a corrupt or diverged member is named, never silently used.
  */
-export async function loadEnsembleCheckpoint(store: ArtifactStore, ref: string, role: string): Promise<DecodedCheckpoint> {
+export async function loadEnsembleCheckpoint(
+  store: ArtifactStore,
+  ref: string,
+  role: string,
+): Promise<DecodedCheckpoint> {
   try {
     return await getCheckpoint(store, ref);
   } catch (err) {
@@ -32,12 +36,18 @@ export async function loadEnsembleCheckpoint(store: ArtifactStore, ref: string, 
 /** Prefixes a typed task error's message with `context`, keeping its failure type; other errors pass through. */
 export function withContext(err: unknown, context: string): unknown {
   const failureType = (err as { failureType?: unknown } | null)?.failureType;
-  if (err instanceof Error && typeof failureType === 'string') return new TypedTaskError(failureType, `${context}: ${err.message}`);
+  if (err instanceof Error && typeof failureType === 'string')
+    return new TypedTaskError(failureType, `${context}: ${err.message}`);
   return err;
 }
 
 /** Throws Diverged when a model's outputs hold NaN or infinity, naming the first bad sample. */
-export function assertFinitePredictions(probabilities: Float32Array, classes: number, firstSample: number, context: string): void {
+export function assertFinitePredictions(
+  probabilities: Float32Array,
+  classes: number,
+  firstSample: number,
+  context: string,
+): void {
   for (let i = 0; i < probabilities.length; i++) {
     const v = probabilities[i];
     if (!(v - v === 0)) {

@@ -41,5 +41,9 @@ export async function evaluateCheckpoints(input: EvaluateInput): Promise<Evaluat
       model.dispose();
     }
   }
-  return { ...classificationMetrics(mean, batch.labels, numClasses), models: input.checkpoints.length, backend: backend.name };
+  return {
+    ...classificationMetrics(mean, batch.labels, numClasses),
+    models: input.checkpoints.length,
+    backend: backend.name,
+  };
 }

@@ -45,22 +45,36 @@ export interface ScoreShardResult {
   mean: number;
 }
 
-export async function scoreShard(input: ScoreShardInput, report: (p: ScoreShardProgress) => void): Promise<ScoreShardResult> {
+export async function scoreShard(
+  input: ScoreShardInput,
+  report: (p: ScoreShardProgress) => void,
+): Promise<ScoreShardResult> {
   const store = openWorkerStore(input.storageRoot);
   let scores: Float32Array;
   if (input.function === 'random') {
     scores = randomScores(input.start, input.count, input.seed);
   } else {
-    if (input.checkpoints.length === 0) throw new Error(`shard at ${input.start}: ${input.function} needs at least one checkpoint`);
+    if (input.checkpoints.length === 0)
+      throw new Error(`shard at ${input.start}: ${input.function} needs at least one checkpoint`);
     await initComputeBackend();
     const dataset = await openDataset(input.dataset);
     const batch = await dataset.readRange('train', input.start, input.count);
-    const accumulator = createAccumulator({ samples: input.count, classes: dataset.info.numClasses, globalStart: input.start });
+    const accumulator = createAccumulator({
+      samples: input.count,
+      classes: dataset.info.numClasses,
+      globalStart: input.start,
+    });
     for (const [member, uri] of input.checkpoints.entries()) {
       const role = `shard at ${input.start}, ensemble model ${member + 1} of ${input.checkpoints.length}`;
       const { model } = await loadEnsembleCheckpoint(store, uri, role);
       try {
-        const probabilities = predictProbabilities(model, batch.images, batch.count, dataset.info.shape, input.batchSize);
+        const probabilities = predictProbabilities(
+          model,
+          batch.images,
+          batch.count,
+          dataset.info.shape,
+          input.batchSize,
+        );
         try {
           foldMember(accumulator, probabilities, { member });
         } catch (err) {

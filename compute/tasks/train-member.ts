@@ -4,13 +4,19 @@
  * crash or retry it resumes from the latest intact state in the store, so at
  * most the epoch in flight is trained again. Runs in the compute child.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { openDataset, type Dataset } from '../../domain/data';
 import type { DatasetSpec } from '../../domain/data';
 import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
 import { encodeCheckpoint, type DecodedCheckpoint } from '../../domain/ml/checkpoint';
 import { buildModel, type ModelName } from '../../domain/ml/models';
-import { createOptimizer, trainModel, type EpochMetrics, type TrainingSamples, type TrainingSettings } from '../../domain/ml/train';
+import {
+  createOptimizer,
+  trainModel,
+  type EpochMetrics,
+  type TrainingSamples,
+  type TrainingSettings,
+} from '../../domain/ml/train';
 import type { ArtifactStore } from '../../domain/storage/store';
 import { openWorkerStore } from '../../domain/storage/worker-store';
 import { artifactPaths } from '../../contracts/artifact-paths';
@@ -72,7 +78,11 @@ export interface TrainMemberOptions {
   log?: (line: string) => void;
 }
 
-export async function loadTrainingSamples(store: ArtifactStore, dataset: Dataset, subsetUri: string | null): Promise<TrainingSamples> {
+export async function loadTrainingSamples(
+  store: ArtifactStore,
+  dataset: Dataset,
+  subsetUri: string | null,
+): Promise<TrainingSamples> {
   const { shape, numClasses } = dataset.info;
   if (subsetUri === null) {
     const batch = await dataset.readRange('train', 0, dataset.info.samples.train);
@@ -96,7 +106,11 @@ interface ResumeState {
  * it is intact. A corrupt or half-written state is passed over (and later
  * overwritten), never used.
  */
-async function findResumeState(store: ArtifactStore, input: TrainMemberInput, log: (line: string) => void): Promise<ResumeState | undefined> {
+async function findResumeState(
+  store: ArtifactStore,
+  input: TrainMemberInput,
+  log: (line: string) => void,
+): Promise<ResumeState | undefined> {
   const listed = new Set((await store.list(`${input.memberKey}/`)).map((o) => o.key));
   const candidates: string[] = [...artifactPaths.resumeSlots(input.memberKey)];
   for (const epoch of input.checkpointEpochs) candidates.push(artifactPaths.checkpoint(input.memberKey, epoch));
@@ -144,11 +158,19 @@ export async function trainMember(
   if (resume) {
     model = resume.checkpoint.model;
     await resume.checkpoint.restoreOptimizer(optimizer);
-    log(`${input.context}: resuming after epoch ${resume.epoch}${resume.batch ? `, batch ${resume.batch} of epoch ${resume.epoch + 1}` : ''}`);
+    log(
+      `${input.context}: resuming after epoch ${resume.epoch}${resume.batch ? `, batch ${resume.batch} of epoch ${resume.epoch + 1}` : ''}`,
+    );
   } else if (input.initFrom) {
     model = (await getCheckpoint(store, input.initFrom)).model;
   } else {
-    model = buildModel({ name: input.model.name, width: input.model.width, inputShape: dataset.info.shape, numClasses: dataset.info.numClasses, seed: input.seed });
+    model = buildModel({
+      name: input.model.name,
+      width: input.model.width,
+      inputShape: dataset.info.shape,
+      numClasses: dataset.info.numClasses,
+      seed: input.seed,
+    });
   }
 
   const checkpointUri = (key: string) => store.uriOf(`${key}/checkpoint.json`);
@@ -181,7 +203,9 @@ export async function trainMember(
         });
         const slot = nextResumeSlot();
         await putCheckpoint(store, slot, files);
-        log(`${input.context}: stopped in epoch ${epochsDone + 1} after batch ${position.batch}; saved ${store.uriOf(slot)}`);
+        log(
+          `${input.context}: stopped in epoch ${epochsDone + 1} after batch ${position.batch}; saved ${store.uriOf(slot)}`,
+        );
       },
       onEpochEnd: async (m) => {
         if (m.epoch < epochs || wanted.includes(m.epoch)) {
@@ -205,7 +229,14 @@ export async function trainMember(
       const stat = await store.stat(`${artifactPaths.checkpoint(input.memberKey, epoch)}/checkpoint.json`);
       checkpoints.push({ epoch, uri: stat.uri, sha256: stat.sha256 });
     }
-    return { checkpoints, history, resumedFromEpoch: resume?.epoch ?? 0, resumedFromBatch: resume?.batch ?? 0, samples: samples.count, backend: backend.name };
+    return {
+      checkpoints,
+      history,
+      resumedFromEpoch: resume?.epoch ?? 0,
+      resumedFromBatch: resume?.batch ?? 0,
+      samples: samples.count,
+      backend: backend.name,
+    };
   } finally {
     model.dispose();
     optimizer.dispose();

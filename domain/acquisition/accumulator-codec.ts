@@ -10,7 +10,16 @@
  *      votes u16|u32[rows*classes]            (rows = samples*locations)
  */
 import type { EnsembleAccumulator } from './ensemble-accumulator';
-import { assertLittleEndianHost, bytesOf, checksumOf, copyOut, corruptArtifact, equalBytes, hex, magicOf } from './binary-format';
+import {
+  assertLittleEndianHost,
+  bytesOf,
+  checksumOf,
+  copyOut,
+  corruptArtifact,
+  equalBytes,
+  hex,
+  magicOf,
+} from './binary-format';
 
 export const ACCUMULATOR_MAGIC = 'WNAC';
 export const ACCUMULATOR_VERSION = 1;
@@ -59,7 +68,10 @@ export function parseAccumulator(bytes: Uint8Array, source = 'accumulator'): Ens
   }
   const version = view.getUint16(4, true);
   if (version !== ACCUMULATOR_VERSION) {
-    throw corruptArtifact(source, `unsupported version ${version} at offset 4 (this build reads version ${ACCUMULATOR_VERSION})`);
+    throw corruptArtifact(
+      source,
+      `unsupported version ${version} at offset 4 (this build reads version ${ACCUMULATOR_VERSION})`,
+    );
   }
   const voteBytes = view.getUint16(6, true);
   const samples = view.getUint32(8, true);
@@ -68,10 +80,13 @@ export function parseAccumulator(bytes: Uint8Array, source = 'accumulator'): Ens
   const members = view.getUint32(20, true);
   const globalStart = view.getUint32(24, true);
   const reserved = view.getUint32(28, true);
-  if (voteBytes !== 2 && voteBytes !== 4) throw corruptArtifact(source, `vote width ${voteBytes} at offset 6 is not 2 or 4`);
+  if (voteBytes !== 2 && voteBytes !== 4)
+    throw corruptArtifact(source, `vote width ${voteBytes} at offset 6 is not 2 or 4`);
   if (voteBytes === 2 && members > 0xffff) throw corruptArtifact(source, `${members} members do not fit 16-bit votes`);
-  if (locations < 1 || classes < 1) throw corruptArtifact(source, `locations ${locations} and classes ${classes} must be at least 1`);
-  if (globalStart + samples > 2 ** 32) throw corruptArtifact(source, `samples [${globalStart}, ${globalStart + samples}) pass the 2^32 index limit`);
+  if (locations < 1 || classes < 1)
+    throw corruptArtifact(source, `locations ${locations} and classes ${classes} must be at least 1`);
+  if (globalStart + samples > 2 ** 32)
+    throw corruptArtifact(source, `samples [${globalStart}, ${globalStart + samples}) pass the 2^32 index limit`);
   if (reserved !== 0) throw corruptArtifact(source, `reserved field at offset 28 is ${reserved}, expected 0`);
   const rows = samples * locations;
   const expected = ACCUMULATOR_HEADER_BYTES + bodyBytes(rows, classes, voteBytes);

@@ -28,9 +28,15 @@ export async function* readFolderFiles(folder: string): AsyncGenerator<NamedByte
   try {
     entries = await fs.readdir(folder, { withFileTypes: true });
   } catch (err) {
-    throw new TypedTaskError(FailureType.InvalidData, `cannot list score shard folder ${folder}: ${(err as Error).message}`);
+    throw new TypedTaskError(
+      FailureType.InvalidData,
+      `cannot list score shard folder ${folder}: ${(err as Error).message}`,
+    );
   }
-  const names = entries.filter((e) => e.isFile() && isShardFileName(e.name)).map((e) => e.name).sort();
+  const names = entries
+    .filter((e) => e.isFile() && isShardFileName(e.name))
+    .map((e) => e.name)
+    .sort();
   for (const name of names) {
     const file = path.join(folder, name);
     yield { name: file, bytes: await fs.readFile(file) };

@@ -26,17 +26,27 @@ export function randomScores(globalStart: number, count: number, seed: number): 
 }
 
 /** One score per sample (Float32Array of acc.samples). */
-export function scoreAccumulator(acc: EnsembleAccumulator, fn: AcquisitionFunction, options: ScoreOptions = {}): Float32Array {
+export function scoreAccumulator(
+  acc: EnsembleAccumulator,
+  fn: AcquisitionFunction,
+  options: ScoreOptions = {},
+): Float32Array {
   if (fn === 'random') {
-    if (options.seed === undefined) throw new TypedTaskError(FailureType.InvalidConfig, 'the random acquisition function needs a seed');
+    if (options.seed === undefined)
+      throw new TypedTaskError(FailureType.InvalidConfig, 'the random acquisition function needs a seed');
     return randomScores(acc.globalStart, acc.samples, options.seed);
   }
   if (acc.poisoned) throw new Error(`accumulator is unusable after a failed fold (${acc.poisoned})`);
   if (acc.memberCount === 0) {
-    throw new TypedTaskError(FailureType.InvalidData, `no ensemble member was folded into the shard starting at global sample ${acc.globalStart}; score after folding at least one`);
+    throw new TypedTaskError(
+      FailureType.InvalidData,
+      `no ensemble member was folded into the shard starting at global sample ${acc.globalStart}; score after folding at least one`,
+    );
   }
   const perRow = scoreRows(acc, fn);
-  return acc.locations === 1 ? perRow : reduceLocationScores(perRow, acc.samples, acc.locations, options.reduction ?? 'mean');
+  return acc.locations === 1
+    ? perRow
+    : reduceLocationScores(perRow, acc.samples, acc.locations, options.reduction ?? 'mean');
 }
 
 function scoreRows(acc: EnsembleAccumulator, fn: Exclude<AcquisitionFunction, 'random'>): Float32Array {

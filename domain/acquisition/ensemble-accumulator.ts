@@ -60,7 +60,10 @@ const MAX_UINT16 = 0xffff;
 
 function positiveInt(value: number, name: string, allowZero = false): number {
   if (!Number.isSafeInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw new TypedTaskError(FailureType.InvalidData, `${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${value}`);
+    throw new TypedTaskError(
+      FailureType.InvalidData,
+      `${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${value}`,
+    );
   }
   return value;
 }
@@ -70,13 +73,19 @@ function positiveInt(value: number, name: string, allowZero = false): number {
  * kernel folds in place) unless `memory: 'plain'` asks for ordinary arrays,
  * as parseAccumulator returns (tests and benches compare the two).
  */
-export function createAccumulator(shape: AccumulatorShape, options: { memory?: 'kernel' | 'plain' } = {}): EnsembleAccumulator {
+export function createAccumulator(
+  shape: AccumulatorShape,
+  options: { memory?: 'kernel' | 'plain' } = {},
+): EnsembleAccumulator {
   const samples = positiveInt(shape.samples, 'samples', true);
   const classes = positiveInt(shape.classes, 'classes');
   const locations = positiveInt(shape.locations ?? 1, 'locations');
   const globalStart = positiveInt(shape.globalStart ?? 0, 'globalStart', true);
   if (globalStart + samples > 2 ** 32) {
-    throw new TypedTaskError(FailureType.InvalidData, `shard [${globalStart}, ${globalStart + samples}) goes past the 2^32 sample index limit`);
+    throw new TypedTaskError(
+      FailureType.InvalidData,
+      `shard [${globalStart}, ${globalStart + samples}) goes past the 2^32 sample index limit`,
+    );
   }
   const rows = samples * locations;
   return {
@@ -95,7 +104,11 @@ function newArrays(rows: number, classes: number): KernelArrays {
 }
 
 function plainArrays(rows: number, classes: number): KernelArrays {
-  return { probabilitySums: new Float64Array(rows * classes), entropySums: new Float64Array(rows), votes: new Uint16Array(rows * classes) };
+  return {
+    probabilitySums: new Float64Array(rows * classes),
+    entropySums: new Float64Array(rows),
+    votes: new Uint16Array(rows * classes),
+  };
 }
 
 function assertUsable(acc: EnsembleAccumulator): void {
@@ -241,8 +254,16 @@ function hasNegative(probs: Float32Array, from: number, to: number): boolean {
 function assertSameShard(a: EnsembleAccumulator, b: EnsembleAccumulator): void {
   const shape = (x: EnsembleAccumulator) =>
     `${x.samples} samples x ${x.locations} locations x ${x.classes} classes from global ${x.globalStart}`;
-  if (a.samples !== b.samples || a.locations !== b.locations || a.classes !== b.classes || a.globalStart !== b.globalStart) {
-    throw new TypedTaskError(FailureType.InvalidData, `cannot merge accumulators of different shards: ${shape(a)} vs ${shape(b)}`);
+  if (
+    a.samples !== b.samples ||
+    a.locations !== b.locations ||
+    a.classes !== b.classes ||
+    a.globalStart !== b.globalStart
+  ) {
+    throw new TypedTaskError(
+      FailureType.InvalidData,
+      `cannot merge accumulators of different shards: ${shape(a)} vs ${shape(b)}`,
+    );
   }
 }
 
@@ -264,9 +285,15 @@ export function mergeInto(target: EnsembleAccumulator, source: EnsembleAccumulat
   target.memberCount += source.memberCount;
 }
 
-function copiedArrays(acc: EnsembleAccumulator): Pick<EnsembleAccumulator, 'probabilitySums' | 'entropySums' | 'votes'> {
+function copiedArrays(
+  acc: EnsembleAccumulator,
+): Pick<EnsembleAccumulator, 'probabilitySums' | 'entropySums' | 'votes'> {
   if (acc.votes instanceof Uint32Array) {
-    return { probabilitySums: acc.probabilitySums.slice(), entropySums: acc.entropySums.slice(), votes: acc.votes.slice() };
+    return {
+      probabilitySums: acc.probabilitySums.slice(),
+      entropySums: acc.entropySums.slice(),
+      votes: acc.votes.slice(),
+    };
   }
   const copy = newArrays(acc.entropySums.length, acc.classes);
   copy.probabilitySums.set(acc.probabilitySums);

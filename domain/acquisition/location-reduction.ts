@@ -32,7 +32,10 @@ export function reduceLocationScores(
       for (let l = 0; l < locations; l++) total += perLocation[base + l]!;
       out[s] = total / locations;
     } else {
-      throw new TypedTaskError(FailureType.InvalidConfig, `unknown location reduction "${String(reduction)}"; use one of ${locationReductions.join(', ')}`);
+      throw new TypedTaskError(
+        FailureType.InvalidConfig,
+        `unknown location reduction "${String(reduction)}"; use one of ${locationReductions.join(', ')}`,
+      );
     }
   }
   return out;

@@ -7,7 +7,16 @@
  *  16  sha256 of header bytes 0..15 followed by the body
  *  48  scores f32[count]
  */
-import { assertLittleEndianHost, bytesOf, checksumOf, copyOut, corruptArtifact, equalBytes, hex, magicOf } from './binary-format';
+import {
+  assertLittleEndianHost,
+  bytesOf,
+  checksumOf,
+  copyOut,
+  corruptArtifact,
+  equalBytes,
+  hex,
+  magicOf,
+} from './binary-format';
 
 export const SCORE_SHARD_MAGIC = 'WNSS';
 export const SCORE_SHARD_VERSION = 1;
@@ -50,16 +59,23 @@ export function parseScoreShard(bytes: Uint8Array, source = 'score shard'): Scor
   }
   const version = view.getUint16(4, true);
   if (version !== SCORE_SHARD_VERSION) {
-    throw corruptArtifact(source, `unsupported version ${version} at offset 4 (this build reads version ${SCORE_SHARD_VERSION})`);
+    throw corruptArtifact(
+      source,
+      `unsupported version ${version} at offset 4 (this build reads version ${SCORE_SHARD_VERSION})`,
+    );
   }
   const reserved = view.getUint16(6, true);
   if (reserved !== 0) throw corruptArtifact(source, `reserved field at offset 6 is ${reserved}, expected 0`);
   const globalStart = view.getUint32(8, true);
   const count = view.getUint32(12, true);
-  if (globalStart + count > 2 ** 32) throw corruptArtifact(source, `scores [${globalStart}, ${globalStart + count}) pass the 2^32 index limit`);
+  if (globalStart + count > 2 ** 32)
+    throw corruptArtifact(source, `scores [${globalStart}, ${globalStart + count}) pass the 2^32 index limit`);
   const expected = SCORE_SHARD_HEADER_BYTES + count * 4;
   if (bytes.length !== expected) {
-    throw corruptArtifact(source, `size ${bytes.length} bytes does not match the header (${count} scores need ${expected})`);
+    throw corruptArtifact(
+      source,
+      `size ${bytes.length} bytes does not match the header (${count} scores need ${expected})`,
+    );
   }
   const stored = bytes.subarray(CHECKSUM_OFFSET, SCORE_SHARD_HEADER_BYTES);
   const actual = checksumOf(bytes.subarray(0, CHECKSUM_OFFSET), [bytes.subarray(SCORE_SHARD_HEADER_BYTES)]);

@@ -29,7 +29,11 @@ export const subsetManifestFileSchema = z.strictObject({
   kind: z.literal(SUBSET_MANIFEST_KIND),
   version: z.literal(SUBSET_MANIFEST_VERSION),
   count: z.number().int().min(0),
-  poolSize: z.number().int().min(1).max(2 ** 32),
+  poolSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 32),
   lineage: subsetLineageSchema,
   indicesEncoding: z.literal('uint32le-base64'),
   indicesSha256: z.string().regex(/^[0-9a-f]{64}$/),
@@ -60,23 +64,37 @@ function firstUnsorted(indices: Uint32Array): number {
 }
 
 /** Builds a frozen manifest; `indices` in any order, distinct, each below poolSize. */
-export function createSubsetManifest(input: { indices: ArrayLike<number>; poolSize: number; lineage: SubsetLineage }): SubsetManifest {
+export function createSubsetManifest(input: {
+  indices: ArrayLike<number>;
+  poolSize: number;
+  lineage: SubsetLineage;
+}): SubsetManifest {
   const lineage = subsetLineageSchema.safeParse(input.lineage);
   if (!lineage.success) {
-    throw new TypedTaskError(FailureType.InvalidData, `subset lineage: ${lineage.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new TypedTaskError(
+      FailureType.InvalidData,
+      `subset lineage: ${lineage.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   if (!Number.isSafeInteger(input.poolSize) || input.poolSize < 1 || input.poolSize > 2 ** 32) {
-    throw new TypedTaskError(FailureType.InvalidData, `poolSize must be an integer in [1, 2^32], got ${input.poolSize}`);
+    throw new TypedTaskError(
+      FailureType.InvalidData,
+      `poolSize must be an integer in [1, 2^32], got ${input.poolSize}`,
+    );
   }
   for (let i = 0; i < input.indices.length; i++) {
     const v = input.indices[i]!;
     if (!Number.isInteger(v) || v < 0 || v >= input.poolSize) {
-      throw new TypedTaskError(FailureType.InvalidData, `subset index at position ${i} is ${v}, outside the pool [0, ${input.poolSize})`);
+      throw new TypedTaskError(
+        FailureType.InvalidData,
+        `subset index at position ${i} is ${v}, outside the pool [0, ${input.poolSize})`,
+      );
     }
   }
   const indices = Uint32Array.from(input.indices).sort();
   const dup = firstUnsorted(indices);
-  if (dup >= 0) throw new TypedTaskError(FailureType.InvalidData, `subset index ${indices[dup]} appears more than once`);
+  if (dup >= 0)
+    throw new TypedTaskError(FailureType.InvalidData, `subset index ${indices[dup]} appears more than once`);
   return Object.freeze({
     count: indices.length,
     poolSize: input.poolSize,
@@ -96,7 +114,9 @@ export function serialiseSubsetManifest(manifest: SubsetManifest): string {
     lineage: { ...manifest.lineage },
     indicesEncoding: 'uint32le-base64',
     indicesSha256: manifest.indicesSha256,
-    indices: Buffer.from(manifest.indices.buffer, manifest.indices.byteOffset, manifest.indices.byteLength).toString('base64'),
+    indices: Buffer.from(manifest.indices.buffer, manifest.indices.byteOffset, manifest.indices.byteLength).toString(
+      'base64',
+    ),
   };
   return JSON.stringify(file, null, 1) + '\n';
 }
@@ -112,19 +132,30 @@ export function parseSubsetManifest(text: string, source = 'subset manifest'): S
   }
   const parsed = subsetManifestFileSchema.safeParse(raw);
   if (!parsed.success) {
-    throw corruptArtifact(source, parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+    throw corruptArtifact(
+      source,
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '),
+    );
   }
   const file = parsed.data;
   const bytes = Buffer.from(file.indices, 'base64');
   if (bytes.length !== file.count * 4) {
-    throw corruptArtifact(source, `indices decode to ${bytes.length} bytes, count ${file.count} needs ${file.count * 4}`);
+    throw corruptArtifact(
+      source,
+      `indices decode to ${bytes.length} bytes, count ${file.count} needs ${file.count * 4}`,
+    );
   }
   const indices = new Uint32Array(file.count);
   bytesOf(indices).set(bytes);
   const sha = indicesSha256(indices);
-  if (sha !== file.indicesSha256) throw corruptArtifact(source, `indices sha256 is ${sha}, manifest says ${file.indicesSha256}`);
+  if (sha !== file.indicesSha256)
+    throw corruptArtifact(source, `indices sha256 is ${sha}, manifest says ${file.indicesSha256}`);
   const bad = firstUnsorted(indices);
-  if (bad >= 0) throw corruptArtifact(source, `indices are not strictly ascending at position ${bad} (${indices[bad - 1]}, ${indices[bad]})`);
+  if (bad >= 0)
+    throw corruptArtifact(
+      source,
+      `indices are not strictly ascending at position ${bad} (${indices[bad - 1]}, ${indices[bad]})`,
+    );
   if (file.count > 0 && indices[file.count - 1]! >= file.poolSize) {
     throw corruptArtifact(source, `index ${indices[file.count - 1]} is outside the pool [0, ${file.poolSize})`);
   }

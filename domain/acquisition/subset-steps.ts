@@ -8,7 +8,13 @@
 import { selectTopKFromChunks, type NamedBytes } from './acquisition-files';
 import { randomScores, type AcquisitionFunction } from './acquisition-scores';
 import { TopKSelector, type TopKResult } from './top-k';
-import { createSubsetManifest, mergeSubsetIndices, parseSubsetManifest, serialiseSubsetManifest, type SubsetLineage } from './subset-manifest';
+import {
+  createSubsetManifest,
+  mergeSubsetIndices,
+  parseSubsetManifest,
+  serialiseSubsetManifest,
+  type SubsetLineage,
+} from './subset-manifest';
 import { openDataset, type DatasetSpec } from '../data';
 import type { ArtifactStore } from '../storage/store';
 import { MissingArtifact } from '../storage/store-errors';
@@ -40,9 +46,18 @@ export async function describePool(input: { dataset: DatasetSpec }): Promise<Poo
   };
 }
 
-async function putSubset(store: ArtifactStore, key: string, indices: ArrayLike<number>, poolSize: number, lineage: SubsetLineage): Promise<SubsetRef> {
+async function putSubset(
+  store: ArtifactStore,
+  key: string,
+  indices: ArrayLike<number>,
+  poolSize: number,
+  lineage: SubsetLineage,
+): Promise<SubsetRef> {
   const manifest = createSubsetManifest({ indices, poolSize, lineage });
-  const stored = await store.put(key, Buffer.from(serialiseSubsetManifest(manifest)), { createOnly: true, contentType: 'application/json' });
+  const stored = await store.put(key, Buffer.from(serialiseSubsetManifest(manifest)), {
+    createOnly: true,
+    contentType: 'application/json',
+  });
   return { uri: stored.uri, sha256: stored.sha256, count: manifest.count };
 }
 
@@ -59,7 +74,10 @@ export interface RandomSubsetInput {
 /** A seeded uniform random subset of `size` samples (the build-up start and the random baseline). */
 export async function drawRandomSubset(input: RandomSubsetInput): Promise<SubsetRef> {
   if (input.size > input.poolSize) {
-    throw new TypedTaskError(FailureType.InvalidConfig, `a random subset of ${input.size} samples cannot be drawn from a pool of ${input.poolSize}`);
+    throw new TypedTaskError(
+      FailureType.InvalidConfig,
+      `a random subset of ${input.size} samples cannot be drawn from a pool of ${input.poolSize}`,
+    );
   }
   const selector = new TopKSelector({ k: input.size, seed: input.seed, poolSize: input.poolSize });
   const chunk = 1 << 20;
@@ -114,10 +132,16 @@ export async function acquireSubset(
   onShardRead: (progress: { shardsRead: number; shards: number }) => void = () => undefined,
 ): Promise<AcquireResult> {
   const store = openWorkerStore(input.storageRoot);
-  const ensemble = await store.put(input.ensembleKey, Buffer.from(JSON.stringify({ checkpoints: input.checkpoints }, null, 1)), {
-    contentType: 'application/json',
-  });
-  const parent = input.parentSubsetUri ? parseSubsetManifest((await store.get(input.parentSubsetUri)).toString('utf8'), input.parentSubsetUri) : undefined;
+  const ensemble = await store.put(
+    input.ensembleKey,
+    Buffer.from(JSON.stringify({ checkpoints: input.checkpoints }, null, 1)),
+    {
+      contentType: 'application/json',
+    },
+  );
+  const parent = input.parentSubsetUri
+    ? parseSubsetManifest((await store.get(input.parentSubsetUri)).toString('utf8'), input.parentSubsetUri)
+    : undefined;
   // Shards are read and parsed one after another: the one last asked for is the one a read or parse error is about.
   let reading: string | undefined;
   async function* shards(): AsyncGenerator<NamedBytes> {
@@ -129,7 +153,12 @@ export async function acquireSubset(
   }
   let top: TopKResult;
   try {
-    top = await selectTopKFromChunks(shards(), { k: input.k, seed: input.seed, exclude: parent?.indices, poolSize: input.poolSize });
+    top = await selectTopKFromChunks(shards(), {
+      k: input.k,
+      seed: input.seed,
+      exclude: parent?.indices,
+      poolSize: input.poolSize,
+    });
   } catch (err) {
     throw reading !== undefined && isDamaged(err) ? damagedScoreShard(reading, err as Error) : err;
   }
@@ -147,7 +176,10 @@ export async function acquireSubset(
 }
 
 function isDamaged(err: unknown): boolean {
-  return err instanceof MissingArtifact || (err as { failureType?: unknown } | null)?.failureType === FailureType.CorruptArtifact;
+  return (
+    err instanceof MissingArtifact ||
+    (err as { failureType?: unknown } | null)?.failureType === FailureType.CorruptArtifact
+  );
 }
 
 /**

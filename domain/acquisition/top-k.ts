@@ -67,7 +67,10 @@ export class TopKSelector {
       const index = exclude[i]!;
       const limit = options.poolSize ?? 2 ** 32;
       if (!Number.isInteger(index) || index < 0 || index >= limit) {
-        throw new TypedTaskError(FailureType.InvalidData, `excluded index at position ${i} is ${index}, not an integer in [0, ${limit})`);
+        throw new TypedTaskError(
+          FailureType.InvalidData,
+          `excluded index at position ${i} is ${index}, not an integer in [0, ${limit})`,
+        );
       }
       if (index > max) max = index;
     }

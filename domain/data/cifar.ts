@@ -43,7 +43,13 @@ interface Layout {
 
 function layoutOf(options: CifarOptions): Layout {
   if (options.variant === 'cifar10') {
-    return { labelBytes: 1, labelOffset: 0, numClasses: 10, namesFile: 'batches.meta.txt', subfolder: 'cifar-10-batches-bin' };
+    return {
+      labelBytes: 1,
+      labelOffset: 0,
+      numClasses: 10,
+      namesFile: 'batches.meta.txt',
+      subfolder: 'cifar-10-batches-bin',
+    };
   }
   const coarse = options.labels === 'coarse';
   return {
@@ -79,11 +85,19 @@ async function splitFiles(folder: string, variant: CifarVariant, split: Split, h
     .filter((m): m is RegExpExecArray => m !== null)
     .sort((a, b) => Number(a[1]) - Number(b[1]))
     .map((m) => path.join(folder, m[0]));
-  if (batches.length === 0) throw invalidData(`${path.join(folder, 'data_batch_1.bin')}: file not found (no data_batch_N.bin in ${folder}); ${hint}`);
+  if (batches.length === 0)
+    throw invalidData(
+      `${path.join(folder, 'data_batch_1.bin')}: file not found (no data_batch_N.bin in ${folder}); ${hint}`,
+    );
   return batches;
 }
 
-async function readClassNames(folder: string, layout: Layout, fallback: string[] | undefined, confine?: DataConfinement): Promise<string[] | undefined> {
+async function readClassNames(
+  folder: string,
+  layout: Layout,
+  fallback: string[] | undefined,
+  confine?: DataConfinement,
+): Promise<string[] | undefined> {
   await confine?.check(path.join(folder, layout.namesFile), 'dataset file');
   try {
     const names = (await fs.readFile(path.join(folder, layout.namesFile), 'utf8'))
@@ -173,7 +187,12 @@ export async function openCifarDataset(dir: string, options: CifarOptions): Prom
       samples: { train: readers.train.count, test: readers.test.count },
       shape: [SIDE, SIDE, 3],
       numClasses: layout.numClasses,
-      classNames: await readClassNames(folder, layout, options.variant === 'cifar10' ? cifar10Names : undefined, options.confine),
+      classNames: await readClassNames(
+        folder,
+        layout,
+        options.variant === 'cifar10' ? cifar10Names : undefined,
+        options.confine,
+      ),
     },
     sources: { train: source(readers.train), test: source(readers.test) },
     computeFingerprint: async () => {

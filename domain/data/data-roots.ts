@@ -17,7 +17,12 @@ import { defaultStorageRoot } from '../storage/roots';
 export const DEBIAN_DATASETS_DIR = '/usr/share/datasets';
 
 /** Per-kind folders the operator may set on the workers; trusted like WINNOW_DATA_ROOTS. */
-export const operatorDataDirVars = ['WINNOW_FASHION_MNIST_DIR', 'WINNOW_MNIST_DIR', 'WINNOW_CIFAR10_DIR', 'WINNOW_CIFAR100_DIR'] as const;
+export const operatorDataDirVars = [
+  'WINNOW_FASHION_MNIST_DIR',
+  'WINNOW_MNIST_DIR',
+  'WINNOW_CIFAR10_DIR',
+  'WINNOW_CIFAR100_DIR',
+] as const;
 
 export function allowedDataRoots(env: NodeJS.ProcessEnv = process.env): string[] {
   const roots: string[] = [];

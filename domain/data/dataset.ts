@@ -80,7 +80,13 @@ export function assembleDataset(parts: DatasetParts): Dataset {
 
   const readRangeBytes = async (split: Split, start: number, count: number): Promise<ByteBatch> => {
     const source = sources[split];
-    if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > source.count) {
+    if (
+      !Number.isInteger(start) ||
+      !Number.isInteger(count) ||
+      start < 0 ||
+      count < 0 ||
+      start + count > source.count
+    ) {
       throw outOfRange(info, split, `range [${start}, ${start + count})`);
     }
     if (count === 0) return { count: 0, pixels: new Uint8Array(0), labels: new Int32Array(0) };
@@ -128,10 +134,11 @@ export function assembleDataset(parts: DatasetParts): Dataset {
 
   return {
     info,
-    fingerprint: () => (fingerprint ??= parts.computeFingerprint().catch((err) => {
-      fingerprint = undefined;
-      throw err;
-    })),
+    fingerprint: () =>
+      (fingerprint ??= parts.computeFingerprint().catch((err) => {
+        fingerprint = undefined;
+        throw err;
+      })),
     readRangeBytes,
     readIndicesBytes,
     readRange: async (split, start, count) => toFloats(await readRangeBytes(split, start, count)),

@@ -28,7 +28,10 @@ export interface RawFile {
   rawSha256?: string;
 }
 
-const metaSchema = z.object({ rawBytes: z.number().int().nonnegative(), rawSha256: z.string().regex(/^[0-9a-f]{64}$/) });
+const metaSchema = z.object({
+  rawBytes: z.number().int().nonnegative(),
+  rawSha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
 
 /** WINNOW_DATA_CACHE, else state/cache/datasets under the working folder (git-ignored). */
 export function defaultDataCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -43,7 +46,12 @@ export function isGzipPath(file: string): boolean {
  * Returns a seekable raw file for `source`, decompressing a .gz into `cacheDir`
  * the first time. With `confine`, `source` must lie inside the allowed data roots.
  */
-export async function rawFileFor(source: string, cacheDir: string, hint: string, confine?: DataConfinement): Promise<RawFile> {
+export async function rawFileFor(
+  source: string,
+  cacheDir: string,
+  hint: string,
+  confine?: DataConfinement,
+): Promise<RawFile> {
   await confine?.check(source, 'dataset file');
   let stat;
   try {
@@ -87,7 +95,10 @@ export async function rawFileFor(source: string, cacheDir: string, hint: string,
     await fs.rm(tempRaw, { force: true });
     await fs.rm(metaPath + suffix, { force: true });
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (code.startsWith('Z_') || /unexpected end of file|incorrect header check/i.test(String((err as Error).message))) {
+    if (
+      code.startsWith('Z_') ||
+      /unexpected end of file|incorrect header check/i.test(String((err as Error).message))
+    ) {
       throw invalidData(
         `${source}: gzip data is truncated or corrupt after ${rawBytes} decompressed bytes (${(err as Error).message}); ${hint}`,
       );

@@ -45,7 +45,10 @@ export function parseIdxHeader(head: Uint8Array, fileBytes: number, expectedMagi
   const dims: number[] = [];
   for (let d = 0; d < ndims; d++) dims.push(view.getUint32(4 + 4 * d));
   dims.forEach((size, d) => {
-    if (size === 0 && d > 0) throw invalidData(`${where}: dimension ${d} at byte offset ${4 + 4 * d} is 0; the header is corrupt, replace the file`);
+    if (size === 0 && d > 0)
+      throw invalidData(
+        `${where}: dimension ${d} at byte offset ${4 + 4 * d} is 0; the header is corrupt, replace the file`,
+      );
   });
   const expected = headerBytes + dims.reduce((a, b) => a * b, 1);
   if (fileBytes !== expected) {
@@ -123,7 +126,11 @@ export async function openIdxDataset(dir: string, options: IdxOptions): Promise<
     maxGap: Math.floor(65536 / (s.rows * s.cols)),
     readRuns: async (runs) => {
       const buffers = await s.reader.readRuns(runs);
-      return runs.map((run, i) => ({ count: run.count, pixels: buffers[i], labels: s.labels.slice(run.start, run.start + run.count) }));
+      return runs.map((run, i) => ({
+        count: run.count,
+        pixels: buffers[i],
+        labels: s.labels.slice(run.start, run.start + run.count),
+      }));
     },
     readLabels: async () => s.labels,
   });

@@ -17,7 +17,8 @@ export interface RgbaImage {
 export type ImageFormat = 'png' | 'jpeg';
 
 export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
-  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';
+  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47)
+    return 'png';
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
   return undefined;
 }
@@ -30,7 +31,12 @@ export function decodeImage(bytes: Uint8Array): RgbaImage {
     return { width: png.width, height: png.height, rgba: png.data };
   }
   if (format === 'jpeg') {
-    const image = decodeJpeg(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: 200, maxMemoryUsageInMB: 2048 });
+    const image = decodeJpeg(bytes, {
+      useTArray: true,
+      formatAsRGBA: true,
+      maxResolutionInMP: 200,
+      maxMemoryUsageInMB: 2048,
+    });
     return { width: image.width, height: image.height, rgba: image.data };
   }
   throw new Error('neither PNG nor JPEG (unrecognised leading bytes)');
@@ -40,7 +46,14 @@ export function decodeImage(bytes: Uint8Array): RgbaImage {
  * Writes `image` scaled-to-cover and centre-cropped to height x width x
  * channels (1 = luma, 3 = RGB) into `out` at `offset`.
  */
-export function fitImage(image: RgbaImage, height: number, width: number, channels: 1 | 3, out: Uint8Array, offset = 0): void {
+export function fitImage(
+  image: RgbaImage,
+  height: number,
+  width: number,
+  channels: 1 | 3,
+  out: Uint8Array,
+  offset = 0,
+): void {
   const { width: sw, height: sh, rgba } = image;
   if (sw === 0 || sh === 0) throw new Error('image has no pixels');
   const scale = Math.max(height / sh, width / sw);

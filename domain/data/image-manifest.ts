@@ -78,7 +78,9 @@ export function parseManifestText(text: string, manifestFile: string): ManifestE
     }
     const parsed = lineSchema.safeParse(value);
     if (!parsed.success) {
-      const why = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(line)'}: ${issue.message}`).join(', ');
+      const why = parsed.error.issues
+        .map((issue) => `${issue.path.join('.') || '(line)'}: ${issue.message}`)
+        .join(', ');
       problems.push(`line ${line}: ${why}`);
       return;
     }
@@ -91,7 +93,8 @@ export function parseManifestText(text: string, manifestFile: string): ManifestE
   });
   if (problems.length > 0) {
     const listed = problems.slice(0, MAX_LISTED_PROBLEMS).join('; ');
-    const more = problems.length > MAX_LISTED_PROBLEMS ? `; and ${problems.length - MAX_LISTED_PROBLEMS} more bad lines` : '';
+    const more =
+      problems.length > MAX_LISTED_PROBLEMS ? `; and ${problems.length - MAX_LISTED_PROBLEMS} more bad lines` : '';
     throw invalidData(
       `${manifestFile}: ${problems.length} bad line${problems.length > 1 ? 's' : ''}: ${listed}${more}; ` +
         'each line must be a JSON object {"uri": "<image path>", "label": <integer >= 0>}',
@@ -106,7 +109,12 @@ function resolveImageUri(uri: string, dir: string): string | undefined {
   return path.resolve(dir, uri);
 }
 
-async function readManifest(file: string, hint: string, optional: boolean, confine?: DataConfinement): Promise<ParsedManifest | undefined> {
+async function readManifest(
+  file: string,
+  hint: string,
+  optional: boolean,
+  confine?: DataConfinement,
+): Promise<ParsedManifest | undefined> {
   await confine?.check(file, 'dataset manifest');
   let bytes: Buffer;
   try {
@@ -142,17 +150,24 @@ async function readDatasetFile(dir: string, confine?: DataConfinement): Promise<
 }
 
 export async function openImageManifestDataset(dir: string, options: ManifestOptions = {}): Promise<Dataset> {
-  const hint = options.hint ?? `the folder must hold train.jsonl (and test.jsonl) with one {"uri","label"} object per line`;
+  const hint =
+    options.hint ?? `the folder must hold train.jsonl (and test.jsonl) with one {"uri","label"} object per line`;
   const meta = await readDatasetFile(dir, options.confine);
   const height = options.height ?? meta.height ?? DEFAULT_IMAGE_SIDE;
   const width = options.width ?? meta.width ?? DEFAULT_IMAGE_SIDE;
   const channels = options.channels ?? meta.channels ?? 3;
   const train = (await readManifest(path.join(dir, 'train.jsonl'), hint, false, options.confine))!;
-  const test = (await readManifest(path.join(dir, 'test.jsonl'), hint, true, options.confine)) ?? { file: path.join(dir, 'test.jsonl'), bytes: Buffer.alloc(0), entries: [] };
+  const test = (await readManifest(path.join(dir, 'test.jsonl'), hint, true, options.confine)) ?? {
+    file: path.join(dir, 'test.jsonl'),
+    bytes: Buffer.alloc(0),
+    entries: [],
+  };
 
   const declared = meta.numClasses ?? meta.classNames?.length;
   if (meta.numClasses !== undefined && meta.classNames !== undefined && meta.numClasses !== meta.classNames.length) {
-    throw invalidData(`${path.join(dir, 'dataset.json')}: numClasses ${meta.numClasses} but ${meta.classNames.length} classNames; make them agree`);
+    throw invalidData(
+      `${path.join(dir, 'dataset.json')}: numClasses ${meta.numClasses} but ${meta.classNames.length} classNames; make them agree`,
+    );
   }
   let maxLabel = -1;
   for (const manifest of [train, test]) {
@@ -235,14 +250,22 @@ export async function openImageManifestDataset(dir: string, options: ManifestOpt
     sources: { train: source(train), test: source(test) },
     computeFingerprint: async () => {
       const manifests = { train, test };
-      const description: Record<string, unknown> = { format: 'image-manifest', shape: [height, width, channels], numClasses };
+      const description: Record<string, unknown> = {
+        format: 'image-manifest',
+        shape: [height, width, channels],
+        numClasses,
+      };
       for (const split of splits) {
         const manifest: ParsedManifest = manifests[split as Split];
         description[split] = createHash('sha256').update(manifest.bytes).digest('hex');
         if (options.hashImages) {
           const hashes: string[] = [];
           for (const entry of manifest.entries) {
-            hashes.push(createHash('sha256').update(await fs.readFile(entry.file)).digest('hex'));
+            hashes.push(
+              createHash('sha256')
+                .update(await fs.readFile(entry.file))
+                .digest('hex'),
+            );
           }
           description[`${split}Images`] = hashes;
         }

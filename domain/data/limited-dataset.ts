@@ -22,21 +22,36 @@ export function limitDataset(dataset: Dataset, limits: DatasetLimits): Dataset {
   for (const split of ['train', 'test'] as const) {
     const limit = limits[split];
     if (limit === undefined) continue;
-    if (!Number.isInteger(limit) || limit < 1) throw invalid(`${fieldOf[split]}: must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw invalid(`${fieldOf[split]}: must be a positive integer, got ${limit}`);
     if (limit > samples[split]) {
-      throw invalid(`${fieldOf[split]}: ${limit} is more than the ${samples[split]} ${split} samples of ${dataset.info.name}; lower it or remove the field`);
+      throw invalid(
+        `${fieldOf[split]}: ${limit} is more than the ${samples[split]} ${split} samples of ${dataset.info.name}; lower it or remove the field`,
+      );
     }
     samples[split] = limit;
   }
-  const info = { ...dataset.info, samples, name: `${dataset.info.name} (first ${samples.train} train, ${samples.test} test)` };
+  const info = {
+    ...dataset.info,
+    samples,
+    name: `${dataset.info.name} (first ${samples.train} train, ${samples.test} test)`,
+  };
   const checkRange = (split: Split, start: number, count: number): void => {
-    if (Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 0 && start + count <= samples[split]) return;
+    if (
+      Number.isInteger(start) &&
+      Number.isInteger(count) &&
+      start >= 0 &&
+      count >= 0 &&
+      start + count <= samples[split]
+    )
+      return;
     throw outside(split, `range [${start}, ${start + count})`);
   };
   const checkIndices = (split: Split, indices: ArrayLike<number>): void => {
     for (let i = 0; i < indices.length; i++) {
       const index = indices[i];
-      if (!Number.isInteger(index) || index < 0 || index >= samples[split]) throw outside(split, `index ${index} (position ${i} of the list)`);
+      if (!Number.isInteger(index) || index < 0 || index >= samples[split])
+        throw outside(split, `index ${index} (position ${i} of the list)`);
     }
   };
   const outside = (split: Split, what: string): TypedTaskError =>
@@ -50,15 +65,23 @@ export function limitDataset(dataset: Dataset, limits: DatasetLimits): Dataset {
     fingerprint: () =>
       (fingerprint ??= dataset
         .fingerprint()
-        .then((whole) => createHash('sha256').update(`${whole}\nlimit train ${samples.train} test ${samples.test}\n`).digest('hex'))
+        .then((whole) =>
+          createHash('sha256').update(`${whole}\nlimit train ${samples.train} test ${samples.test}\n`).digest('hex'),
+        )
         .catch((err) => {
           fingerprint = undefined;
           throw err;
         })),
     readRange: async (split, start, count) => (checkRange(split, start, count), dataset.readRange(split, start, count)),
-    readRangeBytes: async (split, start, count) => (checkRange(split, start, count), dataset.readRangeBytes(split, start, count)),
+    readRangeBytes: async (split, start, count) => (
+      checkRange(split, start, count),
+      dataset.readRangeBytes(split, start, count)
+    ),
     readIndices: async (split, indices) => (checkIndices(split, indices), dataset.readIndices(split, indices)),
-    readIndicesBytes: async (split, indices) => (checkIndices(split, indices), dataset.readIndicesBytes(split, indices)),
+    readIndicesBytes: async (split, indices) => (
+      checkIndices(split, indices),
+      dataset.readIndicesBytes(split, indices)
+    ),
     readLabels: async (split) => (await dataset.readLabels(split)).subarray(0, samples[split]),
   };
 }

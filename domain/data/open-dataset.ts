@@ -23,7 +23,18 @@ export interface OpenDatasetOptions {
 
 export const FASHION_MNIST_DEFAULT_DIR = '/usr/share/datasets/fashion-mnist';
 
-const fashionNames = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+const fashionNames = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 const digitNames = Array.from({ length: 10 }, (_, d) => String(d));
 
 /** Where each file-backed kind looks when the config gives no uri. */
@@ -44,14 +55,18 @@ async function openWholeDataset(spec: DatasetSpec, options: OpenDatasetOptions):
   const env = options.env ?? process.env;
   if (spec.kind === 'synthetic') return createSyntheticDataset(syntheticSpecFromUri(spec.uri, spec.size));
   if (spec.size !== undefined) {
-    throw invalidConfig(`dataset.size is only for synthetic sets; ${spec.kind} has a fixed size; remove the field, or use dataset.limit to keep its first N training samples`);
+    throw invalidConfig(
+      `dataset.size is only for synthetic sets; ${spec.kind} has a fixed size; remove the field, or use dataset.limit to keep its first N training samples`,
+    );
   }
   const cacheDir = options.cacheDir ?? defaultDataCacheDir(env);
   const where = locations[spec.kind];
   const fromEnv = where.env ? env[where.env] : undefined;
   const raw = spec.uri ?? fromEnv ?? where.fallback;
   if (raw === undefined) {
-    throw invalidConfig(`dataset.uri: required for ${spec.kind}${where.env ? ` (or set ${where.env} on the workers)` : ''}`);
+    throw invalidConfig(
+      `dataset.uri: required for ${spec.kind}${where.env ? ` (or set ${where.env} on the workers)` : ''}`,
+    );
   }
   const dir = localPath(raw);
   const origin = spec.uri !== undefined ? 'dataset.uri' : fromEnv !== undefined ? where.env : 'the default location';
@@ -61,9 +76,25 @@ async function openWholeDataset(spec: DatasetSpec, options: OpenDatasetOptions):
   await confine?.check(dir, 'dataset.uri');
   switch (spec.kind) {
     case 'fashion-mnist':
-      return openIdxDataset(dir, { kind: spec.kind, name: 'fashion-mnist', numClasses: 10, classNames: fashionNames, cacheDir, hint, confine });
+      return openIdxDataset(dir, {
+        kind: spec.kind,
+        name: 'fashion-mnist',
+        numClasses: 10,
+        classNames: fashionNames,
+        cacheDir,
+        hint,
+        confine,
+      });
     case 'mnist':
-      return openIdxDataset(dir, { kind: spec.kind, name: 'mnist', numClasses: 10, classNames: digitNames, cacheDir, hint, confine });
+      return openIdxDataset(dir, {
+        kind: spec.kind,
+        name: 'mnist',
+        numClasses: 10,
+        classNames: digitNames,
+        cacheDir,
+        hint,
+        confine,
+      });
     case 'cifar10':
     case 'cifar100':
       return openCifarDataset(dir, { variant: spec.kind, cacheDir, hint, confine });
@@ -77,11 +108,15 @@ function localPath(uri: string): string {
     try {
       return fileURLToPath(uri);
     } catch (err) {
-      throw invalidConfig(`dataset.uri ${uri}: not a usable file:// URI (${(err as Error).message}); use file:///absolute/path`);
+      throw invalidConfig(
+        `dataset.uri ${uri}: not a usable file:// URI (${(err as Error).message}); use file:///absolute/path`,
+      );
     }
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
-    throw invalidConfig(`dataset.uri ${uri}: only local paths and file:// URIs are supported for datasets; copy the data to the worker`);
+    throw invalidConfig(
+      `dataset.uri ${uri}: only local paths and file:// URIs are supported for datasets; copy the data to the worker`,
+    );
   }
   return uri;
 }
@@ -106,10 +141,16 @@ export function syntheticSpecFromUri(uri: string | undefined, size: number | und
   if (size !== undefined) spec.trainSize = size;
   if (uri !== undefined) {
     const match = /^synthetic:(?:\/\/)?\??(.*)$/.exec(uri);
-    if (!match) throw invalidConfig(`dataset.uri ${uri}: a synthetic set's uri looks like synthetic:?seed=1&shape=8x8x1&classes=10`);
+    if (!match)
+      throw invalidConfig(
+        `dataset.uri ${uri}: a synthetic set's uri looks like synthetic:?seed=1&shape=8x8x1&classes=10`,
+      );
     for (const [key, value] of new URLSearchParams(match[1])) {
       const field = syntheticKeys[key];
-      if (!field) throw invalidConfig(`dataset.uri: unknown synthetic parameter "${key}"; known: ${Object.keys(syntheticKeys).join(', ')}`);
+      if (!field)
+        throw invalidConfig(
+          `dataset.uri: unknown synthetic parameter "${key}"; known: ${Object.keys(syntheticKeys).join(', ')}`,
+        );
       if (field === 'shape') {
         const dims = /^(\d+)x(\d+)x(\d+)$/.exec(value);
         if (!dims) throw invalidConfig(`dataset.uri: shape=${value}: expected HxWxC, e.g. 28x28x1`);

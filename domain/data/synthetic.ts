@@ -13,7 +13,12 @@ import { sha256Json } from './file-hash';
 
 export const syntheticSpecSchema = z
   .strictObject({
-    seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(0),
     height: z.number().int().min(1).max(512).default(8),
     width: z.number().int().min(1).max(512).default(8),
     channels: z.union([z.literal(1), z.literal(3)]).default(1),
@@ -106,7 +111,9 @@ function makePrototypes(spec: SyntheticSpec): Float32Array[] {
 }
 
 function cleanLabelsOf(spec: SyntheticSpec, split: Split, count: number): Int32Array {
-  return Int32Array.from({ length: count }, (_, i) => Math.floor(seededUniform(spec.seed, STREAM.label, SPLIT_CODE[split], i)() * spec.numClasses));
+  return Int32Array.from({ length: count }, (_, i) =>
+    Math.floor(seededUniform(spec.seed, STREAM.label, SPLIT_CODE[split], i)() * spec.numClasses),
+  );
 }
 
 /** Picks exactly round(fraction x N) duplicates and mislabeled samples, disjoint; duplicates copy clean originals. */

@@ -5,7 +5,13 @@
  */
 import { mulberry32 } from '../../contracts/seeded-hash';
 
-export function cropAndFlip(batch: Float32Array, count: number, shape: readonly [number, number, number], padding: number, seed: number): void {
+export function cropAndFlip(
+  batch: Float32Array,
+  count: number,
+  shape: readonly [number, number, number],
+  padding: number,
+  seed: number,
+): void {
   const [h, w, c] = shape;
   const rand = mulberry32(seed);
   const sample = h * w * c;

@@ -26,7 +26,9 @@ export const checkpointMetaSchema = z.object({
   backend: z.string(),
   createdBy: z.string(),
   /** Taken inside epoch `epoch + 1` (graceful shutdown): batches done there and their running sums. */
-  within: z.object({ batch: z.number().int().min(1), lossSum: z.number(), correct: z.number().int().min(0) }).optional(),
+  within: z
+    .object({ batch: z.number().int().min(1), lossSum: z.number(), correct: z.number().int().min(0) })
+    .optional(),
 });
 export type CheckpointMeta = z.infer<typeof checkpointMetaSchema>;
 
@@ -46,7 +48,11 @@ export interface CheckpointFiles {
   'weights.bin': Uint8Array;
 }
 
-export async function encodeCheckpoint(model: tf.LayersModel, optimizer: tf.Optimizer | undefined, meta: CheckpointMeta): Promise<CheckpointFiles> {
+export async function encodeCheckpoint(
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer | undefined,
+  meta: CheckpointMeta,
+): Promise<CheckpointFiles> {
   let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save(
     tf.io.withSaveHandler(async (a) => {
@@ -99,7 +105,10 @@ export async function decodeCheckpoint(files: CheckpointFiles, where: string): P
   }
   const parsed = checkpointJsonSchema.safeParse(raw);
   if (!parsed.success) {
-    throw corrupt(where, `checkpoint.json is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw corrupt(
+      where,
+      `checkpoint.json is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   const c = parsed.data;
   const weights = files['weights.bin'];
@@ -123,7 +132,10 @@ export async function decodeCheckpoint(files: CheckpointFiles, where: string): P
     meta: c.meta,
     async restoreOptimizer(optimizer) {
       if (c.optimizerWeightSpecs.length === 0) return;
-      const named = tf.io.decodeWeights(buffer.slice(c.modelWeightBytes), c.optimizerWeightSpecs as tf.io.WeightsManifestEntry[]);
+      const named = tf.io.decodeWeights(
+        buffer.slice(c.modelWeightBytes),
+        c.optimizerWeightSpecs as tf.io.WeightsManifestEntry[],
+      );
       const list = Object.entries(named).map(([name, tensor]) => ({ name, tensor }));
       try {
         await optimizer.setWeights(list);
@@ -145,5 +157,8 @@ function sha256(bytes: Uint8Array): string {
 }
 
 function corrupt(where: string, what: string): TypedTaskError {
-  return new TypedTaskError(FailureType.CorruptArtifact, `checkpoint ${where}: ${what}; it will be rewritten by retraining its member`);
+  return new TypedTaskError(
+    FailureType.CorruptArtifact,
+    `checkpoint ${where}: ${what}; it will be rewritten by retraining its member`,
+  );
 }

@@ -43,11 +43,21 @@ function nativeOps(): WinnowTfOps | undefined {
 }
 
 /** Each variable with its gradient, in the order tfjs's optimizers index their slots. */
-function entries(variableGradients: VariableGradients): { name: string; value: tf.Variable; gradient: tf.Tensor | undefined }[] {
+function entries(
+  variableGradients: VariableGradients,
+): { name: string; value: tf.Variable; gradient: tf.Tensor | undefined }[] {
   if (Array.isArray(variableGradients)) {
-    return variableGradients.map(({ name, tensor }) => ({ name, value: tf.engine().registeredVariables[name], gradient: tensor }));
+    return variableGradients.map(({ name, tensor }) => ({
+      name,
+      value: tf.engine().registeredVariables[name],
+      gradient: tensor,
+    }));
   }
-  return Object.entries(variableGradients).map(([name, gradient]) => ({ name, value: tf.engine().registeredVariables[name], gradient }));
+  return Object.entries(variableGradients).map(([name, gradient]) => ({
+    name,
+    value: tf.engine().registeredVariables[name],
+    gradient,
+  }));
 }
 
 function slot(slots: Slot[], i: number, originalName: string, like: tf.Variable): tf.Variable {
@@ -56,7 +66,13 @@ function slot(slots: Slot[], i: number, originalName: string, like: tf.Variable)
 }
 
 function fusable(value: tf.Variable, gradient: tf.Tensor | undefined): gradient is tf.Tensor {
-  return gradient !== undefined && gradient !== null && value.dtype === 'float32' && gradient.dtype === 'float32' && gradient.size === value.size;
+  return (
+    gradient !== undefined &&
+    gradient !== null &&
+    value.dtype === 'float32' &&
+    gradient.dtype === 'float32' &&
+    gradient.size === value.size
+  );
 }
 
 export class FusedMomentumOptimizer extends tf.MomentumOptimizer {
@@ -73,7 +89,12 @@ export class FusedMomentumOptimizer extends tf.MomentumOptimizer {
       const accumulation = slot(self.accumulations, i, `${name}/momentum`, value);
       if (gradient == null) return;
       tf.tidy(() => {
-        const [newValue, newAccumulation] = backend.executeMultipleOutputs(ops.momentumUpdate, [], [value, accumulation, gradient, self.m, self.c], 2);
+        const [newValue, newAccumulation] = backend.executeMultipleOutputs(
+          ops.momentumUpdate,
+          [],
+          [value, accumulation, gradient, self.m, self.c],
+          2,
+        );
         accumulation.assign(newAccumulation);
         value.assign(newValue);
       });
@@ -108,7 +129,12 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
         const first = slot(self.accumulatedFirstMoment, i, `${name}/m`, value);
         const second = slot(self.accumulatedSecondMoment, i, `${name}/v`, value);
         if (gradient == null) return;
-        const [newValue, newFirst, newSecond] = backend.executeMultipleOutputs(ops.adamUpdate, [], [value, first, second, gradient, ...scalars], 3);
+        const [newValue, newFirst, newSecond] = backend.executeMultipleOutputs(
+          ops.adamUpdate,
+          [],
+          [value, first, second, gradient, ...scalars],
+          3,
+        );
         first.assign(newFirst);
         second.assign(newSecond);
         value.assign(newValue);

@@ -7,10 +7,16 @@ export interface ClassificationMetrics {
   perClassAccuracy: number[];
 }
 
-export function classificationMetrics(probabilities: Float32Array, labels: Int32Array, numClasses: number): ClassificationMetrics {
+export function classificationMetrics(
+  probabilities: Float32Array,
+  labels: Int32Array,
+  numClasses: number,
+): ClassificationMetrics {
   const n = labels.length;
   if (probabilities.length !== n * numClasses) {
-    throw new Error(`metrics: ${n} labels x ${numClasses} classes need ${n * numClasses} probabilities, got ${probabilities.length}`);
+    throw new Error(
+      `metrics: ${n} labels x ${numClasses} classes need ${n * numClasses} probabilities, got ${probabilities.length}`,
+    );
   }
   const hits = new Float64Array(numClasses);
   const totals = new Float64Array(numClasses);

@@ -4,7 +4,7 @@
  * seed give the same initial weights on every backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { modelNames } from '../../contracts/config';
+import { type modelNames } from '../../contracts/config';
 
 export type ModelName = (typeof modelNames)[number];
 type Initializer = ReturnType<typeof tf.initializers.glorotUniform>;
@@ -57,9 +57,22 @@ function cnnSmall(spec: ModelSpec, width: number, seeds: LayerSeeds): tf.LayersM
   return tf.sequential({
     name: 'cnn-small',
     layers: [
-      tf.layers.conv2d({ inputShape: spec.inputShape, filters: channels(32, width), kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
+      tf.layers.conv2d({
+        inputShape: spec.inputShape,
+        filters: channels(32, width),
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(),
+      }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: channels(64, width), kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init() }),
+      tf.layers.conv2d({
+        filters: channels(64, width),
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(),
+      }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.flatten(),
       tf.layers.dense({ units: channels(128, width), activation: 'relu', kernelInitializer: init() }),
@@ -75,8 +88,11 @@ function cnnSmall(spec: ModelSpec, width: number, seeds: LayerSeeds): tf.LayersM
 function resnet18(spec: ModelSpec, width: number, seeds: LayerSeeds, variant: 'cifar' | 'imagenet'): tf.LayersModel {
   const init = (): Initializer => tf.initializers.heNormal({ seed: seeds.take() });
   const conv = (x: tf.SymbolicTensor, filters: number, kernelSize: number, strides: number): tf.SymbolicTensor =>
-    tf.layers.conv2d({ filters, kernelSize, strides, padding: 'same', useBias: false, kernelInitializer: init() }).apply(x) as tf.SymbolicTensor;
-  const bn = (x: tf.SymbolicTensor): tf.SymbolicTensor => tf.layers.batchNormalization({ momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
+    tf.layers
+      .conv2d({ filters, kernelSize, strides, padding: 'same', useBias: false, kernelInitializer: init() })
+      .apply(x) as tf.SymbolicTensor;
+  const bn = (x: tf.SymbolicTensor): tf.SymbolicTensor =>
+    tf.layers.batchNormalization({ momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
   const relu = (x: tf.SymbolicTensor): tf.SymbolicTensor => tf.layers.reLU().apply(x) as tf.SymbolicTensor;
 
   const block = (x: tf.SymbolicTensor, filters: number, strides: number): tf.SymbolicTensor => {
@@ -101,6 +117,8 @@ function resnet18(spec: ModelSpec, width: number, seeds: LayerSeeds, variant: 'c
     x = block(x, filters, 1);
   });
   x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({ units: spec.numClasses, kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.take() }) }).apply(x) as tf.SymbolicTensor;
+  const logits = tf.layers
+    .dense({ units: spec.numClasses, kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.take() }) })
+    .apply(x) as tf.SymbolicTensor;
   return tf.model({ name: `resnet18-${variant}`, inputs: input, outputs: logits });
 }

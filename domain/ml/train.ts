@@ -82,7 +82,9 @@ export class TrainingInterrupted extends Error {
     readonly position: EpochPosition,
     context: string,
   ) {
-    super(`${context}: training interrupted in epoch ${epochsDone + 1} after batch ${position.batch}; its position was saved and a retry resumes there`);
+    super(
+      `${context}: training interrupted in epoch ${epochsDone + 1} after batch ${position.batch}; its position was saved and a retry resumes there`,
+    );
     this.name = 'TrainingInterrupted';
   }
 }
@@ -112,7 +114,9 @@ export async function trainModel(run: TrainRun): Promise<EpochMetrics[]> {
   const [h, w, c] = samples.shape;
   const sampleSize = h * w * c;
   if (samples.images.length !== samples.count * sampleSize || samples.labels.length !== samples.count) {
-    throw new Error(`${run.context}: ${samples.count} samples need ${samples.count * sampleSize} pixels and labels; got ${samples.images.length} and ${samples.labels.length}`);
+    throw new Error(
+      `${run.context}: ${samples.count} samples need ${samples.count * sampleSize} pixels and labels; got ${samples.images.length} and ${samples.labels.length}`,
+    );
   }
   if (samples.count === 0) throw new TypedTaskError(FailureType.InvalidData, `${run.context}: no training samples`);
   const batchSize = Math.min(settings.batchSize, samples.count);
@@ -147,7 +151,8 @@ export async function trainModel(run: TrainRun): Promise<EpochMetrics[]> {
         batchImages.set(samples.images.subarray(index * sampleSize, (index + 1) * sampleSize), i * sampleSize);
         batchLabels[i] = samples.labels[index];
       }
-      if (settings.augmentation === 'crop-flip') cropAndFlip(batchImages, size, samples.shape, 4, mixSeeds(seed, epoch, batch, 2));
+      if (settings.augmentation === 'crop-flip')
+        cropAndFlip(batchImages, size, samples.shape, 4, mixSeeds(seed, epoch, batch, 2));
       const [nextLoss, nextCorrect] = tf.tidy(() => {
         const xs = tf.tensor4d(batchImages.subarray(0, size * sampleSize), [size, h, w, c]);
         const labels = tf.tensor1d(batchLabels.subarray(0, size), 'int32');

@@ -27,7 +27,13 @@ interface LayerConfig {
 }
 
 type Step =
-  | { kind: 'conv-relu-pool'; conv: tf.layers.Layer; strides: [number, number]; padding: 'same' | 'valid'; dilations: [number, number] }
+  | {
+      kind: 'conv-relu-pool';
+      conv: tf.layers.Layer;
+      strides: [number, number];
+      padding: 'same' | 'valid';
+      dilations: [number, number];
+    }
   | { kind: 'dense-relu'; dense: tf.layers.Layer }
   | { kind: 'layer'; layer: tf.layers.Layer };
 
@@ -41,7 +47,14 @@ function isPool2x2(layer: tf.layers.Layer | undefined): boolean {
   const c = layer.getConfig() as LayerConfig;
   const size = pair(c.poolSize, 2);
   const strides = pair(c.strides, size[0]);
-  return size[0] === 2 && size[1] === 2 && strides[0] === 2 && strides[1] === 2 && c.padding === 'valid' && c.dataFormat === 'channelsLast';
+  return (
+    size[0] === 2 &&
+    size[1] === 2 &&
+    strides[0] === 2 &&
+    strides[1] === 2 &&
+    c.padding === 'valid' &&
+    c.dataFormat === 'channelsLast'
+  );
 }
 
 /** The steps of a Sequential model, or null when it is not one. */
@@ -57,7 +70,13 @@ function planFor(model: tf.LayersModel): Step[] | null {
     if (name === 'Conv2D' && reluWithBias && c.dataFormat === 'channelsLast' && isPool2x2(layers[i + 1])) {
       const padding = c.padding === 'same' ? 'same' : c.padding === 'valid' ? 'valid' : undefined;
       if (padding) {
-        steps.push({ kind: 'conv-relu-pool', conv: layer, strides: pair(c.strides, 1), padding, dilations: pair(c.dilationRate, 1) });
+        steps.push({
+          kind: 'conv-relu-pool',
+          conv: layer,
+          strides: pair(c.strides, 1),
+          padding,
+          dilations: pair(c.dilationRate, 1),
+        });
         i++;
         continue;
       }
@@ -85,7 +104,14 @@ interface Pads {
 /** maxpool2x2(relu(conv(x, filter) + bias)) of a one-channel batch x, stride 1; differentiable in filter and bias only. */
 type FirstBlock = (x: tf.Tensor4D, filter: tf.Tensor, bias: tf.Tensor, pads: Pads) => tf.Tensor;
 /** maxpool2x2(relu(conv(x, filter) + bias)), stride 1; differentiable in x too unless x is the batch. */
-type ConvBlock = (x: tf.Tensor4D, filter: tf.Tensor, bias: tf.Tensor, padding: 'same' | 'valid', pads: Pads, isBatch: boolean) => tf.Tensor;
+type ConvBlock = (
+  x: tf.Tensor4D,
+  filter: tf.Tensor,
+  bias: tf.Tensor,
+  padding: 'same' | 'valid',
+  pads: Pads,
+  isBatch: boolean,
+) => tf.Tensor;
 /** A backend's fused ops; an absent one means the layers' (or the conv tail's) path. */
 interface FusedOps {
   biasReluPool: Binary;
@@ -105,7 +131,12 @@ function fusedOps(): FusedOps | null {
   const ops = loadWinnowTfOps().ops;
   if (!ops) return (cached = null);
   const { biasReluPool: poolOp, biasReluPoolGrad: poolGradOp, biasAddRelu: reluOp } = ops;
-  const { convIn1BiasReluPool: blockOp, convIn1BiasReluPoolGrad: blockGradOp, convPoolFilterGrad: filterGradOp, convPoolInputGrad: inputGradOp } = ops;
+  const {
+    convIn1BiasReluPool: blockOp,
+    convIn1BiasReluPoolGrad: blockGradOp,
+    convPoolFilterGrad: filterGradOp,
+    convPoolInputGrad: inputGradOp,
+  } = ops;
   const backend = nodeBackend(tf.backend());
   const biasGrad = (dx: tf.Tensor): tf.Tensor => biasAddGrad(backend, dx);
   // customGrad's typings take inputs and the save function as one union; they are (x, bias, save).
@@ -147,15 +178,18 @@ function fusedOps(): FusedOps | null {
       save([slots, x]);
       return {
         value: y,
-        gradFunc: (dy: tf.Tensor, [saved, xSaved]: tf.Tensor[]) => backend.executeMultipleOutputs(blockGradOp, attrs, [xSaved, dy, saved], 2),
+        gradFunc: (dy: tf.Tensor, [saved, xSaved]: tf.Tensor[]) =>
+          backend.executeMultipleOutputs(blockGradOp, attrs, [xSaved, dy, saved], 2),
       };
     }) as unknown as CustomGradient) as Binary;
     return block(filter, bias);
   };
   const convBlock = routedConvBlock({
     tail: (conv, biasIn) => backend.executeMultipleOutputs(poolOp, [], [conv, biasIn], 2) as [tf.Tensor, tf.Tensor],
-    filterGrads: (x, dy, slots, pads) => backend.executeMultipleOutputs(filterGradOp, padAttrs(pads), [x, dy, slots], 2),
-    inputGrad: (dy, slots, filter, pads) => backend.executeSingleOutput(inputGradOp, padAttrs(pads), [dy, slots, filter]),
+    filterGrads: (x, dy, slots, pads) =>
+      backend.executeMultipleOutputs(filterGradOp, padAttrs(pads), [x, dy, slots], 2),
+    inputGrad: (dy, slots, filter, pads) =>
+      backend.executeSingleOutput(inputGradOp, padAttrs(pads), [dy, slots, filter]),
   });
   return (cached = { biasReluPool, biasRelu, firstBlock, convBlock });
 }
@@ -190,7 +224,8 @@ function routedConvBlock(kernels: ConvBlockKernels): ConvBlock {
       save([routing, x]);
       return y;
     };
-    const filterGrads = (dy: tf.Tensor, [routing, xSaved]: tf.Tensor[]) => kernels.filterGrads(xSaved, dy, routing, pads);
+    const filterGrads = (dy: tf.Tensor, [routing, xSaved]: tf.Tensor[]) =>
+      kernels.filterGrads(xSaved, dy, routing, pads);
     if (isBatch) {
       // x is not an input: it is the batch, which gets no gradient.
       const block = tf.customGrad(((filterIn: tf.Tensor, biasIn: tf.Tensor, save: tf.GradSaveFunc) => ({
@@ -201,7 +236,10 @@ function routedConvBlock(kernels: ConvBlockKernels): ConvBlock {
     }
     const block = tf.customGrad(((_x: tf.Tensor, filterIn: tf.Tensor, biasIn: tf.Tensor, save: tf.GradSaveFunc) => ({
       value: forward(filterIn, biasIn, save),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [kernels.inputGrad(dy, saved[0], filterIn, pads), ...filterGrads(dy, saved)],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        kernels.inputGrad(dy, saved[0], filterIn, pads),
+        ...filterGrads(dy, saved),
+      ],
     })) as unknown as CustomGradient) as (x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor) => tf.Tensor;
     return block(x, filter, bias);
   };
@@ -235,13 +273,15 @@ function blockPads(x: tf.Tensor, kernel: tf.Tensor, step: Extract<Step, { kind: 
  * (wasm-conv-block-kernels.ts) where the input channels allow.
  */
 function wasmFusedOps(): FusedOps {
-  const run = (name: string, inputs: tf.NamedTensorMap, attrs: object = {}) => tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
+  const run = (name: string, inputs: tf.NamedTensorMap, attrs: object = {}) =>
+    tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
   const biasReluPool = tf.customGrad(((x: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
     const [y, codes] = run('WinnowBiasReluPool', { x, bias }) as tf.Tensor[];
     save([codes]);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => run('WinnowBiasReluPoolGrad', { dy, code: saved[0] }) as tf.Tensor[],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        run('WinnowBiasReluPoolGrad', { dy, code: saved[0] }) as tf.Tensor[],
     };
   }) as unknown as CustomGradient) as Binary;
   const routed = routedConvBlock({
@@ -286,7 +326,14 @@ export function applyForTraining(model: tf.LayersModel, x: tf.Tensor): tf.Tensor
         y = fused.convBlock(y as tf.Tensor4D, kernel, bias, step.padding, pads, isBatch);
         continue;
       }
-      const conv = tf.conv2d(y as tf.Tensor4D, kernel as tf.Tensor4D, step.strides, step.padding, 'NHWC', step.dilations);
+      const conv = tf.conv2d(
+        y as tf.Tensor4D,
+        kernel as tf.Tensor4D,
+        step.strides,
+        step.padding,
+        'NHWC',
+        step.dilations,
+      );
       // The pools tile only even sizes; otherwise the layers' own ops (bias add, relu, max pool) run.
       if (conv.dtype === 'float32' && conv.shape[1] % 2 === 0 && conv.shape[2] % 2 === 0) {
         y = fused.biasReluPool(conv, bias);

@@ -44,7 +44,12 @@ export async function writeTempFile(target: string, chunks: AsyncIterable<Uint8A
  * removed either way, unless `keepTempIfExisting` asks to keep it then (the
  * caller commits or removes it).
  */
-export async function commitTempFile(temp: string, target: string, createOnly = false, keepTempIfExisting = false): Promise<boolean> {
+export async function commitTempFile(
+  temp: string,
+  target: string,
+  createOnly = false,
+  keepTempIfExisting = false,
+): Promise<boolean> {
   let keep = false;
   try {
     if (createOnly) {

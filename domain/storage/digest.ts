@@ -15,7 +15,9 @@ export async function* chunksOf(body: PutBody): AsyncGenerator<Buffer> {
     return;
   }
   for await (const chunk of body as AsyncIterable<Uint8Array | string>) {
-    yield typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    yield typeof chunk === 'string'
+      ? Buffer.from(chunk)
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   }
 }
 
@@ -46,7 +48,9 @@ export function verifyingStream(uri: string, expected: { sha256: string; source:
     flush(done: TransformCallback) {
       const actual = counter.digest();
       const wrong = expected.find((e) => e.sha256 !== actual);
-      done(wrong ? corruptArtifact(uri, wrong.sha256, actual, ` (${wrong.source}; ${counter.bytes} bytes read)`) : null);
+      done(
+        wrong ? corruptArtifact(uri, wrong.sha256, actual, ` (${wrong.source}; ${counter.bytes} bytes read)`) : null,
+      );
     },
   });
 }

@@ -68,7 +68,8 @@ export class FileStore implements ArtifactStore {
         if (existing !== written.sha256) {
           // A damaged copy of this very artifact (its own record names exactly the bytes now written) is
           // repaired, so that rerunning the producer heals it; anything else is a real conflict.
-          if ((await recordedDigest(target)) !== written.sha256) throw new ArtifactConflict(uri, existing, written.sha256);
+          if ((await recordedDigest(target)) !== written.sha256)
+            throw new ArtifactConflict(uri, existing, written.sha256);
           await commitTempFile(written.path, target);
         }
       } finally {
@@ -120,7 +121,8 @@ export class FileStore implements ArtifactStore {
     const dirs = new Set<string>();
     for (const f of found) {
       await fs.rm(f.path, { force: true });
-      for (let dir = path.dirname(f.path); dir.startsWith(this.rootDir + path.sep); dir = path.dirname(dir)) dirs.add(dir);
+      for (let dir = path.dirname(f.path); dir.startsWith(this.rootDir + path.sep); dir = path.dirname(dir))
+        dirs.add(dir);
     }
     // Remove the folders the deletion emptied, deepest first; non-empty ones stay.
     for (const dir of [...dirs].sort((a, b) => b.length - a.length)) {
@@ -189,7 +191,8 @@ export class FileStore implements ArtifactStore {
       try {
         entries = await fs.readdir(dir, { withFileTypes: true });
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+          return;
         throw err;
       }
       for (const entry of entries) {
@@ -202,7 +205,12 @@ export class FileStore implements ArtifactStore {
         }
         if (!entry.isFile()) continue;
         const kind = tempFilePattern.test(key) ? 'temp' : key.endsWith(sidecarSuffix) ? 'sidecar' : 'object';
-        const objectKey = kind === 'temp' ? key.replace(tempFilePattern, '') : kind === 'sidecar' ? key.slice(0, -sidecarSuffix.length) : key;
+        const objectKey =
+          kind === 'temp'
+            ? key.replace(tempFilePattern, '')
+            : kind === 'sidecar'
+              ? key.slice(0, -sidecarSuffix.length)
+              : key;
         if (!objectKey.startsWith(prefix)) continue;
         if (kind === 'object' && keyProblem(key) !== undefined) continue; // not an artifact (foreign or hidden file)
         out.push({ key: objectKey, path: full, kind });

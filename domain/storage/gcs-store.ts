@@ -100,7 +100,8 @@ export class GcsStore implements ArtifactStore {
     this.bucket = (options.storage ?? createStorageClient(options)).bucket(bucket);
     this.singleMax = options.singleRequestMaxBytes ?? 8 * MiB;
     this.chunkSize = options.chunkSize;
-    if (this.chunkSize !== undefined && (this.chunkSize <= 0 || this.chunkSize % (256 * 1024) !== 0)) throw new Error(`chunkSize ${this.chunkSize} must be a multiple of 256 KiB`);
+    if (this.chunkSize !== undefined && (this.chunkSize <= 0 || this.chunkSize % (256 * 1024) !== 0))
+      throw new Error(`chunkSize ${this.chunkSize} must be a multiple of 256 KiB`);
   }
 
   uriOf(key: string): string {
@@ -195,7 +196,13 @@ export class GcsStore implements ArtifactStore {
     return this.prefix === '' ? key : `${this.prefix}/${key}`;
   }
 
-  private async putSmall(file: File, uri: string, key: string, data: Buffer, options: PutOptions): Promise<StoredObject> {
+  private async putSmall(
+    file: File,
+    uri: string,
+    key: string,
+    data: Buffer,
+    options: PutOptions,
+  ): Promise<StoredObject> {
     const sha256 = sha256Hex(data);
     try {
       await file.save(data, {
@@ -204,7 +211,8 @@ export class GcsStore implements ArtifactStore {
         preconditionOpts: options.createOnly ? { ifGenerationMatch: 0 } : undefined,
       });
     } catch (err) {
-      if (options.createOnly && statusOf(err) === 412) return this.settleExisting(file, uri, key, sha256, data.byteLength);
+      if (options.createOnly && statusOf(err) === 412)
+        return this.settleExisting(file, uri, key, sha256, data.byteLength);
       throw err;
     }
     return { uri, key, bytes: data.byteLength, sha256 };
@@ -265,26 +273,42 @@ export class GcsStore implements ArtifactStore {
     const sha256 = counter.digest();
     const generation = file.metadata.generation;
     try {
-      await file.setMetadata({ metadata: { sha256 } }, generation === undefined ? {} : { ifGenerationMatch: generation });
+      await file.setMetadata(
+        { metadata: { sha256 } },
+        generation === undefined ? {} : { ifGenerationMatch: generation },
+      );
     } catch (err) {
-      if (statusOf(err) === 412) throw new Error(`artifact ${uri} was replaced by another writer while its sha256 was being recorded; retry the write`);
+      if (statusOf(err) === 412)
+        throw new Error(
+          `artifact ${uri} was replaced by another writer while its sha256 was being recorded; retry the write`,
+          { cause: err },
+        );
       throw err;
     }
     return { uri, key, bytes: counter.bytes, sha256 };
   }
 
   /** A create-only write found an object: fine when it has the same content, ArtifactConflict otherwise. */
-  private async settleExisting(file: File, uri: string, key: string, sha256: string, bytes: number): Promise<StoredObject> {
+  private async settleExisting(
+    file: File,
+    uri: string,
+    key: string,
+    sha256: string,
+    bytes: number,
+  ): Promise<StoredObject> {
     const [metadata] = await file.getMetadata();
     let existing = metadata.metadata?.sha256;
     if (typeof existing !== 'string') {
       // Left by an interrupted write: its content decides, and its record is completed when it matches.
       const counter = new HashingCounter();
-      for await (const chunk of this.bucket.file(file.name, { generation: metadata.generation }).createReadStream({ validation: false })) {
+      for await (const chunk of this.bucket
+        .file(file.name, { generation: metadata.generation })
+        .createReadStream({ validation: false })) {
         counter.update(chunk as Buffer);
       }
       existing = counter.digest();
-      if (existing === sha256) await file.setMetadata({ metadata: { sha256 } }, { ifGenerationMatch: metadata.generation });
+      if (existing === sha256)
+        await file.setMetadata({ metadata: { sha256 } }, { ifGenerationMatch: metadata.generation });
     }
     if (existing !== sha256) throw new ArtifactConflict(uri, String(existing), sha256);
     return { uri, key, bytes, sha256 };
@@ -301,7 +325,8 @@ export class GcsStore implements ArtifactStore {
       throw await this.explain(err, uri);
     }
     const sha256 = metadata.metadata?.sha256;
-    if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw unrecordedArtifact(uri, 'the "sha256" object metadata');
+    if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256))
+      throw unrecordedArtifact(uri, 'the "sha256" object metadata');
     return { uri, key, name, sha256, bytes: Number(metadata.size ?? 0), generation: metadata.generation };
   }
 
@@ -335,7 +360,10 @@ export class GcsStore implements ArtifactStore {
 /** Older GCS endpoints report some rate limits as 403 with a reason; those stay retryable. */
 function rateLimited(err: unknown): boolean {
   const errors = (err as { errors?: unknown } | null)?.errors;
-  return Array.isArray(errors) && errors.some((e) => /rateLimit|quota/i.test(String((e as { reason?: unknown } | null)?.reason ?? '')));
+  return (
+    Array.isArray(errors) &&
+    errors.some((e) => /rateLimit|quota/i.test(String((e as { reason?: unknown } | null)?.reason ?? '')))
+  );
 }
 
 function statusOf(err: unknown): number | undefined {

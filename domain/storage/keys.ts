@@ -39,7 +39,9 @@ export function keyProblem(key: string): string | undefined {
 export function assertKey(key: string, where: string): string {
   const problem = keyProblem(key);
   if (problem !== undefined) {
-    throw forbidden(`artifact key "${key}" in ${where} is refused: ${problem}. Keys are relative paths like "<searchId>/round-0/subset.json" and never leave the store root`);
+    throw forbidden(
+      `artifact key "${key}" in ${where} is refused: ${problem}. Keys are relative paths like "<searchId>/round-0/subset.json" and never leave the store root`,
+    );
   }
   return key;
 }
@@ -85,7 +87,9 @@ export function prefixOfRef(ref: string, root: string): string {
   if (!isUri(ref)) return assertPrefix(ref, root);
   if (ref === root) return '';
   if (!ref.startsWith(`${root}/`)) {
-    throw forbidden(`artifact URI prefix ${ref} lies outside the store root ${root}; open a store at a root that contains it`);
+    throw forbidden(
+      `artifact URI prefix ${ref} lies outside the store root ${root}; open a store at a root that contains it`,
+    );
   }
   return assertPrefix(ref.slice(root.length + 1), root);
 }

@@ -17,5 +17,8 @@ export function openStore(root: string, options: OpenStoreOptions = {}): Artifac
   const uri = normaliseRoot(root);
   if (uri.startsWith('file://')) return new FileStore(uri);
   if (uri.startsWith('gs://')) return new GcsStore(uri, options.gcs);
-  throw new TypedTaskError(FailureType.InvalidConfig, `storage root ${root}: unsupported scheme; use file:///absolute/path or gs://bucket[/prefix]`);
+  throw new TypedTaskError(
+    FailureType.InvalidConfig,
+    `storage root ${root}: unsupported scheme; use file:///absolute/path or gs://bucket[/prefix]`,
+  );
 }

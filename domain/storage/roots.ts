@@ -49,6 +49,12 @@ function isInside(wanted: string, allowedRoot: string): boolean {
     return !(rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel));
   }
   // gs:// names are not paths: no "." or ".." segment may appear, and the prefix must match whole segments.
-  if (wanted.split('/').slice(3).some((segment) => segment === '.' || segment === '..')) return false;
+  if (
+    wanted
+      .split('/')
+      .slice(3)
+      .some((segment) => segment === '.' || segment === '..')
+  )
+    return false;
   return wanted === allowedRoot || wanted.startsWith(`${allowedRoot}/`);
 }

@@ -7,7 +7,13 @@
  */
 import type { Readable } from 'node:stream';
 
-export { ArtifactConflict, MissingArtifact, corruptArtifact, isMissingArtifact, unrecordedArtifact } from './store-errors';
+export {
+  ArtifactConflict,
+  MissingArtifact,
+  corruptArtifact,
+  isMissingArtifact,
+  unrecordedArtifact,
+} from './store-errors';
 
 /** What put accepts: bytes, or any stream / async iterable of bytes (never held in memory whole). */
 export type PutBody = Uint8Array | Readable | AsyncIterable<Uint8Array>;

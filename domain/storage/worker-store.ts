@@ -7,6 +7,9 @@ import { defaultStorageRoot, resolveStorageRoot } from './roots';
 import { type ArtifactStore } from './store';
 import { openStore } from './open-store';
 
-export function openWorkerStore(requestedRoot: string | undefined, env: NodeJS.ProcessEnv = process.env): ArtifactStore {
+export function openWorkerStore(
+  requestedRoot: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): ArtifactStore {
   return openStore(resolveStorageRoot(requestedRoot, defaultStorageRoot(env)));
 }

@@ -20,12 +20,24 @@ interface WasmMemory {
 }
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
+  Instance: new (
+    module: object,
+    imports: Record<string, Record<string, unknown>>,
+  ) => { exports: Record<string, unknown> };
   Memory: new (descriptor: { initial: number; maximum?: number }) => WasmMemory;
 }
 declare const WebAssembly: WasmApi | undefined;
 
-type FoldExport = (probs: number, sums: number, ent: number, votes: number, arg: number, rows: number, classes: number, tolerance: number) => number;
+type FoldExport = (
+  probs: number,
+  sums: number,
+  ent: number,
+  votes: number,
+  arg: number,
+  rows: number,
+  classes: number,
+  tolerance: number,
+) => number;
 
 const PAGE_BYTES = 65536;
 /** The kernel's scratch at address 0 (a group of rows finished one at a time, a block of classes staged); the caller's regions start after it. */
@@ -125,7 +137,16 @@ export function kernelArrays(rows: number, classes: number): KernelArrays | unde
     entropySums: new Float64Array(buffer, entAt, rows),
     votes: new Uint16Array(buffer, votesAt, rows * classes),
   };
-  owned.set(arrays.probabilitySums, { arena, entropySums: arrays.entropySums, votes: arrays.votes, sumsAt, entAt, votesAt, argAt, probsAt });
+  owned.set(arrays.probabilitySums, {
+    arena,
+    entropySums: arrays.entropySums,
+    votes: arrays.votes,
+    sumsAt,
+    entAt,
+    votesAt,
+    argAt,
+    probsAt,
+  });
   return arrays;
 }
 

@@ -83,7 +83,14 @@ function sum(tf: Tf, args: KernelArgs): TF.TensorInfo | null {
 /** 2x2 windows at stride 2 that tile an NHWC float input with even H and W exactly (TensorFlow's 'same' equals 'valid' there). */
 function tiles2x2(tf: Tf, input: TF.TensorInfo, attrs: TF.MaxPoolAttrs): boolean {
   if (input.dtype !== 'float32' || input.shape.length !== 4) return false;
-  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
   return (
     info.filterHeight === 2 &&
     info.filterWidth === 2 &&
@@ -116,7 +123,14 @@ function maxPool(tf: Tf, args: KernelArgs, op: string): TF.TensorInfo | null {
 function biasAdd(args: KernelArgs, op: string): TF.TensorInfo | null {
   const { a, b } = args.inputs as { a: TF.TensorInfo; b: TF.TensorInfo };
   const rank = a.shape.length;
-  if (a.dtype !== 'float32' || b.dtype !== 'float32' || rank < 2 || b.shape.length !== 1 || b.shape[0] !== a.shape[rank - 1]) return null;
+  if (
+    a.dtype !== 'float32' ||
+    b.dtype !== 'float32' ||
+    rank < 2 ||
+    b.shape.length !== 1 ||
+    b.shape[0] !== a.shape[rank - 1]
+  )
+    return null;
   return nodeBackend(args.backend).executeSingleOutput(op, [], [a, b]);
 }
 
@@ -124,10 +138,20 @@ function biasAdd(args: KernelArgs, op: string): TF.TensorInfo | null {
 function fusedConv2D(args: KernelArgs, conv2D: TF.KernelFunc, op: string): TF.TensorInfo | null {
   const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TF.TensorInfo | undefined>;
   const attrs = args.attrs as unknown as TF.FusedConv2DAttrs;
-  if (attrs.activation !== 'relu' || !x || !filter || !bias || preluActivationWeights || attrs.dataFormat !== 'NHWC') return null;
-  if ([x, filter, bias].some((t) => t.dtype !== 'float32') || bias.shape.length !== 1 || bias.shape[0] !== filter.shape[3]) return null;
+  if (attrs.activation !== 'relu' || !x || !filter || !bias || preluActivationWeights || attrs.dataFormat !== 'NHWC')
+    return null;
+  if (
+    [x, filter, bias].some((t) => t.dtype !== 'float32') ||
+    bias.shape.length !== 1 ||
+    bias.shape[0] !== filter.shape[3]
+  )
+    return null;
   const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs;
-  const conv = conv2D({ inputs: { x, filter }, backend: args.backend, attrs: { strides, pad, dataFormat, dilations, dimRoundingMode } }) as TF.Tensor;
+  const conv = conv2D({
+    inputs: { x, filter },
+    backend: args.backend,
+    attrs: { strides, pad, dataFormat, dilations, dimRoundingMode },
+  }) as TF.Tensor;
   const out = nodeBackend(args.backend).executeSingleOutput(op, [], [conv, bias]);
   conv.dispose();
   return out;
@@ -144,7 +168,11 @@ function overrideReluGradient(tf: Tf): boolean {
   if (!stock || ours.has(stock.gradFunc)) return false;
   const gradFunc: TF.GradFunc = (dy, saved, attrs) => {
     const [x] = saved;
-    const fast = !Array.isArray(dy) && dy.dtype === 'float32' && x.dtype === 'float32' && tf.getKernel(reluGradKernelName, tf.getBackend()) !== undefined;
+    const fast =
+      !Array.isArray(dy) &&
+      dy.dtype === 'float32' &&
+      x.dtype === 'float32' &&
+      tf.getKernel(reluGradKernelName, tf.getBackend()) !== undefined;
     if (!fast) return stock.gradFunc(dy, saved, attrs);
     return { x: () => tf.engine().runKernel(reluGradKernelName, { dy, x }) as TF.Tensor };
   };
@@ -168,10 +196,15 @@ export function registerTfjsNodeKernels(tf: Tf, native?: WinnowTfOps): string[] 
     if (override(tf, 'MaxPool', (args) => maxPool(tf, args, native.maxPool2x2))) done.push('MaxPool');
     if (override(tf, 'Add', (args) => biasAdd(args, native.biasAdd))) done.push('Add');
     const conv2D = tf.getKernel('Conv2D', 'tensorflow')?.kernelFunc;
-    if (conv2D && override(tf, 'FusedConv2D', (args) => fusedConv2D(args, conv2D, native.biasAddRelu))) done.push('FusedConv2D');
+    if (conv2D && override(tf, 'FusedConv2D', (args) => fusedConv2D(args, conv2D, native.biasAddRelu)))
+      done.push('FusedConv2D');
   }
   if (!tf.getKernel(reluGradKernelName, 'tensorflow')) {
-    tf.registerKernel({ kernelName: reluGradKernelName, backendName: 'tensorflow', kernelFunc: reluGradKernel as TF.KernelFunc });
+    tf.registerKernel({
+      kernelName: reluGradKernelName,
+      backendName: 'tensorflow',
+      kernelFunc: reluGradKernel as TF.KernelFunc,
+    });
     done.push(reluGradKernelName);
   }
   if (overrideReluGradient(tf)) done.push('Relu gradient');

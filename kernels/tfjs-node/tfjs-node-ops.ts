@@ -44,7 +44,11 @@ export function stringAttr(backend: NodeBackendAccess, name: string, value: stri
 
 /** TensorFlow's BiasAddGrad: the sum over every axis but the last (a bias gradient), in one op. */
 export function biasAddGrad(backend: NodeBackendAccess, dx: TF.TensorInfo): TF.Tensor {
-  return backend.executeSingleOutput('BiasAddGrad', [floatType(backend), stringAttr(backend, 'data_format', 'NHWC')], [dx]);
+  return backend.executeSingleOutput(
+    'BiasAddGrad',
+    [floatType(backend), stringAttr(backend, 'data_format', 'NHWC')],
+    [dx],
+  );
 }
 
 /** TensorFlow's ReluGrad: dy where x > 0, else 0 (NaN x gives 0). */

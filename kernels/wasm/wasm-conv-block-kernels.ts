@@ -26,7 +26,15 @@
  * multiple of 4 (routedConvBlockSupported).
  */
 import type * as TF from '@tensorflow/tfjs';
-import { floats, heapOffset, simdKernel, withHeapScratch, type KernelArgs, type PoolKernel, type WasmHeapAccess } from './wasm-pool-kernels';
+import {
+  floats,
+  heapOffset,
+  simdKernel,
+  withHeapScratch,
+  type KernelArgs,
+  type PoolKernel,
+  type WasmHeapAccess,
+} from './wasm-pool-kernels';
 
 type Tf = typeof TF;
 type Info = TF.TensorInfo;
@@ -59,22 +67,43 @@ function scratchLayout(sizes: number[]): { offsets: number[]; bytes: number } {
 }
 
 /** The kernel, pads and checked pooled gradient and codes of a routed kernel call. */
-function routedCall(name: string, args: KernelArgs, inChannels: number): { simd: PoolKernel; pads: ConvPads; dy: Info; code: Info } {
+function routedCall(
+  name: string,
+  args: KernelArgs,
+  inChannels: number,
+): { simd: PoolKernel; pads: ConvPads; dy: Info; code: Info } {
   const { dy, code } = args.inputs as { dy: Info; code: Info };
-  if (dy.dtype !== 'float32' || code.dtype !== 'int32' || dy.shape.length !== 4 || code.shape.join() !== dy.shape.join()) {
-    throw new Error(`${name}: dy [${dy.shape}] ${dy.dtype} and codes [${code.shape}] ${code.dtype} must be float32 and int32 of one NHWC shape`);
+  if (
+    dy.dtype !== 'float32' ||
+    code.dtype !== 'int32' ||
+    dy.shape.length !== 4 ||
+    code.shape.join() !== dy.shape.join()
+  ) {
+    throw new Error(
+      `${name}: dy [${dy.shape}] ${dy.dtype} and codes [${code.shape}] ${code.dtype} must be float32 and int32 of one NHWC shape`,
+    );
   }
   const attrs = (args.attrs ?? {}) as Record<string, unknown>;
-  const pads = { top: Number(attrs.top), bottom: Number(attrs.bottom), left: Number(attrs.left), right: Number(attrs.right) };
-  if (!Object.values(pads).every((p) => Number.isInteger(p) && p >= 0)) throw new Error(`${name}: pads ${JSON.stringify(pads)} must be non-negative integers`);
+  const pads = {
+    top: Number(attrs.top),
+    bottom: Number(attrs.bottom),
+    left: Number(attrs.left),
+    right: Number(attrs.right),
+  };
+  if (!Object.values(pads).every((p) => Number.isInteger(p) && p >= 0))
+    throw new Error(`${name}: pads ${JSON.stringify(pads)} must be non-negative integers`);
   const simd = inChannels % 4 === 0 ? simdKernel(args.backend) : null;
-  if (!simd) throw new Error(`${name}: needs the SIMD kernel and input channels divisible by 4, got ${inChannels} (see routedConvBlockSupported)`);
+  if (!simd)
+    throw new Error(
+      `${name}: needs the SIMD kernel and input channels divisible by 4, got ${inChannels} (see routedConvBlockSupported)`,
+    );
   return { simd, pads, dy, code };
 }
 
 export function convPoolFilterGrad(_tf: Tf, args: KernelArgs): Info[] {
   const { x } = args.inputs as { x: Info };
-  if (x.dtype !== 'float32' || x.shape.length !== 4) throw new Error(`WinnowConvPoolFilterGrad: x [${x.shape}] ${x.dtype} must be float32 [N, H, W, Cin]`);
+  if (x.dtype !== 'float32' || x.shape.length !== 4)
+    throw new Error(`WinnowConvPoolFilterGrad: x [${x.shape}] ${x.dtype} must be float32 [N, H, W, Cin]`);
   const { simd, pads, dy, code } = routedCall('WinnowConvPoolFilterGrad', args, x.shape[3]);
   const [batch, height, width, cin] = x.shape;
   const [, ph, pw, cout] = dy.shape;
@@ -83,7 +112,9 @@ export function convPoolFilterGrad(_tf: Tf, args: KernelArgs): Info[] {
   const kh = hp - 2 * ph + 1;
   const kw = wp - 2 * pw + 1;
   if (dy.shape[0] !== batch || ph < 1 || pw < 1 || kh < 1 || kw < 1) {
-    throw new Error(`WinnowConvPoolFilterGrad: the pooled grid [${dy.shape}] must be non-empty and inside x [${x.shape}] padded by ${JSON.stringify(pads)}`);
+    throw new Error(
+      `WinnowConvPoolFilterGrad: the pooled grid [${dy.shape}] must be non-empty and inside x [${x.shape}] padded by ${JSON.stringify(pads)}`,
+    );
   }
   const backend = args.backend;
   const heap = backend as unknown as WasmHeapAccess;
@@ -94,7 +125,13 @@ export function convPoolFilterGrad(_tf: Tf, args: KernelArgs): Info[] {
   const capacity = ph * pw;
   const padded = pads.top + pads.bottom + pads.left + pads.right > 0;
   // float64 totals (filter as [cout][tap][cin], then bias), float32 chunk sums, lists per channel, their counts, the padded image.
-  const layout = scratchLayout([(terms + cout) * 8, terms * 4, cout * capacity * 8, cout * 4, padded ? hp * wp * cin * 4 : 0]);
+  const layout = scratchLayout([
+    (terms + cout) * 8,
+    terms * 4,
+    cout * capacity * 8,
+    cout * 4,
+    padded ? hp * wp * cin * 4 : 0,
+  ]);
   withHeapScratch(backend, layout.bytes, (base, buffer) => {
     const [totals, sums, lists, counts, pad] = layout.offsets.map((o) => base + o);
     new Uint8Array(buffer(), base, layout.bytes).fill(0);
@@ -108,7 +145,25 @@ export function convPoolFilterGrad(_tf: Tf, args: KernelArgs): Info[] {
         image = pad;
       }
       // One list per output channel k; payload: the address of image[row, col, 0] of the convolution output it reaches.
-      simd.route_image(dyAt + n * pooledBytes, codeAt + n * pooledBytes, ph, pw, cout, lists, counts, cout, capacity, 1, 0, 0, image, 0, wp * cin * 4, cin * 4, totals + terms * 8);
+      simd.route_image(
+        dyAt + n * pooledBytes,
+        codeAt + n * pooledBytes,
+        ph,
+        pw,
+        cout,
+        lists,
+        counts,
+        cout,
+        capacity,
+        1,
+        0,
+        0,
+        image,
+        0,
+        wp * cin * 4,
+        cin * 4,
+        totals + terms * 8,
+      );
       simd.filter_taps(lists, counts, capacity, sums, cout, kh, kw, wp, cin);
       if ((n + 1) % IMAGES_PER_CHUNK === 0 || n === batch - 1) simd.add_chunk(sums, totals, terms);
     }
@@ -127,7 +182,9 @@ export function convPoolFilterGrad(_tf: Tf, args: KernelArgs): Info[] {
 export function convPoolInputGrad(_tf: Tf, args: KernelArgs): Info {
   const { filter } = args.inputs as { filter: Info };
   if (filter.dtype !== 'float32' || filter.shape.length !== 4) {
-    throw new Error(`WinnowConvPoolInputGrad: filter [${filter.shape}] ${filter.dtype} must be float32 [KH, KW, Cin, Cout]`);
+    throw new Error(
+      `WinnowConvPoolInputGrad: filter [${filter.shape}] ${filter.dtype} must be float32 [KH, KW, Cin, Cout]`,
+    );
   }
   const { simd, pads, dy, code } = routedCall('WinnowConvPoolInputGrad', args, filter.shape[2]);
   const [kh, kw, cin, cout] = filter.shape;
@@ -137,7 +194,9 @@ export function convPoolInputGrad(_tf: Tf, args: KernelArgs): Info {
   const height = oh + kh - 1 - pads.top - pads.bottom;
   const width = ow + kw - 1 - pads.left - pads.right;
   if (dy.shape[3] !== cout || kh < 1 || kw < 1 || ph < 1 || pw < 1 || height < 1 || width < 1) {
-    throw new Error(`WinnowConvPoolInputGrad: filter [${filter.shape}] and dy [${dy.shape}] must give a non-empty filter, pooled grid and input (Cout ${cout} in both)`);
+    throw new Error(
+      `WinnowConvPoolInputGrad: filter [${filter.shape}] and dy [${dy.shape}] must give a non-empty filter, pooled grid and input (Cout ${cout} in both)`,
+    );
   }
   const backend = args.backend;
   const heap = backend as unknown as WasmHeapAccess;
@@ -159,8 +218,41 @@ export function convPoolInputGrad(_tf: Tf, args: KernelArgs): Info {
     const pooledBytes = ph * pw * cout * 4;
     for (let n = 0; n < batch; n++) {
       // One list per convolution output position; payload: the byte offset of channel k's row in a tap's rows.
-      simd.route_image(dyAt + n * pooledBytes, codeAt + n * pooledBytes, ph, pw, cout, lists, counts, oh * ow, cout, 0, ow, 1, 0, cin * 4, 0, 0, 0);
-      simd.input_gather(lists, counts, rows, dxAt + n * imageBytes, height, width, cin, cout, kh, kw, pads.top, pads.left, oh, ow);
+      simd.route_image(
+        dyAt + n * pooledBytes,
+        codeAt + n * pooledBytes,
+        ph,
+        pw,
+        cout,
+        lists,
+        counts,
+        oh * ow,
+        cout,
+        0,
+        ow,
+        1,
+        0,
+        cin * 4,
+        0,
+        0,
+        0,
+      );
+      simd.input_gather(
+        lists,
+        counts,
+        rows,
+        dxAt + n * imageBytes,
+        height,
+        width,
+        cin,
+        cout,
+        kh,
+        kw,
+        pads.top,
+        pads.left,
+        oh,
+        ow,
+      );
     }
   });
   return dxInfo;

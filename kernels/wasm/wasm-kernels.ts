@@ -17,7 +17,13 @@
  * nothing is taped or tracked) and free every intermediate they make.
  */
 import type * as TF from '@tensorflow/tfjs';
-import { biasReluPool, biasReluPoolGrad, filterGradientOneChannel, maxPoolGrad, type WasmHeapAccess } from './wasm-pool-kernels';
+import {
+  biasReluPool,
+  biasReluPoolGrad,
+  filterGradientOneChannel,
+  maxPoolGrad,
+  type WasmHeapAccess,
+} from './wasm-pool-kernels';
 import { convPoolFilterGrad, convPoolInputGrad } from './wasm-conv-block-kernels';
 
 type Tf = typeof TF;
@@ -38,7 +44,11 @@ class Scratch {
   run(name: string, inputs: Record<string, Info>, attrs: Attrs = {}): Info {
     const kernel = this.tf.getKernel(name, 'wasm');
     if (!kernel) throw new Error(`the wasm backend has no ${name} kernel, which the convolution gradients need`);
-    const out = kernel.kernelFunc({ inputs: inputs as TF.NamedTensorInfoMap, backend: this.backend, attrs: attrs as TF.NamedAttrMap });
+    const out = kernel.kernelFunc({
+      inputs: inputs as TF.NamedTensorInfoMap,
+      backend: this.backend,
+      attrs: attrs as TF.NamedAttrMap,
+    });
     const info = (Array.isArray(out) ? out[0] : out) as Info;
     this.made.push(info);
     return info;
@@ -76,7 +86,13 @@ class Scratch {
  * `outLength` outputs, starting `before` positions before the input. The
  * after-side may come out negative: those input positions are never used.
  */
-export function correlationPadding(length: number, taps: number, dilation: number, before: number, outLength: number): Pair {
+export function correlationPadding(
+  length: number,
+  taps: number,
+  dilation: number,
+  before: number,
+  outLength: number,
+): Pair {
   const extent = (taps - 1) * dilation + 1;
   return [before, outLength - 1 + extent - length - before];
 }
@@ -100,18 +116,26 @@ function runCorrelation(
   let input = x;
   if (h.crop[0] + h.crop[1] + w.crop[0] + w.crop[1] > 0) {
     const [b, height, width, c] = x.shape;
-    input = s.run('Slice', { x }, {
-      begin: [0, h.crop[0], w.crop[0], 0],
-      size: [b, height - h.crop[0] - h.crop[1], width - w.crop[0] - w.crop[1], c],
-    });
+    input = s.run(
+      'Slice',
+      { x },
+      {
+        begin: [0, h.crop[0], w.crop[0], 0],
+        size: [b, height - h.crop[0] - h.crop[1], width - w.crop[0] - w.crop[1], c],
+      },
+    );
   }
-  return s.run(kernelName, { x: input, filter }, {
-    strides: [1, 1],
-    dilations,
-    pad: [[0, 0], h.pad, w.pad, [0, 0]],
-    dataFormat: 'NHWC',
-    dimRoundingMode: undefined,
-  });
+  return s.run(
+    kernelName,
+    { x: input, filter },
+    {
+      strides: [1, 1],
+      dilations,
+      pad: [[0, 0], h.pad, w.pad, [0, 0]],
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+    },
+  );
 }
 
 /** Inserts stride-1 zeros after every row and column of an NHWC tensor (trailing ones included). */
@@ -121,12 +145,36 @@ function zeroStuff(s: Scratch, dy: Info, strideH: number, strideW: number): Info
   let t = dy;
   if (strideW > 1) {
     t = s.reshape(t, [b * oh, ow, 1, c]);
-    t = s.run('PadV2', { x: t }, { paddings: [[0, 0], [0, 0], [0, strideW - 1], [0, 0]], constantValue: 0 });
+    t = s.run(
+      'PadV2',
+      { x: t },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, strideW - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
   }
   const rowLength = ow * strideW * c;
   if (strideH > 1) {
     t = s.reshape(t, [b, oh, 1, rowLength]);
-    t = s.run('PadV2', { x: t }, { paddings: [[0, 0], [0, 0], [0, strideH - 1], [0, 0]], constantValue: 0 });
+    t = s.run(
+      'PadV2',
+      { x: t },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, strideH - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
   }
   return s.reshape(t, [b, oh * strideH, ow * strideW, c]);
 }
@@ -161,27 +209,47 @@ function guarded(tf: Tf, backend: TF.KernelBackend, body: (s: Scratch) => Info):
   }
 }
 
-function conv2DBackpropFilter(tf: Tf, args: { inputs: TF.NamedTensorInfoMap; backend: TF.KernelBackend; attrs?: TF.NamedAttrMap }): Info {
+function conv2DBackpropFilter(
+  tf: Tf,
+  args: { inputs: TF.NamedTensorInfoMap; backend: TF.KernelBackend; attrs?: TF.NamedAttrMap },
+): Info {
   const { x, dy } = args.inputs as { x: Info; dy: Info };
   const attrs = (args.attrs ?? {}) as Attrs;
   const info = convInfo(tf, x.shape, attrs.filterShape as number[], attrs, false);
   if (info.inChannels === 1 && info.strideHeight === 1 && info.strideWidth === 1) {
     // One input channel (a first layer): the correlation below has a whole image as its filter and a
     // 3x3 output, which XNNPACK runs at ~1 GFLOP/s; a SIMD loop over the padded input is ~4x faster.
-    const out = filterGradientOneChannel(args.backend, x, dy, info.filterHeight, info.filterWidth, info.padInfo.top, info.padInfo.left);
+    const out = filterGradientOneChannel(
+      args.backend,
+      x,
+      dy,
+      info.filterHeight,
+      info.filterWidth,
+      info.padInfo.top,
+      info.padInfo.left,
+    );
     if (out) return out;
   }
   return guarded(tf, args.backend, (s) => {
     const xt = s.transpose(x, [3, 1, 2, 0]); // [inC, H, W, batch]
     const dyt = s.transpose(dy, [1, 2, 0, 3]); // [outH, outW, batch, outC]
-    const padH = correlationPadding(info.inHeight, info.outHeight, info.strideHeight, info.padInfo.top, info.filterHeight);
+    const padH = correlationPadding(
+      info.inHeight,
+      info.outHeight,
+      info.strideHeight,
+      info.padInfo.top,
+      info.filterHeight,
+    );
     const padW = correlationPadding(info.inWidth, info.outWidth, info.strideWidth, info.padInfo.left, info.filterWidth);
     const g = runCorrelation(s, 'Conv2D', xt, dyt, [info.strideHeight, info.strideWidth], padH, padW); // [inC, kH, kW, outC]
     return s.transpose(g, [1, 2, 0, 3]);
   });
 }
 
-function conv2DBackpropInput(tf: Tf, args: { inputs: TF.NamedTensorInfoMap; backend: TF.KernelBackend; attrs?: TF.NamedAttrMap }): Info {
+function conv2DBackpropInput(
+  tf: Tf,
+  args: { inputs: TF.NamedTensorInfoMap; backend: TF.KernelBackend; attrs?: TF.NamedAttrMap },
+): Info {
   const { dy, filter } = args.inputs as { dy: Info; filter: Info };
   const attrs = (args.attrs ?? {}) as Attrs;
   const info = convInfo(tf, attrs.inputShape as number[], filter.shape, attrs, false);
@@ -189,13 +257,28 @@ function conv2DBackpropInput(tf: Tf, args: { inputs: TF.NamedTensorInfoMap; back
     const stuffed = zeroStuff(s, dy, info.strideHeight, info.strideWidth);
     const flipped = s.run('Reverse', { x: filter }, { dims: [0, 1] });
     const swapped = s.transpose(flipped, [0, 1, 3, 2]); // [kH, kW, outC, inC]
-    const padH = correlationPadding(stuffed.shape[1], info.filterHeight, 1, info.filterHeight - 1 - info.padInfo.top, info.inHeight);
-    const padW = correlationPadding(stuffed.shape[2], info.filterWidth, 1, info.filterWidth - 1 - info.padInfo.left, info.inWidth);
+    const padH = correlationPadding(
+      stuffed.shape[1],
+      info.filterHeight,
+      1,
+      info.filterHeight - 1 - info.padInfo.top,
+      info.inHeight,
+    );
+    const padW = correlationPadding(
+      stuffed.shape[2],
+      info.filterWidth,
+      1,
+      info.filterWidth - 1 - info.padInfo.left,
+      info.inWidth,
+    );
     return runCorrelation(s, 'Conv2D', stuffed, swapped, [1, 1], padH, padW);
   });
 }
 
-function depthwiseBackpropFilter(tf: Tf, args: { inputs: TF.NamedTensorInfoMap; backend: TF.KernelBackend; attrs?: TF.NamedAttrMap }): Info {
+function depthwiseBackpropFilter(
+  tf: Tf,
+  args: { inputs: TF.NamedTensorInfoMap; backend: TF.KernelBackend; attrs?: TF.NamedAttrMap },
+): Info {
   const { x, dy } = args.inputs as { x: Info; dy: Info };
   const attrs = (args.attrs ?? {}) as Attrs;
   const filterShape = attrs.filterShape as number[];
@@ -216,7 +299,10 @@ function depthwiseBackpropFilter(tf: Tf, args: { inputs: TF.NamedTensorInfoMap; 
   });
 }
 
-function depthwiseBackpropInput(tf: Tf, args: { inputs: TF.NamedTensorInfoMap; backend: TF.KernelBackend; attrs?: TF.NamedAttrMap }): Info {
+function depthwiseBackpropInput(
+  tf: Tf,
+  args: { inputs: TF.NamedTensorInfoMap; backend: TF.KernelBackend; attrs?: TF.NamedAttrMap },
+): Info {
   const { dy, filter } = args.inputs as { dy: Info; filter: Info };
   const attrs = (args.attrs ?? {}) as Attrs;
   const inputShape = attrs.inputShape as number[];
@@ -249,17 +335,35 @@ function withoutTransposes(tf: Tf, args: KernelArgs, stock: TF.KernelFunc | unde
   if (!attrs.transposeA && !attrs.transposeB) return stock(args) as Info;
   const { a, b } = args.inputs as { a: Info; b: Info };
   const rank = a.shape.length;
-  const plain = Object.keys(args.inputs).length === 2 && b.shape.length === rank && a.shape.slice(0, -2).every((d) => d === 1) && b.shape.slice(0, -2).every((d) => d === 1);
+  const plain =
+    Object.keys(args.inputs).length === 2 &&
+    b.shape.length === rank &&
+    a.shape.slice(0, -2).every((d) => d === 1) &&
+    b.shape.slice(0, -2).every((d) => d === 1);
   return guarded(tf, args.backend, (s) => {
-    const swapLast = (t: Info) => s.transpose(t, [...t.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : 2 * all.length - 3 - i)));
+    const swapLast = (t: Info) =>
+      s.transpose(
+        t,
+        [...t.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : 2 * all.length - 3 - i)),
+      );
     if (plain && attrs.transposeB && !attrs.transposeA && a.shape[rank - 2] < b.shape[rank - 2]) {
       // a [M, K] times b [N, K] transposed with M < N (a dense layer's input gradient): as (b a^T)^T, so the
       // operand XNNPACK packs per call is a^T [K, M], not b^T [K, N]; 128x128 by 3136x128: ~14 ms -> ~8 ms.
-      const product = s.adopt(stock({ inputs: { a: b, b: swapLast(a) }, backend: args.backend, attrs: { ...attrs, transposeA: false, transposeB: false } as unknown as TF.NamedAttrMap }) as Info);
+      const product = s.adopt(
+        stock({
+          inputs: { a: b, b: swapLast(a) },
+          backend: args.backend,
+          attrs: { ...attrs, transposeA: false, transposeB: false } as unknown as TF.NamedAttrMap,
+        }) as Info,
+      );
       return swapLast(product);
     }
     const inputs = { ...args.inputs, a: attrs.transposeA ? swapLast(a) : a, b: attrs.transposeB ? swapLast(b) : b };
-    const out = stock({ inputs, backend: args.backend, attrs: { ...attrs, transposeA: false, transposeB: false } as unknown as TF.NamedAttrMap }) as Info;
+    const out = stock({
+      inputs,
+      backend: args.backend,
+      attrs: { ...attrs, transposeA: false, transposeB: false } as unknown as TF.NamedAttrMap,
+    }) as Info;
     return out;
   });
 }

@@ -39,26 +39,84 @@ export function floats(heap: WasmHeapAccess, info: Info): Float32Array {
 // tsconfig has no "dom" lib: the part of the WebAssembly API used here.
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
+  Instance: new (
+    module: object,
+    imports: Record<string, Record<string, unknown>>,
+  ) => { exports: Record<string, unknown> };
 }
 declare const WebAssembly: WasmApi | undefined;
 
 /** wasm-pool-kernel.wat's exports; pointers are byte offsets in the backend's heap. */
 export interface PoolKernel {
   bias_relu_pool(x: number, bias: number, y: number, code: number, rows: number, outW: number, channels: number): void;
-  bias_relu_pool_grad(dy: number, code: number, dx: number, totals: number, rows: number, outW: number, channels: number): void;
+  bias_relu_pool_grad(
+    dy: number,
+    code: number,
+    dx: number,
+    totals: number,
+    rows: number,
+    outW: number,
+    channels: number,
+  ): void;
   round_totals(totals: number, out: number, channels: number): void;
-  filter_grad_c1(xp: number, dy: number, out: number, batch: number, outH: number, outW: number, kh: number, kw: number, cout: number): void;
+  filter_grad_c1(
+    xp: number,
+    dy: number,
+    out: number,
+    batch: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    cout: number,
+  ): void;
   route_image(
-    dy: number, code: number, ph: number, pw: number, cout: number, lists: number, counts: number, listsN: number, capacity: number,
-    listK: number, listRow: number, listCol: number, payBase: number, payK: number, payRow: number, payCol: number, totals: number,
+    dy: number,
+    code: number,
+    ph: number,
+    pw: number,
+    cout: number,
+    lists: number,
+    counts: number,
+    listsN: number,
+    capacity: number,
+    listK: number,
+    listRow: number,
+    listCol: number,
+    payBase: number,
+    payK: number,
+    payRow: number,
+    payCol: number,
+    totals: number,
   ): void;
   pad_image(x: number, pad: number, h: number, w: number, cin: number, top: number, left: number, wp: number): void;
-  filter_taps(lists: number, counts: number, capacity: number, sums: number, cout: number, kh: number, kw: number, wp: number, cin: number): void;
+  filter_taps(
+    lists: number,
+    counts: number,
+    capacity: number,
+    sums: number,
+    cout: number,
+    kh: number,
+    kw: number,
+    wp: number,
+    cin: number,
+  ): void;
   add_chunk(sums: number, totals: number, count: number): void;
   input_gather(
-    lists: number, counts: number, rows: number, dx: number, h: number, w: number, cin: number, cout: number,
-    kh: number, kw: number, top: number, left: number, oh: number, ow: number,
+    lists: number,
+    counts: number,
+    rows: number,
+    dx: number,
+    h: number,
+    w: number,
+    cin: number,
+    cout: number,
+    kh: number,
+    kw: number,
+    top: number,
+    left: number,
+    oh: number,
+    ow: number,
   ): void;
 }
 
@@ -103,7 +161,11 @@ export function heapOffset(backend: TF.KernelBackend, info: Info): number {
  * backend's heap (8-byte aligned, freed after); buffer() is the heap's
  * current ArrayBuffer (an allocation may grow the heap and replace it).
  */
-export function withHeapScratch<T>(backend: TF.KernelBackend, bytes: number, body: (base: number, buffer: () => ArrayBuffer) => T): T {
+export function withHeapScratch<T>(
+  backend: TF.KernelBackend,
+  bytes: number,
+  body: (base: number, buffer: () => ArrayBuffer) => T,
+): T {
   const wasm = (backend as unknown as WasmBackendInternals).wasm!;
   // Unsigned: above 2 GiB of heap malloc's i32 result reads as negative. 0: out of memory.
   const base = wasm._malloc(Math.max(bytes, 8)) >>> 0;
@@ -123,7 +185,15 @@ export function withHeapScratch<T>(backend: TF.KernelBackend, bytes: number, bod
  * the padding crops (the caller's other path runs). float32 sums over pixels
  * in order, sixteen channels at a time.
  */
-export function filterGradientOneChannel(backend: TF.KernelBackend, x: Info, dy: Info, kh: number, kw: number, top: number, left: number): Info | null {
+export function filterGradientOneChannel(
+  backend: TF.KernelBackend,
+  x: Info,
+  dy: Info,
+  kh: number,
+  kw: number,
+  top: number,
+  left: number,
+): Info | null {
   const [batch, outH, outW, cout] = dy.shape;
   const [, height, width] = x.shape;
   const simd = cout % 16 === 0 ? simdKernel(backend) : null;
@@ -145,7 +215,17 @@ export function filterGradientOneChannel(backend: TF.KernelBackend, x: Info, dy:
         dst.set(src.subarray(from, from + width), (n * ph + top + h) * pw + left);
       }
     }
-    simd.filter_grad_c1(heapOffset(backend, xp), heapOffset(backend, dy), heapOffset(backend, out), batch, outH, outW, kh, kw, cout);
+    simd.filter_grad_c1(
+      heapOffset(backend, xp),
+      heapOffset(backend, dy),
+      heapOffset(backend, out),
+      batch,
+      outH,
+      outW,
+      kh,
+      kw,
+      cout,
+    );
   } finally {
     backend.disposeData(xp.dataId);
   }
@@ -154,7 +234,9 @@ export function filterGradientOneChannel(backend: TF.KernelBackend, x: Info, dy:
 
 /** Whether the SIMD kernel runs here (else the JS loops); `reason` says why not. */
 export function wasmPoolKernelStatus(backend: TF.KernelBackend): { simd: boolean; reason?: string } {
-  return simdKernel(backend) ? { simd: true } : { simd: false, reason: 'the wasm backend memory (asm.memory) or WebAssembly SIMD is not reachable' };
+  return simdKernel(backend)
+    ? { simd: true }
+    : { simd: false, reason: 'the wasm backend memory (asm.memory) or WebAssembly SIMD is not reachable' };
 }
 
 /**
@@ -183,8 +265,14 @@ export function maxPoolGrad(tf: Tf, args: KernelArgs): Info {
   const dx = floats(heap, out);
   dx.fill(0);
   const tiles2x2 =
-    info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
-    info.padInfo.top === 0 && info.padInfo.left === 0 && info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth;
+    info.filterHeight === 2 &&
+    info.filterWidth === 2 &&
+    info.strideHeight === 2 &&
+    info.strideWidth === 2 &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    info.outHeight * 2 <= info.inHeight &&
+    info.outWidth * 2 <= info.inWidth;
   if (tiles2x2) maxPoolGrad2x2(info, x, g, dx);
   else maxPoolGradGeneric(info, x, g, dx);
   return out;
@@ -261,7 +349,12 @@ function maxPoolGrad2x2(info: PoolInfo, x: Float32Array, g: Float32Array, dx: Fl
  * bottom-left and bottom-right pixels, and of its pooled output.
  */
 function forEachWindow2x2(
-  batch: number, height: number, width: number, channels: number, outHeight: number, outWidth: number,
+  batch: number,
+  height: number,
+  width: number,
+  channels: number,
+  outHeight: number,
+  outWidth: number,
   fn: (p0: number, p1: number, p2: number, p3: number, o: number) => void,
 ): void {
   const rowStride = width * channels;
@@ -290,7 +383,8 @@ const NAN_SHIFT = 7;
 function tailShapes(xShape: number[]): { pooled: number[] } {
   if (xShape.length !== 4) throw new Error(`WinnowBiasReluPool needs an NHWC tensor, got shape [${xShape}]`);
   const [batch, height, width, channels] = xShape;
-  if (height % 2 !== 0 || width % 2 !== 0) throw new Error(`WinnowBiasReluPool tiles even sizes only, got ${height}x${width}`);
+  if (height % 2 !== 0 || width % 2 !== 0)
+    throw new Error(`WinnowBiasReluPool tiles even sizes only, got ${height}x${width}`);
   return { pooled: [batch, height / 2, width / 2, channels] };
 }
 
@@ -304,7 +398,8 @@ export function biasReluPool(_tf: Tf, args: KernelArgs): Info[] {
   if (x.dtype !== 'float32' || bias.dtype !== 'float32') throw new Error('WinnowBiasReluPool supports float32 only');
   const { pooled } = tailShapes(x.shape);
   const [batch, height, width, channels] = x.shape;
-  if (bias.shape.length !== 1 || bias.shape[0] !== channels) throw new Error(`WinnowBiasReluPool: bias shape [${bias.shape}] for ${channels} channels`);
+  if (bias.shape.length !== 1 || bias.shape[0] !== channels)
+    throw new Error(`WinnowBiasReluPool: bias shape [${bias.shape}] for ${channels} channels`);
   const heap = args.backend as unknown as WasmHeapAccess;
   const yInfo = heap.makeOutput(pooled, 'float32');
   const codeInfo = heap.makeOutput(pooled, 'int32');
@@ -387,8 +482,15 @@ function poolWithNaN(a: number, b: number, c: number, d: number): number {
  */
 export function biasReluPoolGrad(_tf: Tf, args: KernelArgs): Info[] {
   const { dy, code } = args.inputs as { dy: Info; code: Info };
-  if (dy.dtype !== 'float32' || code.dtype !== 'int32' || dy.shape.length !== 4 || code.shape.join() !== dy.shape.join()) {
-    throw new Error(`WinnowBiasReluPoolGrad: dy [${dy.shape}] ${dy.dtype} and codes [${code.shape}] ${code.dtype} must be float32 and int32 of one NHWC shape`);
+  if (
+    dy.dtype !== 'float32' ||
+    code.dtype !== 'int32' ||
+    dy.shape.length !== 4 ||
+    code.shape.join() !== dy.shape.join()
+  ) {
+    throw new Error(
+      `WinnowBiasReluPoolGrad: dy [${dy.shape}] ${dy.dtype} and codes [${code.shape}] ${code.dtype} must be float32 and int32 of one NHWC shape`,
+    );
   }
   const [batch, outHeight, outWidth, channels] = dy.shape;
   const height = 2 * outHeight;
@@ -444,7 +546,16 @@ export function biasReluPoolGrad(_tf: Tf, args: KernelArgs): Info[] {
 }
 
 /** One row (top or bottom) of a window with a NaN pre-activation: NaN where the step is NaN, the routed value where routed. */
-function nanWindowRow(k: number, half: number, dy: number, dx: Float32Array, at: number, channels: number, totals: Float64Array, c: number): void {
+function nanWindowRow(
+  k: number,
+  half: number,
+  dy: number,
+  dx: Float32Array,
+  at: number,
+  channels: number,
+  totals: Float64Array,
+  c: number,
+): void {
   for (let col = 0; col < 2; col++) {
     const slot = 2 * half + col;
     let v = 0;

@@ -33,7 +33,11 @@ export async function completedActivities(handle: WorkflowHandle): Promise<Compl
   for (const event of history.events ?? []) {
     const id = String(event.eventId);
     if (event.activityTaskScheduledEventAttributes) scheduled.set(id, event.activityTaskScheduledEventAttributes);
-    if (event.activityTaskStartedEventAttributes) started.set(String(event.activityTaskStartedEventAttributes.scheduledEventId), event.activityTaskStartedEventAttributes);
+    if (event.activityTaskStartedEventAttributes)
+      started.set(
+        String(event.activityTaskStartedEventAttributes.scheduledEventId),
+        event.activityTaskStartedEventAttributes,
+      );
     const done = event.activityTaskCompletedEventAttributes;
     if (done) {
       const key = String(done.scheduledEventId);

@@ -12,7 +12,9 @@ export const chromiumPath = '/usr/bin/chromium';
 
 /** Why browser tests cannot run here, or undefined when they can. */
 export function chromiumMissing(): string | undefined {
-  return existsSync(chromiumPath) ? undefined : `chromium not installed: ${chromiumPath} is missing (on Debian: apt-get install chromium)`;
+  return existsSync(chromiumPath)
+    ? undefined
+    : `chromium not installed: ${chromiumPath} is missing (on Debian: apt-get install chromium)`;
 }
 
 export function launchChromium(): Promise<Browser> {
@@ -23,7 +25,11 @@ export function launchChromium(): Promise<Browser> {
 }
 
 /** Polls the locator's visible text until it matches every pattern; fails with the text last seen. */
-export async function waitForText(locator: Locator, patterns: (string | RegExp)[], timeoutMs = 30_000): Promise<string> {
+export async function waitForText(
+  locator: Locator,
+  patterns: (string | RegExp)[],
+  timeoutMs = 30_000,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let text = '';
   for (;;) {
@@ -31,7 +37,9 @@ export async function waitForText(locator: Locator, patterns: (string | RegExp)[
     const missing = patterns.filter((p) => (typeof p === 'string' ? !text.includes(p) : !p.test(text)));
     if (missing.length === 0) return text;
     if (Date.now() >= deadline) {
-      throw new Error(`after ${timeoutMs} ms the page still lacks ${missing.map(String).join(', ')}; it shows:\n${text.slice(0, 3000)}`);
+      throw new Error(
+        `after ${timeoutMs} ms the page still lacks ${missing.map(String).join(', ')}; it shows:\n${text.slice(0, 3000)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -34,7 +34,11 @@ export async function startFakeGcs(options: FakeGcsOptions = {}): Promise<FakeGc
     const port = await freePort();
     const backend = options.backend ?? 'memory';
     const args = ['-scheme', 'http', '-host', '127.0.0.1', '-port', String(port), '-log-level', 'error'];
-    args.push(...(backend === 'memory' ? ['-backend', 'memory'] : ['-backend', 'filesystem', '-filesystem-root', backend.filesystemRoot]));
+    args.push(
+      ...(backend === 'memory'
+        ? ['-backend', 'memory']
+        : ['-backend', 'filesystem', '-filesystem-root', backend.filesystemRoot]),
+    );
     // Upload URLs the server hands out must point back at this address.
     args.push('-external-url', `http://127.0.0.1:${port}`);
     const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });

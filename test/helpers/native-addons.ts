@@ -34,5 +34,9 @@ export function skipWithoutTfjsNode(): string | false {
 export function skipWithoutWinnowTfOps(): string | false {
   const file = winnowTfOpsPath();
   if (!tfjsNodeAddonBuilt()) return skipOrFail('tfjs-node addon not built (infra/install-tfjs-node.sh)');
-  return skipOrFail(file && fs.existsSync(file) ? false : `winnow TensorFlow ops not built (${file ?? 'WINNOW_TF_OPS=off, or no repository root'}; infra/build-tf-ops.sh)`);
+  return skipOrFail(
+    file && fs.existsSync(file)
+      ? false
+      : `winnow TensorFlow ops not built (${file ?? 'WINNOW_TF_OPS=off, or no repository root'}; infra/build-tf-ops.sh)`,
+  );
 }

@@ -38,7 +38,19 @@ export async function startServerProcess(options: { dbFile: string; namespaces: 
   const connections: Connection[] = [];
 
   const launch = async (): Promise<void> => {
-    const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', options.dbFile, '--log-level', 'warn'];
+    const args = [
+      'server',
+      'start-dev',
+      '--headless',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--db-filename',
+      options.dbFile,
+      '--log-level',
+      'warn',
+    ];
     for (const ns of options.namespaces) args.push('--namespace', ns);
     const out = openSync(logFile, 'a');
     const started = spawn(toolPath('temporal'), args, { stdio: ['ignore', out, out] });
@@ -228,7 +240,12 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `probe` every `everyMs` until it returns a value other than undefined, or fails after `seconds`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, seconds: number, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  seconds: number,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
   let lastError: unknown;
   for (;;) {
@@ -239,7 +256,9 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${seconds} s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+      throw new Error(
+        `timed out after ${seconds} s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`,
+      );
     }
     await sleep(everyMs);
   }

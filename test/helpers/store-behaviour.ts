@@ -77,9 +77,18 @@ export function describeStoreBehaviour(name: string, setup: () => Promise<StoreU
     it('round-trips a small object and records its sha256', async () => {
       const body = Buffer.from(JSON.stringify({ subset: [3, 1, 4, 1, 5] }));
       const stored = await t.store.put('s1/round-0/subset.json', body, { contentType: 'application/json' });
-      assert.deepEqual(stored, { uri: `${t.store.root}/s1/round-0/subset.json`, key: 's1/round-0/subset.json', bytes: body.length, sha256: sha256(body) });
+      assert.deepEqual(stored, {
+        uri: `${t.store.root}/s1/round-0/subset.json`,
+        key: 's1/round-0/subset.json',
+        bytes: body.length,
+        sha256: sha256(body),
+      });
       assert.deepEqual(await t.store.get(stored.uri), body, 'read back by URI');
-      assert.deepEqual(await t.store.get('s1/round-0/subset.json', { sha256: sha256(body) }), body, 'read back by key, with the expected digest');
+      assert.deepEqual(
+        await t.store.get('s1/round-0/subset.json', { sha256: sha256(body) }),
+        body,
+        'read back by key, with the expected digest',
+      );
       assert.deepEqual(await t.store.stat(stored.uri), stored);
       assert.equal(await t.store.exists(stored.uri), true);
       assert.equal(await t.store.exists('s1/round-0/other.json'), false);
@@ -106,9 +115,12 @@ export function describeStoreBehaviour(name: string, setup: () => Promise<StoreU
 
     it('takes a stream of a few small chunks (an async iterable)', async () => {
       const parts = [Buffer.from('a,b\n'), Buffer.from('1,2\n'), Buffer.from('3,4\n')];
-      const stored = await t.store.put('s1/round-0/scores/shard-0', (async function* () {
-        yield* parts;
-      })());
+      const stored = await t.store.put(
+        's1/round-0/scores/shard-0',
+        (async function* () {
+          yield* parts;
+        })(),
+      );
       assert.equal(stored.sha256, sha256(Buffer.concat(parts)));
       assert.equal((await t.store.get(stored.key)).toString(), 'a,b\n1,2\n3,4\n');
     });
@@ -120,7 +132,11 @@ export function describeStoreBehaviour(name: string, setup: () => Promise<StoreU
 
       assert.deepEqual(await listed('ls-1/round-0/'), ['ls-1/round-0/a', 'ls-1/round-0/b']);
       assert.deepEqual(await listed('ls-1/'), ['ls-1/round-0/a', 'ls-1/round-0/b', 'ls-1/round-1/a']);
-      assert.deepEqual(await listed('ls-1'), ['ls-1/round-0/a', 'ls-1/round-0/b', 'ls-1/round-1/a', 'ls-10/round-0/a'], 'a prefix may end mid-segment');
+      assert.deepEqual(
+        await listed('ls-1'),
+        ['ls-1/round-0/a', 'ls-1/round-0/b', 'ls-1/round-1/a', 'ls-10/round-0/a'],
+        'a prefix may end mid-segment',
+      );
       assert.deepEqual(await listed(`${t.store.root}/ls-1/round-1/`), ['ls-1/round-1/a'], 'a URI prefix works too');
       assert.deepEqual(await listed('ls-9'), []);
       const one = (await t.store.list('ls-2/'))[0];
@@ -141,7 +157,11 @@ export function describeStoreBehaviour(name: string, setup: () => Promise<StoreU
       const key = 'co-1/round-3/subset.json';
       const first = Buffer.from('{"indices":[1,2,3]}');
       const stored = await t.store.put(key, first, { createOnly: true });
-      assert.deepEqual(await t.store.put(key, Buffer.from(first), { createOnly: true }), stored, 'a retry of the same write succeeds');
+      assert.deepEqual(
+        await t.store.put(key, Buffer.from(first), { createOnly: true }),
+        stored,
+        'a retry of the same write succeeds',
+      );
       const other = Buffer.from('{"indices":[1,2,4]}');
       await assert.rejects(
         () => t.store.put(key, other, { createOnly: true }),
@@ -158,7 +178,10 @@ export function describeStoreBehaviour(name: string, setup: () => Promise<StoreU
       const again = generatedStream(12, 1);
       assert.equal((await t.store.put(key, again.stream, { createOnly: true })).sha256, a.digest());
       const b = generatedStream(12, 2);
-      await assert.rejects(() => t.store.put(key, b.stream, { createOnly: true }), typed('ArtifactConflict', escape(a.digest())));
+      await assert.rejects(
+        () => t.store.put(key, b.stream, { createOnly: true }),
+        typed('ArtifactConflict', escape(a.digest())),
+      );
       assert.equal((await digestOf(await t.store.getStream(key))).sha256, a.digest());
     });
 
@@ -169,7 +192,12 @@ export function describeStoreBehaviour(name: string, setup: () => Promise<StoreU
       const bad = Buffer.from(good);
       bad[1234] ^= 0x01;
       await t.corrupt(key, bad);
-      const corrupt = typed('CorruptArtifact', escape(stored.uri), escape(`expected sha256 ${sha256(good)}`), escape(`got ${sha256(bad)}`));
+      const corrupt = typed(
+        'CorruptArtifact',
+        escape(stored.uri),
+        escape(`expected sha256 ${sha256(good)}`),
+        escape(`got ${sha256(bad)}`),
+      );
       await assert.rejects(() => t.store.get(key), corrupt);
       await assert.rejects(async () => digestOf(await t.store.getStream(key)), corrupt, 'a stream fails at its end');
     });
@@ -177,13 +205,19 @@ export function describeStoreBehaviour(name: string, setup: () => Promise<StoreU
     it('checks the digest the caller expects as well', async () => {
       const stored = await t.store.put('cx-1/expected', Buffer.from('abc'));
       const wanted = sha256(Buffer.from('abd'));
-      await assert.rejects(() => t.store.get(stored.uri, { sha256: wanted }), typed('CorruptArtifact', escape(wanted), /expected by the caller/));
+      await assert.rejects(
+        () => t.store.get(stored.uri, { sha256: wanted }),
+        typed('CorruptArtifact', escape(wanted), /expected by the caller/),
+      );
     });
 
     it('refuses to trust an object whose digest was never recorded', async () => {
       await t.store.put('cx-1/unrecorded', Buffer.from('abc'));
       await t.dropRecord('cx-1/unrecorded');
-      await assert.rejects(() => t.store.get('cx-1/unrecorded'), typed('CorruptArtifact', /no recorded sha256/, /cx-1\/unrecorded/));
+      await assert.rejects(
+        () => t.store.get('cx-1/unrecorded'),
+        typed('CorruptArtifact', /no recorded sha256/, /cx-1\/unrecorded/),
+      );
     });
 
     it('reports a missing object clearly', async () => {
@@ -196,7 +230,18 @@ export function describeStoreBehaviour(name: string, setup: () => Promise<StoreU
     it('refuses keys and URIs that would leave the root', async () => {
       const root = t.store.root;
       const outside = root.replace(/[^/]+$/, 'elsewhere');
-      for (const ref of ['../x', 'a/../../x', '/etc/passwd', 'a//b', './a', 'a/.hidden', 'a b', `${outside}/x`, `${root}/../x`, `${root}x/y`]) {
+      for (const ref of [
+        '../x',
+        'a/../../x',
+        '/etc/passwd',
+        'a//b',
+        './a',
+        'a/.hidden',
+        'a b',
+        `${outside}/x`,
+        `${root}/../x`,
+        `${root}x/y`,
+      ]) {
         await assert.rejects(() => t.store.put(ref, Buffer.from('x')), typed('ForbiddenPath'), ref);
         await assert.rejects(() => t.store.get(ref), typed('ForbiddenPath'), ref);
       }

@@ -4,7 +4,13 @@
  * both winnow workers connected to it.
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  type Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { createGpuWorker, createOrchestratorWorker, workflowsPath } from '../../workers/create-workers';
 import { toolPath } from '../../infra/tools';
 import { winnowSearchAttributes } from '../../workflows/search-attributes';
@@ -54,11 +60,18 @@ export type WorkerKind = 'orchestrator' | 'gpu';
  * Creates fresh workers of the given kinds (a Worker runs only once), runs
  * `fn` while they poll, then shuts them down.
  */
-export async function withWorkers<T>(env: TestWorkflowEnvironment, kinds: WorkerKind[], fn: () => Promise<T>, gpuSlots = 1): Promise<T> {
+export async function withWorkers<T>(
+  env: TestWorkflowEnvironment,
+  kinds: WorkerKind[],
+  fn: () => Promise<T>,
+  gpuSlots = 1,
+): Promise<T> {
   const common = { connection: env.nativeConnection, namespace: env.namespace ?? 'default' };
   const workers: Worker[] = await Promise.all(
     kinds.map(async (kind) =>
-      kind === 'orchestrator' ? createOrchestratorWorker({ ...common, workflowBundle: await workflowBundle() }) : createGpuWorker({ ...common, slots: gpuSlots }),
+      kind === 'orchestrator'
+        ? createOrchestratorWorker({ ...common, workflowBundle: await workflowBundle() })
+        : createGpuWorker({ ...common, slots: gpuSlots }),
     ),
   );
   return runAll(workers, fn);

@@ -26,14 +26,15 @@ export function values(n: number, seed: number, specials: number[] = []): Float3
 export function noisy(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
   let state = seed >>> 0;
-  const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   for (let i = 0; i < n; i++) out[i] = next() + next() + next() - 1.5;
   return out;
 }
 
 export function sameBits(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) assert.ok(Object.is(actual[i], expected[i]), `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
+  for (let i = 0; i < expected.length; i++)
+    assert.ok(Object.is(actual[i], expected[i]), `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
 }
 
 /** Every element within `relative` of the expected one, relative to the largest expected magnitude (float32 rounding of a reordered sum). */
@@ -42,7 +43,10 @@ export function close(actual: ArrayLike<number>, expected: ArrayLike<number>, re
   let scale = 0;
   for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
   for (let i = 0; i < expected.length; i++) {
-    assert.ok(Math.abs(actual[i] - expected[i]) <= relative * scale, `${what}[${i}]: ${actual[i]} vs ${expected[i]} (scale ${scale})`);
+    assert.ok(
+      Math.abs(actual[i] - expected[i]) <= relative * scale,
+      `${what}[${i}]: ${actual[i]} vs ${expected[i]} (scale ${scale})`,
+    );
   }
 }
 
@@ -56,11 +60,18 @@ export function gradsBothWays(model: tf.LayersModel, x: tf.Tensor, dyOf: (y: tf.
         out = tf.keep(forward());
         return tf.sum(tf.mul(out, dyOf(out))) as tf.Scalar;
       }, variables);
-      const result = { y: (out as unknown as tf.Tensor).dataSync(), loss: value.dataSync(), grads: variables.map((v) => grads[v.name].dataSync()) };
+      const result = {
+        y: (out as unknown as tf.Tensor).dataSync(),
+        loss: value.dataSync(),
+        grads: variables.map((v) => grads[v.name].dataSync()),
+      };
       (out as unknown as tf.Tensor).dispose();
       return result;
     });
-  return { fused: run(() => applyForTraining(model, x)), stock: run(() => model.apply(x, { training: true }) as tf.Tensor) };
+  return {
+    fused: run(() => applyForTraining(model, x)),
+    stock: run(() => model.apply(x, { training: true }) as tf.Tensor),
+  };
 }
 
 export function assertSame(both: ReturnType<typeof gradsBothWays>, what: string): void {
@@ -77,7 +88,13 @@ export function assertClose(both: ReturnType<typeof gradsBothWays>, relative: nu
 }
 
 /** Two conv blocks (conv 3x3 with relu, 2x2 max pool) with `filters` then `second` filters and weights from `fill`. */
-export function twoBlocks(shape: number[], filters: number, padding: 'same' | 'valid', fill: (n: number, seed: number) => Float32Array, second = 32) {
+export function twoBlocks(
+  shape: number[],
+  filters: number,
+  padding: 'same' | 'valid',
+  fill: (n: number, seed: number) => Float32Array,
+  second = 32,
+) {
   const model = tf.sequential({
     layers: [
       tf.layers.conv2d({ inputShape: shape.slice(1), filters, kernelSize: 3, padding, activation: 'relu' }),
@@ -87,8 +104,14 @@ export function twoBlocks(shape: number[], filters: number, padding: 'same' | 'v
     ],
   });
   tf.tidy(() => {
-    model.layers[0].setWeights([tf.tensor(fill(9 * shape[3] * filters, 55), [3, 3, shape[3], filters]), tf.tensor(fill(filters, 56))]);
-    model.layers[2].setWeights([tf.tensor(fill(9 * filters * second, 57), [3, 3, filters, second]), tf.tensor(fill(second, 58))]);
+    model.layers[0].setWeights([
+      tf.tensor(fill(9 * shape[3] * filters, 55), [3, 3, shape[3], filters]),
+      tf.tensor(fill(filters, 56)),
+    ]);
+    model.layers[2].setWeights([
+      tf.tensor(fill(9 * filters * second, 57), [3, 3, filters, second]),
+      tf.tensor(fill(second, 58)),
+    ]);
   });
   return model;
 }

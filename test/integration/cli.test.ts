@@ -79,7 +79,16 @@ describe('winnow CLI', () => {
     assert.equal(broken.code, exitCodes.usage);
     assert.match(broken.err, /broken\.json: not valid JSON/);
 
-    const invalid = await winnow('start', '--dataset', 'imagenet-22k', '--targets', '100,50', '--set', 'training.epochs=-1', '--json');
+    const invalid = await winnow(
+      'start',
+      '--dataset',
+      'imagenet-22k',
+      '--targets',
+      '100,50',
+      '--set',
+      'training.epochs=-1',
+      '--json',
+    );
     assert.equal(invalid.code, exitCodes.usage);
     assert.match(invalid.err, /dataset\.kind/);
     assert.match(invalid.err, /targets\.1: targets must be strictly ascending/);
@@ -97,14 +106,22 @@ describe('winnow CLI', () => {
     const port = await freePort();
     const out: string[] = [];
     const err: string[] = [];
-    const unreachable = await runCli(['status', '--address', `127.0.0.1:${port}`], { out: (l) => out.push(l), err: (l) => err.push(l) });
+    const unreachable = await runCli(['status', '--address', `127.0.0.1:${port}`], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+    });
     assert.equal(unreachable, exitCodes.unreachable);
     assert.match(err.join('\n'), /cannot reach the Temporal server at 127\.0\.0\.1:\d+/);
   });
 
   it('start, watch, status, export in three formats, report; a completed search cannot be paused', async () => {
     const id = `cli-${randomUUID().slice(0, 8)}`;
-    const file = configFile('search.json', { ...tiny, initialSize: 40, targets: [80], acquisition: { function: 'entropy', step: 40 } });
+    const file = configFile('search.json', {
+      ...tiny,
+      initialSize: 40,
+      targets: [80],
+      acquisition: { function: 'entropy', step: 40 },
+    });
     await withWorkers(env, ['orchestrator', 'gpu'], async () => {
       const started = await winnow('start', '--config', file, '--set', 'seed=7', '--id', id, '--json');
       assert.equal(started.code, exitCodes.ok, started.err);
@@ -123,7 +140,10 @@ describe('winnow CLI', () => {
     assert.equal(status.code, exitCodes.ok);
     const record = JSON.parse(status.out) as { status: string; evaluations: { size: number; subsetUri: string }[] };
     assert.equal(record.status, 'COMPLETED');
-    assert.deepEqual(record.evaluations.map((e) => e.size), [80]);
+    assert.deepEqual(
+      record.evaluations.map((e) => e.size),
+      [80],
+    );
 
     const listed = await winnow('status');
     assert.equal(listed.code, exitCodes.ok);
@@ -144,7 +164,11 @@ describe('winnow CLI', () => {
     assert.deepEqual(readFileSync(txt, 'utf8').trim().split('\n').map(Number), [...manifest.indices]);
     const json = path.join(dir, 'out', 'subset.json');
     assert.equal((await winnow('export', id, '--format', 'json', '--out', json)).code, exitCodes.ok);
-    const asJson = JSON.parse(readFileSync(json, 'utf8')) as { indices: number[]; lineage: { round: number }; size: number };
+    const asJson = JSON.parse(readFileSync(json, 'utf8')) as {
+      indices: number[];
+      lineage: { round: number };
+      size: number;
+    };
     assert.deepEqual(asJson.indices, [...manifest.indices]);
     assert.equal(asJson.lineage.round, 1);
     const badSize = await winnow('export', id, '--size', '81', '--out', json);
@@ -172,7 +196,13 @@ describe('winnow CLI', () => {
 
   it('pause, unpause, targets and stop steer a running search; restart starts a terminated one again', async () => {
     const id = `cli-steer-${randomUUID().slice(0, 8)}`;
-    const file = configFile('steer.json', { ...tiny, initialSize: 30, targets: [60, 90, 120], acquisition: { function: 'margin', step: 30 }, evaluation: { repeats: 1, randomBaseline: false, fullBaseline: false } });
+    const file = configFile('steer.json', {
+      ...tiny,
+      initialSize: 30,
+      targets: [60, 90, 120],
+      acquisition: { function: 'margin', step: 30 },
+      evaluation: { repeats: 1, randomBaseline: false, fullBaseline: false },
+    });
     // The orchestrator alone: the search waits on the GPU queue while it is steered.
     await withWorkers(env, ['orchestrator'], async () => {
       assert.equal((await winnow('start', '--config', file, '--id', id)).code, exitCodes.ok);
@@ -213,10 +243,16 @@ describe('winnow CLI', () => {
     await withWorkers(env, ['orchestrator', 'gpu'], async () => {
       const watched = await winnow('watch', `${id}-again`, '--interval', '1', '--json');
       assert.equal(watched.code, exitCodes.ok, watched.err);
-      const final = JSON.parse(watched.out.trim().split('\n').at(-1) as string) as { status: string; result: { evaluations: { size: number }[] } };
+      const final = JSON.parse(watched.out.trim().split('\n').at(-1) as string) as {
+        status: string;
+        result: { evaluations: { size: number }[] };
+      };
       assert.equal(final.status, 'COMPLETED');
       // Stopped after its first round: one evaluation, at 60.
-      assert.deepEqual(final.result.evaluations.map((e) => e.size), [60]);
+      assert.deepEqual(
+        final.result.evaluations.map((e) => e.size),
+        [60],
+      );
     });
   });
 });

@@ -20,7 +20,13 @@ import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
 import { openStore } from '../../domain/storage/open-store';
 import { subsetSearch } from '../../workflows';
 import type { SearchConfigInput } from '../../contracts/config';
-import { pauseSignal, progressQuery, resumeSignal, type SearchProgress, unpauseSignal } from '../../workflows/definitions';
+import {
+  pauseSignal,
+  progressQuery,
+  resumeSignal,
+  type SearchProgress,
+  unpauseSignal,
+} from '../../workflows/definitions';
 import { WinnowStatus } from '../../workflows/search-attributes';
 import { TaskQueue } from '../../contracts/task-queues';
 import { completedActivities, failedAttempts } from '../helpers/activity-history';
@@ -34,7 +40,10 @@ const scratch = mkdtempSync(path.join(os.tmpdir(), 'winnow-faults-input-'));
 const storageDir = path.join(scratch, 'artifacts');
 mkdirSync(storageDir);
 const store = openStore(pathToFileURL(storageDir).href);
-const savedEnv = { WINNOW_STORAGE_ROOT: process.env.WINNOW_STORAGE_ROOT, STORAGE_EMULATOR_HOST: process.env.STORAGE_EMULATOR_HOST };
+const savedEnv = {
+  WINNOW_STORAGE_ROOT: process.env.WINNOW_STORAGE_ROOT,
+  STORAGE_EMULATOR_HOST: process.env.STORAGE_EMULATOR_HOST,
+};
 
 before(async () => {
   process.env.WINNOW_STORAGE_ROOT = storageDir;
@@ -68,7 +77,10 @@ function applicationFailureOf(error: unknown): ApplicationFailure {
   assert.ok(error instanceof WorkflowFailedError, `expected WorkflowFailedError, got ${String(error)}`);
   let cause: unknown = error.cause;
   while (cause instanceof Error && !(cause instanceof ApplicationFailure)) cause = cause.cause;
-  assert.ok(cause instanceof ApplicationFailure, `expected an ApplicationFailure in the cause chain, got ${String(error.cause)}`);
+  assert.ok(
+    cause instanceof ApplicationFailure,
+    `expected an ApplicationFailure in the cause chain, got ${String(error.cause)}`,
+  );
   return cause;
 }
 
@@ -77,10 +89,12 @@ async function failuresOf(inputs: Record<string, unknown>): Promise<Record<strin
   const outcomes = await withWorkers(env, ['orchestrator', 'gpu'], () =>
     Promise.all(
       Object.entries(inputs).map(([workflowId, input]) =>
-        env.client.workflow.execute(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [input] }).then(
-          () => assert.fail(`${workflowId}: the search should have failed`),
-          (err: unknown) => [workflowId, applicationFailureOf(err)] as const,
-        ),
+        env.client.workflow
+          .execute(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [input] })
+          .then(
+            () => assert.fail(`${workflowId}: the search should have failed`),
+            (err: unknown) => [workflowId, applicationFailureOf(err)] as const,
+          ),
       ),
     ),
   );
@@ -112,30 +126,59 @@ function flipBit(file: string, at: number): Buffer {
 describe('bad input', { timeout: 10 * 60_000 }, () => {
   it('malformed configs fail at once with InvalidConfig naming each bad field, and store nothing', async () => {
     const cases = {
-      [id('wrong-types')]: { input: { ...tiny, targets: ['60'], training: { learningRate: 'fast' }, storageRoot: 42 }, fields: ['targets.0', 'training.learningRate', 'storageRoot'] },
+      [id('wrong-types')]: {
+        input: { ...tiny, targets: ['60'], training: { learningRate: 'fast' }, storageRoot: 42 },
+        fields: ['targets.0', 'training.learningRate', 'storageRoot'],
+      },
       [id('negative-sizes')]: {
-        input: { ...tiny, dataset: { ...tiny.dataset, size: -10 }, initialSize: -5, shardSize: 0, training: { epochs: -1 }, ensemble: { members: -2 } },
+        input: {
+          ...tiny,
+          dataset: { ...tiny.dataset, size: -10 },
+          initialSize: -5,
+          shardSize: 0,
+          training: { epochs: -1 },
+          ensemble: { members: -2 },
+        },
         fields: ['dataset.size', 'initialSize', 'shardSize', 'training.epochs', 'ensemble.members'],
       },
-      [id('unknown-kind-and-model')]: { input: { ...tiny, dataset: { kind: 'imagenet-22k' }, model: 'vgg-77' }, fields: ['dataset.kind', 'model'] },
-      [id('huge-learning-rate')]: { input: { ...tiny, training: { ...tiny.training, learningRate: 1e6 } }, fields: ['training.learningRate'] },
+      [id('unknown-kind-and-model')]: {
+        input: { ...tiny, dataset: { kind: 'imagenet-22k' }, model: 'vgg-77' },
+        fields: ['dataset.kind', 'model'],
+      },
+      [id('huge-learning-rate')]: {
+        input: { ...tiny, training: { ...tiny.training, learningRate: 1e6 } },
+        fields: ['training.learningRate'],
+      },
       [id('not-an-object')]: { input: 'fashion-mnist please', fields: ['(config)'] },
     };
     const failures = await failuresOf(Object.fromEntries(Object.entries(cases).map(([k, c]) => [k, c.input])));
     for (const [workflowId, { fields }] of Object.entries(cases)) {
       const failure = failures[workflowId];
       assertFailure(failure, 'InvalidConfig', /^invalid search config \(\d+ problems?\)/);
-      for (const field of fields) assert.ok(failure.message.includes(`${field}: `), `${workflowId}: message names ${field}: ${failure.message}`);
+      for (const field of fields)
+        assert.ok(failure.message.includes(`${field}: `), `${workflowId}: message names ${field}: ${failure.message}`);
       assert.deepEqual(await storedFor(workflowId), [], `${workflowId}: nothing stored`);
     }
-    assert.match(failures[Object.keys(cases)[2]].message, /dataset\.kind: .*"fashion-mnist"/, 'lists the known dataset kinds');
-    assert.match(failures[Object.keys(cases)[3]].message, /training\.learningRate: .*<=\s?10/, 'states the allowed maximum');
+    assert.match(
+      failures[Object.keys(cases)[2]].message,
+      /dataset\.kind: .*"fashion-mnist"/,
+      'lists the known dataset kinds',
+    );
+    assert.match(
+      failures[Object.keys(cases)[3]].message,
+      /training\.learningRate: .*<=\s?10/,
+      'states the allowed maximum',
+    );
   });
 
   it('targets larger than the data set fail once the pool is known, before any subset is drawn', async () => {
     const workflowId = id('targets-too-large');
     const failure = (await failuresOf({ [workflowId]: { ...tiny, targets: [60, 500] } }))[workflowId];
-    assertFailure(failure, 'InvalidConfig', new RegExp(`targets\\.1: 500 is larger than the training set \\(${POOL} samples\\)`));
+    assertFailure(
+      failure,
+      'InvalidConfig',
+      new RegExp(`targets\\.1: 500 is larger than the training set \\(${POOL} samples\\)`),
+    );
     assert.deepEqual(await storedFor(workflowId), ['search.json']);
   });
 
@@ -151,21 +194,50 @@ describe('bad input', { timeout: 10 * 60_000 }, () => {
     const labels = (dir: string) => path.join(dir, 'train-labels-idx1-ubyte');
     const dirs = {
       missing: broken('missing', (dir) => rmSync(labels(dir))),
-      truncated: broken('truncated', (dir) => writeFileSync(images(dir), readFileSync(images(dir)).subarray(0, 16 + 16 * 10))),
+      truncated: broken('truncated', (dir) =>
+        writeFileSync(images(dir), readFileSync(images(dir)).subarray(0, 16 + 16 * 10)),
+      ),
       magic: broken('magic', (dir) => writeFileSync(labels(dir), idxBytes(2051, [40], new Uint8Array(40)))),
       count: broken('count', (dir) => writeFileSync(labels(dir), idxBytes(2049, [39], new Uint8Array(39)))),
     };
-    const before = Object.fromEntries(Object.values(dirs).flatMap((dir) => readdirSync(dir).map((f) => [path.join(dir, f), readFileSync(path.join(dir, f))])));
-    const ids = Object.fromEntries(Object.keys(dirs).map((k) => [k, id(`data-${k}`)])) as Record<keyof typeof dirs, string>;
-    const failures = await failuresOf(
-      Object.fromEntries(Object.entries(dirs).map(([k, dir]) => [ids[k as keyof typeof dirs], { ...tiny, dataset: { kind: 'fashion-mnist', uri: pathToFileURL(dir).href }, initialSize: 10, targets: [20] }])),
+    const before = Object.fromEntries(
+      Object.values(dirs).flatMap((dir) =>
+        readdirSync(dir).map((f) => [path.join(dir, f), readFileSync(path.join(dir, f))]),
+      ),
     );
-    assertFailure(failures[ids.missing], 'InvalidData', /missing\/train-labels-idx1-ubyte: file not found/, /check dataset\.uri/);
-    assertFailure(failures[ids.truncated], 'InvalidData', /truncated\/train-images-idx3-ubyte: truncated: .*declares 40 x 4 x 4 bytes of data, .*ends at byte offset 176/);
-    assertFailure(failures[ids.magic], 'InvalidData', /magic\/train-labels-idx1-ubyte: byte offset 0 holds magic number 2051 .*expected 2049/);
+    const ids = Object.fromEntries(Object.keys(dirs).map((k) => [k, id(`data-${k}`)])) as Record<
+      keyof typeof dirs,
+      string
+    >;
+    const failures = await failuresOf(
+      Object.fromEntries(
+        Object.entries(dirs).map(([k, dir]) => [
+          ids[k as keyof typeof dirs],
+          { ...tiny, dataset: { kind: 'fashion-mnist', uri: pathToFileURL(dir).href }, initialSize: 10, targets: [20] },
+        ]),
+      ),
+    );
+    assertFailure(
+      failures[ids.missing],
+      'InvalidData',
+      /missing\/train-labels-idx1-ubyte: file not found/,
+      /check dataset\.uri/,
+    );
+    assertFailure(
+      failures[ids.truncated],
+      'InvalidData',
+      /truncated\/train-images-idx3-ubyte: truncated: .*declares 40 x 4 x 4 bytes of data, .*ends at byte offset 176/,
+    );
+    assertFailure(
+      failures[ids.magic],
+      'InvalidData',
+      /magic\/train-labels-idx1-ubyte: byte offset 0 holds magic number 2051 .*expected 2049/,
+    );
     assertFailure(failures[ids.count], 'InvalidData', /count\/train-labels-idx1-ubyte: 39 labels .* holds 40 images/);
-    for (const searchId of Object.values(ids)) assert.deepEqual(await storedFor(searchId), ['search.json'], `${searchId}: no subset or model stored`);
-    for (const [file, bytes] of Object.entries(before)) assert.deepEqual(readFileSync(file), bytes, `${file} left as it was`);
+    for (const searchId of Object.values(ids))
+      assert.deepEqual(await storedFor(searchId), ['search.json'], `${searchId}: no subset or model stored`);
+    for (const [file, bytes] of Object.entries(before))
+      assert.deepEqual(readFileSync(file), bytes, `${file} left as it was`);
   });
 
   it('paths outside the worker’s roots: datasets are not read and storage roots not written', async () => {
@@ -181,13 +253,22 @@ describe('bad input', { timeout: 10 * 60_000 }, () => {
     };
     const failures = await failuresOf(cases);
     const [etc, climb, fileUri, storeOutside, storeClimb, storeEtc] = Object.keys(cases);
-    assertFailure(failures[etc], 'ForbiddenPath', /^dataset\.uri \/etc resolves to \/etc, outside the folders this worker reads datasets from/);
-    assertFailure(failures[climb], 'ForbiddenPath', /^dataset\.uri \.\.\/.*etc\/passwd resolves to \/etc\/passwd, outside/);
+    assertFailure(
+      failures[etc],
+      'ForbiddenPath',
+      /^dataset\.uri \/etc resolves to \/etc, outside the folders this worker reads datasets from/,
+    );
+    assertFailure(
+      failures[climb],
+      'ForbiddenPath',
+      /^dataset\.uri \.\.\/.*etc\/passwd resolves to \/etc\/passwd, outside/,
+    );
     assertFailure(failures[fileUri], 'ForbiddenPath', /^dataset\.uri \/root resolves to \/root, outside/);
     for (const key of [storeOutside, storeClimb, storeEtc]) {
       assertFailure(failures[key], 'ForbiddenPath', /lies outside the worker's storage root/);
     }
-    for (const key of [etc, climb, fileUri]) assert.deepEqual(await storedFor(key), ['search.json'], 'refused before any subset is drawn');
+    for (const key of [etc, climb, fileUri])
+      assert.deepEqual(await storedFor(key), ['search.json'], 'refused before any subset is drawn');
     assert.deepEqual(readdirSync(outside), [], 'nothing written outside the storage root');
     assert.equal(existsSync('/etc/winnow'), false);
   });
@@ -200,7 +281,14 @@ describe('bad input', { timeout: 10 * 60_000 }, () => {
       process.env.WINNOW_STORAGE_ROOT = file;
       const fileCase = id('unwritable-root');
       const unwritable = (await failuresOf({ [fileCase]: tiny }))[fileCase];
-      assertFailure(unwritable, 'InvalidConfig', new RegExp(`cannot write artifact ${pathToFileURL(file).href}/${fileCase}/search\\.json: a path component under the root is a regular file`), /is not writable by this worker/);
+      assertFailure(
+        unwritable,
+        'InvalidConfig',
+        new RegExp(
+          `cannot write artifact ${pathToFileURL(file).href}/${fileCase}/search\\.json: a path component under the root is a regular file`,
+        ),
+        /is not writable by this worker/,
+      );
       assert.equal(readFileSync(file, 'utf8'), 'not a folder');
 
       gcs = await startFakeGcs();
@@ -208,17 +296,32 @@ describe('bad input', { timeout: 10 * 60_000 }, () => {
       process.env.STORAGE_EMULATOR_HOST = gcs.endpoint;
       process.env.WINNOW_STORAGE_ROOT = 'gs://no-such-bucket/searches';
       const missing = id('missing-bucket');
-      assertFailure((await failuresOf({ [missing]: tiny }))[missing], 'InvalidConfig', /bucket no-such-bucket does not exist \(store root gs:\/\/no-such-bucket\/searches\)/);
+      assertFailure(
+        (await failuresOf({ [missing]: tiny }))[missing],
+        'InvalidConfig',
+        /bucket no-such-bucket does not exist \(store root gs:\/\/no-such-bucket\/searches\)/,
+      );
 
       // With a bucket that exists, a config may not leave the worker's prefix or bucket.
       process.env.WINNOW_STORAGE_ROOT = 'gs://winnow-bucket/searches';
       const otherBucket = id('other-bucket');
       const climb = id('gs-climb');
-      const failures = await failuresOf({ [otherBucket]: { ...tiny, storageRoot: 'gs://no-such-bucket/searches' }, [climb]: { ...tiny, storageRoot: 'gs://winnow-bucket/searches/../elsewhere' } });
-      assertFailure(failures[otherBucket], 'ForbiddenPath', /lies outside the worker's storage root gs:\/\/winnow-bucket\/searches/);
+      const failures = await failuresOf({
+        [otherBucket]: { ...tiny, storageRoot: 'gs://no-such-bucket/searches' },
+        [climb]: { ...tiny, storageRoot: 'gs://winnow-bucket/searches/../elsewhere' },
+      });
+      assertFailure(
+        failures[otherBucket],
+        'ForbiddenPath',
+        /lies outside the worker's storage root gs:\/\/winnow-bucket\/searches/,
+      );
       assertFailure(failures[climb], 'ForbiddenPath', /lies outside the worker's storage root/);
       const [objects] = await gcs.storage.bucket('winnow-bucket').getFiles();
-      assert.deepEqual(objects.map((o) => o.name), [], 'nothing written to the bucket');
+      assert.deepEqual(
+        objects.map((o) => o.name),
+        [],
+        'nothing written to the bucket',
+      );
     } finally {
       process.env.WINNOW_STORAGE_ROOT = storageDir;
       if (savedEnv.STORAGE_EMULATOR_HOST === undefined) delete process.env.STORAGE_EMULATOR_HOST;
@@ -229,16 +332,28 @@ describe('bad input', { timeout: 10 * 60_000 }, () => {
 });
 
 /** Polls the progress query until `done` holds. */
-async function progressWhen(handle: WorkflowHandle, done: (p: SearchProgress) => boolean, seconds: number): Promise<SearchProgress> {
-  return waitFor('search progress', async () => {
-    const progress = await handle.query(progressQuery);
-    return done(progress) ? progress : undefined;
-  }, seconds, 200);
+async function progressWhen(
+  handle: WorkflowHandle,
+  done: (p: SearchProgress) => boolean,
+  seconds: number,
+): Promise<SearchProgress> {
+  return waitFor(
+    'search progress',
+    async () => {
+      const progress = await handle.query(progressQuery);
+      return done(progress) ? progress : undefined;
+    },
+    seconds,
+    200,
+  );
 }
 
 /** Rewrites a stored checkpoint, through the store (valid checksums), with every model weight NaN: what a diverged member leaves. */
 async function poisonCheckpoint(checkpointKey: string): Promise<void> {
-  const json = JSON.parse((await store.get(`${checkpointKey}/checkpoint.json`)).toString('utf8')) as { modelWeightBytes: number; weightsSha256: string };
+  const json = JSON.parse((await store.get(`${checkpointKey}/checkpoint.json`)).toString('utf8')) as {
+    modelWeightBytes: number;
+    weightsSha256: string;
+  };
   const weights = Buffer.from(await store.get(`${checkpointKey}/weights.bin`));
   for (let offset = 0; offset + 4 <= json.modelWeightBytes; offset += 4) weights.writeFloatLE(NaN, offset);
   json.weightsSha256 = createHash('sha256').update(weights).digest('hex');
@@ -250,20 +365,29 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
   it('a checkpoint whose model predicts NaN stops the search before anything is acquired', async () => {
     const searchId = id('nan-predictions');
     const outcome = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
-      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: searchId, args: [tiny] });
+      const handle = await env.client.workflow.start(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId: searchId,
+        args: [tiny],
+      });
       // Paused while training, the search stops at the gate after it, before scoring.
       await progressWhen(handle, (p) => p.phase === 'training', 300);
       await handle.signal(pauseSignal);
       await progressWhen(handle, (p) => p.phase === 'paused' && p.membersTrained === 1, 300);
       await poisonCheckpoint(`${searchId}/round-0/member-0/ckpt-2`);
       await handle.signal(unpauseSignal);
-      const error = await handle.result().then(() => undefined, (err: unknown) => err);
+      const error = await handle.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       return { error, description: await handle.describe(), activities: await completedActivities(handle) };
     });
     assertFailure(
       applicationFailureOf(outcome.error),
       'Diverged',
-      new RegExp(`ensemble model 2 of 2, checkpoint .*/${searchId}/round-0/member-0/ckpt-2/checkpoint\\.json: member 1, sample \\d+ \\(global \\d+\\), class \\d+: probability is NaN`),
+      new RegExp(
+        `ensemble model 2 of 2, checkpoint .*/${searchId}/round-0/member-0/ckpt-2/checkpoint\\.json: member 1, sample \\d+ \\(global \\d+\\), class \\d+: probability is NaN`,
+      ),
     );
     assert.equal(outcome.description.status.name, 'FAILED');
     assert.equal(outcome.description.typedSearchAttributes.get(WinnowStatus), 'failed');
@@ -275,17 +399,28 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
     const searchId = id('diverged-member');
     const config: SearchConfigInput = { ...tiny, initialisation: 'finetune', targets: [90] };
     const outcome = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
-      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: searchId, args: [config] });
+      const handle = await env.client.workflow.start(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId: searchId,
+        args: [config],
+      });
       await progressWhen(handle, (p) => p.phase === 'scoring', 300);
       await handle.signal(pauseSignal);
       // Paused before acquiring (or before round 1 trains): round 1 fine-tunes from this checkpoint.
       await progressWhen(handle, (p) => p.phase === 'paused', 300);
       await poisonCheckpoint(`${searchId}/round-0/member-0/ckpt-1`);
       await handle.signal(unpauseSignal);
-      const error = await handle.result().then(() => undefined, (err: unknown) => err);
+      const error = await handle.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       return { error, activities: await completedActivities(handle) };
     });
-    assertFailure(applicationFailureOf(outcome.error), 'Diverged', new RegExp(`search ${searchId}, round 1, member 0, epoch 1: training loss is NaN`));
+    assertFailure(
+      applicationFailureOf(outcome.error),
+      'Diverged',
+      new RegExp(`search ${searchId}, round 1, member 0, epoch 1: training loss is NaN`),
+    );
     assert.equal(outcome.activities.filter((a) => a.type === 'acquire').length, 0, 'round 1 acquired nothing');
     assert.equal(existsSync(path.join(storageDir, searchId, 'round-2')), false);
   });
@@ -296,7 +431,11 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
     const weights = path.join(storageDir, searchId, 'round-0', 'member-0', 'ckpt-2', 'weights.bin');
     let original: Buffer | undefined;
     const { result, activities, failedScoring } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
-      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: searchId, args: [tiny] });
+      const handle = await env.client.workflow.start(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId: searchId,
+        args: [tiny],
+      });
       await progressWhen(handle, (p) => p.phase === 'training', 300);
       await handle.signal(pauseSignal);
       await progressWhen(handle, (p) => p.phase === 'paused' && p.membersTrained === 1, 300);
@@ -306,20 +445,34 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
       return { result, activities: await completedActivities(handle), failedScoring: await failedAttempts(handle) };
     });
     // Scoring refused the damaged checkpoint (each shard in flight at most once, never retried as is)...
-    assert.ok(failedScoring.length >= 1 && failedScoring.length <= 2, `${failedScoring.length} failed scoreShard attempts (2 shards)`);
+    assert.ok(
+      failedScoring.length >= 1 && failedScoring.length <= 2,
+      `${failedScoring.length} failed scoreShard attempts (2 shards)`,
+    );
     for (const failure of failedScoring) {
-      assert.equal(failure.cause?.applicationFailureInfo?.type ?? failure.applicationFailureInfo?.type, 'CorruptArtifact');
+      assert.equal(
+        failure.cause?.applicationFailureInfo?.type ?? failure.applicationFailureInfo?.type,
+        'CorruptArtifact',
+      );
       assert.match(failure.message ?? failure.cause?.message ?? '', /ckpt-2\/weights\.bin is corrupt: expected sha256/);
     }
     // ...the member was trained again from its intact epoch-1 checkpoint, rewriting epoch 2 byte for byte...
-    const trainings = activities.filter((a) => a.type === 'trainMember' && (a.input as { memberKey?: string }).memberKey === memberKey);
+    const trainings = activities.filter(
+      (a) => a.type === 'trainMember' && (a.input as { memberKey?: string }).memberKey === memberKey,
+    );
     assert.equal(trainings.length, 2, 'trained, then retrained after the corruption');
     const retrained = trainings[1].result as { resumedFromEpoch: number; history: { epoch: number }[] };
     assert.equal(retrained.resumedFromEpoch, 1);
-    assert.deepEqual(retrained.history.map((h) => h.epoch), [2]);
+    assert.deepEqual(
+      retrained.history.map((h) => h.epoch),
+      [2],
+    );
     assert.ok(original && readFileSync(weights).equals(original), 'the retrained checkpoint has the original bytes');
     // ...and the search finished with a clean subset.
-    assert.deepEqual(result.evaluations.map((e) => e.size), [60]);
+    assert.deepEqual(
+      result.evaluations.map((e) => e.size),
+      [60],
+    );
     const subset = parseSubsetManifest((await store.get(result.subsets['60'])).toString('utf8'));
     assert.equal(new Set(subset.indices).size, 60);
   });
@@ -329,7 +482,11 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
     const shardFile = path.join(storageDir, searchId, 'round-0', 'scores', 'shard-00001');
     let original: Buffer | undefined;
     const { result, activities, failedAcquire } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
-      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: searchId, args: [tiny] });
+      const handle = await env.client.workflow.start(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId: searchId,
+        args: [tiny],
+      });
       await progressWhen(handle, (p) => p.phase === 'scoring', 300);
       await handle.signal(pauseSignal);
       // Held at the gate between scoring and acquiring.
@@ -343,9 +500,14 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
     });
     // acquire refused the damaged shard once, without retrying it as is...
     assert.equal(failedAcquire.length, 1, 'one failed acquire attempt');
-    assert.match(failedAcquire[0].message ?? '', /score shard .*shard-00001 cannot be used \(artifact .* is corrupt: expected sha256/);
+    assert.match(
+      failedAcquire[0].message ?? '',
+      /score shard .*shard-00001 cannot be used \(artifact .* is corrupt: expected sha256/,
+    );
     // ...the shard was scored again, rewriting the same bytes...
-    const scored = activities.filter((a) => a.type === 'scoreShard').map((a) => (a.input as { outputKey: string }).outputKey);
+    const scored = activities
+      .filter((a) => a.type === 'scoreShard')
+      .map((a) => (a.input as { outputKey: string }).outputKey);
     assert.equal(scored.filter((k) => k.endsWith('shard-00001')).length, 2, `scored twice: ${scored.join(', ')}`);
     assert.equal(scored.length, 3, 'the intact shard was not scored again');
     assert.ok(original && readFileSync(shardFile).equals(original), 'the rescored shard has the original bytes');

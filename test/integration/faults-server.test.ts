@@ -39,7 +39,8 @@ function savedEpoch(memberDir: string): number {
   let latest = 0;
   for (const state of ['resume', 'ckpt-2', 'ckpt-4']) {
     const json = path.join(memberDir, state, 'checkpoint.json');
-    if (existsSync(json)) latest = Math.max(latest, (JSON.parse(readFileSync(json, 'utf8')) as { meta: { epoch: number } }).meta.epoch);
+    if (existsSync(json))
+      latest = Math.max(latest, (JSON.parse(readFileSync(json, 'utf8')) as { meta: { epoch: number } }).meta.epoch);
   }
   return latest;
 }
@@ -75,29 +76,56 @@ describe('Temporal server killed mid-search', { timeout: 10 * 60_000 }, () => {
 
     // Kill the server while the first member trains: the worker trains on meanwhile.
     const memberDir = path.join(storageDir, searchId, 'round-0', 'member-0');
-    const savedBefore = await waitFor('member 0 of round 0 to save an epoch', () => savedEpoch(memberDir) || undefined, 300, 50);
+    const savedBefore = await waitFor(
+      'member 0 of round 0 to save an epoch',
+      () => savedEpoch(memberDir) || undefined,
+      300,
+      50,
+    );
     await server.kill();
-    await waitFor('training to go on while the server is down', () => (savedEpoch(memberDir) > savedBefore ? true : undefined), 120, 50);
+    await waitFor(
+      'training to go on while the server is down',
+      () => (savedEpoch(memberDir) > savedBefore ? true : undefined),
+      120,
+      50,
+    );
     await server.restart();
 
     // Again in the next run (after continue-as-new), while round 1 scores; restarted at once.
     const scores = path.join(storageDir, searchId, 'round-1', 'scores');
-    await waitFor('round 1 to score a shard', () => (existsSync(scores) && readdirSync(scores).some((f) => f.startsWith('shard-')) ? true : undefined), 300, 50);
+    await waitFor(
+      'round 1 to score a shard',
+      () => (existsSync(scores) && readdirSync(scores).some((f) => f.startsWith('shard-')) ? true : undefined),
+      300,
+      50,
+    );
     await server.kill();
     await server.restart();
 
     const result = await handle.result();
     assert.ok(orchestrator.alive() && gpu.alive(), 'the worker processes were never restarted');
-    assert.deepEqual(result.evaluations.map((e) => e.size), [80, 100]);
+    assert.deepEqual(
+      result.evaluations.map((e) => e.size),
+      [80, 100],
+    );
     const last = parseSubsetManifest((await store.get(result.subsets['100'])).toString('utf8'));
     assert.equal(new Set(last.indices).size, 100, 'no index twice');
-    assert.ok(last.indices.every((i) => Number.isInteger(i) && i >= 0 && i < 240), 'every index inside the pool');
+    assert.ok(
+      last.indices.every((i) => Number.isInteger(i) && i >= 0 && i < 240),
+      'every index inside the pool',
+    );
 
     // The member that trained through the outage reported its result after the restart: not trained twice.
     const firstRun = await completedActivities(client.workflow.getHandle(searchId, handle.firstExecutionRunId));
-    const members = firstRun.filter((a) => a.type === 'trainMember' && /\/round-0\/member-/.test((a.input as { memberKey: string }).memberKey));
+    const members = firstRun.filter(
+      (a) => a.type === 'trainMember' && /\/round-0\/member-/.test((a.input as { memberKey: string }).memberKey),
+    );
     assert.equal(members.length, 2);
-    assert.deepEqual(members.map((m) => m.attempt), [1, 1], 'no member attempt was lost to the outage');
+    assert.deepEqual(
+      members.map((m) => m.attempt),
+      [1, 1],
+      'no member attempt was lost to the outage',
+    );
     const lastRun = await completedActivities(handle);
     assert.equal(lastRun.filter((a) => a.type === 'scoreShard').length, 3, 'round 1 scored each of its 3 shards once');
   });

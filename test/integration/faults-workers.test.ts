@@ -17,13 +17,26 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
-import type { AcquireInput, ScoreShardInput, ScoreShardResult, TrainMemberInput, TrainMemberResult } from '../../activities';
+import type {
+  AcquireInput,
+  ScoreShardInput,
+  ScoreShardResult,
+  TrainMemberInput,
+  TrainMemberResult,
+} from '../../activities';
 import { openStore } from '../../domain/storage/open-store';
 import type { subsetSearch, SearchResult } from '../../workflows';
 import type { SearchConfigInput } from '../../contracts/config';
 import { TaskQueue } from '../../contracts/task-queues';
 import { completedActivities, pendingActivities } from '../helpers/activity-history';
-import { spawnWorker, startServerProcess, waitFor, type ServerProcess, type WorkerKind, type WorkerProcess } from '../helpers/processes';
+import {
+  spawnWorker,
+  startServerProcess,
+  waitFor,
+  type ServerProcess,
+  type WorkerKind,
+  type WorkerProcess,
+} from '../helpers/processes';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'winnow-faults-workers-'));
 const storageDir = path.join(scratch, 'artifacts');
@@ -35,7 +48,10 @@ let server: ServerProcess;
 const workers: WorkerProcess[] = [];
 
 before(async () => {
-  server = await startServerProcess({ dbFile: path.join(scratch, 'temporal.db'), namespaces: Object.values(namespaces) });
+  server = await startServerProcess({
+    dbFile: path.join(scratch, 'temporal.db'),
+    namespaces: Object.values(namespaces),
+  });
 });
 
 after(async () => {
@@ -75,8 +91,16 @@ const config = (searchId: string): SearchConfigInput => ({
   seed: 3,
 });
 
-function startSearch(client: Client, searchId: string, overrides: Partial<SearchConfigInput> = {}): Promise<WorkflowHandle<typeof subsetSearch>> {
-  return client.workflow.start<typeof subsetSearch>('subsetSearch', { taskQueue: TaskQueue.orchestrator, workflowId: searchId, args: [{ ...config(searchId), ...overrides }] });
+function startSearch(
+  client: Client,
+  searchId: string,
+  overrides: Partial<SearchConfigInput> = {},
+): Promise<WorkflowHandle<typeof subsetSearch>> {
+  return client.workflow.start<typeof subsetSearch>('subsetSearch', {
+    taskQueue: TaskQueue.orchestrator,
+    workflowId: searchId,
+    args: [{ ...config(searchId), ...overrides }],
+  });
 }
 
 /** The final subset, checked on its own: the right size, no duplicate, nothing outside the pool, the starting subset kept. */
@@ -85,12 +109,18 @@ async function finalSubset(result: SearchResult): Promise<number[]> {
   const subset = parseSubsetManifest((await store.get(uri)).toString('utf8'), uri);
   assert.equal(subset.count, TARGET);
   assert.equal(new Set(subset.indices).size, TARGET, 'no index twice');
-  assert.ok(subset.indices.every((i) => Number.isInteger(i) && i >= 0 && i < POOL), 'every index inside the pool');
+  assert.ok(
+    subset.indices.every((i) => Number.isInteger(i) && i >= 0 && i < POOL),
+    'every index inside the pool',
+  );
   const parentUri = subset.lineage.parentManifestUri!;
   const parent = parseSubsetManifest((await store.get(parentUri)).toString('utf8'), parentUri);
   assert.equal(parent.count, 100);
   const kept = new Set(subset.indices);
-  assert.ok(parent.indices.every((i) => kept.has(i)), 'the starting subset is kept whole');
+  assert.ok(
+    parent.indices.every((i) => kept.has(i)),
+    'the starting subset is kept whole',
+  );
   return [...subset.indices].sort((a, b) => a - b);
 }
 
@@ -169,7 +199,12 @@ describe('worker processes killed mid-search', { concurrency: true, timeout: 15 
       referenceHandle.result().then(settleReference!.resolve, settleReference!.reject);
 
       const result = await handle.result();
-      const runs = (await completedActivities(handle)).filter((a) => a.type === 'trainMember') as Array<{ input: TrainMemberInput; result: TrainMemberResult; attempt: number; lastFailure?: string }>;
+      const runs = (await completedActivities(handle)).filter((a) => a.type === 'trainMember') as Array<{
+        input: TrainMemberInput;
+        result: TrainMemberResult;
+        attempt: number;
+        lastFailure?: string;
+      }>;
       const killed = runs.find((r) => r.input.memberKey === `${searchId}/round-0/member-${member}`);
       assert.ok(killed, `member ${member} completed`);
       assert.ok(killed.attempt >= 2, `member ${member} was retried (attempt ${killed.attempt})`);
@@ -182,11 +217,20 @@ describe('worker processes killed mid-search', { concurrency: true, timeout: 15 
       );
 
       const expected = await reference;
-      assert.deepEqual(await finalSubset(result), await finalSubset(expected), 'the same subset as the uninterrupted run');
+      assert.deepEqual(
+        await finalSubset(result),
+        await finalSubset(expected),
+        'the same subset as the uninterrupted run',
+      );
       // The resumed member ends with exactly the weights of the uninterrupted one.
       for (const epoch of [3, EPOCHS]) {
-        const file = (id: string) => path.join(storageDir, id, 'round-0', `member-${member}`, `ckpt-${epoch}`, 'weights.bin');
-        assert.equal(fileDigest(readFileSync(file(searchId))), fileDigest(readFileSync(file('uninterrupted'))), `ckpt-${epoch} weights identical`);
+        const file = (id: string) =>
+          path.join(storageDir, id, 'round-0', `member-${member}`, `ckpt-${epoch}`, 'weights.bin');
+        assert.equal(
+          fileDigest(readFileSync(file(searchId))),
+          fileDigest(readFileSync(file('uninterrupted'))),
+          `ckpt-${epoch} weights identical`,
+        );
       }
       await assertAllIntact(searchId);
     } catch (err) {
@@ -204,7 +248,12 @@ describe('worker processes killed mid-search', { concurrency: true, timeout: 15 
     const children = [0, 1].map((g) => client.workflow.getHandle(`${searchId}/round-0/scores-${g}`));
     await waitFor(
       'a scoreShard attempt in flight',
-      async () => ((await pendingActivities(children[0]).catch(() => [])).some((p) => p.type === 'scoreShard' && p.state === 'STARTED') ? true : undefined),
+      async () =>
+        (await pendingActivities(children[0]).catch(() => [])).some(
+          (p) => p.type === 'scoreShard' && p.state === 'STARTED',
+        )
+          ? true
+          : undefined,
       300,
       100,
     );
@@ -214,20 +263,34 @@ describe('worker processes killed mid-search', { concurrency: true, timeout: 15 
 
     const result = await handle.result();
     const activities = await completedActivities(handle);
-    const scored = (await Promise.all(children.map(completedActivities))).flat().filter((a) => a.type === 'scoreShard') as Array<{
+    const scored = (await Promise.all(children.map(completedActivities)))
+      .flat()
+      .filter((a) => a.type === 'scoreShard') as Array<{
       input: ScoreShardInput;
       result: ScoreShardResult;
       attempt: number;
       lastFailure?: string;
     }>;
     const keys = scored.map((s) => s.input.outputKey).sort();
-    assert.deepEqual(keys, [0, 1, 2].map((k) => `${searchId}/round-0/scores/shard-0000${k}`), 'each shard completed once');
+    assert.deepEqual(
+      keys,
+      [0, 1, 2].map((k) => `${searchId}/round-0/scores/shard-0000${k}`),
+      'each shard completed once',
+    );
     const retried = scored.filter((s) => s.attempt > 1);
     assert.equal(retried.length, 1, 'exactly the shard in flight was scored again');
     assert.match(retried[0].lastFailure ?? '', /heartbeat timeout/i);
     const acquire = activities.find((a) => a.type === 'acquire')!.input as AcquireInput;
-    assert.deepEqual(acquire.scoreShards, [...scored].sort((a, b) => a.input.start - b.input.start).map((s) => s.result.uri), 'acquire read each shard once, in order');
-    assert.deepEqual(await finalSubset(result), await finalSubset(await reference), 'the same subset as the uninterrupted run');
+    assert.deepEqual(
+      acquire.scoreShards,
+      [...scored].sort((a, b) => a.input.start - b.input.start).map((s) => s.result.uri),
+      'acquire read each shard once, in order',
+    );
+    assert.deepEqual(
+      await finalSubset(result),
+      await finalSubset(await reference),
+      'the same subset as the uninterrupted run',
+    );
     await assertAllIntact(searchId);
   });
 
@@ -262,7 +325,11 @@ describe('worker processes killed mid-search', { concurrency: true, timeout: 15 
     assert.equal(acquired.length, 1);
     assert.ok(acquired[0].attempt >= 2, `acquire was retried after the kill (attempt ${acquired[0].attempt})`);
     assert.match(acquired[0].lastFailure ?? '', /heartbeat timeout/i);
-    assert.deepEqual(await finalSubset(result), await finalSubset(await reference), 'the same subset as the uninterrupted run');
+    assert.deepEqual(
+      await finalSubset(result),
+      await finalSubset(await reference),
+      'the same subset as the uninterrupted run',
+    );
     await assertAllIntact(searchId);
   });
 });

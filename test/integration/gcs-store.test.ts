@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
+import { type ApplicationFailure } from '@temporalio/common';
 import { openStore } from '../../domain/storage/open-store';
 import { toApplicationFailure } from '../../activities/to-application-failure';
 import { readAll } from '../../domain/storage/digest';
@@ -20,12 +20,20 @@ after(async () => {
 const bucket = 'winnow-test';
 const prefix = 'team/winnow';
 // A low single-request limit sends the multi-MiB objects of the suite through resumable uploads, in 8 MiB chunks.
-const gcsOptions = (endpoint: string) => ({ apiEndpoint: endpoint, singleRequestMaxBytes: 1024 * 1024, chunkSize: 8 * 1024 * 1024, retry: { maxRetries: 2, maxDelaySeconds: 1 } });
+const gcsOptions = (endpoint: string) => ({
+  apiEndpoint: endpoint,
+  singleRequestMaxBytes: 1024 * 1024,
+  chunkSize: 8 * 1024 * 1024,
+  retry: { maxRetries: 2, maxDelaySeconds: 1 },
+});
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 /** An HTTP proxy to `endpoint` that answers a request itself when `intercept` returns a reply, else forwards it. */
-async function faultProxy(endpoint: string, intercept: () => { status: number; body: string } | undefined): Promise<Server> {
+async function faultProxy(
+  endpoint: string,
+  intercept: () => { status: number; body: string } | undefined,
+): Promise<Server> {
   const target = new URL(endpoint);
   const proxy = createServer((req, res) => {
     const reply = intercept();
@@ -34,10 +42,13 @@ async function faultProxy(endpoint: string, intercept: () => { status: number; b
       res.writeHead(reply.status, { 'content-type': 'application/json' }).end(reply.body);
       return;
     }
-    const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     req.pipe(upstream);
   });
   proxy.listen(0, '127.0.0.1');
@@ -118,7 +129,11 @@ describe('gs:// store specifics', () => {
       return (async function* () {
         for await (const chunk of source.stream) {
           // After the upload has started, another writer creates the object behind the store's back.
-          if (sent++ === 2) await gcs.storage.bucket('specifics').file(key).save(winner, { resumable: false, metadata: { metadata: { sha256: sha256(winner) } } });
+          if (sent++ === 2)
+            await gcs.storage
+              .bucket('specifics')
+              .file(key)
+              .save(winner, { resumable: false, metadata: { metadata: { sha256: sha256(winner) } } });
           yield chunk as Buffer;
         }
       })();
@@ -128,7 +143,10 @@ describe('gs:// store specifics', () => {
     const other = Buffer.from('another subset');
     await assert.rejects(
       () => store.put('race/other', racing('race/other', other), { createOnly: true }),
-      (err: Error & { failureType?: string }) => err.failureType === 'ArtifactConflict' && err.message.includes(sha256(other)) && err.message.includes(sha256(content)),
+      (err: Error & { failureType?: string }) =>
+        err.failureType === 'ArtifactConflict' &&
+        err.message.includes(sha256(other)) &&
+        err.message.includes(sha256(content)),
     );
     assert.deepEqual(await store.get('race/other'), other, 'the first writer wins');
   });
@@ -160,7 +178,9 @@ describe('gs:// store specifics', () => {
 
     it('retries transient server errors with backoff', async () => {
       const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-      const store = openStore('gs://specifics/retry', { gcs: { ...gcsOptions(endpoint), retry: { maxRetries: 3, maxDelaySeconds: 1, delayMultiplier: 1.1 } } });
+      const store = openStore('gs://specifics/retry', {
+        gcs: { ...gcsOptions(endpoint), retry: { maxRetries: 3, maxDelaySeconds: 1, delayMultiplier: 1.1 } },
+      });
       const started = Date.now();
       const stored = await store.put('s/obj', Buffer.from('survives a 503'));
       assert.equal((await store.get(stored.uri)).toString(), 'survives a 503');
@@ -179,7 +199,10 @@ describe('gs:// store specifics', () => {
         const reason = mode === 'deny' ? 'forbidden' : 'rateLimitExceeded';
         if (mode === 'rate-limit-once') mode = 'pass';
         refused++;
-        const message = reason === 'forbidden' ? 'winnow-worker@example.iam does not have storage.objects access' : 'rate limit exceeded';
+        const message =
+          reason === 'forbidden'
+            ? 'winnow-worker@example.iam does not have storage.objects access'
+            : 'rate limit exceeded';
         return { status: 403, body: JSON.stringify({ error: { code: 403, message, errors: [{ reason, message }] } }) };
       });
     });
@@ -187,12 +210,17 @@ describe('gs:// store specifics', () => {
 
     it('a 403 forbidden is AccessDenied, not retried, naming the object and what to grant; nothing is written', async () => {
       const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-      const store = openStore('gs://specifics/denied', { gcs: { ...gcsOptions(endpoint), retry: { maxRetries: 3, maxDelaySeconds: 1 } } });
+      const store = openStore('gs://specifics/denied', {
+        gcs: { ...gcsOptions(endpoint), retry: { maxRetries: 3, maxDelaySeconds: 1 } },
+      });
       mode = 'deny';
       refused = 0;
       const denied = (err: Error & { failureType?: string }) => {
         assert.equal(err.failureType, 'AccessDenied', err.message);
-        assert.match(err.message, /gs:\/\/specifics\/denied\/a\/obj: access denied \(HTTP 403: .*does not have storage\.objects access\)/);
+        assert.match(
+          err.message,
+          /gs:\/\/specifics\/denied\/a\/obj: access denied \(HTTP 403: .*does not have storage\.objects access\)/,
+        );
         assert.match(err.message, /read and write access to objects in gs:\/\/specifics, then resume the search/);
         const failure = toApplicationFailure(err) as ApplicationFailure;
         assert.equal(failure.nonRetryable, true, 'Temporal does not retry it either');

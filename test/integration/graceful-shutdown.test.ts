@@ -38,7 +38,13 @@ after(async () => {
 
 function startGpuWorker(): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'workers', 'gpu.js')], {
-    env: { ...process.env, TEMPORAL_ADDRESS: env.address, WINNOW_STORAGE_ROOT: storageDir, WINNOW_SHUTDOWN_GRACE_SECONDS: '60', WINNOW_LOG_LEVEL: 'WARN' },
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: env.address,
+      WINNOW_STORAGE_ROOT: storageDir,
+      WINNOW_SHUTDOWN_GRACE_SECONDS: '60',
+      WINNOW_LOG_LEVEL: 'WARN',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -65,10 +71,16 @@ describe('graceful shutdown of the gpu worker', () => {
       searchId,
     };
     const memberKey = artifactPaths.member(searchId, 0, 0);
-    const resumeFiles = artifactPaths.resumeSlots(memberKey).map((slot) => path.join(storageDir, slot, 'checkpoint.json'));
+    const resumeFiles = artifactPaths
+      .resumeSlots(memberKey)
+      .map((slot) => path.join(storageDir, slot, 'checkpoint.json'));
 
     await withWorkers(env, ['orchestrator'], async () => {
-      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [config] });
+      const handle = await env.client.workflow.start(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId,
+        args: [config],
+      });
       const firstRunId = handle.firstExecutionRunId;
       const first = startGpuWorker();
       let exitCode: number | null = null;
@@ -98,14 +110,25 @@ describe('graceful shutdown of the gpu worker', () => {
       const states = resumeFiles.filter((f) => existsSync(f)).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Meta);
       assert.ok(states.length > 0, 'a resume point was saved');
       // The newest of the two alternating slots.
-      const saved = states.sort((x, y) => y.meta.epoch - x.meta.epoch || (y.meta.within?.batch ?? 0) - (x.meta.within?.batch ?? 0))[0];
-      assert.ok(saved.meta.within && saved.meta.within.batch >= 1, `the position lies inside an epoch: ${JSON.stringify(saved.meta)}`);
-      assert.ok(saved.meta.epoch >= 1 && saved.meta.epoch < 3, `saved after epoch 1 and before the end: ${JSON.stringify(saved.meta)}`);
+      const saved = states.sort(
+        (x, y) => y.meta.epoch - x.meta.epoch || (y.meta.within?.batch ?? 0) - (x.meta.within?.batch ?? 0),
+      )[0];
+      assert.ok(
+        saved.meta.within && saved.meta.within.batch >= 1,
+        `the position lies inside an epoch: ${JSON.stringify(saved.meta)}`,
+      );
+      assert.ok(
+        saved.meta.epoch >= 1 && saved.meta.epoch < 3,
+        `saved after epoch 1 and before the end: ${JSON.stringify(saved.meta)}`,
+      );
 
       const second = startGpuWorker();
       try {
         const result = await handle.result();
-        assert.deepEqual(result.evaluations.map((e) => e.size), [450]);
+        assert.deepEqual(
+          result.evaluations.map((e) => e.size),
+          [450],
+        );
       } finally {
         second.child.kill('SIGTERM');
         await once(second.child, 'exit');
@@ -118,7 +141,9 @@ describe('graceful shutdown of the gpu worker', () => {
         events
           .filter((e) => {
             const payload = e.activityTaskScheduledEventAttributes?.input?.payloads?.[0];
-            return payload && defaultPayloadConverter.fromPayload<{ memberKey?: string }>(payload).memberKey === memberKey;
+            return (
+              payload && defaultPayloadConverter.fromPayload<{ memberKey?: string }>(payload).memberKey === memberKey
+            );
           })
           .map((e) => String(e.eventId)),
       );

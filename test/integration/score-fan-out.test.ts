@@ -59,7 +59,11 @@ describe('scoring fan-out through child workflows', () => {
       env,
       ['orchestrator', 'gpu'],
       async () => {
-        const inline = await env.client.workflow.execute(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: inlineId, args: [{ ...base, searchId: 'inline' }] });
+        const inline = await env.client.workflow.execute(subsetSearch, {
+          taskQueue: TaskQueue.orchestrator,
+          workflowId: inlineId,
+          args: [{ ...base, searchId: 'inline' }],
+        });
         const fanned = await env.client.workflow.execute(subsetSearch, {
           taskQueue: TaskQueue.orchestrator,
           workflowId: fannedId,
@@ -76,13 +80,20 @@ describe('scoring fan-out through child workflows', () => {
     const history = await env.client.workflow.getHandle(fannedId).fetchHistory();
     const started = (history.events ?? []).filter((e) => e.childWorkflowExecutionStartedEventAttributes);
     const childIds = started.map((e) => e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId);
-    assert.deepEqual(childIds, [0, 1, 2].map((g) => `${fannedId}/round-0/scores-${g}`));
+    assert.deepEqual(
+      childIds,
+      [0, 1, 2].map((g) => `${fannedId}/round-0/scores-${g}`),
+    );
     for (const id of childIds) {
       const child = await env.client.workflow.getHandle(id as string).describe();
       assert.equal(child.status.name, 'COMPLETED');
       assert.equal(child.type, 'scorePoolShards');
     }
     const inlineHistory = await env.client.workflow.getHandle(inlineId).fetchHistory();
-    assert.equal((inlineHistory.events ?? []).filter((e) => e.childWorkflowExecutionStartedEventAttributes).length, 0, 'inline scoring starts no child');
+    assert.equal(
+      (inlineHistory.events ?? []).filter((e) => e.childWorkflowExecutionStartedEventAttributes).length,
+      0,
+      'inline scoring starts no child',
+    );
   });
 });

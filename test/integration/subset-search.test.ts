@@ -17,7 +17,14 @@ import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
 import { openStore } from '../../domain/storage/open-store';
 import { subsetSearch } from '../../workflows';
 import type { SearchConfigInput } from '../../contracts/config';
-import { pauseSignal, progressQuery, type SearchProgress, setTargetsUpdate, stopAfterRoundSignal, unpauseSignal } from '../../workflows/definitions';
+import {
+  pauseSignal,
+  progressQuery,
+  type SearchProgress,
+  setTargetsUpdate,
+  stopAfterRoundSignal,
+  unpauseSignal,
+} from '../../workflows/definitions';
 import { WinnowDataset, WinnowRound, WinnowStatus, WinnowSubsetSize } from '../../workflows/search-attributes';
 import { TaskQueue } from '../../contracts/task-queues';
 import { startDevServerEnv, withWorkers, workflowBundle } from '../helpers/temporal';
@@ -50,7 +57,11 @@ const tiny = {
 } satisfies Partial<SearchConfigInput>;
 
 /** Polls the progress query until `done` holds or ~`seconds` pass; returns the last answer (callers assert on it). */
-async function progressWhen(handle: { query: (q: typeof progressQuery) => Promise<SearchProgress> }, done: (p: SearchProgress) => boolean, seconds: number): Promise<SearchProgress> {
+async function progressWhen(
+  handle: { query: (q: typeof progressQuery) => Promise<SearchProgress> },
+  done: (p: SearchProgress) => boolean,
+  seconds: number,
+): Promise<SearchProgress> {
   let progress = await handle.query(progressQuery);
   for (let i = 0; i < seconds * 10 && !done(progress); i++) {
     await new Promise((r) => setTimeout(r, 100));
@@ -61,7 +72,11 @@ async function progressWhen(handle: { query: (q: typeof progressQuery) => Promis
 
 async function failureOf(input: unknown): Promise<ApplicationFailure> {
   const error = await withWorkers(env, ['orchestrator', 'gpu'], () =>
-    env.client.workflow.execute(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: `bad-${randomUUID()}`, args: [input] }),
+    env.client.workflow.execute(subsetSearch, {
+      taskQueue: TaskQueue.orchestrator,
+      workflowId: `bad-${randomUUID()}`,
+      args: [input],
+    }),
   ).then(
     () => assert.fail('the workflow should have failed'),
     (err: unknown) => err,
@@ -70,17 +85,29 @@ async function failureOf(input: unknown): Promise<ApplicationFailure> {
   // An activity's failure arrives wrapped in an ActivityFailure: take the first ApplicationFailure down the chain.
   let cause: unknown = error.cause;
   while (cause instanceof Error && !(cause instanceof ApplicationFailure)) cause = cause.cause;
-  assert.ok(cause instanceof ApplicationFailure, `expected an ApplicationFailure in the cause chain, got ${String(error.cause)}`);
+  assert.ok(
+    cause instanceof ApplicationFailure,
+    `expected an ApplicationFailure in the cause chain, got ${String(error.cause)}`,
+  );
   return cause;
 }
 
 describe('subsetSearch on a real dev server', () => {
   it('build-up: grows the subset by the step each round, continues as new, evaluates at each target', async () => {
     const workflowId = `Build Up ${randomUUID()}`;
-    const config: SearchConfigInput = { ...tiny, initialSize: 30, targets: [60, 90], acquisition: { function: 'entropy', step: 30 } };
+    const config: SearchConfigInput = {
+      ...tiny,
+      initialSize: 30,
+      targets: [60, 90],
+      acquisition: { function: 'entropy', step: 30 },
+    };
     // Only the orchestrator polls at first: the search must wait on the GPU queue.
     const handle = await withWorkers(env, ['orchestrator'], async () => {
-      const h = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [config] });
+      const h = await env.client.workflow.start(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId,
+        args: [config],
+      });
       const progress = await progressWhen(h, (p) => p.phase === 'preparing', 10);
       assert.equal(progress.phase, 'preparing');
       assert.equal(progress.computeBackend, undefined);
@@ -91,17 +118,34 @@ describe('subsetSearch on a real dev server', () => {
     const { result, progress, description, history } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
       const result = await handle.result();
       const latest = env.client.workflow.getHandle(workflowId);
-      return { result, progress: await latest.query(progressQuery), description: await latest.describe(), history: await latest.fetchHistory() };
+      return {
+        result,
+        progress: await latest.query(progressQuery),
+        description: await latest.describe(),
+        history: await latest.fetchHistory(),
+      };
     });
 
     assert.equal(result.searchId, workflowId.toLowerCase().replace(/ /g, '-'));
-    assert.deepEqual(result.evaluations.map((e) => e.size), [60, 90]);
+    assert.deepEqual(
+      result.evaluations.map((e) => e.size),
+      [60, 90],
+    );
     for (const row of result.evaluations) {
-      assert.ok(row.activeLearning.mean > 0.25 && row.activeLearning.mean <= 1, `AL accuracy ${row.activeLearning.mean} beats chance`);
+      assert.ok(
+        row.activeLearning.mean > 0.25 && row.activeLearning.mean <= 1,
+        `AL accuracy ${row.activeLearning.mean} beats chance`,
+      );
       assert.ok(row.random && row.random.runs.length === 1);
     }
     assert.ok(result.full && result.full.mean > 0.25, 'full-set baseline trained once');
-    assert.deepEqual(result.rounds.map((r) => [r.round, r.subsetSize, r.added]), [[0, 60, 30], [1, 90, 30]]);
+    assert.deepEqual(
+      result.rounds.map((r) => [r.round, r.subsetSize, r.added]),
+      [
+        [0, 60, 30],
+        [1, 90, 30],
+      ],
+    );
 
     // The subsets in the store: each extends its parent by exactly the step, no duplicates, lineage linked.
     const store = openStore(pathToFileURL(storageDir).href);
@@ -147,7 +191,15 @@ describe('subsetSearch on a real dev server', () => {
             env.client.workflow.execute(subsetSearch, {
               taskQueue: TaskQueue.orchestrator,
               workflowId: `fn-${fn}-${randomUUID()}`,
-              args: [{ ...tiny, initialSize: 30, targets: [60, 90], acquisition: { function: fn, step: 30 }, evaluation: { randomBaseline: false, fullBaseline: false } }],
+              args: [
+                {
+                  ...tiny,
+                  initialSize: 30,
+                  targets: [60, 90],
+                  acquisition: { function: fn, step: 30 },
+                  evaluation: { randomBaseline: false, fullBaseline: false },
+                },
+              ],
             }),
           ),
         ),
@@ -155,7 +207,11 @@ describe('subsetSearch on a real dev server', () => {
     );
     const store = openStore(pathToFileURL(storageDir).href);
     for (const [i, result] of results.entries()) {
-      assert.deepEqual(result.rounds.map((r) => r.subsetSize), [60, 90], functions[i]);
+      assert.deepEqual(
+        result.rounds.map((r) => r.subsetSize),
+        [60, 90],
+        functions[i],
+      );
       const last = parseSubsetManifest((await store.get(result.subsets['90'])).toString('utf8'));
       assert.equal(last.lineage.acquisitionFunction, functions[i]);
       assert.equal(new Set(last.indices).size, 90);
@@ -163,11 +219,24 @@ describe('subsetSearch on a real dev server', () => {
   });
 
   it('compress: one ensemble on the whole pool, the most uncertain samples at each target', async () => {
-    const config: SearchConfigInput = { ...tiny, scheme: 'compress', targets: [100, 200], ensemble: { members: 1, checkpointEpochs: [2] }, evaluation: { fullBaseline: false } };
+    const config: SearchConfigInput = {
+      ...tiny,
+      scheme: 'compress',
+      targets: [100, 200],
+      ensemble: { members: 1, checkpointEpochs: [2] },
+      evaluation: { fullBaseline: false },
+    };
     const result = await withWorkers(env, ['orchestrator', 'gpu'], () =>
-      env.client.workflow.execute(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: `compress-${randomUUID()}`, args: [config] }),
+      env.client.workflow.execute(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId: `compress-${randomUUID()}`,
+        args: [config],
+      }),
     );
-    assert.deepEqual(result.evaluations.map((e) => e.size), [100, 200]);
+    assert.deepEqual(
+      result.evaluations.map((e) => e.size),
+      [100, 200],
+    );
     assert.equal(result.full, undefined);
     const store = openStore(pathToFileURL(storageDir).href);
     const small = parseSubsetManifest((await store.get(result.subsets['100'])).toString('utf8'));
@@ -190,23 +259,64 @@ describe('subsetSearch on a real dev server', () => {
       evaluation: { repeats: 1, randomBaseline: false, fullBaseline: true },
     };
     const { result, runs } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
-      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [config] });
+      const handle = await env.client.workflow.start(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId,
+        args: [config],
+      });
       const result = await handle.result();
       // Every run of the chain (the search may continue as new before evaluating).
-      const runIds = new Set([handle.firstExecutionRunId, (await env.client.workflow.getHandle(workflowId).describe()).runId]);
-      return { result, runs: await Promise.all([...runIds].map((runId) => completedActivities(env.client.workflow.getHandle(workflowId, runId)))) };
+      const runIds = new Set([
+        handle.firstExecutionRunId,
+        (await env.client.workflow.getHandle(workflowId).describe()).runId,
+      ]);
+      return {
+        result,
+        runs: await Promise.all(
+          [...runIds].map((runId) => completedActivities(env.client.workflow.getHandle(workflowId, runId))),
+        ),
+      };
     });
     assert.equal(result.poolSize, 200);
-    const subset = parseSubsetManifest((await openStore(pathToFileURL(storageDir).href).get(result.subsets['80'])).toString('utf8'));
-    assert.ok(subset.indices.every((i) => i < 200), 'acquired only from the first 200 samples');
-    type TrainInput = { memberKey: string; training: { epochs: number; minSteps?: number }; checkpointEpochs: number[] };
-    const trained = runs.flat().filter((a) => a.type === 'trainMember').map((a) => a.input as TrainInput);
-    const byRole = (pattern: RegExp) => trained.filter((t) => pattern.test(t.memberKey)).map((t) => [t.training.epochs, t.checkpointEpochs, t.training.minSteps]);
-    assert.deepEqual(byRole(/round-0\/member-/), [[3, [3], undefined]], 'ensemble on 40 samples: 3 epochs of 2 steps, its checkpoint moved to the end');
-    assert.deepEqual(byRole(/eval\/size-80\/al-/), [[2, [2], undefined]], 'evaluation model on 80 samples: 2 epochs of 3 steps');
+    const subset = parseSubsetManifest(
+      (await openStore(pathToFileURL(storageDir).href).get(result.subsets['80'])).toString('utf8'),
+    );
+    assert.ok(
+      subset.indices.every((i) => i < 200),
+      'acquired only from the first 200 samples',
+    );
+    type TrainInput = {
+      memberKey: string;
+      training: { epochs: number; minSteps?: number };
+      checkpointEpochs: number[];
+    };
+    const trained = runs
+      .flat()
+      .filter((a) => a.type === 'trainMember')
+      .map((a) => a.input as TrainInput);
+    const byRole = (pattern: RegExp) =>
+      trained
+        .filter((t) => pattern.test(t.memberKey))
+        .map((t) => [t.training.epochs, t.checkpointEpochs, t.training.minSteps]);
+    assert.deepEqual(
+      byRole(/round-0\/member-/),
+      [[3, [3], undefined]],
+      'ensemble on 40 samples: 3 epochs of 2 steps, its checkpoint moved to the end',
+    );
+    assert.deepEqual(
+      byRole(/eval\/size-80\/al-/),
+      [[2, [2], undefined]],
+      'evaluation model on 80 samples: 2 epochs of 3 steps',
+    );
     assert.deepEqual(byRole(/eval\/full-/), [[1, [1], undefined]], 'full set of 200 already takes 7 steps in 1 epoch');
-    const evaluated = runs.flat().filter((a) => a.type === 'evaluate').map((a) => a.result as { samples: number });
-    assert.ok(evaluated.length >= 2 && evaluated.every((e) => e.samples === 100), `tested on the first 100 test samples: ${JSON.stringify(evaluated.map((e) => e.samples))}`);
+    const evaluated = runs
+      .flat()
+      .filter((a) => a.type === 'evaluate')
+      .map((a) => a.result as { samples: number });
+    assert.ok(
+      evaluated.length >= 2 && evaluated.every((e) => e.samples === 100),
+      `tested on the first 100 test samples: ${JSON.stringify(evaluated.map((e) => e.samples))}`,
+    );
 
     const tooLarge = await failureOf({ ...tiny, dataset: { ...dataset, limit: 200 }, targets: [250] });
     assert.match(tooLarge.message, /targets\.0: 250 is larger than the training set \(200 samples\)/);
@@ -221,7 +331,11 @@ describe('subsetSearch on a real dev server', () => {
       evaluation: { randomBaseline: false, fullBaseline: false },
     };
     const result = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
-      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: `controls-${randomUUID()}`, args: [config] });
+      const handle = await env.client.workflow.start(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId: `controls-${randomUUID()}`,
+        args: [config],
+      });
       await handle.signal(pauseSignal);
       const progress = await progressWhen(handle, (p) => p.phase === 'paused', 60);
       assert.equal(progress.phase, 'paused');
@@ -234,22 +348,40 @@ describe('subsetSearch on a real dev server', () => {
       assert.equal(later.subsetSize, 30);
 
       await assert.rejects(handle.executeUpdate(setTargetsUpdate, { args: [[90, 60]] }), (err: Error) =>
-        /setTargets refused: targets\.1: targets must be strictly ascending/.test(`${err.message} ${(err.cause as Error | undefined)?.message}`),
+        /setTargets refused: targets\.1: targets must be strictly ascending/.test(
+          `${err.message} ${(err.cause as Error | undefined)?.message}`,
+        ),
       );
       assert.deepEqual(await handle.executeUpdate(setTargetsUpdate, { args: [[60, 75]] }), [60, 75]);
       assert.deepEqual((await handle.query(progressQuery)).targets, [60, 75]);
       await handle.signal(unpauseSignal);
       return handle.result();
     });
-    assert.deepEqual(result.evaluations.map((e) => e.size), [60, 75]);
-    assert.deepEqual(result.rounds.map((r) => r.added), [30, 15]);
+    assert.deepEqual(
+      result.evaluations.map((e) => e.size),
+      [60, 75],
+    );
+    assert.deepEqual(
+      result.rounds.map((r) => r.added),
+      [30, 15],
+    );
   });
 
   it('restart: a search terminated mid-way goes on from its last round, losing no completed round', async () => {
-    const config: SearchConfigInput = { ...tiny, initialSize: 30, targets: [60, 90], acquisition: { step: 30 }, evaluation: { randomBaseline: false, fullBaseline: false } };
+    const config: SearchConfigInput = {
+      ...tiny,
+      initialSize: 30,
+      targets: [60, 90],
+      acquisition: { step: 30 },
+      evaluation: { randomBaseline: false, fullBaseline: false },
+    };
     const workflowId = `resume-${randomUUID()}`;
     const { resumed, firstEvaluation } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
-      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId, args: [config] });
+      const handle = await env.client.workflow.start(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId,
+        args: [config],
+      });
       // Wait for round 1 (the run after the first continue-as-new), then kill the search.
       const progress = await progressWhen(handle, (p) => p.round >= 1, 120);
       assert.equal(progress.round, 1);
@@ -260,11 +392,19 @@ describe('subsetSearch on a real dev server', () => {
       return { resumed, firstEvaluation };
     });
     assert.equal(resumed.round, 1);
-    const result = await withWorkers(env, ['orchestrator', 'gpu'], () => env.client.workflow.getHandle<typeof subsetSearch>(resumed.workflowId).result());
-    assert.deepEqual(result.evaluations.map((e) => e.size), [60, 90]);
+    const result = await withWorkers(env, ['orchestrator', 'gpu'], () =>
+      env.client.workflow.getHandle<typeof subsetSearch>(resumed.workflowId).result(),
+    );
+    assert.deepEqual(
+      result.evaluations.map((e) => e.size),
+      [60, 90],
+    );
     assert.deepEqual(result.evaluations[0], firstEvaluation, 'the completed round-0 evaluation is carried, not redone');
     assert.equal(result.searchId, workflowId, 'artifacts stay in the original search folder');
-    await assert.rejects(restartFailedSearch(env.client, resumed.workflowId), /is COMPLETED; only a failed, terminated, timed-out or cancelled search can be restarted/);
+    await assert.rejects(
+      restartFailedSearch(env.client, resumed.workflowId),
+      /is COMPLETED; only a failed, terminated, timed-out or cancelled search can be restarted/,
+    );
   });
 
   it('stop after the current round still evaluates the subset it reached', async () => {
@@ -276,12 +416,19 @@ describe('subsetSearch on a real dev server', () => {
       evaluation: { randomBaseline: false, fullBaseline: false },
     };
     const result = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
-      const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: `stop-${randomUUID()}`, args: [config] });
+      const handle = await env.client.workflow.start(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId: `stop-${randomUUID()}`,
+        args: [config],
+      });
       await handle.signal(stopAfterRoundSignal);
       return handle.result();
     });
     assert.equal(result.rounds.length, 1);
-    assert.deepEqual(result.evaluations.map((e) => e.size), [50]);
+    assert.deepEqual(
+      result.evaluations.map((e) => e.size),
+      [50],
+    );
   });
 
   it('fails at once with InvalidConfig naming every bad field', async () => {
@@ -295,7 +442,11 @@ describe('subsetSearch on a real dev server', () => {
     assert.equal(failure.type, 'InvalidConfig');
     assert.equal(failure.nonRetryable, true);
     for (const field of ['dataset.kind', 'dataset.size', 'targets', 'model', 'ensemble.members', 'colour']) {
-      assert.match(failure.message, new RegExp(`(^|[ ;:(])${field.replace('.', '\\.')}:`), `message names ${field}: ${failure.message}`);
+      assert.match(
+        failure.message,
+        new RegExp(`(^|[ ;:(])${field.replace('.', '\\.')}:`),
+        `message names ${field}: ${failure.message}`,
+      );
     }
     assert.match(failure.message, /^invalid search config \(6 problems\)/);
   });

@@ -133,28 +133,32 @@ describe('Temporal web UI in chromium', () => {
   const config = tinyConfig(searchId);
   let started = false;
 
-  it('starts a search from the Start Workflow form with one JSON input; its page shows it', { timeout: 90_000 }, async (t) => {
-    if (missing) return t.skip(missing);
-    await screenshotOnFailure(page, 'start-form', async () => {
-      await fillStartForm(workflowId, JSON.stringify(config));
-      await submitStartForm(workflowId);
-      started = true;
+  it(
+    'starts a search from the Start Workflow form with one JSON input; its page shows it',
+    { timeout: 90_000 },
+    async (t) => {
+      if (missing) return t.skip(missing);
+      await screenshotOnFailure(page, 'start-form', async () => {
+        await fillStartForm(workflowId, JSON.stringify(config));
+        await submitStartForm(workflowId);
+        started = true;
 
-      const handle = env.client.workflow.getHandle(workflowId);
-      const description = await handle.describe();
-      assert.equal(description.type, 'subsetSearch');
-      assert.equal(description.taskQueue, TaskQueue.orchestrator);
-      const startEvent = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
-      const payloads = startEvent?.input?.payloads ?? [];
-      assert.equal(payloads.length, 1, 'the UI sends one payload');
-      assert.equal(Buffer.from(payloads[0]!.metadata!.encoding!).toString(), 'json/plain');
-      assert.deepEqual(defaultPayloadConverter.fromPayload(payloads[0]!), config);
+        const handle = env.client.workflow.getHandle(workflowId);
+        const description = await handle.describe();
+        assert.equal(description.type, 'subsetSearch');
+        assert.equal(description.taskQueue, TaskQueue.orchestrator);
+        const startEvent = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
+        const payloads = startEvent?.input?.payloads ?? [];
+        assert.equal(payloads.length, 1, 'the UI sends one payload');
+        assert.equal(Buffer.from(payloads[0]!.metadata!.encoding!).toString(), 'json/plain');
+        assert.deepEqual(defaultPayloadConverter.fromPayload(payloads[0]!), config);
 
-      // Usually still running here; a fast machine may already have finished it.
-      await waitForText(statusBadge(), [workflowId, /\b(Running|Completed)\b/]);
-      await waitForText(page.getByTestId('input-and-result'), [`"searchId": "${searchId}"`, '"kind": "synthetic"']);
-    });
-  });
+        // Usually still running here; a fast machine may already have finished it.
+        await waitForText(statusBadge(), [workflowId, /\b(Running|Completed)\b/]);
+        await waitForText(page.getByTestId('input-and-result'), [`"searchId": "${searchId}"`, '"kind": "synthetic"']);
+      });
+    },
+  );
 
   it('shows the progress query in the Queries tab', { timeout: 60_000 }, async (t) => {
     if (missing) return t.skip(missing);
@@ -164,9 +168,16 @@ describe('Temporal web UI in chromium', () => {
       await page.getByTestId('query-select-button').click();
       await page.getByRole('option', { name: 'progress' }).click();
       await page.getByRole('button', { name: 'Run Query' }).click();
-      const text = await waitForText(page.getByTestId('query-result'), [`"searchId": "${searchId}"`, /"phase": "[a-z]+"/, '"targets": [']);
+      const text = await waitForText(page.getByTestId('query-result'), [
+        `"searchId": "${searchId}"`,
+        /"phase": "[a-z]+"/,
+        '"targets": [',
+      ]);
       const phase = /"phase": "([a-z]+)"/.exec(text)?.[1];
-      assert.ok((searchPhases as readonly string[]).includes(phase ?? ''), `phase ${phase} is one of ${searchPhases.join(', ')}`);
+      assert.ok(
+        (searchPhases as readonly string[]).includes(phase ?? ''),
+        `phase ${phase} is one of ${searchPhases.join(', ')}`,
+      );
       const fromClient = await env.client.workflow.getHandle(workflowId).query(progressQuery);
       assert.equal(fromClient.searchId, searchId);
     });
@@ -178,7 +189,10 @@ describe('Temporal web UI in chromium', () => {
     await screenshotOnFailure(page, 'completed', async () => {
       const result = await env.client.workflow.getHandle<typeof subsetSearch>(workflowId).result();
       assert.equal(result.searchId, searchId);
-      assert.deepEqual(result.evaluations.map((e) => e.size), [100]);
+      assert.deepEqual(
+        result.evaluations.map((e) => e.size),
+        [100],
+      );
 
       await page.getByRole('tab', { name: 'History' }).click();
       await waitForText(statusBadge(), [/\bCompleted\b/]);
@@ -186,35 +200,42 @@ describe('Temporal web UI in chromium', () => {
     });
   });
 
-  it('invalid config from the form fails at once; the page shows Failed and names each bad field', { timeout: 60_000 }, async (t) => {
-    if (missing) return t.skip(missing);
-    const badId = `ui-bad-${suffix}`;
-    const bad = { dataset: { kind: 'nope', size: -3 }, targets: [10], colour: 'blue' };
-    await screenshotOnFailure(page, 'invalid-config', async () => {
-      await fillStartForm(badId, JSON.stringify(bad));
-      await submitStartForm(badId);
+  it(
+    'invalid config from the form fails at once; the page shows Failed and names each bad field',
+    { timeout: 60_000 },
+    async (t) => {
+      if (missing) return t.skip(missing);
+      const badId = `ui-bad-${suffix}`;
+      const bad = { dataset: { kind: 'nope', size: -3 }, targets: [10], colour: 'blue' };
+      await screenshotOnFailure(page, 'invalid-config', async () => {
+        await fillStartForm(badId, JSON.stringify(bad));
+        await submitStartForm(badId);
 
-      const handle = env.client.workflow.getHandle(badId);
-      const error = await handle.result().then(
-        () => assert.fail('the workflow should have failed'),
-        (err: unknown) => err,
-      );
-      assert.ok(error instanceof WorkflowFailedError, `expected WorkflowFailedError, got ${String(error)}`);
-      assert.ok(error.cause instanceof ApplicationFailure);
-      assert.equal(error.cause.type, 'InvalidConfig');
-      const { startTime, closeTime } = await handle.describe();
-      assert.ok(closeTime && closeTime.getTime() - startTime.getTime() < 10_000, `failed ${closeTime && closeTime.getTime() - startTime.getTime()} ms after the start`);
+        const handle = env.client.workflow.getHandle(badId);
+        const error = await handle.result().then(
+          () => assert.fail('the workflow should have failed'),
+          (err: unknown) => err,
+        );
+        assert.ok(error instanceof WorkflowFailedError, `expected WorkflowFailedError, got ${String(error)}`);
+        assert.ok(error.cause instanceof ApplicationFailure);
+        assert.equal(error.cause.type, 'InvalidConfig');
+        const { startTime, closeTime } = await handle.describe();
+        assert.ok(
+          closeTime && closeTime.getTime() - startTime.getTime() < 10_000,
+          `failed ${closeTime && closeTime.getTime() - startTime.getTime()} ms after the start`,
+        );
 
-      await waitForText(statusBadge(), [badId, /\bFailed\b/]);
-      await waitForText(page.getByTestId('input-and-result'), [
-        '"type": "InvalidConfig"',
-        'invalid search config (3 problems)',
-        'dataset.kind: ',
-        'dataset.size: ',
-        'colour: unknown field',
-      ]);
-    });
-  });
+        await waitForText(statusBadge(), [badId, /\bFailed\b/]);
+        await waitForText(page.getByTestId('input-and-result'), [
+          '"type": "InvalidConfig"',
+          'invalid search config (3 problems)',
+          'dataset.kind: ',
+          'dataset.size: ',
+          'colour: unknown field',
+        ]);
+      });
+    },
+  );
 
   it('the form itself refuses input that is not JSON', { timeout: 60_000 }, async (t) => {
     if (missing) return t.skip(missing);
@@ -222,7 +243,11 @@ describe('Temporal web UI in chromium', () => {
     await screenshotOnFailure(page, 'broken-json', async () => {
       await fillStartForm(brokenId, '{"dataset": {"kind": "synthetic",');
       await waitForText(page.getByRole('main'), ['Input must be valid JSON']);
-      assert.equal(await page.getByRole('button', { name: 'Start Workflow' }).isEnabled(), false, 'Start Workflow is disabled');
+      assert.equal(
+        await page.getByRole('button', { name: 'Start Workflow' }).isEnabled(),
+        false,
+        'Start Workflow is disabled',
+      );
       await assert.rejects(env.client.workflow.getHandle(brokenId).describe(), /not found/i);
     });
   });

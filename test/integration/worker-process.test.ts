@@ -41,7 +41,12 @@ describe('worker processes', () => {
   it('the gpu worker serves Prometheus metrics and stops on SIGTERM', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'workers', 'gpu.js')], {
-      env: { ...process.env, TEMPORAL_ADDRESS: env.address, WINNOW_METRICS_ADDRESS: `127.0.0.1:${port}`, WINNOW_LOG_LEVEL: 'WARN' },
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: env.address,
+        WINNOW_METRICS_ADDRESS: `127.0.0.1:${port}`,
+        WINNOW_LOG_LEVEL: 'WARN',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -21,7 +21,9 @@ import { replayCases } from './replay-cases';
 
 async function runIds(client: Client, workflowId: string): Promise<string[]> {
   const ids: string[] = [];
-  for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}' OR WorkflowId STARTS_WITH '${workflowId}/'` })) {
+  for await (const w of client.workflow.list({
+    query: `WorkflowId = '${workflowId}' OR WorkflowId STARTS_WITH '${workflowId}/'`,
+  })) {
     ids.push(`${w.workflowId} ${w.runId}`);
   }
   return ids;
@@ -44,7 +46,11 @@ async function main(): Promise<void> {
   try {
     await withWorkers(env, ['orchestrator', 'gpu'], async () => {
       for (const c of replayCases) {
-        const handle = await env.client.workflow.start(subsetSearch, { taskQueue: TaskQueue.orchestrator, workflowId: c.name, args: [c.config] });
+        const handle = await env.client.workflow.start(subsetSearch, {
+          taskQueue: TaskQueue.orchestrator,
+          workflowId: c.name,
+          args: [c.config],
+        });
         if (c.pauseOnce) {
           // Paused before scoring, un-paused with the signal name clients have always sent.
           await handle.signal(pauseSignal);

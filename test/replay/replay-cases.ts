@@ -19,11 +19,25 @@ export interface ReplayCase {
 export const replayCases: ReplayCase[] = [
   // Two build-up rounds (continue-as-new between them), evaluated with both baselines.
   { name: 'replay-build-up', config: { ...tiny, initialSize: 30, targets: [60, 90], acquisition: { step: 30 } } },
-  { name: 'replay-compress', config: { ...tiny, scheme: 'compress', targets: [60, 120], evaluation: { randomBaseline: false, fullBaseline: false } } },
+  {
+    name: 'replay-compress',
+    config: {
+      ...tiny,
+      scheme: 'compress',
+      targets: [60, 120],
+      evaluation: { randomBaseline: false, fullBaseline: false },
+    },
+  },
   // Three shards scored through three child workflows.
   {
     name: 'replay-fan-out',
-    config: { ...tiny, initialSize: 30, targets: [60], shardsPerChild: 1, evaluation: { randomBaseline: false, fullBaseline: false } },
+    config: {
+      ...tiny,
+      initialSize: 30,
+      targets: [60],
+      shardsPerChild: 1,
+      evaluation: { randomBaseline: false, fullBaseline: false },
+    },
   },
   {
     name: 'replay-paused',

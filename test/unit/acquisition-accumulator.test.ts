@@ -39,19 +39,34 @@ describe('ensemble accumulator', () => {
     const acc = createAccumulator({ samples: 4, classes: 3, globalStart: 100 });
     const probs = new Float32Array(12).fill(1 / 3);
     probs[2 * 3 + 1] = Number.NaN;
-    assert.throws(() => foldMember(acc, probs, { member: 7 }), failsWith('Diverged', /member 7, sample 2 \(global 102\), class 1: probability is NaN/));
+    assert.throws(
+      () => foldMember(acc, probs, { member: 7 }),
+      failsWith('Diverged', /member 7, sample 2 \(global 102\), class 1: probability is NaN/),
+    );
     assert.ok(acc.poisoned, 'a half-folded accumulator is marked unusable');
     assert.throws(() => foldMember(acc, new Float32Array(12).fill(1 / 3)), /unusable/);
     const inf = new Float32Array(12).fill(1 / 3);
     inf[0] = Infinity;
-    assert.throws(() => foldMember(createAccumulator({ samples: 4, classes: 3 }), inf), failsWith('Diverged', /member 0, sample 0 \(global 0\), class 0: probability is Infinity/));
+    assert.throws(
+      () => foldMember(createAccumulator({ samples: 4, classes: 3 }), inf),
+      failsWith('Diverged', /member 0, sample 0 \(global 0\), class 0: probability is Infinity/),
+    );
   });
 
   it('rejects negative, all-zero and wrongly sized input as InvalidData', () => {
     const neg = Float32Array.from([0.5, 0.5, 1.2, -0.2]);
-    assert.throws(() => foldMember(createAccumulator({ samples: 2, classes: 2 }), neg), failsWith('InvalidData', /sample 1 .* class 1: probability -0\.2\d* is negative/));
-    assert.throws(() => foldMember(createAccumulator({ samples: 2, classes: 2 }), Float32Array.from([0.5, 0.5, 0, 0])), failsWith('InvalidData', /sample 1 .*all 2 probabilities are zero/));
-    assert.throws(() => foldMember(createAccumulator({ samples: 2, classes: 2 }), new Float32Array(3)), failsWith('InvalidData', /expected 4 probabilities/));
+    assert.throws(
+      () => foldMember(createAccumulator({ samples: 2, classes: 2 }), neg),
+      failsWith('InvalidData', /sample 1 .* class 1: probability -0\.2\d* is negative/),
+    );
+    assert.throws(
+      () => foldMember(createAccumulator({ samples: 2, classes: 2 }), Float32Array.from([0.5, 0.5, 0, 0])),
+      failsWith('InvalidData', /sample 1 .*all 2 probabilities are zero/),
+    );
+    assert.throws(
+      () => foldMember(createAccumulator({ samples: 2, classes: 2 }), new Float32Array(3)),
+      failsWith('InvalidData', /expected 4 probabilities/),
+    );
   });
 
   it('accepts negative zero as zero', () => {
@@ -64,7 +79,10 @@ describe('ensemble accumulator', () => {
     const acc = createAccumulator({ samples: 2, locations: 3, classes: 2, globalStart: 5 });
     const probs = new Float32Array(12).fill(0.5);
     probs[(1 * 3 + 2) * 2] = Number.NaN;
-    assert.throws(() => foldMember(acc, probs, { member: 3 }), failsWith('Diverged', /member 3, sample 1 \(global 6\), location 2, class 0/));
+    assert.throws(
+      () => foldMember(acc, probs, { member: 3 }),
+      failsWith('Diverged', /member 3, sample 1 \(global 6\), location 2, class 0/),
+    );
   });
 
   it('merges accumulators of the same shard and refuses other shards', () => {
@@ -115,11 +133,24 @@ describe('accumulator serialisation', () => {
     const good = serialiseAccumulator(sampleAccumulator());
     const damaged = (edit: (b: Uint8Array) => Uint8Array) => edit(good.slice());
     const parse = (b: Uint8Array) => () => parseAccumulator(b, 'round-1/acc-3');
-    assert.throws(parse(damaged((b) => ((b[0] = 0x58), b))), failsWith('CorruptArtifact', /round-1\/acc-3: bad magic "XNAC"/));
+    assert.throws(
+      parse(damaged((b) => ((b[0] = 0x58), b))),
+      failsWith('CorruptArtifact', /round-1\/acc-3: bad magic "XNAC"/),
+    );
     assert.throws(parse(damaged((b) => ((b[4] = 9), b))), failsWith('CorruptArtifact', /unsupported version 9/));
-    assert.throws(parse(damaged((b) => b.subarray(0, b.length - 1))), failsWith('CorruptArtifact', /size \d+ bytes does not match/));
-    assert.throws(parse(damaged((b) => b.subarray(0, 20))), failsWith('CorruptArtifact', /shorter than the 64-byte header/));
+    assert.throws(
+      parse(damaged((b) => b.subarray(0, b.length - 1))),
+      failsWith('CorruptArtifact', /size \d+ bytes does not match/),
+    );
+    assert.throws(
+      parse(damaged((b) => b.subarray(0, 20))),
+      failsWith('CorruptArtifact', /shorter than the 64-byte header/),
+    );
     assert.throws(parse(damaged((b) => ((b[100] ^= 1), b))), failsWith('CorruptArtifact', /sha256 mismatch/));
-    assert.throws(parse(damaged((b) => ((b[20] ^= 1), b))), failsWith('CorruptArtifact', /sha256 mismatch/), 'the member count is covered by the checksum');
+    assert.throws(
+      parse(damaged((b) => ((b[20] ^= 1), b))),
+      failsWith('CorruptArtifact', /sha256 mismatch/),
+      'the member count is covered by the checksum',
+    );
   });
 });

@@ -31,7 +31,11 @@ describe('detection-style per-location outputs', () => {
     const mi = scoreAccumulator(acc, 'mutual-information', { reduction: 'max' });
     close(mi[0]!, Math.LN2, 'MI of the disagreeing location');
     close(mi[1]!, 0, 'MI of agreeing uniform members');
-    assert.equal(scoreAccumulator(acc, 'random', { seed: 1 }).length, 2, 'one random score per sample, not per location');
+    assert.equal(
+      scoreAccumulator(acc, 'random', { seed: 1 }).length,
+      2,
+      'one random score per sample, not per location',
+    );
   });
 
   it('turns per-class sigmoid maps into two-class rows', () => {

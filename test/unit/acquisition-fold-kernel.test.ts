@@ -27,7 +27,8 @@ import { repoRoot } from '../../infra/tools';
 type Typed = Error & { failureType?: string };
 
 /** An accumulator with ordinary arrays, as parseAccumulator returns: the kernel copies its sums in and out. */
-const plainAccumulator = (shape: AccumulatorShape): EnsembleAccumulator => createAccumulator(shape, { memory: 'plain' });
+const plainAccumulator = (shape: AccumulatorShape): EnsembleAccumulator =>
+  createAccumulator(shape, { memory: 'plain' });
 
 const setups: { name: string; kernel: FoldKernel; make: (s: AccumulatorShape) => EnsembleAccumulator }[] = [
   { name: 'js', kernel: 'js', make: plainAccumulator },
@@ -107,7 +108,11 @@ describe('fold kernel bytes', () => {
       Buffer.from(bytes).equals(committed),
       `${FOLD_KERNEL.module} is stale: run npm run build:wat and commit it`,
     );
-    assert.equal(readFileSync(path.join(root, FOLD_KERNEL.module), 'utf8'), watModuleText(FOLD_KERNEL, bytes), `${FOLD_KERNEL.module} was edited by hand`);
+    assert.equal(
+      readFileSync(path.join(root, FOLD_KERNEL.module), 'utf8'),
+      watModuleText(FOLD_KERNEL, bytes),
+      `${FOLD_KERNEL.module} was edited by hand`,
+    );
   });
 
   it('run on this Node (WebAssembly SIMD)', () => {
@@ -161,7 +166,10 @@ describe('fold kernel against the JS fold', () => {
             }
             assert.deepEqual(Array.from(acc.votes.subarray(r * classes, (r + 1) * classes)), votes, `row ${r} votes`);
             if (!subnormalRow) {
-              assert.ok(Math.abs(acc.entropySums[r]! - entropy) < tolerance, `row ${r} entropy ${acc.entropySums[r]} vs ${entropy} (tolerance ${tolerance})`);
+              assert.ok(
+                Math.abs(acc.entropySums[r]! - entropy) < tolerance,
+                `row ${r} entropy ${acc.entropySums[r]} vs ${entropy} (tolerance ${tolerance})`,
+              );
             }
           }
         },
@@ -183,7 +191,10 @@ describe('fold kernel against the JS fold', () => {
       for (const row of [0, rows >> 1, rows - 1]) {
         const expected = list.reduce((t, m) => t + referenceEntropy(m, classes, row), 0);
         // float32 arithmetic per member and row: a few 1e-7 relative.
-        assert.ok(Math.abs(acc.entropySums[row]! - expected) < 1e-6 * Math.max(1, expected), `${rows} x ${classes}, row ${row}: ${acc.entropySums[row]} vs ${expected}`);
+        assert.ok(
+          Math.abs(acc.entropySums[row]! - expected) < 1e-6 * Math.max(1, expected),
+          `${rows} x ${classes}, row ${row}: ${acc.entropySums[row]} vs ${expected}`,
+        );
       }
     }
   });
@@ -192,9 +203,24 @@ describe('fold kernel against the JS fold', () => {
     const rows = 9000;
     const classes = 10;
     const cases: { at: number; value: number; type: string; pattern: RegExp }[] = [
-      { at: 7001 * classes + 3, value: Number.NaN, type: 'Diverged', pattern: /^member 4, sample 7001 \(global 7101\), class 3: probability is NaN/ },
-      { at: 6553 * classes, value: -Infinity, type: 'Diverged', pattern: /sample 6553 \(global 6653\), class 0: probability is -Infinity/ },
-      { at: 8999 * classes + 9, value: -1e-3, type: 'InvalidData', pattern: /sample 8999 .* class 9: probability -0\.001\d* is negative/ },
+      {
+        at: 7001 * classes + 3,
+        value: Number.NaN,
+        type: 'Diverged',
+        pattern: /^member 4, sample 7001 \(global 7101\), class 3: probability is NaN/,
+      },
+      {
+        at: 6553 * classes,
+        value: -Infinity,
+        type: 'Diverged',
+        pattern: /sample 6553 \(global 6653\), class 0: probability is -Infinity/,
+      },
+      {
+        at: 8999 * classes + 9,
+        value: -1e-3,
+        type: 'InvalidData',
+        pattern: /sample 8999 .* class 9: probability -0\.001\d* is negative/,
+      },
     ];
     for (const { at, value, type, pattern } of cases) {
       const bad = members(rows, classes, 1, at)[0]!;
@@ -252,8 +278,10 @@ describe('fold kernel against the JS fold', () => {
     const merged = mergeAccumulators([a, b]);
     foldMember(merged, list[3]!, { kernel: 'wasm' });
     assert.deepEqual(merged.votes, whole.votes);
-    for (let i = 0; i < whole.entropySums.length; i++) assert.ok(Math.abs(merged.entropySums[i]! - whole.entropySums[i]!) < 1e-12);
-    for (let i = 0; i < whole.probabilitySums.length; i++) assert.ok(Math.abs(merged.probabilitySums[i]! - whole.probabilitySums[i]!) < 1e-12);
+    for (let i = 0; i < whole.entropySums.length; i++)
+      assert.ok(Math.abs(merged.entropySums[i]! - whole.entropySums[i]!) < 1e-12);
+    for (let i = 0; i < whole.probabilitySums.length; i++)
+      assert.ok(Math.abs(merged.probabilitySums[i]! - whole.probabilitySums[i]!) < 1e-12);
   });
 });
 

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createAccumulator, foldMember, mergeAccumulators, type EnsembleAccumulator } from '../../domain/acquisition/ensemble-accumulator';
+import {
+  createAccumulator,
+  foldMember,
+  mergeAccumulators,
+  type EnsembleAccumulator,
+} from '../../domain/acquisition/ensemble-accumulator';
 import { scoreAccumulator } from '../../domain/acquisition/acquisition-scores';
 import { parseAccumulator, serialiseAccumulator } from '../../domain/acquisition/accumulator-codec';
 import { acquisitionFunctions } from '../../contracts/config';
@@ -14,7 +19,11 @@ interface Ensemble {
 
 /** Random ensembles: rows of random weights (with exact zeros and one-hots) normalised to sum to 1. */
 const ensembleArb: fc.Arbitrary<Ensemble> = fc
-  .record({ samples: fc.integer({ min: 1, max: 5 }), classes: fc.integer({ min: 2, max: 6 }), k: fc.integer({ min: 1, max: 6 }) })
+  .record({
+    samples: fc.integer({ min: 1, max: 5 }),
+    classes: fc.integer({ min: 2, max: 6 }),
+    k: fc.integer({ min: 1, max: 6 }),
+  })
   .chain(({ samples, classes, k }) =>
     fc
       .array(
@@ -61,7 +70,10 @@ describe('acquisition score properties', () => {
         const lc = scoreAccumulator(acc, 'least-confidence');
         const K = e.members.length;
         for (let i = 0; i < e.samples; i++) {
-          assert.ok(mi[i]! >= 0 && mi[i]! <= h[i]! + TOL && h[i]! <= Math.log(e.classes) + TOL, `sample ${i}: MI ${mi[i]} H ${h[i]}`);
+          assert.ok(
+            mi[i]! >= 0 && mi[i]! <= h[i]! + TOL && h[i]! <= Math.log(e.classes) + TOL,
+            `sample ${i}: MI ${mi[i]} H ${h[i]}`,
+          );
           assert.ok(vr[i]! >= 0 && vr[i]! <= 1 - 1 / K + TOL, `VR ${vr[i]} with K=${K}`);
           assert.ok(margin[i]! >= 0 && margin[i]! <= 1, `margin ${margin[i]}`);
           assert.ok(lc[i]! >= 0 && lc[i]! <= 1 - 1 / e.classes + TOL, `least confidence ${lc[i]}`);
@@ -96,7 +108,9 @@ describe('acquisition score properties', () => {
   it('splitting members across accumulators and merging gives the same scores', () => {
     fc.assert(
       fc.property(ensembleArb, fc.array(fc.nat(), { maxLength: 4 }), (e, cutsRaw) => {
-        const cuts = [...new Set(cutsRaw.map((c) => 1 + (c % Math.max(1, e.members.length - 1))))].filter((c) => c < e.members.length).sort((x, y) => x - y);
+        const cuts = [...new Set(cutsRaw.map((c) => 1 + (c % Math.max(1, e.members.length - 1))))]
+          .filter((c) => c < e.members.length)
+          .sort((x, y) => x - y);
         const bounds = [0, ...cuts, e.members.length];
         const parts = bounds.slice(1).map((end, i) => fold(e, e.members.slice(bounds[i], end)));
         const merged = mergeAccumulators(parts);
@@ -115,18 +129,25 @@ describe('acquisition score properties', () => {
 
   it('NaN anywhere is rejected, naming its member and sample', () => {
     fc.assert(
-      fc.property(ensembleArb, fc.nat(), fc.nat(), fc.constantFrom(Number.NaN, Infinity, -Infinity), (e, m, at, bad) => {
-        const member = m % e.members.length;
-        const position = at % (e.samples * e.classes);
-        const members = e.members.map((x) => x.slice());
-        members[member]![position] = bad;
-        const sample = Math.floor(position / e.classes);
-        assert.throws(
-          () => fold(e, members),
-          (err: Error & { failureType?: string }) =>
-            err.failureType === 'Diverged' && err.message.includes(`member ${member}, sample ${sample} (global ${sample})`),
-        );
-      }),
+      fc.property(
+        ensembleArb,
+        fc.nat(),
+        fc.nat(),
+        fc.constantFrom(Number.NaN, Infinity, -Infinity),
+        (e, m, at, bad) => {
+          const member = m % e.members.length;
+          const position = at % (e.samples * e.classes);
+          const members = e.members.map((x) => x.slice());
+          members[member]![position] = bad;
+          const sample = Math.floor(position / e.classes);
+          assert.throws(
+            () => fold(e, members),
+            (err: Error & { failureType?: string }) =>
+              err.failureType === 'Diverged' &&
+              err.message.includes(`member ${member}, sample ${sample} (global ${sample})`),
+          );
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -143,7 +164,10 @@ describe('acquisition score properties', () => {
         assert.equal(back.memberCount, acc.memberCount);
         const damaged = bytes.slice();
         damaged[at % damaged.length] ^= flip;
-        assert.throws(() => parseAccumulator(damaged), (err: Error & { failureType?: string }) => err.failureType === 'CorruptArtifact');
+        assert.throws(
+          () => parseAccumulator(damaged),
+          (err: Error & { failureType?: string }) => err.failureType === 'CorruptArtifact',
+        );
       }),
       { numRuns: 300 },
     );

@@ -50,10 +50,21 @@ describe('subset manifest', () => {
   });
 
   it('rejects duplicates, indices outside the pool and bad lineage', () => {
-    assert.throws(() => createSubsetManifest({ indices: [1, 4, 1], poolSize: 10, lineage }), (e: Typed) => e.failureType === 'InvalidData' && /index 1 appears more than once/.test(e.message));
-    assert.throws(() => createSubsetManifest({ indices: [10], poolSize: 10, lineage }), (e: Typed) => e.failureType === 'InvalidData' && /outside the pool/.test(e.message));
     assert.throws(
-      () => createSubsetManifest({ indices: [1], poolSize: 10, lineage: { ...lineage, acquisitionFunction: 'vibes' as never, round: -1 } }),
+      () => createSubsetManifest({ indices: [1, 4, 1], poolSize: 10, lineage }),
+      (e: Typed) => e.failureType === 'InvalidData' && /index 1 appears more than once/.test(e.message),
+    );
+    assert.throws(
+      () => createSubsetManifest({ indices: [10], poolSize: 10, lineage }),
+      (e: Typed) => e.failureType === 'InvalidData' && /outside the pool/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        createSubsetManifest({
+          indices: [1],
+          poolSize: 10,
+          lineage: { ...lineage, acquisitionFunction: 'vibes' as never, round: -1 },
+        }),
       (e: Typed) => /acquisitionFunction/.test(e.message) && /round/.test(e.message),
     );
   });
@@ -61,15 +72,21 @@ describe('subset manifest', () => {
   it('names what is wrong with a damaged manifest', () => {
     const text = serialiseSubsetManifest(createSubsetManifest({ indices: [1, 3, 8], poolSize: 10, lineage }));
     const file = JSON.parse(text);
-    const parse = (value: unknown) => () => parseSubsetManifest(typeof value === 'string' ? value : JSON.stringify(value), 'round-1/subset.json');
-    const corrupt = (pattern: RegExp) => (e: Typed) => e.failureType === 'CorruptArtifact' && e.message.startsWith('round-1/subset.json') && pattern.test(e.message);
+    const parse = (value: unknown) => () =>
+      parseSubsetManifest(typeof value === 'string' ? value : JSON.stringify(value), 'round-1/subset.json');
+    const corrupt = (pattern: RegExp) => (e: Typed) =>
+      e.failureType === 'CorruptArtifact' && e.message.startsWith('round-1/subset.json') && pattern.test(e.message);
     assert.throws(parse(text.slice(0, 40)), corrupt(/not JSON/));
     assert.throws(parse({ ...file, count: 4 }), corrupt(/decode to 12 bytes, count 4 needs 16/));
     assert.throws(parse({ ...file, indicesSha256: '0'.repeat(64) }), corrupt(/sha256/));
     assert.throws(parse({ ...file, version: 2 }), corrupt(/version/));
     assert.throws(parse({ ...file, lineage: { ...file.lineage, seed: 'x' } }), corrupt(/lineage\.seed/));
     const unsorted = Buffer.from(Uint32Array.from([3, 1, 8]).buffer);
-    const unsortedFile = { ...file, indices: unsorted.toString('base64'), indicesSha256: createHash('sha256').update(unsorted).digest('hex') };
+    const unsortedFile = {
+      ...file,
+      indices: unsorted.toString('base64'),
+      indicesSha256: createHash('sha256').update(unsorted).digest('hex'),
+    };
     assert.throws(parse(unsortedFile), corrupt(/not strictly ascending at position 1/));
   });
 

@@ -23,7 +23,10 @@ function fullSortTopK(shards: ScoreShard[], k: number, seed: number, exclude: nu
     });
   }
   all.sort((a, b) => b.s - a.s || a.t - b.t || a.i - b.i);
-  return all.slice(0, k).map((e) => e.i).sort((a, b) => a - b);
+  return all
+    .slice(0, k)
+    .map((e) => e.i)
+    .sort((a, b) => a - b);
 }
 
 /** Scores drawn from few values, so ties are common; split into shards at arbitrary points, shuffled. */
@@ -40,7 +43,9 @@ const caseArb = fc
     const n = scores.length;
     const points = [...new Set(cuts.map((c) => (n === 0 ? 0 : c % n)))].sort((a, b) => a - b);
     const bounds = [0, ...points.filter((p) => p > 0), n];
-    const shards: ScoreShard[] = bounds.slice(1).map((end, i) => ({ globalStart: bounds[i]!, scores: Float32Array.from(scores.slice(bounds[i], end)) }));
+    const shards: ScoreShard[] = bounds
+      .slice(1)
+      .map((end, i) => ({ globalStart: bounds[i]!, scores: Float32Array.from(scores.slice(bounds[i], end)) }));
     if (order % 2 === 1) shards.reverse();
     const exclude = excludeMask.map((x, i) => (x && i < n ? i : -1)).filter((i) => i >= 0);
     return { shards, k, seed, exclude, n };
@@ -57,7 +62,10 @@ describe('top-k selection', () => {
         assert.equal(new Set(got).size, got.length, 'distinct');
         for (let i = 1; i < got.length; i++) assert.ok(got[i]! > got[i - 1]!, 'ascending');
         const excluded = new Set(exclude);
-        assert.ok(got.every((i) => !excluded.has(i)), 'nothing already selected');
+        assert.ok(
+          got.every((i) => !excluded.has(i)),
+          'nothing already selected',
+        );
         assert.deepEqual(got, fullSortTopK(shards, k, seed, exclude));
         assert.equal(result.excluded, exclude.length);
       }),
@@ -72,7 +80,11 @@ describe('top-k selection', () => {
     const b = selectTopK(shards, { k: 100, seed: 2 }).indices;
     assert.deepEqual(a, again);
     assert.notDeepEqual(a, b);
-    assert.notDeepEqual(Array.from(a), Array.from({ length: 100 }, (_, i) => i), 'ties are not simply the lowest indices');
+    assert.notDeepEqual(
+      Array.from(a),
+      Array.from({ length: 100 }, (_, i) => i),
+      'ties are not simply the lowest indices',
+    );
   });
 
   it('prefers higher scores, hand-checked', () => {
@@ -90,16 +102,24 @@ describe('top-k selection', () => {
       { globalStart: 0, scores: new Float32Array(10) },
       { globalStart: 5, scores: new Float32Array(10) },
     ];
-    assert.throws(() => selectTopK(overlap, { k: 3, seed: 0 }), (e: Typed) => e.failureType === 'InvalidData' && /overlap another shard's \[0, 10\)/.test(e.message));
+    assert.throws(
+      () => selectTopK(overlap, { k: 3, seed: 0 }),
+      (e: Typed) => e.failureType === 'InvalidData' && /overlap another shard's \[0, 10\)/.test(e.message),
+    );
     const gap = [
       { globalStart: 0, scores: new Float32Array(10) },
       { globalStart: 11, scores: new Float32Array(9) },
     ];
-    assert.throws(() => selectTopK(gap, { k: 3, seed: 0, poolSize: 20 }), (e: Typed) => e.failureType === 'InvalidData' && /gap or overrun at global index 10/.test(e.message));
+    assert.throws(
+      () => selectTopK(gap, { k: 3, seed: 0, poolSize: 20 }),
+      (e: Typed) => e.failureType === 'InvalidData' && /gap or overrun at global index 10/.test(e.message),
+    );
     const selector = new TopKSelector({ k: 2, seed: 0 });
     assert.throws(
       () => selector.add({ globalStart: 7, scores: Float32Array.from([0.1, Number.NaN]) }, 'scores/shard-3'),
-      (e: Typed) => e.failureType === 'CorruptArtifact' && /scores\/shard-3: score NaN at offset 1 \(global sample 8\)/.test(e.message),
+      (e: Typed) =>
+        e.failureType === 'CorruptArtifact' &&
+        /scores\/shard-3: score NaN at offset 1 \(global sample 8\)/.test(e.message),
     );
   });
 });
@@ -107,16 +127,25 @@ describe('top-k selection', () => {
 describe('score shard files', () => {
   it('round-trip and detect any single-byte corruption', () => {
     fc.assert(
-      fc.property(fc.nat({ max: 1e9 }), fc.array(fc.float({ noNaN: true }), { maxLength: 50 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (start, values, at, flip) => {
-        const shard = { globalStart: start, scores: Float32Array.from(values) };
-        const bytes = serialiseScoreShard(shard);
-        const back = parseScoreShard(bytes);
-        assert.equal(back.globalStart, start);
-        assert.deepEqual(back.scores, shard.scores);
-        const damaged = bytes.slice();
-        damaged[at % damaged.length] ^= flip;
-        assert.throws(() => parseScoreShard(damaged, 'x'), (e: Typed) => e.failureType === 'CorruptArtifact');
-      }),
+      fc.property(
+        fc.nat({ max: 1e9 }),
+        fc.array(fc.float({ noNaN: true }), { maxLength: 50 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (start, values, at, flip) => {
+          const shard = { globalStart: start, scores: Float32Array.from(values) };
+          const bytes = serialiseScoreShard(shard);
+          const back = parseScoreShard(bytes);
+          assert.equal(back.globalStart, start);
+          assert.deepEqual(back.scores, shard.scores);
+          const damaged = bytes.slice();
+          damaged[at % damaged.length] ^= flip;
+          assert.throws(
+            () => parseScoreShard(damaged, 'x'),
+            (e: Typed) => e.failureType === 'CorruptArtifact',
+          );
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -126,13 +155,19 @@ describe('score shard files', () => {
     try {
       const scores = Float32Array.from({ length: 250 }, (_, i) => ((i * 37) % 101) / 101);
       for (let s = 0; s < 250; s += 100) {
-        await writeScoreShardFile(path.join(dir, `shard-${s / 100}`), { globalStart: s, scores: scores.slice(s, s + 100) });
+        await writeScoreShardFile(path.join(dir, `shard-${s / 100}`), {
+          globalStart: s,
+          scores: scores.slice(s, s + 100),
+        });
       }
       const fromFiles = await selectTopKFromFolder(dir, { k: 40, seed: 5, poolSize: 250, exclude: [0, 1, 2] });
       const inMemory = selectTopK([{ globalStart: 0, scores }], { k: 40, seed: 5, exclude: [0, 1, 2] });
       assert.deepEqual(fromFiles.indices, inMemory.indices);
       await writeFile(path.join(dir, 'shard-1'), Buffer.from('not a shard'));
-      await assert.rejects(selectTopKFromFolder(dir, { k: 40, seed: 5 }), (e: Typed) => e.failureType === 'CorruptArtifact' && e.message.includes('shard-1'));
+      await assert.rejects(
+        selectTopKFromFolder(dir, { k: 40, seed: 5 }),
+        (e: Typed) => e.failureType === 'CorruptArtifact' && e.message.includes('shard-1'),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

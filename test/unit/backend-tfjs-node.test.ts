@@ -36,19 +36,40 @@ describe('tfjs-node backend', () => {
     const onNative = tf.tidy(() => ({
       step: Array.from(tf.step(tf.tensor1d(special)).dataSync()),
       leaky: Array.from(tf.step(tf.tensor1d(special), 0.2).dataSync()),
-      grad: Array.from(tf.grad((v) => tf.relu(v).mul(tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8, 9])).sum())(tf.tensor1d(special)).dataSync()),
+      grad: Array.from(
+        tf
+          .grad((v) =>
+            tf
+              .relu(v)
+              .mul(tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8, 9]))
+              .sum(),
+          )(tf.tensor1d(special))
+          .dataSync(),
+      ),
     }));
     await tf.setBackend('cpu');
     const onCpu = tf.tidy(() => ({
       step: Array.from(tf.step(tf.tensor1d(special)).dataSync()),
       leaky: Array.from(tf.step(tf.tensor1d(special), 0.2).dataSync()),
-      grad: Array.from(tf.grad((v) => tf.relu(v).mul(tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8, 9])).sum())(tf.tensor1d(special)).dataSync()),
+      grad: Array.from(
+        tf
+          .grad((v) =>
+            tf
+              .relu(v)
+              .mul(tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8, 9]))
+              .sum(),
+          )(tf.tensor1d(special))
+          .dataSync(),
+      ),
     }));
     await tf.setBackend('tensorflow');
     assert.deepEqual(onNative.step, onCpu.step);
     assert.deepEqual(onNative.leaky, onCpu.leaky);
     const nan = special.findIndex(Number.isNaN);
     assert.ok(Number.isNaN(onCpu.grad[nan]) && onNative.grad[nan] === 0, 'relu gradient at NaN: stock NaN, ReluGrad 0');
-    assert.deepEqual(onNative.grad.filter((_, i) => i !== nan), onCpu.grad.filter((_, i) => i !== nan));
+    assert.deepEqual(
+      onNative.grad.filter((_, i) => i !== nan),
+      onCpu.grad.filter((_, i) => i !== nan),
+    );
   });
 });

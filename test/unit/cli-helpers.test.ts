@@ -8,7 +8,12 @@ import type { SearchProgress } from '../../workflows/definitions';
 describe('CLI config flags', () => {
   it('applies flags over the file, parses --set values as JSON when they are JSON', () => {
     const file = { dataset: { kind: 'mnist' }, targets: [10], training: { epochs: 2, batchSize: 64 } };
-    const config = buildConfig(file, { dataset: 'fashion-mnist', targets: '100, 200', step: '50', set: ['training.epochs=5', 'training.optimizer=sgd-momentum', 'evaluation.randomBaseline=false'] });
+    const config = buildConfig(file, {
+      dataset: 'fashion-mnist',
+      targets: '100, 200',
+      step: '50',
+      set: ['training.epochs=5', 'training.optimizer=sgd-momentum', 'evaluation.randomBaseline=false'],
+    });
     assert.deepEqual(config, {
       dataset: { kind: 'fashion-mnist' },
       targets: [100, 200],
@@ -41,8 +46,22 @@ describe('CLI progress view', () => {
 
   it('shows phase, counts and ETA of a search', () => {
     const p: SearchProgress = {
-      searchId: 's', phase: 'scoring', round: 2, subsetSize: 300, poolSize: 1000, targets: [400, 500], membersTrained: 4, members: 4,
-      shardsScored: 1, shards: 4, rounds: [], evaluations: [], paused: false, stopping: true, etaSeconds: 125, updatedAt: '',
+      searchId: 's',
+      phase: 'scoring',
+      round: 2,
+      subsetSize: 300,
+      poolSize: 1000,
+      targets: [400, 500],
+      membersTrained: 4,
+      members: 4,
+      shardsScored: 1,
+      shards: 4,
+      rounds: [],
+      evaluations: [],
+      paused: false,
+      stopping: true,
+      etaSeconds: 125,
+      updatedAt: '',
     };
     const text = progressLines(p).join('\n');
     assert.match(text, /round 2 {2}scoring \(stopping after this round\)/);
@@ -53,9 +72,23 @@ describe('CLI progress view', () => {
 });
 
 describe('CLI subset export', () => {
-  const subset = { searchId: 's', size: 3, poolSize: 10, manifestUri: 'file:///m.json', indices: new Uint32Array([7, 1, 4]), lineage: { round: 1 } };
+  const subset = {
+    searchId: 's',
+    size: 3,
+    poolSize: 10,
+    manifestUri: 'file:///m.json',
+    indices: new Uint32Array([7, 1, 4]),
+    lineage: { round: 1 },
+  };
   it('writes JSON with lineage, CSV with a header, and a plain index list', () => {
-    assert.deepEqual(JSON.parse(formatSubset(subset, 'json')), { searchId: 's', size: 3, poolSize: 10, manifestUri: 'file:///m.json', lineage: { round: 1 }, indices: [7, 1, 4] });
+    assert.deepEqual(JSON.parse(formatSubset(subset, 'json')), {
+      searchId: 's',
+      size: 3,
+      poolSize: 10,
+      manifestUri: 'file:///m.json',
+      lineage: { round: 1 },
+      indices: [7, 1, 4],
+    });
     assert.equal(formatSubset(subset, 'csv'), 'index\n7\n1\n4\n');
     assert.equal(formatSubset(subset, 'indices'), '7\n1\n4\n');
     assert.equal(formatFromPath('a/b.csv'), 'csv');

@@ -17,7 +17,12 @@ import { initComputeBackend } from '../../compute/backend';
 import { runInChild } from '../../compute/run-child';
 import { evaluateCheckpoints } from '../../compute/tasks/evaluate';
 import { scoreShard } from '../../compute/tasks/score-shard';
-import { trainMember, type TrainMemberInput, type TrainMemberProgress, type TrainMemberResult } from '../../compute/tasks/train-member';
+import {
+  trainMember,
+  type TrainMemberInput,
+  type TrainMemberProgress,
+  type TrainMemberResult,
+} from '../../compute/tasks/train-member';
 import { getCheckpoint } from '../../compute/tasks/checkpoint-store';
 import { runTask, trainMember as trainMemberActivity } from '../../activities/gpu-tasks';
 import { defaultTrainingSettings } from '../../domain/ml/train';
@@ -53,7 +58,11 @@ async function weightsAt(uri: string): Promise<Float32Array[]> {
 
 function assertClose(a: Float32Array[], b: Float32Array[]): void {
   assert.equal(a.length, b.length);
-  a.forEach((x, i) => x.forEach((v, j) => assert.ok(Math.abs(v - b[i][j]) <= 1e-5 * Math.max(1, Math.abs(v)), `weight ${i}[${j}] ${v} vs ${b[i][j]}`)));
+  a.forEach((x, i) =>
+    x.forEach((v, j) =>
+      assert.ok(Math.abs(v - b[i][j]) <= 1e-5 * Math.max(1, Math.abs(v)), `weight ${i}[${j}] ${v} vs ${b[i][j]}`),
+    ),
+  );
 }
 
 before(async () => {
@@ -70,9 +79,15 @@ describe('trainMember', () => {
     const key = artifactPaths.member('s1', 1, 0);
     const progress: TrainMemberProgress[] = [];
     const first = await trainMember(input(key), (p) => progress.push(p), { log: silent });
-    assert.deepEqual(first.checkpoints.map((c) => c.epoch), [2, 3]);
+    assert.deepEqual(
+      first.checkpoints.map((c) => c.epoch),
+      [2, 3],
+    );
     assert.equal(first.resumedFromEpoch, 0);
-    assert.deepEqual(progress.map((p) => p.epoch), [1, 2, 3]);
+    assert.deepEqual(
+      progress.map((p) => p.epoch),
+      [1, 2, 3],
+    );
     assert.match(progress[0].checkpointUri, /member-0\/resume\/checkpoint\.json$/);
     assert.match(progress[2].checkpointUri, /member-0\/ckpt-3\/checkpoint\.json$/);
     const finalWeights = await weightsAt(first.checkpoints[1].uri);
@@ -87,7 +102,10 @@ describe('trainMember', () => {
     await store.deletePrefix(`${artifactPaths.checkpoint(key, 3)}/`);
     const resumed = await trainMember(input(key), silent, { log: silent });
     assert.equal(resumed.resumedFromEpoch, 2);
-    assert.deepEqual(resumed.history.map((h) => h.epoch), [3]);
+    assert.deepEqual(
+      resumed.history.map((h) => h.epoch),
+      [3],
+    );
     assertClose(await weightsAt(resumed.checkpoints[1].uri), finalWeights);
 
     // Corrupt checkpoint 2 behind the store's back and lose 3: resume from the epoch-1 state.
@@ -97,8 +115,14 @@ describe('trainMember', () => {
     const logged: string[] = [];
     const repaired = await trainMember(input(key), silent, { log: (line) => logged.push(line) });
     assert.equal(repaired.resumedFromEpoch, 1);
-    assert.deepEqual(repaired.history.map((h) => h.epoch), [2, 3]);
-    assert.ok(logged.some((l) => /ignoring s1\/round-1\/member-0\/ckpt-2: .*sha256/.test(l)), logged.join('\n'));
+    assert.deepEqual(
+      repaired.history.map((h) => h.epoch),
+      [2, 3],
+    );
+    assert.ok(
+      logged.some((l) => /ignoring s1\/round-1\/member-0\/ckpt-2: .*sha256/.test(l)),
+      logged.join('\n'),
+    );
     assertClose(await weightsAt(repaired.checkpoints[1].uri), finalWeights);
   });
 
@@ -120,8 +144,14 @@ describe('trainMember', () => {
     const logged: string[] = [];
     const resumed = await trainMember(input(key, settings), silent, { log: (line) => logged.push(line) });
     assert.equal(resumed.resumedFromEpoch, 2, 'the other slot still held epoch 2');
-    assert.deepEqual(resumed.history.map((h) => h.epoch), [3, 4]);
-    assert.ok(logged.some((l) => /ignoring s7\/round-0\/member-0\/resume: .*sha256/.test(l)), logged.join('\n'));
+    assert.deepEqual(
+      resumed.history.map((h) => h.epoch),
+      [3, 4],
+    );
+    assert.ok(
+      logged.some((l) => /ignoring s7\/round-0\/member-0\/resume: .*sha256/.test(l)),
+      logged.join('\n'),
+    );
     assertClose(await weightsAt(resumed.checkpoints[0].uri), finalWeights);
   });
 
@@ -130,10 +160,25 @@ describe('trainMember', () => {
     const manifest = createSubsetManifest({
       indices: Array.from({ length: 50 }, (_, i) => i * 3),
       poolSize: 300,
-      lineage: { datasetFingerprint: 'f', acquisitionFunction: 'random', ensembleManifestUri: null, seed: 0, parentManifestUri: null, round: 0 },
+      lineage: {
+        datasetFingerprint: 'f',
+        acquisitionFunction: 'random',
+        ensembleManifestUri: null,
+        seed: 0,
+        parentManifestUri: null,
+        round: 0,
+      },
     });
     const stored = await store.put('s2/round-0/subset.json', Buffer.from(serialiseSubsetManifest(manifest)));
-    const result = await trainMember(input(artifactPaths.member('s2', 0, 0), { subsetUri: stored.uri, checkpointEpochs: [1], training: { ...defaultTrainingSettings, epochs: 1, batchSize: 16 } }), silent, { log: silent });
+    const result = await trainMember(
+      input(artifactPaths.member('s2', 0, 0), {
+        subsetUri: stored.uri,
+        checkpointEpochs: [1],
+        training: { ...defaultTrainingSettings, epochs: 1, batchSize: 16 },
+      }),
+      silent,
+      { log: silent },
+    );
     assert.equal(result.samples, 50);
   });
 });
@@ -145,7 +190,16 @@ describe('scoreShard and evaluate', () => {
     const checkpoints = trained.checkpoints.map((c) => c.uri);
     const folded: number[] = [];
     const result = await scoreShard(
-      { storageRoot, dataset, start: 100, count: 80, checkpoints, function: 'entropy', seed: 1, outputKey: artifactPaths.scoreShard('s3', 1, 1) },
+      {
+        storageRoot,
+        dataset,
+        start: 100,
+        count: 80,
+        checkpoints,
+        function: 'entropy',
+        seed: 1,
+        outputKey: artifactPaths.scoreShard('s3', 1, 1),
+      },
       (p) => folded.push(p.modelsFolded),
     );
     assert.deepEqual(folded, [1, 2]);
@@ -155,7 +209,19 @@ describe('scoreShard and evaluate', () => {
     for (const s of shard.scores) assert.ok(s >= 0 && s <= Math.log(4) + 1e-5, `entropy ${s} within [0, log 4]`);
     assert.ok(result.max > result.min, 'scores differ between samples');
 
-    const random = await scoreShard({ storageRoot, dataset, start: 0, count: 10, checkpoints: [], function: 'random', seed: 5, outputKey: 's3/round-1/scores/random' }, silent);
+    const random = await scoreShard(
+      {
+        storageRoot,
+        dataset,
+        start: 0,
+        count: 10,
+        checkpoints: [],
+        function: 'random',
+        seed: 5,
+        outputKey: 's3/round-1/scores/random',
+      },
+      silent,
+    );
     assert.equal(random.models, 0);
 
     const single = await evaluateCheckpoints({ storageRoot, dataset, split: 'test', checkpoints: [checkpoints[1]] });
@@ -172,8 +238,17 @@ describe('trainMember activity', () => {
     const env = new MockActivityEnvironment();
     const beats: TrainMemberProgress[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d as TrainMemberProgress));
-    const result: TrainMemberResult = await env.run(trainMemberActivity, input(artifactPaths.member('s4', 0, 1), { training: { ...defaultTrainingSettings, epochs: 2, batchSize: 64 }, checkpointEpochs: [2] }));
-    assert.deepEqual(beats.map((b) => b.epoch), [1, 2]);
+    const result: TrainMemberResult = await env.run(
+      trainMemberActivity,
+      input(artifactPaths.member('s4', 0, 1), {
+        training: { ...defaultTrainingSettings, epochs: 2, batchSize: 64 },
+        checkpointEpochs: [2],
+      }),
+    );
+    assert.deepEqual(
+      beats.map((b) => b.epoch),
+      [1, 2],
+    );
     assert.equal(result.checkpoints[0].uri, beats[1].checkpointUri);
   });
 });
@@ -183,7 +258,9 @@ describe('trainMember stopped gracefully', () => {
     const key = artifactPaths.member('s5', 0, 0);
     // 300 samples / batch 8 = 38 batches per epoch: cancel once epoch 1 is done, the stop lands inside epoch 2.
     const settings = { ...defaultTrainingSettings, epochs: 3, batchSize: 8, learningRate: 0.003 };
-    const straight = await trainMember(input(artifactPaths.member('s5', 0, 1), { training: settings }), silent, { log: silent });
+    const straight = await trainMember(input(artifactPaths.member('s5', 0, 1), { training: settings }), silent, {
+      log: silent,
+    });
 
     const controller = new AbortController();
     const running = runInChild<TrainMemberResult>('trainMember', input(key, { training: settings }), {
@@ -195,17 +272,25 @@ describe('trainMember stopped gracefully', () => {
     });
     await assert.rejects(running, /worker shutting down \(test\)/);
     // Epoch 1 went to the first resume slot, the position inside epoch 2 to the other one.
-    const [epochOne, saved] = await Promise.all(artifactPaths.resumeSlots(key).map((slot) => getCheckpoint(openStore(storageRoot), slot)));
+    const [epochOne, saved] = await Promise.all(
+      artifactPaths.resumeSlots(key).map((slot) => getCheckpoint(openStore(storageRoot), slot)),
+    );
     epochOne.model.dispose();
     saved.model.dispose();
     assert.deepEqual([epochOne.meta.epoch, epochOne.meta.within], [1, undefined]);
     assert.equal(saved.meta.epoch, 1, 'the saved position lies in epoch 2');
-    assert.ok((saved.meta.within?.batch ?? 0) >= 1, `saved after at least one batch of epoch 2: ${JSON.stringify(saved.meta.within)}`);
+    assert.ok(
+      (saved.meta.within?.batch ?? 0) >= 1,
+      `saved after at least one batch of epoch 2: ${JSON.stringify(saved.meta.within)}`,
+    );
 
     const resumed = await trainMember(input(key, { training: settings }), silent, { log: silent });
     assert.equal(resumed.resumedFromEpoch, 1);
     assert.equal(resumed.resumedFromBatch, saved.meta.within?.batch);
-    assert.deepEqual(resumed.history.map((h) => h.epoch), [2, 3]);
+    assert.deepEqual(
+      resumed.history.map((h) => h.epoch),
+      [2, 3],
+    );
     assertClose(await weightsAt(resumed.checkpoints[1].uri), await weightsAt(straight.checkpoints[1].uri));
   });
 });
@@ -217,7 +302,14 @@ describe('compute task heartbeats', () => {
     env.on('heartbeat', (d: unknown) => beats.push(d));
     // One epoch of 300 samples in batches of 4: a few seconds with a single progress report at its end.
     const training = { ...defaultTrainingSettings, epochs: 1, batchSize: 4 };
-    await env.run(() => runTask<TrainMemberResult>('trainMember', input(artifactPaths.member('s6', 0, 0), { training, checkpointEpochs: [1] }), 0, 100));
+    await env.run(() =>
+      runTask<TrainMemberResult>(
+        'trainMember',
+        input(artifactPaths.member('s6', 0, 0), { training, checkpointEpochs: [1] }),
+        0,
+        100,
+      ),
+    );
     const progress = beats.filter((b) => (b as TrainMemberProgress | undefined)?.epoch === 1);
     const keepAlive = beats.filter((b) => b === undefined);
     assert.ok(keepAlive.length >= 3, `heartbeats before the first progress report: ${keepAlive.length}`);

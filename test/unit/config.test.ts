@@ -29,7 +29,11 @@ describe('search config', () => {
     });
     const fields = problems.map((p) => p.split(':')[0]).sort();
     assert.deepEqual(fields, ['acquisition.function', 'dataset.kind', 'ensemble.members', 'targets.0']);
-    assert.match(problems.find((p) => p.startsWith('dataset.kind'))!, /fashion-mnist/, 'lists the allowed kinds');
+    assert.match(
+      problems.find((p) => p.startsWith('dataset.kind'))!,
+      /fashion-mnist/,
+      'lists the allowed kinds',
+    );
   });
 
   it('rejects unknown keys at every level', () => {
@@ -45,9 +49,18 @@ describe('search config', () => {
       initialSize: 600,
       ensemble: { checkpointEpochs: [2, 2] },
     });
-    assert.ok(problems.some((p) => p.startsWith('targets.1: targets must be strictly ascending')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('initialSize: must be smaller than the first target (500)')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('ensemble.checkpointEpochs: epochs must be distinct')), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('targets.1: targets must be strictly ascending')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('initialSize: must be smaller than the first target (500)')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('ensemble.checkpointEpochs: epochs must be distinct')),
+      problems.join('\n'),
+    );
   });
 
   it('reports a non-object input at the top level', () => {

@@ -57,13 +57,23 @@ describe('CIFAR datasets', () => {
     // Range 2..9 spans data_batch_1, _2 and _10 (numeric order, not text order).
     const batch = await ds.readRangeBytes('train', 2, 8);
     for (let k = 0; k < 8; k++) {
-      assert.deepEqual(batch.pixels.subarray(k * 3 * PLANE, (k + 1) * 3 * PLANE), expectedHwc(2 + k), `sample ${2 + k}`);
+      assert.deepEqual(
+        batch.pixels.subarray(k * 3 * PLANE, (k + 1) * 3 * PLANE),
+        expectedHwc(2 + k),
+        `sample ${2 + k}`,
+      );
       assert.equal(batch.labels[k], (2 + k) % 10);
     }
     const picked = await ds.readIndices('test', [5, 0, 5]);
     assert.deepEqual(Array.from(picked.labels), [5, 0, 5]);
-    assert.ok(Math.abs(picked.images[1] - pixelOf(105, PLANE) / 255) < 1e-7, 'green of the first pixel of test sample 5');
-    assert.deepEqual(Array.from(await ds.readLabels('train')), Array.from({ length: 12 }, (_, i) => i % 10));
+    assert.ok(
+      Math.abs(picked.images[1] - pixelOf(105, PLANE) / 255) < 1e-7,
+      'green of the first pixel of test sample 5',
+    );
+    assert.deepEqual(
+      Array.from(await ds.readLabels('train')),
+      Array.from({ length: 12 }, (_, i) => i % 10),
+    );
   });
 
   it('reads CIFAR-100 with fine labels by default, coarse on request', async () => {
@@ -71,7 +81,10 @@ describe('CIFAR datasets', () => {
     mkdirSync(dir);
     writeFileSync(path.join(dir, 'train.bin'), cifarRecords(0, 7, label100));
     writeFileSync(path.join(dir, 'test.bin'), cifarRecords(50, 2, label100));
-    writeFileSync(path.join(dir, 'coarse_label_names.txt'), Array.from({ length: 20 }, (_, i) => `group${i}`).join('\n') + '\n');
+    writeFileSync(
+      path.join(dir, 'coarse_label_names.txt'),
+      Array.from({ length: 20 }, (_, i) => `group${i}`).join('\n') + '\n',
+    );
     const fine = await openCifarDataset(dir, { variant: 'cifar100', cacheDir, hint: 'x' });
     assert.equal(fine.info.numClasses, 100);
     assert.equal(fine.info.classNames, undefined);
@@ -102,7 +115,10 @@ describe('CIFAR datasets', () => {
       writeFileSync(path.join(folder, 'data_batch_2.bin'), cifarRecords(4, 3, label10).subarray(0, 2 * 3073 + 100));
       await assert.rejects(
         openCifarDataset(dir, c10()),
-        isInvalidData(/data_batch_2\.bin: 6246 bytes is not a whole number of 3073-byte cifar10 records/, /2 whole records, then 100 bytes of a truncated record at byte offset 6146/),
+        isInvalidData(
+          /data_batch_2\.bin: 6246 bytes is not a whole number of 3073-byte cifar10 records/,
+          /2 whole records, then 100 bytes of a truncated record at byte offset 6146/,
+        ),
       );
     });
 
@@ -127,7 +143,10 @@ describe('CIFAR datasets', () => {
     it('missing files', async () => {
       const { dir, folder } = writeCifar10();
       rmSync(path.join(folder, 'test_batch.bin'));
-      await assert.rejects(openCifarDataset(dir, c10()), isInvalidData(/test_batch\.bin: file not found; fix the test data/));
+      await assert.rejects(
+        openCifarDataset(dir, c10()),
+        isInvalidData(/test_batch\.bin: file not found; fix the test data/),
+      );
       const empty = path.join(tmp.dir, `empty-${counter++}`);
       mkdirSync(empty);
       await assert.rejects(openCifarDataset(empty, c10()), isInvalidData(/no data_batch_N\.bin/));

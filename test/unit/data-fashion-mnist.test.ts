@@ -41,7 +41,10 @@ describe('Fashion-MNIST (real files)', () => {
     const batch = await ds.readIndicesBytes('train', indices);
     indices.forEach((index, k) => {
       const offset = 16 + index * 784;
-      assert.deepEqual(Buffer.from(batch.pixels.subarray(k * 784, (k + 1) * 784)), trainImages.subarray(offset, offset + 784));
+      assert.deepEqual(
+        Buffer.from(batch.pixels.subarray(k * 784, (k + 1) * 784)),
+        trainImages.subarray(offset, offset + 784),
+      );
       assert.equal(batch.labels[k], trainLabels[8 + index]);
     });
     const floats = await ds.readRange('test', 9990, 10);

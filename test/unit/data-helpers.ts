@@ -37,7 +37,10 @@ export interface TinyIdxSet {
 }
 
 /** Writes train (n) and t10k (m) IDX pairs of rows x cols images into dir. */
-export function writeIdxSet(dir: string, opts: { n: number; m: number; rows: number; cols: number; gzip: boolean }): TinyIdxSet {
+export function writeIdxSet(
+  dir: string,
+  opts: { n: number; m: number; rows: number; cols: number; gzip: boolean },
+): TinyIdxSet {
   const make = (count: number, offset: number) => {
     const images = new Uint8Array(count * opts.rows * opts.cols);
     for (let i = 0; i < count; i++) {
@@ -48,9 +51,20 @@ export function writeIdxSet(dir: string, opts: { n: number; m: number; rows: num
   };
   const train = make(opts.n, 0);
   const test = make(opts.m, 1000);
-  for (const [prefix, part] of [['train', train], ['t10k', test]] as const) {
-    writeMaybeGzipped(path.join(dir, `${prefix}-images-idx3-ubyte`), idxBytes(2051, [part.labels.length, opts.rows, opts.cols], part.images), opts.gzip);
-    writeMaybeGzipped(path.join(dir, `${prefix}-labels-idx1-ubyte`), idxBytes(2049, [part.labels.length], part.labels), opts.gzip);
+  for (const [prefix, part] of [
+    ['train', train],
+    ['t10k', test],
+  ] as const) {
+    writeMaybeGzipped(
+      path.join(dir, `${prefix}-images-idx3-ubyte`),
+      idxBytes(2051, [part.labels.length, opts.rows, opts.cols], part.images),
+      opts.gzip,
+    );
+    writeMaybeGzipped(
+      path.join(dir, `${prefix}-labels-idx1-ubyte`),
+      idxBytes(2049, [part.labels.length], part.labels),
+      opts.gzip,
+    );
   }
   return { dir, train, test, rows: opts.rows, cols: opts.cols };
 }
@@ -59,7 +73,8 @@ export function writeIdxSet(dir: string, opts: { n: number; m: number; rows: num
 export function isInvalidData(...patterns: RegExp[]): (err: unknown) => boolean {
   return (err: unknown) => {
     const e = err as Error & { failureType?: string };
-    if (e.failureType !== 'InvalidData') throw new Error(`expected InvalidData, got ${e.failureType ?? e.name}: ${e.message}`);
+    if (e.failureType !== 'InvalidData')
+      throw new Error(`expected InvalidData, got ${e.failureType ?? e.name}: ${e.message}`);
     for (const pattern of patterns) {
       if (!pattern.test(e.message)) throw new Error(`message does not match ${pattern}: ${e.message}`);
     }

@@ -13,7 +13,13 @@ const COLS = 3;
 describe('IDX datasets', () => {
   const tmp = tempDir('idx');
   const cacheDir = path.join(tmp.dir, 'cache');
-  const options = (): IdxOptions => ({ kind: 'mnist', name: 'tiny', numClasses: 10, cacheDir, hint: 'fix the test data' });
+  const options = (): IdxOptions => ({
+    kind: 'mnist',
+    name: 'tiny',
+    numClasses: 10,
+    cacheDir,
+    hint: 'fix the test data',
+  });
   let counter = 0;
   const freshDir = () => {
     const dir = path.join(tmp.dir, `set-${counter++}`);
@@ -72,14 +78,20 @@ describe('IDX datasets', () => {
 
       it('refuses out-of-range reads with InvalidData', async () => {
         const ds = await openIdxDataset(dir, options());
-        await assert.rejects(ds.readRange('train', N - 2, 3), isInvalidData(/range \[48, 51\)/, /train split of 50 samples/));
+        await assert.rejects(
+          ds.readRange('train', N - 2, 3),
+          isInvalidData(/range \[48, 51\)/, /train split of 50 samples/),
+        );
         await assert.rejects(ds.readIndices('test', [0, M]), isInvalidData(/index 12 \(position 1/));
         await assert.rejects(ds.readIndices('test', [1.5]), isInvalidData(/index 1.5/));
       });
 
       it('returns all labels', async () => {
         const ds = await openIdxDataset(dir, options());
-        assert.deepEqual(Array.from(await ds.readLabels('train')), Array.from({ length: N }, (_, i) => (i * 7) % 10));
+        assert.deepEqual(
+          Array.from(await ds.readLabels('train')),
+          Array.from({ length: N }, (_, i) => (i * 7) % 10),
+        );
       });
     });
   }
@@ -121,7 +133,8 @@ describe('IDX datasets', () => {
   });
 
   describe('corrupt files', () => {
-    const images = (n: number, rows = ROWS, cols = COLS) => idxBytes(2051, [n, rows, cols], new Uint8Array(n * rows * cols));
+    const images = (n: number, rows = ROWS, cols = COLS) =>
+      idxBytes(2051, [n, rows, cols], new Uint8Array(n * rows * cols));
     const labels = (values: number[]) => idxBytes(2049, [values.length], Uint8Array.from(values));
     /** A valid set with one file replaced. */
     const setWith = (name: string, bytes: Buffer, gzip = false) => {
@@ -135,7 +148,10 @@ describe('IDX datasets', () => {
     it('missing file', async () => {
       const dir = setWith('t10k-labels-idx1-ubyte', labels([1]));
       rmSync(path.join(dir, 't10k-labels-idx1-ubyte'));
-      await assert.rejects(openIdxDataset(dir, options()), isInvalidData(/t10k-labels-idx1-ubyte: file not found/, /also tried/, /fix the test data/));
+      await assert.rejects(
+        openIdxDataset(dir, options()),
+        isInvalidData(/t10k-labels-idx1-ubyte: file not found/, /also tried/, /fix the test data/),
+      );
     });
 
     it('truncated images file names the offset where it ends', async () => {
@@ -143,13 +159,21 @@ describe('IDX datasets', () => {
       const dir = setWith('train-images-idx3-ubyte', bytes);
       await assert.rejects(
         openIdxDataset(dir, options()),
-        isInvalidData(/train-images-idx3-ubyte/, /truncated/, new RegExp(`${16 + N * ROWS * COLS} bytes in all`), new RegExp(`ends at byte offset ${bytes.length}`)),
+        isInvalidData(
+          /train-images-idx3-ubyte/,
+          /truncated/,
+          new RegExp(`${16 + N * ROWS * COLS} bytes in all`),
+          new RegExp(`ends at byte offset ${bytes.length}`),
+        ),
       );
     });
 
     it('file shorter than its header', async () => {
       const dir = setWith('train-labels-idx1-ubyte', Buffer.from([0, 0, 8, 1, 0]));
-      await assert.rejects(openIdxDataset(dir, options()), isInvalidData(/train-labels-idx1-ubyte: only 5 bytes, shorter than the 8-byte IDX header/));
+      await assert.rejects(
+        openIdxDataset(dir, options()),
+        isInvalidData(/train-labels-idx1-ubyte: only 5 bytes, shorter than the 8-byte IDX header/),
+      );
     });
 
     it('trailing bytes after the declared data', async () => {
@@ -163,28 +187,42 @@ describe('IDX datasets', () => {
       const file = path.join(dir, 'train-images-idx3-ubyte.gz');
       const zipped = readFileSync(file);
       writeFileSync(file, zipped.subarray(0, zipped.length - 20));
-      await assert.rejects(openIdxDataset(dir, options()), isInvalidData(/train-images-idx3-ubyte\.gz: gzip data is truncated or corrupt/));
-      assert.ok(readdirSync(cacheDir).every((e) => !e.includes('.tmp-')), 'no temp file left behind');
+      await assert.rejects(
+        openIdxDataset(dir, options()),
+        isInvalidData(/train-images-idx3-ubyte\.gz: gzip data is truncated or corrupt/),
+      );
+      assert.ok(
+        readdirSync(cacheDir).every((e) => !e.includes('.tmp-')),
+        'no temp file left behind',
+      );
     });
 
     it('wrong magic (labels file where images belong)', async () => {
       const dir = setWith('train-images-idx3-ubyte', labels(Array(N).fill(0)), true);
       await assert.rejects(
         openIdxDataset(dir, options()),
-        isInvalidData(/train-images-idx3-ubyte\.gz \(decompressed copy .*\): byte offset 0 holds magic number 2049 \(0x00000801\), expected 2051/),
+        isInvalidData(
+          /train-images-idx3-ubyte\.gz \(decompressed copy .*\): byte offset 0 holds magic number 2049 \(0x00000801\), expected 2051/,
+        ),
       );
     });
 
     it('label count differs from image count', async () => {
       const dir = setWith('train-labels-idx1-ubyte', labels(Array(N - 1).fill(0)));
-      await assert.rejects(openIdxDataset(dir, options()), isInvalidData(/train-labels-idx1-ubyte: 49 labels .* holds 50 images/));
+      await assert.rejects(
+        openIdxDataset(dir, options()),
+        isInvalidData(/train-labels-idx1-ubyte: 49 labels .* holds 50 images/),
+      );
     });
 
     it('out-of-range label names its byte offset and sample', async () => {
       const values = Array(N).fill(3);
       values[7] = 10;
       const dir = setWith('train-labels-idx1-ubyte', labels(values));
-      await assert.rejects(openIdxDataset(dir, options()), isInvalidData(/label 10 at byte offset 15 \(sample 7\) is out of range 0-9/));
+      await assert.rejects(
+        openIdxDataset(dir, options()),
+        isInvalidData(/label 10 at byte offset 15 \(sample 7\) is out of range 0-9/),
+      );
     });
 
     it('splits with different image sizes', async () => {
@@ -197,7 +235,10 @@ describe('IDX datasets', () => {
       writeIdxSet(dir, { n: N, m: M, rows: ROWS, cols: COLS, gzip: false });
       const ds = await openIdxDataset(dir, options());
       truncateSync(path.join(dir, 'train-images-idx3-ubyte'), 16 + 10 * ROWS * COLS);
-      await assert.rejects(ds.readRange('train', 8, 5), isInvalidData(/ended at byte offset 136 while 36 more bytes were expected/));
+      await assert.rejects(
+        ds.readRange('train', 8, 5),
+        isInvalidData(/ended at byte offset 136 while 36 more bytes were expected/),
+      );
     });
   });
 
@@ -205,6 +246,9 @@ describe('IDX datasets', () => {
     const bytes = idxBytes(2051, [2, 2, 2], new Uint8Array(8));
     assert.deepEqual(parseIdxHeader(bytes, bytes.length, 2051, 'x'), { magic: 2051, dims: [2, 2, 2], headerBytes: 16 });
     assert.throws(() => parseIdxHeader(bytes, bytes.length - 1, 2051, 'x'), isInvalidData(/truncated/));
-    assert.throws(() => parseIdxHeader(idxBytes(2051, [2, 0, 2], new Uint8Array(0)), 16, 2051, 'x'), isInvalidData(/dimension 1 at byte offset 8 is 0/));
+    assert.throws(
+      () => parseIdxHeader(idxBytes(2051, [2, 0, 2], new Uint8Array(0)), 16, 2051, 'x'),
+      isInvalidData(/dimension 1 at byte offset 8 is 0/),
+    );
   });
 });

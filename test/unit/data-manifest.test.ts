@@ -33,7 +33,15 @@ function fit(bytes: Buffer, h: number, w: number, c: 1 | 3): number[] {
 
 describe('image decoding and fitting', () => {
   it('a solid PNG stays that colour at any size', () => {
-    assert.deepEqual(fit(pngBytes(5, 7, () => [10, 200, 30, 255]), 4, 4, 3), Array(16).fill([10, 200, 30]).flat());
+    assert.deepEqual(
+      fit(
+        pngBytes(5, 7, () => [10, 200, 30, 255]),
+        4,
+        4,
+        3,
+      ),
+      Array(16).fill([10, 200, 30]).flat(),
+    );
   });
 
   it('scales to cover, then crops the centre', () => {
@@ -56,8 +64,24 @@ describe('image decoding and fitting', () => {
   });
 
   it('turns grey into RGB and colour into luma', () => {
-    assert.deepEqual(fit(pngBytes(3, 3, () => [90, 90, 90, 255], true), 2, 2, 3), Array(12).fill(90));
-    assert.deepEqual(fit(pngBytes(2, 2, () => [255, 0, 0, 255]), 1, 1, 1), [76]);
+    assert.deepEqual(
+      fit(
+        pngBytes(3, 3, () => [90, 90, 90, 255], true),
+        2,
+        2,
+        3,
+      ),
+      Array(12).fill(90),
+    );
+    assert.deepEqual(
+      fit(
+        pngBytes(2, 2, () => [255, 0, 0, 255]),
+        1,
+        1,
+        1,
+      ),
+      [76],
+    );
   });
 
   it('decodes JPEG (lossy: within a few levels)', () => {
@@ -85,7 +109,12 @@ describe('image-manifest datasets', () => {
       [0, 0, 255, 255],
       [255, 255, 255, 255],
     ];
-    colours.forEach((c, i) => writeFileSync(path.join(dir, 'img', `${i}.png`), pngBytes(6 + i, 5, () => c)));
+    colours.forEach((c, i) =>
+      writeFileSync(
+        path.join(dir, 'img', `${i}.png`),
+        pngBytes(6 + i, 5, () => c),
+      ),
+    );
     writeFileSync(path.join(dir, 'img', 'j.jpg'), jpegBytes(8, 8, [128, 128, 128, 255]));
     const absolute = path.join(dir, 'img', '3.png');
     writeFileSync(
@@ -100,7 +129,8 @@ describe('image-manifest datasets', () => {
         .join('\n') + '\n\n',
     );
     writeFileSync(path.join(dir, 'test.jsonl'), `{"uri":"img/j.jpg","label":2}\n{"uri":"img/0.png","label":0}\n`);
-    if (extra.datasetJson !== undefined) writeFileSync(path.join(dir, 'dataset.json'), JSON.stringify(extra.datasetJson));
+    if (extra.datasetJson !== undefined)
+      writeFileSync(path.join(dir, 'dataset.json'), JSON.stringify(extra.datasetJson));
     return dir;
   };
 
@@ -135,7 +165,8 @@ describe('image-manifest datasets', () => {
 
   it('fingerprint: stable, follows the manifest; image bytes only when asked', async () => {
     const dir = writeSet();
-    const fp = async (hashImages = false) => (await openImageManifestDataset(dir, { height: 3, width: 3, hashImages })).fingerprint();
+    const fp = async (hashImages = false) =>
+      (await openImageManifestDataset(dir, { height: 3, width: 3, hashImages })).fingerprint();
     const plain = await fp();
     const deep = await fp(true);
     assert.equal(await fp(), plain);
@@ -179,11 +210,17 @@ describe('image-manifest datasets', () => {
         ),
       );
       const many = Array.from({ length: 9 }, () => 'nope').join('\n');
-      assert.throws(() => parseManifestText(many, 'm.jsonl'), isInvalidData(/9 bad lines: line 1: .*line 5: .*; and 4 more bad lines/));
+      assert.throws(
+        () => parseManifestText(many, 'm.jsonl'),
+        isInvalidData(/9 bad lines: line 1: .*line 5: .*; and 4 more bad lines/),
+      );
     });
 
     it('resolves relative uris against the manifest folder', () => {
-      const entries = parseManifestText('{"uri":"x/a.png","label":3}\n{"uri":"file:///abs/b.png","label":0}', '/data/set/train.jsonl');
+      const entries = parseManifestText(
+        '{"uri":"x/a.png","label":3}\n{"uri":"file:///abs/b.png","label":0}',
+        '/data/set/train.jsonl',
+      );
       assert.deepEqual(entries, [
         { file: '/data/set/x/a.png', label: 3, line: 1 },
         { file: '/abs/b.png', label: 0, line: 2 },
@@ -196,8 +233,14 @@ describe('image-manifest datasets', () => {
       const png = readFileSync(path.join(dir, 'img', '0.png'));
       writeFileSync(path.join(dir, 'img', '1.png'), png.subarray(0, png.length - 30));
       const ds = await openImageManifestDataset(dir, { height: 3, width: 3 });
-      await assert.rejects(ds.readIndices('train', [2]), isInvalidData(/train\.jsonl: line 3: image .*img\/2\.png \(23 bytes\) cannot be decoded: neither PNG nor JPEG/));
-      await assert.rejects(ds.readRange('train', 1, 1), isInvalidData(/train\.jsonl: line 2: image .*img\/1\.png .*cannot be decoded/));
+      await assert.rejects(
+        ds.readIndices('train', [2]),
+        isInvalidData(/train\.jsonl: line 3: image .*img\/2\.png \(23 bytes\) cannot be decoded: neither PNG nor JPEG/),
+      );
+      await assert.rejects(
+        ds.readRange('train', 1, 1),
+        isInvalidData(/train\.jsonl: line 2: image .*img\/1\.png .*cannot be decoded/),
+      );
       assert.equal((await ds.readRange('train', 3, 1)).count, 1);
     });
 
@@ -205,12 +248,18 @@ describe('image-manifest datasets', () => {
       const dir = writeSet();
       writeFileSync(path.join(dir, 'test.jsonl'), '{"uri":"img/0.png","label":0}\n{"uri":"img/gone.png","label":0}\n');
       const ds = await openImageManifestDataset(dir, { height: 3, width: 3 });
-      await assert.rejects(ds.readRange('test', 0, 2), isInvalidData(/test\.jsonl: line 2: image .*gone\.png: file not found/));
+      await assert.rejects(
+        ds.readRange('test', 0, 2),
+        isInvalidData(/test\.jsonl: line 2: image .*gone\.png: file not found/),
+      );
     });
 
     it('a label beyond the declared classes names the line', async () => {
       const dir = writeSet({ datasetJson: { numClasses: 2 } });
-      await assert.rejects(openImageManifestDataset(dir), isInvalidData(/train\.jsonl: line 3: label 2 is out of range 0-1 \(dataset\.json declares 2 classes\)/));
+      await assert.rejects(
+        openImageManifestDataset(dir),
+        isInvalidData(/train\.jsonl: line 3: label 2 is out of range 0-1 \(dataset\.json declares 2 classes\)/),
+      );
     });
 
     it('missing train manifest, invalid dataset.json', async () => {

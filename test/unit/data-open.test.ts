@@ -25,7 +25,10 @@ describe('openDataset', () => {
   after(() => tmp.remove());
 
   it('finds Fashion-MNIST through WINNOW_FASHION_MNIST_DIR; dataset.uri (path or file://) wins over it', async () => {
-    const viaEnv = await openDataset({ kind: 'fashion-mnist' }, { env: { WINNOW_FASHION_MNIST_DIR: idxDir }, cacheDir });
+    const viaEnv = await openDataset(
+      { kind: 'fashion-mnist' },
+      { env: { WINNOW_FASHION_MNIST_DIR: idxDir }, cacheDir },
+    );
     assert.deepEqual(viaEnv.info.samples, { train: 9, test: 4 });
     assert.equal(viaEnv.info.classNames?.[9], 'Ankle boot');
     const viaUri = await openDataset(
@@ -40,16 +43,35 @@ describe('openDataset', () => {
 
   it('says where it looked when the data is missing', async () => {
     await assert.rejects(
-      openDataset({ kind: 'fashion-mnist' }, { env: { WINNOW_FASHION_MNIST_DIR: path.join(tmp.dir, 'nowhere') }, cacheDir }),
-      isInvalidData(/nowhere\/train-images-idx3-ubyte: file not found/, /check WINNOW_FASHION_MNIST_DIR/, /dataset-fashion-mnist/),
+      openDataset(
+        { kind: 'fashion-mnist' },
+        { env: { WINNOW_FASHION_MNIST_DIR: path.join(tmp.dir, 'nowhere') }, cacheDir },
+      ),
+      isInvalidData(
+        /nowhere\/train-images-idx3-ubyte: file not found/,
+        /check WINNOW_FASHION_MNIST_DIR/,
+        /dataset-fashion-mnist/,
+      ),
     );
   });
 
   it('refuses configs it cannot serve with InvalidConfig', async () => {
-    await assert.rejects(openDataset({ kind: 'mnist' }, { env: {} }), isInvalidConfig(/dataset\.uri: required for mnist \(or set WINNOW_MNIST_DIR/));
-    await assert.rejects(openDataset({ kind: 'image-manifest' }, { env: {} }), isInvalidConfig(/dataset\.uri: required for image-manifest$/));
-    await assert.rejects(openDataset({ kind: 'cifar10', uri: 'gs://bucket/cifar' }), isInvalidConfig(/only local paths and file:\/\//));
-    await assert.rejects(openDataset({ kind: 'cifar100', uri: '/x', size: 10 }), isInvalidConfig(/dataset\.size is only for synthetic sets/));
+    await assert.rejects(
+      openDataset({ kind: 'mnist' }, { env: {} }),
+      isInvalidConfig(/dataset\.uri: required for mnist \(or set WINNOW_MNIST_DIR/),
+    );
+    await assert.rejects(
+      openDataset({ kind: 'image-manifest' }, { env: {} }),
+      isInvalidConfig(/dataset\.uri: required for image-manifest$/),
+    );
+    await assert.rejects(
+      openDataset({ kind: 'cifar10', uri: 'gs://bucket/cifar' }),
+      isInvalidConfig(/only local paths and file:\/\//),
+    );
+    await assert.rejects(
+      openDataset({ kind: 'cifar100', uri: '/x', size: 10 }),
+      isInvalidConfig(/dataset\.size is only for synthetic sets/),
+    );
   });
 
   it('dataset.limit / testLimit keep the first N samples with the same indices and a fingerprint of their own', async () => {
@@ -68,8 +90,14 @@ describe('openDataset', () => {
     const again = await openDataset({ kind: 'fashion-mnist', uri: idxDir, limit: 5, testLimit: 3 }, { cacheDir });
     assert.equal(await again.fingerprint(), await cut.fingerprint(), 'stable');
     // Past the limit is outside the set, even though the file has the sample.
-    await assert.rejects(cut.readIndices('train', [1, 5]), isInvalidData(/index 5 \(position 1 of the list\) is outside the train split of 5 samples \(dataset\.limit\)/));
-    await assert.rejects(cut.readRangeBytes('test', 2, 2), isInvalidData(/range \[2, 4\) is outside the test split of 3 samples \(dataset\.testLimit\)/));
+    await assert.rejects(
+      cut.readIndices('train', [1, 5]),
+      isInvalidData(/index 5 \(position 1 of the list\) is outside the train split of 5 samples \(dataset\.limit\)/),
+    );
+    await assert.rejects(
+      cut.readRangeBytes('test', 2, 2),
+      isInvalidData(/range \[2, 4\) is outside the test split of 3 samples \(dataset\.testLimit\)/),
+    );
     const synthetic = await openDataset({ kind: 'synthetic', uri: 'synthetic:?test=30', size: 40, limit: 10 });
     assert.deepEqual(synthetic.info.samples, { train: 10, test: 30 });
   });
@@ -79,7 +107,10 @@ describe('openDataset', () => {
       openDataset({ kind: 'fashion-mnist', uri: idxDir, limit: 10 }, { cacheDir }),
       isInvalidConfig(/dataset\.limit: 10 is more than the 9 train samples of fashion-mnist/),
     );
-    await assert.rejects(openDataset({ kind: 'fashion-mnist', uri: idxDir, testLimit: 5 }, { cacheDir }), isInvalidConfig(/dataset\.testLimit: 5 is more than the 4 test samples/));
+    await assert.rejects(
+      openDataset({ kind: 'fashion-mnist', uri: idxDir, testLimit: 5 }, { cacheDir }),
+      isInvalidConfig(/dataset\.testLimit: 5 is more than the 4 test samples/),
+    );
   });
 
   it('builds synthetic sets from uri parameters and size', async () => {
@@ -102,9 +133,18 @@ describe('openDataset', () => {
   });
 
   it('rejects bad synthetic parameters naming them', () => {
-    assert.throws(() => syntheticSpecFromUri('synthetic:?colour=1', undefined), isInvalidConfig(/unknown synthetic parameter "colour"/));
-    assert.throws(() => syntheticSpecFromUri('synthetic:?shape=28x28', undefined), isInvalidConfig(/shape=28x28: expected HxWxC/));
-    assert.throws(() => syntheticSpecFromUri('synthetic:?mislabeled=2', undefined), isInvalidConfig(/mislabelFraction/));
+    assert.throws(
+      () => syntheticSpecFromUri('synthetic:?colour=1', undefined),
+      isInvalidConfig(/unknown synthetic parameter "colour"/),
+    );
+    assert.throws(
+      () => syntheticSpecFromUri('synthetic:?shape=28x28', undefined),
+      isInvalidConfig(/shape=28x28: expected HxWxC/),
+    );
+    assert.throws(
+      () => syntheticSpecFromUri('synthetic:?mislabeled=2', undefined),
+      isInvalidConfig(/mislabelFraction/),
+    );
     assert.throws(() => syntheticSpecFromUri('synthetic:?seed=abc', undefined), isInvalidConfig(/seed/));
     assert.throws(() => syntheticSpecFromUri('/data/x', undefined), isInvalidConfig(/synthetic:\?seed=1/));
   });

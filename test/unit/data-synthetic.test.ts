@@ -4,7 +4,12 @@ import { createSyntheticDataset, type SyntheticSpecInput } from '../../domain/da
 import type { SampleBatch } from '../../domain/data/dataset';
 
 /** Plain softmax regression trained by SGD: a stand-in for "a small model learns this set". */
-function trainSoftmax(train: SampleBatch, dims: number, classes: number, epochs: number): (x: Float32Array, at: number) => number {
+function trainSoftmax(
+  train: SampleBatch,
+  dims: number,
+  classes: number,
+  epochs: number,
+): (x: Float32Array, at: number) => number {
   const w = new Float64Array(dims * classes);
   const b = new Float64Array(classes);
   const logits = new Float64Array(classes);
@@ -21,7 +26,7 @@ function trainSoftmax(train: SampleBatch, dims: number, classes: number, epochs:
       score(train.images, i * dims);
       const max = Math.max(...logits);
       let sum = 0;
-      for (let c = 0; c < classes; c++) sum += (logits[c] = Math.exp(logits[c] - max));
+      for (let c = 0; c < classes; c++) sum += logits[c] = Math.exp(logits[c] - max);
       for (let c = 0; c < classes; c++) {
         const grad = logits[c] / sum - (c === train.labels[i] ? 1 : 0);
         b[c] -= lr * grad;
@@ -56,12 +61,22 @@ describe('synthetic datasets', () => {
   });
 
   it('generates each sample independently of what else is read', async () => {
-    const ds = createSyntheticDataset({ seed: 3, height: 5, width: 6, channels: 3, trainSize: 500, duplicateFraction: 0.2 });
+    const ds = createSyntheticDataset({
+      seed: 3,
+      height: 5,
+      width: 6,
+      channels: 3,
+      trainSize: 500,
+      duplicateFraction: 0.2,
+    });
     const all = await ds.readRangeBytes('train', 0, 500);
     const picked = await ds.readIndicesBytes('train', [499, 17, 17, 250]);
     const size = 5 * 6 * 3;
     [499, 17, 17, 250].forEach((index, k) => {
-      assert.deepEqual(picked.pixels.subarray(k * size, (k + 1) * size), all.pixels.subarray(index * size, (index + 1) * size));
+      assert.deepEqual(
+        picked.pixels.subarray(k * size, (k + 1) * size),
+        all.pixels.subarray(index * size, (index + 1) * size),
+      );
       assert.equal(picked.labels[k], all.labels[index]);
     });
     assert.deepEqual(ds.info.shape, [5, 6, 3]);
@@ -69,7 +84,13 @@ describe('synthetic datasets', () => {
 
   it('corrupts exactly the requested fractions, disjointly, with ground truth', async () => {
     const n = 1000;
-    const ds = createSyntheticDataset({ seed: 11, trainSize: n, testSize: 200, duplicateFraction: 0.1, mislabelFraction: 0.05 });
+    const ds = createSyntheticDataset({
+      seed: 11,
+      trainSize: n,
+      testSize: 200,
+      duplicateFraction: 0.1,
+      mislabelFraction: 0.05,
+    });
     const { duplicateOf, mislabeled, cleanLabels } = ds.groundTruth;
     const labels = await ds.readLabels('train');
     const pixels = (await ds.readRangeBytes('train', 0, n)).pixels;
@@ -85,7 +106,10 @@ describe('synthetic datasets', () => {
         assert.equal(duplicateOf[source], -1, 'a duplicate copies an original');
         assert.equal(mislabeled[source], 0, 'a duplicate copies a correctly labelled original');
         assert.equal(mislabeled[i], 0, 'duplicates and mislabels are disjoint');
-        assert.deepEqual(pixels.subarray(i * size, (i + 1) * size), pixels.subarray(source * size, (source + 1) * size));
+        assert.deepEqual(
+          pixels.subarray(i * size, (i + 1) * size),
+          pixels.subarray(source * size, (source + 1) * size),
+        );
         assert.equal(labels[i], labels[source]);
       }
       if (mislabeled[i]) {
@@ -99,12 +123,16 @@ describe('synthetic datasets', () => {
     assert.equal(flipped, 50);
     // Originals are distinct images: noise makes accidental copies impossible.
     const originals = new Set<string>();
-    for (let i = 0; i < n; i++) if (duplicateOf[i] < 0) originals.add(Buffer.from(pixels.subarray(i * size, (i + 1) * size)).toString('hex'));
+    for (let i = 0; i < n; i++)
+      if (duplicateOf[i] < 0) originals.add(Buffer.from(pixels.subarray(i * size, (i + 1) * size)).toString('hex'));
     assert.equal(originals.size, n - 100);
     // Every class occurs in roughly its share.
     const perClass = new Array(10).fill(0);
     for (const label of cleanLabels) perClass[label]++;
-    assert.ok(perClass.every((count) => count > 60 && count < 140), perClass.join(','));
+    assert.ok(
+      perClass.every((count) => count > 60 && count < 140),
+      perClass.join(','),
+    );
   });
 
   it('is learnable by a linear model; wrong labels cost accuracy but leave it learnable', async () => {

@@ -16,7 +16,11 @@ import { tempDir, writeIdxSet } from './data-helpers';
 function isForbidden(...patterns: RegExp[]): (err: unknown) => boolean {
   return (err: unknown) => {
     const e = err as Error & { failureType?: string };
-    assert.equal(e.failureType, 'ForbiddenPath', `expected ForbiddenPath, got ${e.failureType ?? e.name}: ${e.message}`);
+    assert.equal(
+      e.failureType,
+      'ForbiddenPath',
+      `expected ForbiddenPath, got ${e.failureType ?? e.name}: ${e.message}`,
+    );
     for (const pattern of patterns) assert.match(e.message, pattern);
     return true;
   };
@@ -40,8 +44,15 @@ describe('dataset path safety', () => {
   it('defaults to the Debian dataset folder, the OS temp folder and the file:// storage root', () => {
     const roots = allowedDataRoots({ WINNOW_STORAGE_ROOT: '/srv/winnow/artifacts' });
     assert.deepEqual(roots, [DEBIAN_DATASETS_DIR, path.resolve(os.tmpdir()), '/srv/winnow/artifacts']);
-    assert.deepEqual(allowedDataRoots({ WINNOW_STORAGE_ROOT: 'gs://bucket/x' }), [DEBIAN_DATASETS_DIR, path.resolve(os.tmpdir())]);
-    assert.deepEqual(allowedDataRoots({ WINNOW_DATA_ROOTS: '/data/a::/data/b', WINNOW_CIFAR10_DIR: '/opt/cifar' }), ['/data/a', '/data/b', '/opt/cifar']);
+    assert.deepEqual(allowedDataRoots({ WINNOW_STORAGE_ROOT: 'gs://bucket/x' }), [
+      DEBIAN_DATASETS_DIR,
+      path.resolve(os.tmpdir()),
+    ]);
+    assert.deepEqual(allowedDataRoots({ WINNOW_DATA_ROOTS: '/data/a::/data/b', WINNOW_CIFAR10_DIR: '/opt/cifar' }), [
+      '/data/a',
+      '/data/b',
+      '/opt/cifar',
+    ]);
   });
 
   it('compares whole path segments', () => {
@@ -57,21 +68,37 @@ describe('dataset path safety', () => {
   });
 
   it('refuses a folder outside the roots, given as a path, a relative path or a file:// URI, before reading it', async () => {
-    for (const uri of [outside, pathToFileURL(outside).href, path.relative(process.cwd(), outside), `${allowed}/../outside`, '/etc', '../../../../../../etc/passwd']) {
+    for (const uri of [
+      outside,
+      pathToFileURL(outside).href,
+      path.relative(process.cwd(), outside),
+      `${allowed}/../outside`,
+      '/etc',
+      '../../../../../../etc/passwd',
+    ]) {
       await assert.rejects(
         openDataset({ kind: 'fashion-mnist', uri }, { env, cacheDir }),
         isForbidden(/^dataset\.uri /, /outside the folders this worker reads datasets from/, /WINNOW_DATA_ROOTS/),
         uri,
       );
     }
-    await assert.rejects(openDataset({ kind: 'cifar10', uri: outside }, { env, cacheDir }), isForbidden(/dataset\.uri/));
-    await assert.rejects(openDataset({ kind: 'image-manifest', uri: '/etc' }, { env, cacheDir }), isForbidden(/dataset\.uri \/etc resolves to \/etc,/));
+    await assert.rejects(
+      openDataset({ kind: 'cifar10', uri: outside }, { env, cacheDir }),
+      isForbidden(/dataset\.uri/),
+    );
+    await assert.rejects(
+      openDataset({ kind: 'image-manifest', uri: '/etc' }, { env, cacheDir }),
+      isForbidden(/dataset\.uri \/etc resolves to \/etc,/),
+    );
   });
 
   it('follows symbolic links: a folder or a file inside a root that leads out of it is refused', async () => {
     const linkedDir = path.join(allowed, 'linked-dir');
     symlinkSync(outside, linkedDir);
-    await assert.rejects(openDataset({ kind: 'mnist', uri: linkedDir }, { env, cacheDir }), isForbidden(/through a symbolic link, .*outside\)/));
+    await assert.rejects(
+      openDataset({ kind: 'mnist', uri: linkedDir }, { env, cacheDir }),
+      isForbidden(/through a symbolic link, .*outside\)/),
+    );
 
     const mixed = path.join(allowed, 'mixed');
     mkdirSync(mixed);
@@ -81,7 +108,9 @@ describe('dataset path safety', () => {
     symlinkSync(path.join(outside, 'train-labels-idx1-ubyte'), labels);
     await assert.rejects(
       openDataset({ kind: 'mnist', uri: mixed }, { env, cacheDir }),
-      isForbidden(/^dataset file .*mixed\/train-labels-idx1-ubyte resolves to .*through a symbolic link, .*outside\/train-labels-idx1-ubyte/),
+      isForbidden(
+        /^dataset file .*mixed\/train-labels-idx1-ubyte resolves to .*through a symbolic link, .*outside\/train-labels-idx1-ubyte/,
+      ),
     );
   });
 
@@ -90,19 +119,32 @@ describe('dataset path safety', () => {
     mkdirSync(dir);
     writeFileSync(
       path.join(dir, 'train.jsonl'),
-      [{ uri: 'a.png', label: 0 }, { uri: '../../outside/secret.png', label: 1 }].map((l) => JSON.stringify(l)).join('\n'),
+      [
+        { uri: 'a.png', label: 0 },
+        { uri: '../../outside/secret.png', label: 1 },
+      ]
+        .map((l) => JSON.stringify(l))
+        .join('\n'),
     );
     await assert.rejects(
       openDataset({ kind: 'image-manifest', uri: dir }, { env, cacheDir }),
-      isForbidden(/train\.jsonl: line 2: image \.\.\/\.\.\/outside\/secret\.png|train\.jsonl: line 2: image .*outside\/secret\.png resolves to/),
+      isForbidden(
+        /train\.jsonl: line 2: image \.\.\/\.\.\/outside\/secret\.png|train\.jsonl: line 2: image .*outside\/secret\.png resolves to/,
+      ),
     );
   });
 
   it('trusts the folder the operator configured on the worker, even outside the roots', async () => {
-    const dataset = await openDataset({ kind: 'fashion-mnist' }, { env: { ...env, WINNOW_FASHION_MNIST_DIR: outside }, cacheDir });
+    const dataset = await openDataset(
+      { kind: 'fashion-mnist' },
+      { env: { ...env, WINNOW_FASHION_MNIST_DIR: outside }, cacheDir },
+    );
     assert.equal(dataset.info.samples.train, 6);
     // ...and a config may name that folder too.
-    const named = await openDataset({ kind: 'fashion-mnist', uri: outside }, { env: { ...env, WINNOW_FASHION_MNIST_DIR: outside }, cacheDir });
+    const named = await openDataset(
+      { kind: 'fashion-mnist', uri: outside },
+      { env: { ...env, WINNOW_FASHION_MNIST_DIR: outside }, cacheDir },
+    );
     assert.equal(named.info.samples.test, 3);
   });
 });

@@ -46,7 +46,14 @@ describe('bad checkpoints at scoring and evaluation', () => {
     for (const name of ['good', 'nan', 'flipped'] as const) {
       const model = buildModel({ name: 'cnn-small', width: 0.25, inputShape: [8, 8, 1], numClasses: 3, seed: 1 });
       if (name === 'nan') model.setWeights(model.getWeights().map((w) => tf.fill(w.shape, NaN)));
-      const files = await encodeCheckpoint(model, undefined, { epoch: 1, seed: 1, loss: 1, accuracy: 0.5, backend: 'test', createdBy: name });
+      const files = await encodeCheckpoint(model, undefined, {
+        epoch: 1,
+        seed: 1,
+        loss: 1,
+        accuracy: 0.5,
+        backend: 'test',
+        createdBy: name,
+      });
       model.dispose();
       const key = artifactPaths.checkpoint(artifactPaths.member('s', 0, ['good', 'nan', 'flipped'].indexOf(name)), 1);
       uris[name] = (await putCheckpoint(store, key, files)).uri;
@@ -64,7 +71,10 @@ describe('bad checkpoints at scoring and evaluation', () => {
   });
 
   const shard = (checkpoints: string[], outputKey: string) =>
-    scoreShard({ storageRoot, dataset, start: 20, count: 30, checkpoints, function: 'entropy', seed: 1, outputKey }, silent);
+    scoreShard(
+      { storageRoot, dataset, start: 20, count: 30, checkpoints, function: 'entropy', seed: 1, outputKey },
+      silent,
+    );
 
   it('scores with intact checkpoints', async () => {
     const result = await shard([uris.good], 's/round-0/scores/shard-00000');
@@ -74,7 +84,11 @@ describe('bad checkpoints at scoring and evaluation', () => {
   it('a checkpoint that predicts NaN stops scoring with Diverged, naming the checkpoint and the sample', async () => {
     await assert.rejects(
       shard([uris.good, uris.nan], 's/round-0/scores/shard-00001'),
-      typed('Diverged', /^shard at 20, ensemble model 2 of 2, checkpoint .*member-1\/ckpt-1\/checkpoint\.json: /, /sample 0 \(global 20\), class 0: probability is NaN/),
+      typed(
+        'Diverged',
+        /^shard at 20, ensemble model 2 of 2, checkpoint .*member-1\/ckpt-1\/checkpoint\.json: /,
+        /sample 0 \(global 20\), class 0: probability is NaN/,
+      ),
     );
     assert.equal(await openStore(storageRoot).exists('s/round-0/scores/shard-00001'), false, 'no scores written');
   });
@@ -82,7 +96,10 @@ describe('bad checkpoints at scoring and evaluation', () => {
   it('a checkpoint whose bytes changed fails with CorruptArtifact, naming it', async () => {
     await assert.rejects(
       shard([uris.flipped, uris.good], 's/round-0/scores/shard-00002'),
-      typed('CorruptArtifact', /^shard at 20, ensemble model 1 of 2, checkpoint .*member-2\/ckpt-1\/checkpoint\.json: artifact .*member-2\/ckpt-1\/weights\.bin is corrupt/),
+      typed(
+        'CorruptArtifact',
+        /^shard at 20, ensemble model 1 of 2, checkpoint .*member-2\/ckpt-1\/checkpoint\.json: artifact .*member-2\/ckpt-1\/weights\.bin is corrupt/,
+      ),
     );
     assert.equal(await openStore(storageRoot).exists('s/round-0/scores/shard-00002'), false, 'no scores written');
   });
@@ -92,11 +109,17 @@ describe('bad checkpoints at scoring and evaluation', () => {
     assert.equal(good.samples, 40);
     await assert.rejects(
       evaluateCheckpoints({ storageRoot, dataset, split: 'test', checkpoints: [uris.good, uris.nan] }),
-      typed('Diverged', /^evaluation on test, model 2 of 2, checkpoint .*member-1\/ckpt-1\/checkpoint\.json: prediction for sample 0, class 0 is NaN/),
+      typed(
+        'Diverged',
+        /^evaluation on test, model 2 of 2, checkpoint .*member-1\/ckpt-1\/checkpoint\.json: prediction for sample 0, class 0 is NaN/,
+      ),
     );
     await assert.rejects(
       evaluateCheckpoints({ storageRoot, dataset, split: 'test', checkpoints: [uris.flipped] }),
-      typed('CorruptArtifact', /^evaluation on test, model 1 of 1, checkpoint .*member-2\/ckpt-1\/checkpoint\.json: artifact .* is corrupt/),
+      typed(
+        'CorruptArtifact',
+        /^evaluation on test, model 1 of 1, checkpoint .*member-2\/ckpt-1\/checkpoint\.json: artifact .* is corrupt/,
+      ),
     );
   });
 });

@@ -19,7 +19,11 @@ import { tempDir } from './data-helpers';
 function unusable(...patterns: RegExp[]): (err: unknown) => boolean {
   return (err: unknown) => {
     const e = err as Error & { failureType?: string };
-    assert.equal(e.failureType, 'InvalidConfig', `expected InvalidConfig, got ${e.failureType ?? e.name}: ${e.message}`);
+    assert.equal(
+      e.failureType,
+      'InvalidConfig',
+      `expected InvalidConfig, got ${e.failureType ?? e.name}: ${e.message}`,
+    );
     for (const pattern of patterns) assert.match(e.message, pattern);
     return true;
   };
@@ -37,7 +41,10 @@ describe('immutable artifacts damaged in storage', () => {
     await store.put('s/round-1/subset.json', body, { createOnly: true });
     const file = path.join(tmp.dir, 's', 'round-1', 'subset.json');
     writeFileSync(file, Buffer.from(JSON.stringify({ indices: [1, 2, 4] })));
-    await assert.rejects(store.get('s/round-1/subset.json'), (err: Error & { failureType?: string }) => err.failureType === 'CorruptArtifact');
+    await assert.rejects(
+      store.get('s/round-1/subset.json'),
+      (err: Error & { failureType?: string }) => err.failureType === 'CorruptArtifact',
+    );
 
     await assert.rejects(
       store.put('s/round-1/subset.json', Buffer.from('{"indices":[9]}'), { createOnly: true }),
@@ -46,7 +53,11 @@ describe('immutable artifacts damaged in storage', () => {
     const again = await store.put('s/round-1/subset.json', body, { createOnly: true });
     assert.equal(again.sha256, createHash('sha256').update(body).digest('hex'));
     assert.deepEqual(await store.get('s/round-1/subset.json'), body, 'repaired');
-    assert.deepEqual(readdirSync(path.dirname(file)).sort(), ['subset.json', 'subset.json.sha256'], 'no temp file left');
+    assert.deepEqual(
+      readdirSync(path.dirname(file)).sort(),
+      ['subset.json', 'subset.json.sha256'],
+      'no temp file left',
+    );
   });
 });
 
@@ -60,14 +71,22 @@ describe('unwritable storage roots', () => {
     const store = openStore(file);
     await assert.rejects(
       store.put('s/search.json', Buffer.from('{}')),
-      unusable(new RegExp(`cannot write artifact ${pathToFileURL(file).href}/s/search\\.json: a path component under the root is a regular file`), /WINNOW_STORAGE_ROOT/),
+      unusable(
+        new RegExp(
+          `cannot write artifact ${pathToFileURL(file).href}/s/search\\.json: a path component under the root is a regular file`,
+        ),
+        /WINNOW_STORAGE_ROOT/,
+      ),
     );
   });
 
   it('a root below a regular file', async () => {
     const file = path.join(tmp.dir, 'plain-file');
     writeFileSync(file, 'x');
-    await assert.rejects(openStore(path.join(file, 'artifacts')).put('s/x', Buffer.from('1')), unusable(/is not writable by this worker/, /ENOTDIR/));
+    await assert.rejects(
+      openStore(path.join(file, 'artifacts')).put('s/x', Buffer.from('1')),
+      unusable(/is not writable by this worker/, /ENOTDIR/),
+    );
   });
 
   it('a read-only folder, written by an unprivileged process', async () => {
@@ -82,12 +101,18 @@ describe('unwritable storage roots', () => {
     const asRoot = process.getuid?.() === 0;
     // The temp folder must be reachable for nobody; mkdtemp makes it 0700.
     if (asRoot) chmodSync(tmp.dir, 0o755);
-    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}) });
+    const run = spawnSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}),
+    });
     assert.equal(run.status, 0, run.stderr);
     const outcome = JSON.parse(run.stdout.trim()) as { ok?: boolean; failureType?: string; message?: string };
     assert.equal(outcome.ok, undefined, 'the write must fail');
     assert.equal(outcome.failureType, 'InvalidConfig', outcome.message);
-    assert.match(outcome.message ?? '', /cannot write artifact .*\/read-only\/s\/round-0\/subset\.json: permission denied \(EACCES/);
+    assert.match(
+      outcome.message ?? '',
+      /cannot write artifact .*\/read-only\/s\/round-0\/subset\.json: permission denied \(EACCES/,
+    );
     assert.match(outcome.message ?? '', /not writable by this worker \(uid \d+\)/);
     assert.deepEqual(readdirSync(root), [], 'nothing left behind');
   });

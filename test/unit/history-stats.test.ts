@@ -27,7 +27,10 @@ describe('history stats', () => {
     events.push(event(5000, { activityTaskCompletedEventAttributes: { scheduledEventId: a.eventId } }));
     events.push(event(6000, { activityTaskCompletedEventAttributes: { scheduledEventId: b.eventId } }));
     const child = event(7000, { startChildWorkflowExecutionInitiatedEventAttributes: {} });
-    events.push(child, event(9000, { childWorkflowExecutionCompletedEventAttributes: { initiatedEventId: child.eventId } }));
+    events.push(
+      child,
+      event(9000, { childWorkflowExecutionCompletedEventAttributes: { initiatedEventId: child.eventId } }),
+    );
     events.push(event(10000, { workflowExecutionCompletedEventAttributes: {} }));
     const stats = runStats(events);
     assert.equal(stats.events, 10);

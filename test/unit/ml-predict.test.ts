@@ -30,9 +30,12 @@ describe('predictProbabilities', () => {
     const before = tf.memory().numTensors;
     const ours = predictProbabilities(model, images, count, shape, 256);
     assert.equal(tf.memory().numTensors, before, 'tensor count after predicting');
-    const reference = tf.tidy(() => tf.softmax(model.predict(tf.tensor4d(images, [count, ...shape]), { batchSize: 32 }) as tf.Tensor).dataSync());
+    const reference = tf.tidy(() =>
+      tf.softmax(model.predict(tf.tensor4d(images, [count, ...shape]), { batchSize: 32 }) as tf.Tensor).dataSync(),
+    );
     assert.equal(ours.length, reference.length);
-    for (let i = 0; i < ours.length; i++) assert.ok(Math.abs(ours[i] - reference[i]) <= 1e-6, `probability ${i}: ${ours[i]} vs ${reference[i]}`);
+    for (let i = 0; i < ours.length; i++)
+      assert.ok(Math.abs(ours[i] - reference[i]) <= 1e-6, `probability ${i}: ${ours[i]} vs ${reference[i]}`);
     model.dispose();
   });
 });

@@ -12,7 +12,15 @@ import { decodeCheckpoint, encodeCheckpoint } from '../../domain/ml/checkpoint';
 import { classificationMetrics } from '../../domain/ml/metrics';
 import { buildModel, type ModelName } from '../../domain/ml/models';
 import { predictProbabilities } from '../../domain/ml/predict';
-import { createOptimizer, defaultTrainingSettings, setLearningRate, trainModel, TrainingInterrupted, type TrainingSamples, type TrainingSettings } from '../../domain/ml/train';
+import {
+  createOptimizer,
+  defaultTrainingSettings,
+  setLearningRate,
+  trainModel,
+  TrainingInterrupted,
+  type TrainingSamples,
+  type TrainingSettings,
+} from '../../domain/ml/train';
 
 let samples: TrainingSamples;
 let testSamples: TrainingSamples;
@@ -20,7 +28,15 @@ const shape: [number, number, number] = [12, 12, 1];
 
 before(async () => {
   await initComputeBackend();
-  const data = createSyntheticDataset({ seed: 3, height: 12, width: 12, numClasses: 4, trainSize: 256, testSize: 128, noise: 0.3 });
+  const data = createSyntheticDataset({
+    seed: 3,
+    height: 12,
+    width: 12,
+    numClasses: 4,
+    trainSize: 256,
+    testSize: 128,
+    noise: 0.3,
+  });
   const train = await data.readRange('train', 0, 256);
   const test = await data.readRange('test', 0, 128);
   samples = { count: 256, images: train.images, labels: train.labels, shape, numClasses: 4 };
@@ -60,8 +76,14 @@ describe('models', () => {
   }
 
   it('rejects impossible specs with the field named', () => {
-    assert.throws(() => buildModel({ name: 'cnn-small', inputShape: shape, numClasses: 1, seed: 0 }), /numClasses must be an integer >= 2/);
-    assert.throws(() => buildModel({ name: 'cnn-small', inputShape: shape, numClasses: 3, seed: 0, width: 0 }), /width must be > 0/);
+    assert.throws(
+      () => buildModel({ name: 'cnn-small', inputShape: shape, numClasses: 1, seed: 0 }),
+      /numClasses must be an integer >= 2/,
+    );
+    assert.throws(
+      () => buildModel({ name: 'cnn-small', inputShape: shape, numClasses: 3, seed: 0, width: 0 }),
+      /width must be > 0/,
+    );
   });
 });
 
@@ -77,7 +99,10 @@ describe('training', () => {
     const first = await run();
     const second = await run();
     assertSameWeights(first.model, second.model, true);
-    assert.ok(first.history[2].loss < first.history[0].loss, `loss falls: ${first.history.map((h) => h.loss.toFixed(3))}`);
+    assert.ok(
+      first.history[2].loss < first.history[0].loss,
+      `loss falls: ${first.history.map((h) => h.loss.toFixed(3))}`,
+    );
     const probabilities = predictProbabilities(first.model, testSamples.images, testSamples.count, shape, 50);
     const metrics = classificationMetrics(probabilities, testSamples.labels, 4);
     assert.ok(metrics.accuracy > 0.6, `test accuracy ${metrics.accuracy} well above chance (0.25)`);
@@ -92,7 +117,14 @@ describe('training', () => {
     const build = () => buildModel({ name: 'cnn-small', inputShape: shape, numClasses: 4, width: 0.25, seed: 6 });
     const straight = build();
     const straightOptimizer = createOptimizer(settings);
-    await trainModel({ model: straight, optimizer: straightOptimizer, samples, settings, seed: 4, context: 'straight' });
+    await trainModel({
+      model: straight,
+      optimizer: straightOptimizer,
+      samples,
+      settings,
+      seed: 4,
+      context: 'straight',
+    });
 
     const interrupted = build();
     const interruptedOptimizer = createOptimizer(settings);
@@ -105,7 +137,15 @@ describe('training', () => {
       seed: 4,
       context: 'interrupted',
       onEpochEnd: async (m) => {
-        if (m.epoch === 2) saved = await encodeCheckpoint(interrupted, interruptedOptimizer, { epoch: 2, seed: 4, loss: m.loss, accuracy: m.accuracy, backend: tf.getBackend(), createdBy: 'test' });
+        if (m.epoch === 2)
+          saved = await encodeCheckpoint(interrupted, interruptedOptimizer, {
+            epoch: 2,
+            seed: 4,
+            loss: m.loss,
+            accuracy: m.accuracy,
+            backend: tf.getBackend(),
+            createdBy: 'test',
+          });
       },
     });
     assert.ok(saved);
@@ -114,7 +154,15 @@ describe('training', () => {
     assertSameWeights(restored.model, interrupted, true);
     const resumedOptimizer = createOptimizer(settings);
     await restored.restoreOptimizer(resumedOptimizer);
-    await trainModel({ model: restored.model, optimizer: resumedOptimizer, samples, settings, seed: 4, firstEpoch: 3, context: 'resumed' });
+    await trainModel({
+      model: restored.model,
+      optimizer: resumedOptimizer,
+      samples,
+      settings,
+      seed: 4,
+      firstEpoch: 3,
+      context: 'resumed',
+    });
     assertSameWeights(restored.model, straight, false);
     [straight, interrupted, restored.model].forEach((m) => m.dispose());
     [straightOptimizer, interruptedOptimizer, resumedOptimizer].forEach((o) => o.dispose());
@@ -124,7 +172,14 @@ describe('training', () => {
     const build = () => buildModel({ name: 'cnn-small', inputShape: shape, numClasses: 4, width: 0.25, seed: 8 });
     const straight = build();
     const straightOptimizer = createOptimizer(settings);
-    const straightHistory = await trainModel({ model: straight, optimizer: straightOptimizer, samples, settings, seed: 5, context: 'straight' });
+    const straightHistory = await trainModel({
+      model: straight,
+      optimizer: straightOptimizer,
+      samples,
+      settings,
+      seed: 5,
+      context: 'straight',
+    });
 
     // 256 samples / batch 32 = 8 batches per epoch; asked before every batch but an epoch's first: 7 times in
     // epoch 1, then before batches 1, 2, 3 of epoch 2. The 10th answer stops it there, 3 batches in.
@@ -142,10 +197,22 @@ describe('training', () => {
         context: 'round 0, member 1',
         shouldStop: () => ++steps > 9,
         onInterrupt: async (epochsDone, position) => {
-          saved = await encodeCheckpoint(interrupted, interruptedOptimizer, { epoch: epochsDone, seed: 5, loss: null, accuracy: null, backend: tf.getBackend(), createdBy: 'test', within: position });
+          saved = await encodeCheckpoint(interrupted, interruptedOptimizer, {
+            epoch: epochsDone,
+            seed: 5,
+            loss: null,
+            accuracy: null,
+            backend: tf.getBackend(),
+            createdBy: 'test',
+            within: position,
+          });
         },
       }),
-      (err: Error) => err instanceof TrainingInterrupted && err.epochsDone === 1 && err.position.batch === 3 && /round 0, member 1: training interrupted in epoch 2 after batch 3/.test(err.message),
+      (err: Error) =>
+        err instanceof TrainingInterrupted &&
+        err.epochsDone === 1 &&
+        err.position.batch === 3 &&
+        /round 0, member 1: training interrupted in epoch 2 after batch 3/.test(err.message),
     );
     assert.ok(saved);
     const restored = await decodeCheckpoint(saved, 'memory://resume');
@@ -165,7 +232,10 @@ describe('training', () => {
     });
     assertSameWeights(restored.model, straight, false);
     // Epoch 2's loss covers all its batches, the three before the stop included.
-    assert.ok(Math.abs(resumedHistory[0].loss - straightHistory[1].loss) <= 1e-5 * straightHistory[1].loss, `${resumedHistory[0].loss} vs ${straightHistory[1].loss}`);
+    assert.ok(
+      Math.abs(resumedHistory[0].loss - straightHistory[1].loss) <= 1e-5 * straightHistory[1].loss,
+      `${resumedHistory[0].loss} vs ${straightHistory[1].loss}`,
+    );
     assert.equal(resumedHistory[0].accuracy, straightHistory[1].accuracy);
     [straight, interrupted, restored.model].forEach((m) => m.dispose());
     [straightOptimizer, interruptedOptimizer, resumedOptimizer].forEach((o) => o.dispose());
@@ -188,7 +258,8 @@ describe('training', () => {
       const third = before - step();
       assert.ok(first > 0 && third > 0, `${optimizer}: steps ${first}, ${third}`);
       // Momentum 0: the step is the rate; Adam's step scales with the rate too.
-      if (optimizer === 'sgd-momentum') assert.ok(Math.abs(first - 0.5) < 1e-6 && Math.abs(third - 0.25) < 1e-6, `steps ${first}, ${third}`);
+      if (optimizer === 'sgd-momentum')
+        assert.ok(Math.abs(first - 0.5) < 1e-6 && Math.abs(third - 0.25) < 1e-6, `steps ${first}, ${third}`);
       else assert.ok(third < first, `Adam step after lowering the rate: ${third} vs ${first}`);
       v.dispose();
       opt.dispose();
@@ -197,12 +268,21 @@ describe('training', () => {
 
   it('detects a corrupted checkpoint', async () => {
     const model = buildModel({ name: 'cnn-small', inputShape: shape, numClasses: 4, width: 0.25, seed: 1 });
-    const files = await encodeCheckpoint(model, undefined, { epoch: 1, seed: 1, loss: null, accuracy: null, backend: tf.getBackend(), createdBy: 'test' });
+    const files = await encodeCheckpoint(model, undefined, {
+      epoch: 1,
+      seed: 1,
+      loss: null,
+      accuracy: null,
+      backend: tf.getBackend(),
+      createdBy: 'test',
+    });
     const weights = files['weights.bin'].slice();
     weights[10] ^= 0xff;
     await assert.rejects(
       decodeCheckpoint({ ...files, 'weights.bin': weights }, 'file:///x/ckpt-1'),
-      (err: Error & { failureType?: string }) => err.failureType === 'CorruptArtifact' && /checkpoint file:\/\/\/x\/ckpt-1: weights.bin sha256 .* does not match/.test(err.message),
+      (err: Error & { failureType?: string }) =>
+        err.failureType === 'CorruptArtifact' &&
+        /checkpoint file:\/\/\/x\/ckpt-1: weights.bin sha256 .* does not match/.test(err.message),
     );
     model.dispose();
   });
@@ -215,7 +295,8 @@ describe('training', () => {
     await assert.rejects(
       trainModel({ model, optimizer, samples, settings: wild, seed: 1, context: 'round 1, member 2' }),
       (err: Error & { failureType?: string }) =>
-        err.failureType === 'Diverged' && /round 1, member 2, epoch 1: training loss is (NaN|-?Infinity)/.test(err.message),
+        err.failureType === 'Diverged' &&
+        /round 1, member 2, epoch 1: training loss is (NaN|-?Infinity)/.test(err.message),
     );
     model.dispose();
     optimizer.dispose();

@@ -36,19 +36,28 @@ describe('replay of recorded searches', () => {
       assert.equal(result.error, undefined, `${result.workflowId} (run ${result.runId}): ${String(result.error)}`);
       replayed.push(result.workflowId);
     }
-    assert.deepEqual(replayed, histories.map((h) => h.workflowId));
+    assert.deepEqual(
+      replayed,
+      histories.map((h) => h.workflowId),
+    );
   });
 
   it('fails on a history whose commands the code does not make', async () => {
     // The compress search's history with its first activity renamed: replay must see the mismatch.
     const original = corpus().find((h) => h.workflowId === 'replay-compress');
     assert.ok(original, 'replay-compress is in the corpus');
-    const tampered = temporal.api.history.v1.History.decode(temporal.api.history.v1.History.encode(original.history).finish());
-    const scheduled = tampered.events.find((e) => e.activityTaskScheduledEventAttributes)?.activityTaskScheduledEventAttributes;
+    const tampered = temporal.api.history.v1.History.decode(
+      temporal.api.history.v1.History.encode(original.history).finish(),
+    );
+    const scheduled = tampered.events.find(
+      (e) => e.activityTaskScheduledEventAttributes,
+    )?.activityTaskScheduledEventAttributes;
     assert.ok(scheduled?.activityType, 'the history schedules an activity');
     scheduled.activityType.name = 'notAnActivityOfWinnow';
     const results = [];
-    for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, [{ workflowId: 'replay-compress', history: tampered }])) {
+    for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, [
+      { workflowId: 'replay-compress', history: tampered },
+    ])) {
       results.push(r);
     }
     assert.equal(results.length, 1);

@@ -38,8 +38,22 @@ export const accuracies: Record<string, AccuracySummary> = {
 };
 
 export const rounds: RoundSummary[] = [
-  { round: 0, subsetSize: 600, added: 300, cutoffScore: 1.5, meanTrainLoss: 0.61, seconds: { train: 40, score: 12, acquire: 2, evaluate: 30 } },
-  { round: 1, subsetSize: 900, added: 300, cutoffScore: 1.2, meanTrainLoss: 0.48, seconds: { train: 55, score: 10, acquire: 2.5, evaluate: 41 } },
+  {
+    round: 0,
+    subsetSize: 600,
+    added: 300,
+    cutoffScore: 1.5,
+    meanTrainLoss: 0.61,
+    seconds: { train: 40, score: 12, acquire: 2, evaluate: 30 },
+  },
+  {
+    round: 1,
+    subsetSize: 900,
+    added: 300,
+    cutoffScore: 1.2,
+    meanTrainLoss: 0.48,
+    seconds: { train: 55, score: 10, acquire: 2.5, evaluate: 41 },
+  },
 ];
 
 export function resultOf(storageRoot: string, overrides: Partial<SearchResult> = {}): SearchResult {
@@ -90,8 +104,13 @@ export async function populateStore(store: ArtifactStore, options: { scoredRound
   for (let round = 0; round <= 2; round++) {
     let ensembleManifestUri: string | null = null;
     if (round > 0) {
-      const checkpoints = Array.from({ length: 4 }, (_, k) => `${store.root}/${searchId}/round-${round - 1}/member-${k >> 1}/ckpt-${2 + (k & 1)}`);
-      ensembleManifestUri = (await store.put(`${searchId}/round-${round - 1}/ensemble.json`, Buffer.from(JSON.stringify({ checkpoints })))).uri;
+      const checkpoints = Array.from(
+        { length: 4 },
+        (_, k) => `${store.root}/${searchId}/round-${round - 1}/member-${k >> 1}/ckpt-${2 + (k & 1)}`,
+      );
+      ensembleManifestUri = (
+        await store.put(`${searchId}/round-${round - 1}/ensemble.json`, Buffer.from(JSON.stringify({ checkpoints })))
+      ).uri;
     }
     const manifest = createSubsetManifest({
       indices: subsetIndices(round),
@@ -111,7 +130,10 @@ export async function populateStore(store: ArtifactStore, options: { scoredRound
     for (let shard = 0, start = 0; start < POOL; shard++, start += SHARD) {
       const count = Math.min(SHARD, POOL - start);
       const scores = Float32Array.from({ length: count }, (_, i) => scoreOf(round, start + i));
-      await store.put(artifactPaths.scoreShard(searchId, round, shard), serialiseScoreShard({ globalStart: start, scores }));
+      await store.put(
+        artifactPaths.scoreShard(searchId, round, shard),
+        serialiseScoreShard({ globalStart: start, scores }),
+      );
     }
   }
 }

@@ -24,14 +24,19 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 describe('report score histogram binning', () => {
   it('counts plus non-finite values add up to the number of scores', () => {
     fc.assert(
-      fc.property(rangeArb, binsArb, fc.array(fc.oneof(fc.double(), fc.constant(Number.NaN), fc.constant(Infinity))), (range, bins, values) => {
-        const h = createHistogram(range, bins);
-        addScores(h, values);
-        const nonFinite = values.filter((v) => !Number.isFinite(v)).length;
-        assert.equal(sum(h.counts) + h.nonFinite, values.length);
-        assert.equal(h.nonFinite, nonFinite);
-        assert.equal(h.clamped, values.filter((v) => Number.isFinite(v) && (v < range.min || v > range.max)).length);
-      }),
+      fc.property(
+        rangeArb,
+        binsArb,
+        fc.array(fc.oneof(fc.double(), fc.constant(Number.NaN), fc.constant(Infinity))),
+        (range, bins, values) => {
+          const h = createHistogram(range, bins);
+          addScores(h, values);
+          const nonFinite = values.filter((v) => !Number.isFinite(v)).length;
+          assert.equal(sum(h.counts) + h.nonFinite, values.length);
+          assert.equal(h.nonFinite, nonFinite);
+          assert.equal(h.clamped, values.filter((v) => Number.isFinite(v) && (v < range.min || v > range.max)).length);
+        },
+      ),
     );
   });
 
@@ -84,7 +89,10 @@ describe('report score histogram binning', () => {
           assert.equal(h.excluded, inShard.length);
           assert.equal(sum(h.counts), values.length - inShard.length);
           const kept = createHistogram({ min: 0, max: 1 }, 10);
-          addScores(kept, values.filter((_, i) => !inShard.includes(globalStart + i)));
+          addScores(
+            kept,
+            values.filter((_, i) => !inShard.includes(globalStart + i)),
+          );
           assert.deepEqual(h.counts, kept.counts);
         },
       ),
@@ -93,13 +101,17 @@ describe('report score histogram binning', () => {
 
   it('gives the same counts whether the scores come in one piece or shard by shard', () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ min: -1, max: 3, noNaN: true }), { maxLength: 200 }), fc.integer({ min: 1, max: 50 }), (values, shardSize) => {
-        const whole = createHistogram({ min: 0, max: 2 }, 16);
-        addScores(whole, values);
-        const sharded = createHistogram({ min: 0, max: 2 }, 16);
-        for (let s = 0; s < values.length; s += shardSize) addScores(sharded, values.slice(s, s + shardSize), s);
-        assert.deepEqual(sharded, whole);
-      }),
+      fc.property(
+        fc.array(fc.double({ min: -1, max: 3, noNaN: true }), { maxLength: 200 }),
+        fc.integer({ min: 1, max: 50 }),
+        (values, shardSize) => {
+          const whole = createHistogram({ min: 0, max: 2 }, 16);
+          addScores(whole, values);
+          const sharded = createHistogram({ min: 0, max: 2 }, 16);
+          for (let s = 0; s < values.length; s += shardSize) addScores(sharded, values.slice(s, s + shardSize), s);
+          assert.deepEqual(sharded, whole);
+        },
+      ),
     );
   });
 

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { accuracySpec, phaseTimeSpec, renderSvg, roundLabels, scoreHistogramSpec } from '../../client/report/charts';
-import { cutoffsByRound, reportDataFromProgress, reportDataFromResult, scoredRounds } from '../../client/report/report-data';
+import {
+  cutoffsByRound,
+  reportDataFromProgress,
+  reportDataFromResult,
+  scoredRounds,
+} from '../../client/report/report-data';
 import { escapeHtml, renderReport, type ReportParts } from '../../client/report/render-report';
 import { addScores, createHistogram } from '../../client/report/score-histogram';
 import type { SearchProgress } from '../../workflows/definitions';
@@ -14,7 +19,9 @@ async function partsFor(data: ReturnType<typeof reportDataFromResult>): Promise<
   addScores(histogram, [0.1, 0.5, 1.4, 1.6, 2.2, 2.3]);
   return {
     accuracy: { svg: await renderSvg(accuracySpec(data)!) },
-    scores: { svg: await renderSvg(scoreHistogramSpec([{ round: 0, histogram, cutoffs: [1.5] }], data.acquisitionFunction)!) },
+    scores: {
+      svg: await renderSvg(scoreHistogramSpec([{ round: 0, histogram, cutoffs: [1.5] }], data.acquisitionFunction)!),
+    },
     scoreNotes: [],
     phases: { svg: await renderSvg(phaseTimeSpec(data.rounds)!) },
     lineage: [],
@@ -36,9 +43,12 @@ describe('report rendering', () => {
     assert.equal(count(html, /<svg[\s>]/g), 3);
     assert.equal(count(html, /<\/svg>/g), 3);
     const [accuracy, scores, phases] = html.split('<svg').slice(1);
-    for (const label of ['AL (entropy)', 'random subset', 'full set', 'subset size (samples)', 'test accuracy (%)']) assert.ok(accuracy!.includes(label), label);
-    for (const label of ['acquisition score (entropy)', 'round 0 (6 scores)', 'cutoff 1.50', 'samples']) assert.ok(scores!.includes(label), label);
-    for (const label of ['train', 'score', 'acquire', 'evaluate', 'seconds', 'round']) assert.ok(phases!.includes(label), label);
+    for (const label of ['AL (entropy)', 'random subset', 'full set', 'subset size (samples)', 'test accuracy (%)'])
+      assert.ok(accuracy!.includes(label), label);
+    for (const label of ['acquisition score (entropy)', 'round 0 (6 scores)', 'cutoff 1.50', 'samples'])
+      assert.ok(scores!.includes(label), label);
+    for (const label of ['train', 'score', 'acquire', 'evaluate', 'seconds', 'round'])
+      assert.ok(phases!.includes(label), label);
     assert.ok(!html.includes('<script'), 'no scripts');
     assert.ok(!/(href|src)="https?:/.test(html), 'no external resources');
   });
@@ -46,12 +56,21 @@ describe('report rendering', () => {
   it('shows the evaluation table with the accuracies worked out from the runs', async () => {
     const data = reportDataFromResult(resultOf('file:///tmp/store'));
     const html = renderReport(data, await partsFor(data));
-    const table = html.slice(html.indexOf('<table class="evaluations">'), html.indexOf('</table>', html.indexOf('<table class="evaluations">')));
+    const table = html.slice(
+      html.indexOf('<table class="evaluations">'),
+      html.indexOf('</table>', html.indexOf('<table class="evaluations">')),
+    );
     const rows = table.split('<tr>').slice(2);
     assert.equal(rows.length, 2);
     const cells = (row: string) => [...row.matchAll(/<td[^>]*>([^<]*)<\/td>/g)].map((m) => m[1]);
     const [r600, r900] = rows.map(cells);
-    assert.deepEqual(r600!.slice(0, 5), ['600', '50.0%', expectedCell(accuracies.al600!.runs), expectedCell(accuracies.random600!.runs), expectedCell(accuracies.full!.runs)]);
+    assert.deepEqual(r600!.slice(0, 5), [
+      '600',
+      '50.0%',
+      expectedCell(accuracies.al600!.runs),
+      expectedCell(accuracies.random600!.runs),
+      expectedCell(accuracies.full!.runs),
+    ]);
     assert.equal(r900![2], expectedCell(accuracies.al900!.runs));
     assert.equal(r600![5], `+${(100 * (0.82 - 0.79)).toFixed(2)}`);
   });
@@ -87,13 +106,23 @@ describe('report rendering', () => {
       generatedAt: '2025-01-01T00:00:00.000Z',
     });
     assert.equal(count(html, /<svg/g), 0);
-    for (const text of ['No subset has been evaluated yet.', 'No round has been scored yet.', 'No round has finished yet.', 'the store did not answer']) assert.ok(html.includes(text), text);
+    for (const text of [
+      'No subset has been evaluated yet.',
+      'No round has been scored yet.',
+      'No round has finished yet.',
+      'the store did not answer',
+    ])
+      assert.ok(html.includes(text), text);
   });
 
   it('omits the random series and error bars when the config has neither', async () => {
     const result = resultOf('file:///tmp/store');
     const single = (mean: number) => ({ mean, std: 0, runs: [mean] });
-    result.evaluations = result.evaluations.map((e) => ({ ...e, activeLearning: single(e.activeLearning.mean), random: undefined }));
+    result.evaluations = result.evaluations.map((e) => ({
+      ...e,
+      activeLearning: single(e.activeLearning.mean),
+      random: undefined,
+    }));
     const svg = await renderSvg(accuracySpec({ ...reportDataFromResult(result), full: single(0.9) })!);
     assert.ok(svg.includes('AL (entropy)') && svg.includes('full set'));
     assert.ok(!svg.includes('random subset'));
@@ -126,7 +155,14 @@ describe('report rendering', () => {
     assert.equal(data.storageRoot, 'file:///tmp/store');
     assert.deepEqual(scoredRounds(data), [0, 1, 2]);
     assert.deepEqual(scoredRounds(reportDataFromResult(result)), [0, 1]);
-    const html = renderReport(data, { accuracy: { missing: 'x' }, scores: { missing: 'x' }, scoreNotes: [], phases: { missing: 'x' }, lineage: [], generatedAt: 'now' });
+    const html = renderReport(data, {
+      accuracy: { missing: 'x' },
+      scores: { missing: 'x' },
+      scoreNotes: [],
+      phases: { missing: 'x' },
+      lineage: [],
+      generatedAt: 'now',
+    });
     assert.ok(html.includes('still running: round 2, scoring'));
     assert.ok(html.includes('about 2 min left'));
   });

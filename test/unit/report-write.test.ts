@@ -41,7 +41,12 @@ describe('writeReport against a folder store', () => {
   it('writes a self-contained report with all three plots, the score histograms from the shards and the lineage', async () => {
     const { root } = await freshStore('full');
     const outputPath = path.join(scratch, 'full', 'out', 'nested', 'report.html');
-    const written = await writeReport({ result: resultOf(root), outputPath, numClasses: CLASSES, now: new Date('2025-02-03T04:05:06Z') });
+    const written = await writeReport({
+      result: resultOf(root),
+      outputPath,
+      numClasses: CLASSES,
+      now: new Date('2025-02-03T04:05:06Z'),
+    });
     assert.equal(written, path.resolve(outputPath));
     const html = await fs.readFile(written, 'utf8');
     assert.ok(html.startsWith('<!DOCTYPE html>'));
@@ -58,37 +63,73 @@ describe('writeReport against a folder store', () => {
     assert.equal(rows.length, 3, 'both evaluated subsets and their round-0 ancestor');
     assert.ok(rows[0]!.includes('<td>0</td>') && rows[0]!.includes('random') && rows[0]!.includes('none (start)'));
     assert.ok(html.includes(`relative to the storage root ${root}`));
-    assert.ok(rows[2]!.includes(`<td class="uri">${artifactPaths.subset('report-fixture', 1)}</td>`), 'round 2 names its parent');
+    assert.ok(
+      rows[2]!.includes(`<td class="uri">${artifactPaths.subset('report-fixture', 1)}</td>`),
+      'round 2 names its parent',
+    );
     assert.ok(rows[2]!.includes('<td>4</td>'), 'ensemble of 4 checkpoints');
   });
 
   it('bins each round exactly as counted independently, with the range fixed or observed', async () => {
     const { store } = await freshStore('bins');
-    const fixed = await collectScoreHistograms({ store, searchId: 'report-fixture', rounds: [0, 1], acquisitionFunction: 'entropy', numClasses: CLASSES, bins: 12, excludeSubset: true });
+    const fixed = await collectScoreHistograms({
+      store,
+      searchId: 'report-fixture',
+      rounds: [0, 1],
+      acquisitionFunction: 'entropy',
+      numClasses: CLASSES,
+      bins: 12,
+      excludeSubset: true,
+    });
     assert.equal(fixed.rangeSource, 'function');
     for (const r of [0, 1]) {
       assert.deepEqual(fixed.rounds[r]!.histogram!.counts, expectedCounts(r, 0, Math.log(CLASSES), 12), `round ${r}`);
       assert.equal(fixed.rounds[r]!.shards, 3);
     }
-    const observed = await collectScoreHistograms({ store, searchId: 'report-fixture', rounds: [0, 1], acquisitionFunction: 'entropy', bins: 7, excludeSubset: true });
+    const observed = await collectScoreHistograms({
+      store,
+      searchId: 'report-fixture',
+      rounds: [0, 1],
+      acquisitionFunction: 'entropy',
+      bins: 7,
+      excludeSubset: true,
+    });
     assert.equal(observed.rangeSource, 'observed');
     let min = Infinity;
     let max = -Infinity;
     for (const r of [0, 1]) {
       const inSubset = new Set(subsetIndices(r));
-      for (let i = 0; i < POOL; i++) if (!inSubset.has(i)) [min, max] = [Math.min(min, scoreOf(r, i)), Math.max(max, scoreOf(r, i))];
+      for (let i = 0; i < POOL; i++)
+        if (!inSubset.has(i)) [min, max] = [Math.min(min, scoreOf(r, i)), Math.max(max, scoreOf(r, i))];
     }
     assert.deepEqual(observed.range, { min, max });
     assert.deepEqual(observed.rounds[1]!.histogram!.counts, expectedCounts(1, min, max, 7));
-    const all = await collectScoreHistograms({ store, searchId: 'report-fixture', rounds: [0], acquisitionFunction: 'margin', excludeSubset: false });
+    const all = await collectScoreHistograms({
+      store,
+      searchId: 'report-fixture',
+      rounds: [0],
+      acquisitionFunction: 'margin',
+      excludeSubset: false,
+    });
     const h = all.rounds[0]!.histogram!;
-    assert.equal(h.counts.reduce((a, b) => a + b, 0), POOL, 'without exclusion every pool sample is counted');
-    assert.equal(h.clamped, Array.from({ length: POOL }, (_, i) => scoreOf(0, i)).filter((v) => v > 1).length, 'scores above [0, 1] counted as clamped');
+    assert.equal(
+      h.counts.reduce((a, b) => a + b, 0),
+      POOL,
+      'without exclusion every pool sample is counted',
+    );
+    assert.equal(
+      h.clamped,
+      Array.from({ length: POOL }, (_, i) => scoreOf(0, i)).filter((v) => v > 1).length,
+      'scores above [0, 1] counted as clamped',
+    );
   });
 
   it('notes rounds without score shards and still plots the others', async () => {
     const { root } = await freshStore('partial', [0]);
-    const html = await fs.readFile(await writeReport({ result: resultOf(root), outputPath: path.join(scratch, 'partial.html') }), 'utf8');
+    const html = await fs.readFile(
+      await writeReport({ result: resultOf(root), outputPath: path.join(scratch, 'partial.html') }),
+      'utf8',
+    );
     assert.equal((html.match(/<svg[\s>]/g) ?? []).length, 3);
     assert.ok(html.includes('Round 1: no score shards in the store for this round'));
     assert.ok(html.includes('observed over all rounds'), 'entropy without a class count uses the observed range');
@@ -96,14 +137,26 @@ describe('writeReport against a folder store', () => {
 
   it('reports a corrupt shard and a missing manifest in place, without failing', async () => {
     const { root, store } = await freshStore('corrupt');
-    await fs.writeFile(path.join(scratch, 'corrupt', 'store', artifactPaths.scoreShard('report-fixture', 1, 2)), Buffer.from('garbage'));
+    await fs.writeFile(
+      path.join(scratch, 'corrupt', 'store', artifactPaths.scoreShard('report-fixture', 1, 2)),
+      Buffer.from('garbage'),
+    );
     await fs.rm(path.join(scratch, 'corrupt', 'store', artifactPaths.subset('report-fixture', 0)));
-    const html = await fs.readFile(await writeReport({ result: resultOf(root), outputPath: path.join(scratch, 'corrupt.html'), numClasses: CLASSES }), 'utf8');
+    const html = await fs.readFile(
+      await writeReport({
+        result: resultOf(root),
+        outputPath: path.join(scratch, 'corrupt.html'),
+        numClasses: CLASSES,
+      }),
+      'utf8',
+    );
     assert.ok(/Round 1: score shards unreadable: [^<]*corrupt/.test(html), 'corrupt shard named');
     assert.ok(html.includes('Round 0: includes samples already in the subset'), 'round 0 could not exclude its subset');
     assert.ok(html.includes(`round 0 (${POOL} scores)`));
     assert.ok(/<td colspan="10" class="text missing">artifact [^<]*round-0\/subset.json does not exist/.test(html));
-    const lineage = await collectLineage(store, [{ size: 600, subsetUri: `${root}/${artifactPaths.subset('report-fixture', 1)}` }]);
+    const lineage = await collectLineage(store, [
+      { size: 600, subsetUri: `${root}/${artifactPaths.subset('report-fixture', 1)}` },
+    ]);
     assert.deepEqual(
       lineage.map((e) => [e.lineage?.round, e.evaluated, e.problem === undefined]),
       [
@@ -133,7 +186,16 @@ describe('writeReport against a folder store', () => {
       stopping: false,
       updatedAt: '2025-01-01T00:00:00.000Z',
     };
-    const html = await fs.readFile(await writeReport({ progress, config: result.config, storageRoot: root, outputPath: path.join(scratch, 'running.html'), numClasses: CLASSES }), 'utf8');
+    const html = await fs.readFile(
+      await writeReport({
+        progress,
+        config: result.config,
+        storageRoot: root,
+        outputPath: path.join(scratch, 'running.html'),
+        numClasses: CLASSES,
+      }),
+      'utf8',
+    );
     assert.ok(html.includes('still running: round 2, scoring · subset 900 samples · paused'));
     assert.equal((html.match(/<svg[\s>]/g) ?? []).length, 3);
     assert.ok(html.includes('Round 2: no score shards in the store for this round'));
@@ -143,7 +205,10 @@ describe('writeReport against a folder store', () => {
   it('says so when nothing is evaluated or scored yet', async () => {
     const root = pathToFileURL(path.join(scratch, 'empty-store')).href;
     const html = await fs.readFile(
-      await writeReport({ result: resultOf(root, { evaluations: [], rounds: [], full: undefined, subsets: {} }), outputPath: path.join(scratch, 'empty.html') }),
+      await writeReport({
+        result: resultOf(root, { evaluations: [], rounds: [], full: undefined, subsets: {} }),
+        outputPath: path.join(scratch, 'empty.html'),
+      }),
       'utf8',
     );
     assert.equal((html.match(/<svg/g) ?? []).length, 0);
@@ -153,8 +218,13 @@ describe('writeReport against a folder store', () => {
   });
 
   it('says so when the store cannot be opened or does not answer', async () => {
-    const unsupported = await fs.readFile(await writeReport({ result: resultOf('ftp://example/store'), outputPath: path.join(scratch, 'ftp.html') }), 'utf8');
-    assert.ok(unsupported.includes('Score distributions not available: the store ftp://example/store cannot be opened'));
+    const unsupported = await fs.readFile(
+      await writeReport({ result: resultOf('ftp://example/store'), outputPath: path.join(scratch, 'ftp.html') }),
+      'utf8',
+    );
+    assert.ok(
+      unsupported.includes('Score distributions not available: the store ftp://example/store cannot be opened'),
+    );
     assert.ok(unsupported.includes('Lineage not available'));
     assert.equal((unsupported.match(/<svg/g) ?? []).length, 2, 'accuracy and phases need no store');
 
@@ -171,11 +241,20 @@ describe('writeReport against a folder store', () => {
       await writeReport({
         result: resultOf('gs://winnow-test/store'),
         outputPath: path.join(scratch, 'gcs.html'),
-        storeOptions: { gcs: { apiEndpoint: `http://127.0.0.1:${port}`, projectId: 'test', retry: { maxRetries: 1, totalTimeoutSeconds: 5, maxDelaySeconds: 1 } } },
+        storeOptions: {
+          gcs: {
+            apiEndpoint: `http://127.0.0.1:${port}`,
+            projectId: 'test',
+            retry: { maxRetries: 1, totalTimeoutSeconds: 5, maxDelaySeconds: 1 },
+          },
+        },
       }),
       'utf8',
     );
-    assert.ok(gcs.includes('Score distributions not available: the store gs://winnow-test/store did not answer'), 'unreachable store named');
+    assert.ok(
+      gcs.includes('Score distributions not available: the store gs://winnow-test/store did not answer'),
+      'unreachable store named',
+    );
     assert.ok(Date.now() - started < 15_000);
   });
 });

@@ -34,7 +34,11 @@ describe('reproduce: what to do with an experiment given its workflows', () => {
     for (const status of ['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED'] as const) {
       assert.deepEqual(nextStep(base, [status], 1), { action: 'restart', from: base, workflowId: `${base}-r1` });
     }
-    assert.deepEqual(nextStep(base, ['FAILED', 'TERMINATED'], 1), { action: 'restart', from: `${base}-r1`, workflowId: `${base}-r2` });
+    assert.deepEqual(nextStep(base, ['FAILED', 'TERMINATED'], 1), {
+      action: 'restart',
+      from: `${base}-r1`,
+      workflowId: `${base}-r2`,
+    });
   });
 
   it('gives up on a failed search when no resume is left', () => {
@@ -69,7 +73,9 @@ describe('reproduce: experiment names', () => {
   });
 
   it('gives every experiment of both profiles a distinct id', () => {
-    const ids = (['quick', 'full'] as const).flatMap((p) => profileOf(p).experiments.map((e) => experimentWorkflowId(p, e)));
+    const ids = (['quick', 'full'] as const).flatMap((p) =>
+      profileOf(p).experiments.map((e) => experimentWorkflowId(p, e)),
+    );
     assert.equal(new Set(ids).size, ids.length);
   });
 });
@@ -94,7 +100,9 @@ describe('reproduce: profiles', () => {
       );
       assert.equal(main.filter((c) => c.scheme === 'compress').length, 1);
       // Exactly one search trains the baselines that every other shares.
-      const withBaselines = profile.experiments.map(parsedConfig).filter((c) => c.evaluation.randomBaseline || c.evaluation.fullBaseline);
+      const withBaselines = profile.experiments
+        .map(parsedConfig)
+        .filter((c) => c.evaluation.randomBaseline || c.evaluation.fullBaseline);
       assert.equal(withBaselines.length, 1);
       assert.ok(withBaselines[0].evaluation.randomBaseline && withBaselines[0].evaluation.fullBaseline);
     });
@@ -110,7 +118,12 @@ describe('reproduce: profiles', () => {
     );
     for (const a of ablations) {
       const keys = new Set([...Object.keys(entropy), ...Object.keys(a.config)]);
-      const differing = [...keys].filter((k) => k !== 'evaluation' && JSON.stringify((entropy as Record<string, unknown>)[k]) !== JSON.stringify((a.config as Record<string, unknown>)[k]));
+      const differing = [...keys].filter(
+        (k) =>
+          k !== 'evaluation' &&
+          JSON.stringify((entropy as Record<string, unknown>)[k]) !==
+            JSON.stringify((a.config as Record<string, unknown>)[k]),
+      );
       assert.equal(differing.length, 1, `${a.name} differs in ${differing.join(', ')}`);
     }
     // Members vs checkpoints at equal ensemble size.
@@ -123,9 +136,14 @@ describe('reproduce: profiles', () => {
   });
 
   it('leaves the ablations out on request; quick keeps one unless asked for all', () => {
-    const ablationsOf = (p: ReturnType<typeof profileOf>) => p.experiments.filter((e) => e.role === 'ablation').map((e) => e.name);
+    const ablationsOf = (p: ReturnType<typeof profileOf>) =>
+      p.experiments.filter((e) => e.role === 'ablation').map((e) => e.name);
     assert.deepEqual(ablationsOf(profileOf('quick')), ['finetune']);
-    assert.deepEqual(ablationsOf(profileOf('quick', { allAblations: true })), ['finetune', 'members-only', 'checkpoints-only']);
+    assert.deepEqual(ablationsOf(profileOf('quick', { allAblations: true })), [
+      'finetune',
+      'members-only',
+      'checkpoints-only',
+    ]);
     assert.deepEqual(ablationsOf(profileOf('full', { withoutAblations: true })), []);
     // The extra ablations do not change the ids of the searches a default run made (they are reused).
     const ids = (p: ReturnType<typeof profileOf>) => p.experiments.map((e) => experimentWorkflowId(p.name, e));
@@ -162,7 +180,14 @@ describe('reproduce: work and estimate', () => {
   });
 
   it('counts compress as one ensemble on the whole pool', () => {
-    const parsed = parseSearchConfig({ dataset: { kind: 'synthetic' }, scheme: 'compress', targets: [10, 20], training: { epochs: 1 }, ensemble: { members: 2, checkpointEpochs: [1] }, evaluation: { randomBaseline: false, fullBaseline: false } });
+    const parsed = parseSearchConfig({
+      dataset: { kind: 'synthetic' },
+      scheme: 'compress',
+      targets: [10, 20],
+      training: { epochs: 1 },
+      ensemble: { members: 2, checkpointEpochs: [1] },
+      evaluation: { randomBaseline: false, fullBaseline: false },
+    });
     assert.ok(parsed.ok);
     assert.equal(searchWork(parsed.config, 100, 10).trainSampleEpochs, 2 * 100 + 10 + 20);
   });
@@ -172,7 +197,9 @@ describe('reproduce: work and estimate', () => {
     assert.equal(trainingEquivalents(measured.work), 2000);
     const target = { trainSampleEpochs: 10_000, predictions: 30_000, heavyActivities: 5 };
     assert.equal(estimateSeconds(measured, target, 2), 2000);
-    assert.ok(trainingEquivalents(profileWork(profileOf('full'))) > 10 * trainingEquivalents(profileWork(profileOf('quick'))));
+    assert.ok(
+      trainingEquivalents(profileWork(profileOf('full'))) > 10 * trainingEquivalents(profileWork(profileOf('quick'))),
+    );
   });
 });
 
@@ -193,7 +220,10 @@ describe('reproduce: the medium profile', () => {
     const medium = profileOf('medium');
     assert.equal(medium.trainSamples, 60000);
     assert.equal(medium.prefixData, false);
-    assert.deepEqual(medium.experiments.map((e) => e.name), ['entropy', 'mutual-information', 'variation-ratios', 'random-acquisition', 'compress']);
+    assert.deepEqual(
+      medium.experiments.map((e) => e.name),
+      ['entropy', 'mutual-information', 'variation-ratios', 'random-acquisition', 'compress'],
+    );
     const config = parsedConfig(medium.experiments[0]);
     assert.deepEqual(config.targets, [6000, 15000, 30000]);
     assert.equal(config.dataset.uri, undefined, 'the default Fashion-MNIST folder, no copy');
@@ -201,12 +231,18 @@ describe('reproduce: the medium profile', () => {
     assert.equal(config.training.minSteps, Math.ceil(60000 / 128) * 2);
     const work = searchWork(config, 60000, 10000);
     const models = 3 * 2 + 3 * 3 * 2 + 3; // ensembles of 3 rounds, AL and random at 3 targets, full set
-    assert.ok(work.trainSampleEpochs >= models * 938 * 128 * 0.99, `${work.trainSampleEpochs} sample-epochs for ${models} models`);
+    assert.ok(
+      work.trainSampleEpochs >= models * 938 * 128 * 0.99,
+      `${work.trainSampleEpochs} sample-epochs for ${models} models`,
+    );
   });
 });
 
 describe('reproduce: ablations a profile cannot hold', () => {
   it('says why the medium profile has none instead of failing deep inside', () => {
-    assert.throws(() => profileOf('medium', { allAblations: true }), /the medium profile has no ablations: its 2 epochs cannot hold the 4 distinct checkpoints/);
+    assert.throws(
+      () => profileOf('medium', { allAblations: true }),
+      /the medium profile has no ablations: its 2 epochs cannot hold the 4 distinct checkpoints/,
+    );
   });
 });

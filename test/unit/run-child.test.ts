@@ -28,6 +28,9 @@ describe('backend preference', () => {
   it('accepts auto and the known backends, and names the bad value', () => {
     assert.equal(parseBackendPreference(undefined), 'auto');
     assert.equal(parseBackendPreference('wasm'), 'wasm');
-    assert.throws(() => parseBackendPreference('cuda'), /WINNOW_BACKEND=cuda is not a backend; use one of auto, tfjs-node-gpu, tfjs-node, wasm/);
+    assert.throws(
+      () => parseBackendPreference('cuda'),
+      /WINNOW_BACKEND=cuda is not a backend; use one of auto, tfjs-node-gpu, tfjs-node, wasm/,
+    );
   });
 });

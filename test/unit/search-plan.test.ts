@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseSearchConfig, type SearchConfig, type SearchConfigInput } from '../../contracts/config';
-import { acquisitionSize, defaultInitialSize, deriveSeed, invalidTargets, poolShards, shardGroups, summarise, targetsBeyondPool } from '../../workflows/search-plan';
+import {
+  acquisitionSize,
+  defaultInitialSize,
+  deriveSeed,
+  invalidTargets,
+  poolShards,
+  shardGroups,
+  summarise,
+  targetsBeyondPool,
+} from '../../workflows/search-plan';
 
 function config(input: Partial<SearchConfigInput>): SearchConfig {
   const parsed = parseSearchConfig({ dataset: { kind: 'mnist' }, targets: [100, 200], ...input });
@@ -39,7 +48,10 @@ describe('search plan', () => {
   it('groups shards for child workflows: consecutive, each at most the group size, all shards once', () => {
     const shards = poolShards(1_281_167, 1000);
     const groups = shardGroups(shards, 500);
-    assert.deepEqual(groups.map((g) => g.length), [500, 500, 282]);
+    assert.deepEqual(
+      groups.map((g) => g.length),
+      [500, 500, 282],
+    );
     assert.deepEqual(groups.flat(), shards);
     assert.equal(shardGroups(shards.slice(0, 7), 500).length, 1);
     assert.throws(() => shardGroups(shards, 0), /positive integer, got 0/);
@@ -54,10 +66,15 @@ describe('search plan', () => {
   it('names what is wrong with new targets', () => {
     assert.equal(invalidTargets([60, 90], 30, 300), undefined);
     assert.match(invalidTargets([90, 60], 30, 300)!, /targets\.1: targets must be strictly ascending/);
-    assert.match(invalidTargets([60, 400], 30, 300)!, /targets\.1: 400 is larger than the training set \(300 samples\)/);
+    assert.match(
+      invalidTargets([60, 400], 30, 300)!,
+      /targets\.1: 400 is larger than the training set \(300 samples\)/,
+    );
     assert.match(invalidTargets([20], 30, 300)!, /must exceed the current subset size \(30\)/);
     assert.match(invalidTargets('all', 30, 300)!, /non-empty array/);
-    assert.deepEqual(targetsBeyondPool([10, 500], 300), ['targets.1: 500 is larger than the training set (300 samples)']);
+    assert.deepEqual(targetsBeyondPool([10, 500], 300), [
+      'targets.1: 500 is larger than the training set (300 samples)',
+    ]);
   });
 
   it('summarises repeated accuracies with the sample standard deviation', () => {

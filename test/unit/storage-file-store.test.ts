@@ -65,14 +65,19 @@ describe('file:// store specifics', () => {
     symlinkSync(outside, path.join(dir, 'escape'));
     symlinkSync(path.join(outside, 'secret'), path.join(dir, 'secret-link'));
     const store = openStore(dir);
-    const forbidden = (err: Error & { failureType?: string }) => err.failureType === 'ForbiddenPath' && /outside the store root/.test(err.message);
+    const forbidden = (err: Error & { failureType?: string }) =>
+      err.failureType === 'ForbiddenPath' && /outside the store root/.test(err.message);
     await assert.rejects(() => store.put('escape/new', Buffer.from('x')), forbidden);
     await assert.rejects(() => store.get('escape/secret'), forbidden);
     await assert.rejects(() => store.get('secret-link'), forbidden);
     await assert.rejects(() => store.list('escape/'), forbidden);
     assert.deepEqual(readdirSync(outside), ['secret'], 'nothing was written outside');
     await store.put('inside', Buffer.from('ok'));
-    assert.deepEqual((await store.list()).map((o) => o.key), ['inside'], 'links are not followed by a listing');
+    assert.deepEqual(
+      (await store.list()).map((o) => o.key),
+      ['inside'],
+      'links are not followed by a listing',
+    );
     assert.equal(await store.deletePrefix('s'), 0);
     assert.deepEqual(readdirSync(outside), ['secret']);
   });
@@ -83,7 +88,11 @@ describe('file:// store specifics', () => {
     await store.put('old-search/round-0/a', Buffer.from('a'));
     await fs.writeFile(path.join(dir, 'old-search/round-0/b.tmp-0123456789ab'), 'half');
     await store.put('keep/x', Buffer.from('x'));
-    assert.deepEqual((await store.list()).map((o) => o.key), ['keep/x', 'old-search/round-0/a'], 'temp files are not listed');
+    assert.deepEqual(
+      (await store.list()).map((o) => o.key),
+      ['keep/x', 'old-search/round-0/a'],
+      'temp files are not listed',
+    );
     assert.equal(await store.deletePrefix('old-search'), 1);
     assert.deepEqual(allFiles(dir), ['keep/x', 'keep/x.sha256']);
     assert.deepEqual(readdirSync(dir), ['keep']);
@@ -92,7 +101,9 @@ describe('file:// store specifics', () => {
   it('lets concurrent create-only writers of the same content all succeed', async () => {
     const store = openStore(path.join(scratch, 'race'));
     const body = Buffer.from('{"subset":[1,2,3]}');
-    const results = await Promise.all(Array.from({ length: 8 }, () => store.put('s/round-1/subset.json', body, { createOnly: true })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => store.put('s/round-1/subset.json', body, { createOnly: true })),
+    );
     assert.equal(new Set(results.map((r) => r.sha256)).size, 1);
     assert.deepEqual(await store.get('s/round-1/subset.json'), body);
   });

@@ -7,8 +7,14 @@ describe('gs:// connection options', () => {
     assert.equal(emulatorEndpoint(undefined, {}), undefined);
     assert.equal(emulatorEndpoint(undefined, { STORAGE_EMULATOR_HOST: '' }), undefined);
     assert.equal(emulatorEndpoint(undefined, { STORAGE_EMULATOR_HOST: 'localhost:4443' }), 'http://localhost:4443');
-    assert.equal(emulatorEndpoint(undefined, { STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9023/' }), 'http://127.0.0.1:9023');
-    assert.equal(emulatorEndpoint(undefined, { STORAGE_EMULATOR_HOST: 'https://gcs.local/storage/v1/' }), 'https://gcs.local');
+    assert.equal(
+      emulatorEndpoint(undefined, { STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9023/' }),
+      'http://127.0.0.1:9023',
+    );
+    assert.equal(
+      emulatorEndpoint(undefined, { STORAGE_EMULATOR_HOST: 'https://gcs.local/storage/v1/' }),
+      'https://gcs.local',
+    );
     assert.equal(emulatorEndpoint('http://option:1', { STORAGE_EMULATOR_HOST: 'http://env:2' }), 'http://option:1');
   });
 

@@ -5,7 +5,9 @@ import fc from 'fast-check';
 import { keyOfRef, keyProblem, parseGsRoot, prefixOfRef } from '../../domain/storage/keys';
 
 const segmentChars = 'abcXYZ019._=+@,~-/'.split('');
-const keyLike = fc.array(fc.constantFrom(...segmentChars, '..', '.', ' ', '\\'), { minLength: 1, maxLength: 30 }).map((parts) => parts.join(''));
+const keyLike = fc
+  .array(fc.constantFrom(...segmentChars, '..', '.', ' ', '\\'), { minLength: 1, maxLength: 30 })
+  .map((parts) => parts.join(''));
 
 describe('artifact keys', () => {
   it('every accepted key stays inside the root once joined to it', () => {
@@ -45,7 +47,12 @@ describe('artifact keys', () => {
       ['a'.repeat(1025), /1025 characters/],
     ];
     for (const [key, problem] of cases) assert.match(keyProblem(key) ?? 'accepted', problem, JSON.stringify(key));
-    for (const key of ['s1/round-0/subset.json', 'a', 'search_1/round-12/member-3/ckpt-2/weights.bin', 'a.b.c/x=1,y=2']) {
+    for (const key of [
+      's1/round-0/subset.json',
+      'a',
+      'search_1/round-12/member-3/ckpt-2/weights.bin',
+      'a.b.c/x=1,y=2',
+    ]) {
       assert.equal(keyProblem(key), undefined, key);
     }
   });
@@ -62,8 +69,15 @@ describe('artifact keys', () => {
     assert.deepEqual(parseGsRoot('gs://my-bucket'), { bucket: 'my-bucket', prefix: '' });
     assert.deepEqual(parseGsRoot('gs://my-bucket/team/winnow/'), { bucket: 'my-bucket', prefix: 'team/winnow' });
     for (const bad of ['gs://', 'gs://B', 'gs://ab', 'gs://Upper', 's3://bucket']) {
-      assert.throws(() => parseGsRoot(bad), (err: Error & { failureType?: string }) => err.failureType === 'InvalidConfig', bad);
+      assert.throws(
+        () => parseGsRoot(bad),
+        (err: Error & { failureType?: string }) => err.failureType === 'InvalidConfig',
+        bad,
+      );
     }
-    assert.throws(() => parseGsRoot('gs://bucket/a/../b'), (err: Error & { failureType?: string }) => err.failureType === 'ForbiddenPath');
+    assert.throws(
+      () => parseGsRoot('gs://bucket/a/../b'),
+      (err: Error & { failureType?: string }) => err.failureType === 'ForbiddenPath',
+    );
   });
 });

@@ -17,7 +17,8 @@ describe('storage roots', () => {
     for (const bad of ['/srv/winnow/../etc', '/srv', '/srv/winnow-other', `${allowed}/../../tmp`]) {
       assert.throws(
         () => resolveStorageRoot(bad, allowed),
-        (err: Error & { failureType?: string }) => err.failureType === 'ForbiddenPath' && /outside the worker's storage root/.test(err.message),
+        (err: Error & { failureType?: string }) =>
+          err.failureType === 'ForbiddenPath' && /outside the worker's storage root/.test(err.message),
         bad,
       );
     }
@@ -26,7 +27,8 @@ describe('storage roots', () => {
   it('refuses schemes the worker does not serve', () => {
     assert.throws(
       () => resolveStorageRoot('gs://bucket/x', allowed),
-      (err: Error & { failureType?: string }) => err.failureType === 'InvalidConfig' && /only file:\/\/ roots inside it/.test(err.message),
+      (err: Error & { failureType?: string }) =>
+        err.failureType === 'InvalidConfig' && /only file:\/\/ roots inside it/.test(err.message),
     );
     assert.throws(() => resolveStorageRoot('/srv/winnow/a', 'gs://bucket/winnow'), /only gs:\/\/ roots inside it/);
   });
@@ -35,7 +37,13 @@ describe('storage roots', () => {
     const gsRoot = 'gs://bucket/winnow';
     assert.equal(resolveStorageRoot('gs://bucket/winnow/team-a/', gsRoot), 'gs://bucket/winnow/team-a');
     assert.equal(resolveStorageRoot('gs://bucket/winnow', gsRoot), gsRoot);
-    for (const bad of ['gs://bucket/winnow-other', 'gs://other/winnow', 'gs://bucket/winnow/../x', 'gs://bucket/winnow/./x', 'gs://bucket']) {
+    for (const bad of [
+      'gs://bucket/winnow-other',
+      'gs://other/winnow',
+      'gs://bucket/winnow/../x',
+      'gs://bucket/winnow/./x',
+      'gs://bucket',
+    ]) {
       assert.throws(
         () => resolveStorageRoot(bad, gsRoot),
         (err: Error & { failureType?: string }) => err.failureType === 'ForbiddenPath',

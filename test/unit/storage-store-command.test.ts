@@ -35,7 +35,10 @@ describe('winnow store command', () => {
 
   it('lists by URI prefix or key prefix', async () => {
     const byUri = await listArtifacts(`${root}/demo-1/`, { root });
-    assert.deepEqual(byUri.objects.map((o) => o.key), ['demo-1/round-0/subset.json', 'demo-1/search.json']);
+    assert.deepEqual(
+      byUri.objects.map((o) => o.key),
+      ['demo-1/round-0/subset.json', 'demo-1/search.json'],
+    );
     assert.equal(byUri.bytes, 200);
     const { code, lines } = await run(['list', 'demo', '--root', dir]);
     assert.equal(code, 0);
@@ -47,12 +50,18 @@ describe('winnow store command', () => {
   it('clean reports without --yes and deletes only the matching searches with it', async () => {
     const dry = await run(['clean', 'demo-', '--root', root]);
     assert.equal(dry.code, 0);
-    assert.deepEqual(dry.lines, ['searches: demo-1, demo-2', `would delete 3 objects (300 B) of 2 searches under ${root}; rerun with --yes to delete them`]);
+    assert.deepEqual(dry.lines, [
+      'searches: demo-1, demo-2',
+      `would delete 3 objects (300 B) of 2 searches under ${root}; rerun with --yes to delete them`,
+    ]);
     assert.equal((await listArtifacts('', { root })).objects.length, 4, 'nothing deleted');
 
     const done = await cleanSearches('demo-', true, { root });
     assert.deepEqual(done, { root, searchIds: ['demo-1', 'demo-2'], objects: 3, bytes: 300, deleted: true });
-    assert.deepEqual((await listArtifacts('', { root })).objects.map((o) => o.key), ['keep/search.json']);
+    assert.deepEqual(
+      (await listArtifacts('', { root })).objects.map((o) => o.key),
+      ['keep/search.json'],
+    );
   });
 
   it('refuses paths as search-id prefixes and reports usage errors', async () => {
@@ -69,7 +78,9 @@ describe('winnow store command', () => {
 
   it('runs as a script', async () => {
     const script = path.resolve(__dirname, '../../client/store-command.js');
-    const { stdout } = await promisify(execFile)(process.execPath, [script, 'list', `${root}/keep/`], { env: { ...process.env, WINNOW_STORAGE_ROOT: dir } });
+    const { stdout } = await promisify(execFile)(process.execPath, [script, 'list', `${root}/keep/`], {
+      env: { ...process.env, WINNOW_STORAGE_ROOT: dir },
+    });
     assert.match(stdout, /keep\/search\.json\n1 objects, 100 B under /);
   });
 });

@@ -82,9 +82,16 @@ describe('tfjs-node kernel overrides', { skip: skipWithoutTfjsNode() }, () => {
       const size = shape.reduce((a, b) => a * b, 1);
       const x = tf.tensor(values(size, size), shape);
       const axes = shape.slice(0, -1).map((_, i) => i);
-      assert.deepEqual(tf.tidy(() => tf.sum(x, axes).shape), [shape[shape.length - 1]]);
+      assert.deepEqual(
+        tf.tidy(() => tf.sum(x, axes).shape),
+        [shape[shape.length - 1]],
+      );
       // Reversed axis order names the same reduction; keepDims takes the stock Sum kernel.
-      const [ours, reversed, reference] = readLeakFree(() => [tf.sum(x, axes), tf.sum(x, [...axes].reverse()), tf.sum(x, axes, true)]);
+      const [ours, reversed, reference] = readLeakFree(() => [
+        tf.sum(x, axes),
+        tf.sum(x, [...axes].reverse()),
+        tf.sum(x, axes, true),
+      ]);
       assertClose(ours, reference, 1e-6, `sum over ${axes} of [${shape}]`);
       assertClose(reversed, reference, 1e-6, `sum over reversed axes of [${shape}]`);
       x.dispose();
@@ -106,10 +113,23 @@ describe('tfjs-node kernel overrides', { skip: skipWithoutTfjsNode() }, () => {
     const build = (): tf.Sequential =>
       tf.sequential({
         layers: [
-          tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }), biasInitializer: 'ones' }),
+          tf.layers.conv2d({
+            inputShape: [8, 8, 1],
+            filters: 4,
+            kernelSize: 3,
+            padding: 'same',
+            activation: 'relu',
+            kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+            biasInitializer: 'ones',
+          }),
           tf.layers.maxPooling2d({ poolSize: 2 }),
           tf.layers.flatten(),
-          tf.layers.dense({ units: 5, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }), biasInitializer: 'ones' }),
+          tf.layers.dense({
+            units: 5,
+            activation: 'relu',
+            kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }),
+            biasInitializer: 'ones',
+          }),
           tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
         ],
       });
@@ -118,7 +138,9 @@ describe('tfjs-node kernel overrides', { skip: skipWithoutTfjsNode() }, () => {
       const x = tf.tensor4d(values(6 * 64, 7), [6, 8, 8, 1]);
       const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2], 'int32'), 3);
       const out = readLeakFree(() => {
-        const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+        const { value, grads } = tf.variableGrads(
+          () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+        );
         return [value, ...model.trainableWeights.map((w) => grads[w.originalName])];
       });
       tf.dispose([x, y]);

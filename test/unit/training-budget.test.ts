@@ -26,7 +26,11 @@ describe('training budget', () => {
   });
 
   it('stretches epochs, checkpoints and step milestones of small sets to reach minSteps', () => {
-    const training = trainingOf({ epochs: 6, minSteps: 300, schedule: { kind: 'step', milestones: [2, 4], factor: 0.1 } });
+    const training = trainingOf({
+      epochs: 6,
+      minSteps: 300,
+      schedule: { kind: 'step', milestones: [2, 4], factor: 0.1 },
+    });
     // 400 samples: 4 steps per epoch, so 75 epochs (12.5 times the configured 6).
     const small = trainingBudget(training, [3, 6], 400);
     assert.equal(small.training.epochs, 75);
@@ -42,10 +46,17 @@ describe('training budget', () => {
 
   it('keeps checkpoint epochs distinct and within the run for any stretch', () => {
     for (let samples = 1; samples <= 3000; samples += 37) {
-      const budget = trainingBudget(trainingOf({ epochs: 8, minSteps: 500, batchSize: 64 }), [1, 2, 3, 4, 5, 6, 7, 8], samples);
+      const budget = trainingBudget(
+        trainingOf({ epochs: 8, minSteps: 500, batchSize: 64 }),
+        [1, 2, 3, 4, 5, 6, 7, 8],
+        samples,
+      );
       const epochs = budget.checkpointEpochs;
       assert.equal(new Set(epochs).size, 8, `distinct at ${samples} samples: ${epochs.join(',')}`);
-      assert.ok(epochs.every((e, i) => e >= 1 && e <= budget.training.epochs && (i === 0 || e > epochs[i - 1])), `ascending, in range: ${epochs.join(',')}`);
+      assert.ok(
+        epochs.every((e, i) => e >= 1 && e <= budget.training.epochs && (i === 0 || e > epochs[i - 1])),
+        `ascending, in range: ${epochs.join(',')}`,
+      );
       assert.equal(epochs.at(-1), budget.training.epochs, 'the last checkpoint is the end of training');
       assert.ok(budget.steps >= 500, `${budget.steps} steps at ${samples} samples`);
     }

@@ -21,7 +21,16 @@ import { loadWinnowTfOps } from '../../kernels/tfjs-node/tfjs-node-native-ops';
 import { floatType, nodeBackend } from '../../kernels/tfjs-node/tfjs-node-ops';
 import { buildModel } from '../../domain/ml/models';
 import { applyForTraining } from '../../domain/ml/training-forward';
-import { assertSame, close, countCalls, gradsBothWays, noisy, sameBits, twoBlocks, values } from '../helpers/training-compare';
+import {
+  assertSame,
+  close,
+  countCalls,
+  gradsBothWays,
+  noisy,
+  sameBits,
+  twoBlocks,
+  values,
+} from '../helpers/training-compare';
 
 const skip = skipWithoutWinnowTfOps();
 
@@ -29,7 +38,14 @@ const skip = skipWithoutWinnowTfOps();
 const spyOps = () => countCalls(tf.backend(), 'executeMultipleOutputs', 'WinnowConv');
 
 /** A grey-image conv block (conv with relu, then a 2x2 max pool) with the given kernel and bias values. */
-function greyBlock(shape: number[], filters: number, kernelSize: number, padding: 'same' | 'valid', kernel: Float32Array, bias: Float32Array) {
+function greyBlock(
+  shape: number[],
+  filters: number,
+  kernelSize: number,
+  padding: 'same' | 'valid',
+  kernel: Float32Array,
+  bias: Float32Array,
+) {
   const model = tf.sequential({
     layers: [
       tf.layers.conv2d({ inputShape: shape.slice(1), filters, kernelSize, padding, activation: 'relu' }),
@@ -53,7 +69,10 @@ function trainSteps(
   const losses: number[] = [];
   for (let step = 0; step < 3; step++) {
     const before = tf.memory().numTensors;
-    const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, forward(model, x)) as tf.Scalar, true) as tf.Scalar;
+    const loss = opt.minimize(
+      () => tf.losses.softmaxCrossEntropy(y, forward(model, x)) as tf.Scalar,
+      true,
+    ) as tf.Scalar;
     losses.push(loss.dataSync()[0]);
     loss.dispose();
     // Optimizer slots appear in the first step only.
@@ -77,7 +96,7 @@ describe('fused training forward on tfjs-node', { skip }, () => {
     assert.equal(loadWinnowTfOps().ops?.convIn1BiasReluPool, 'WinnowConvIn1BiasReluPool');
   });
 
-  it('grey first block: exact sums give the layers\' values and filter and bias gradients bit for bit, ties and signed zeros included', () => {
+  it("grey first block: exact sums give the layers' values and filter and bias gradients bit for bit, ties and signed zeros included", () => {
     const before = tf.memory().numTensors;
     const ran = spyOps();
     for (const [shape, filters, kernelSize, padding] of [
@@ -89,7 +108,14 @@ describe('fused training forward on tfjs-node', { skip }, () => {
       [[2, 12, 12, 1], 16, 5, 'same'],
     ] as [number[], number, number, 'same' | 'valid'][]) {
       const size = shape.reduce((a, b) => a * b);
-      const model = greyBlock(shape, filters, kernelSize, padding, values(kernelSize * kernelSize * filters, 31), values(filters, 32));
+      const model = greyBlock(
+        shape,
+        filters,
+        kernelSize,
+        padding,
+        values(kernelSize * kernelSize * filters, 31),
+        values(filters, 32),
+      );
       const what = `grey ${shape} ${filters} filters ${kernelSize}x${kernelSize} ${padding}`;
       // Non-finite pixels or gradients: the outputs match, the filter gradients' NaNs need not: TensorFlow's
       // kernel forms some 0 * Inf products (of non-routed or padded positions) and skips others.
@@ -97,7 +123,10 @@ describe('fused training forward on tfjs-node', { skip }, () => {
       const outputs = gradsBothWays(model, special, (y) => tf.tensor(values(y.size, 34), y.shape));
       sameBits(outputs.fused.y, outputs.stock.y, `${what} output, non-finite pixels`);
       const x = tf.tensor(values(size, 35, [-0, 0]), shape);
-      assertSame(gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 36, [-0, -3, 0]), y.shape)), what);
+      assertSame(
+        gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 36, [-0, -3, 0]), y.shape)),
+        what,
+      );
       tf.dispose([x, special]);
       model.dispose();
     }
@@ -137,18 +166,48 @@ describe('fused training forward on tfjs-node', { skip }, () => {
     ] as [[number, number, number, number], number, 'same' | 'valid'][]) {
       const model = tf.sequential({
         layers: [
-          tf.layers.conv2d({ inputShape: shape.slice(1), filters, kernelSize: 3, strides: 2, padding, activation: 'relu' }),
+          tf.layers.conv2d({
+            inputShape: shape.slice(1),
+            filters,
+            kernelSize: 3,
+            strides: 2,
+            padding,
+            activation: 'relu',
+          }),
           tf.layers.maxPooling2d({ poolSize: 2 }),
         ],
       });
       // Quarter-step kernel and bias values make exact ties and exact zeros after the bias.
-      tf.tidy(() => model.layers[0].setWeights([tf.tensor(values(3 * 3 * shape[3] * filters, 5), [3, 3, shape[3], filters]), tf.tensor(values(filters, 6))]));
-      const x = tf.tensor(values(shape.reduce((a, b) => a * b), 7, [NaN, Infinity, -Infinity, -0, 0, NaN, 1e30, -1e30]), shape);
+      tf.tidy(() =>
+        model.layers[0].setWeights([
+          tf.tensor(values(3 * 3 * shape[3] * filters, 5), [3, 3, shape[3], filters]),
+          tf.tensor(values(filters, 6)),
+        ]),
+      );
+      const x = tf.tensor(
+        values(
+          shape.reduce((a, b) => a * b),
+          7,
+          [NaN, Infinity, -Infinity, -0, 0, NaN, 1e30, -1e30],
+        ),
+        shape,
+      );
       // dy with negatives (ReluGrad's dy * 0 gives -0 there) and an infinity (Inf * 0 is NaN).
-      const both = gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 8, [Infinity, -3, -Infinity, NaN]), y.shape));
+      const both = gradsBothWays(model, x, (y) =>
+        tf.tensor(values(y.size, 8, [Infinity, -3, -Infinity, NaN]), y.shape),
+      );
       assertSame(both, `shape ${shape} ${padding}`);
-      const clean = tf.tensor(values(shape.reduce((a, b) => a * b), 9), shape);
-      assertSame(gradsBothWays(model, clean, (y) => tf.tensor(values(y.size, 10), y.shape)), `shape ${shape} ${padding}, finite`);
+      const clean = tf.tensor(
+        values(
+          shape.reduce((a, b) => a * b),
+          9,
+        ),
+        shape,
+      );
+      assertSame(
+        gradsBothWays(model, clean, (y) => tf.tensor(values(y.size, 10), y.shape)),
+        `shape ${shape} ${padding}, finite`,
+      );
       x.dispose();
       clean.dispose();
       model.dispose();
@@ -156,7 +215,7 @@ describe('fused training forward on tfjs-node', { skip }, () => {
     assert.equal(tf.memory().numTensors, before);
   });
 
-  it('stride-1 conv blocks (fused, the second taking its input gradient): exact sums give the layers\' values and gradients bit for bit', () => {
+  it("stride-1 conv blocks (fused, the second taking its input gradient): exact sums give the layers' values and gradients bit for bit", () => {
     const before = tf.memory().numTensors;
     const ran = spyOps();
     const ranSingle = countCalls(tf.backend(), 'executeSingleOutput', 'WinnowConv');
@@ -169,11 +228,28 @@ describe('fused training forward on tfjs-node', { skip }, () => {
       const model = twoBlocks(shape, filters, padding, (n, seed) => values(n, seed));
       const what = `two blocks ${shape} ${filters} ${padding}`;
       // Non-finite pixels: outputs match; the filter gradients' NaNs need not (see the grey block above).
-      const special = tf.tensor(values(shape.reduce((a, b) => a * b), 51, [NaN, Infinity, -Infinity, -0, 0]), shape);
+      const special = tf.tensor(
+        values(
+          shape.reduce((a, b) => a * b),
+          51,
+          [NaN, Infinity, -Infinity, -0, 0],
+        ),
+        shape,
+      );
       const outputs = gradsBothWays(model, special, (y) => tf.tensor(values(y.size, 52), y.shape));
       sameBits(outputs.fused.y, outputs.stock.y, `${what} output, non-finite pixels`);
-      const x = tf.tensor(values(shape.reduce((a, b) => a * b), 53, [-0, 0]), shape);
-      assertSame(gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 54, [-0, -3, 0]), y.shape)), what);
+      const x = tf.tensor(
+        values(
+          shape.reduce((a, b) => a * b),
+          53,
+          [-0, 0],
+        ),
+        shape,
+      );
+      assertSame(
+        gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 54, [-0, -3, 0]), y.shape)),
+        what,
+      );
       tf.dispose([special, x]);
       model.dispose();
     }
@@ -220,10 +296,15 @@ describe('fused training forward on tfjs-node', { skip }, () => {
 
   it('dense + bias + relu: values and gradients equal the layers bit for bit', () => {
     const before = tf.memory().numTensors;
-    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [12], units: 6, activation: 'relu', kernelInitializer: 'glorotUniform' })] });
+    const model = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [12], units: 6, activation: 'relu', kernelInitializer: 'glorotUniform' })],
+    });
     tf.tidy(() => model.layers[0].setWeights([tf.tensor(values(72, 11), [12, 6]), tf.tensor(values(6, 12))]));
     const x = tf.tensor(values(5 * 12, 13, [-0, NaN]), [5, 12]);
-    assertSame(gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 14, [-2, Infinity]), y.shape)), 'dense');
+    assertSame(
+      gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 14, [-2, Infinity]), y.shape)),
+      'dense',
+    );
     x.dispose();
     model.dispose();
     assert.equal(tf.memory().numTensors, before);
@@ -233,15 +314,37 @@ describe('fused training forward on tfjs-node', { skip }, () => {
   // Adam's normalised step blows a tiny gradient difference up to a learning-rate-sized one).
   for (const channels of [1, 3]) {
     it(`cnn-small on ${channels === 1 ? 'grey' : 'colour'} images trains to the same weights within rounding (momentum, 3 steps), without leaks`, () => {
-      const spec = { name: 'cnn-small' as const, inputShape: [28, 28, channels] as [number, number, number], numClasses: 10, width: 0.25, seed: 4 };
+      const spec = {
+        name: 'cnn-small' as const,
+        inputShape: [28, 28, channels] as [number, number, number],
+        numClasses: 10,
+        width: 0.25,
+        seed: 4,
+      };
       const x = tf.tensor(values(16 * 28 * 28 * channels, 15), [16, 28, 28, channels]);
-      const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => (i * 7) % 10), 'int32'), 10);
+      const y = tf.oneHot(
+        tf.tensor1d(
+          Array.from({ length: 16 }, (_, i) => (i * 7) % 10),
+          'int32',
+        ),
+        10,
+      );
       const ran = spyOps();
       const fused = trainSteps(() => buildModel(spec), 'momentum', x, y, applyForTraining);
       // Three steps through both fused blocks (else this would compare the layers with themselves).
       const calls = ran.stop();
-      assert.equal(calls[channels === 1 ? 'WinnowConvIn1BiasReluPool' : 'WinnowConvPoolFilterGrad'], channels === 1 ? 3 : 6, JSON.stringify(calls));
-      const stock = trainSteps(() => buildModel(spec), 'momentum', x, y, (model, input) => model.apply(input, { training: true }) as tf.Tensor);
+      assert.equal(
+        calls[channels === 1 ? 'WinnowConvIn1BiasReluPool' : 'WinnowConvPoolFilterGrad'],
+        channels === 1 ? 3 : 6,
+        JSON.stringify(calls),
+      );
+      const stock = trainSteps(
+        () => buildModel(spec),
+        'momentum',
+        x,
+        y,
+        (model, input) => model.apply(input, { training: true }) as tf.Tensor,
+      );
       assert.ok(stock.losses[2] < stock.losses[0], `it learns: ${stock.losses}`);
       close(fused.losses, stock.losses, 1e-5, 'losses');
       stock.weights.forEach((w, i) => close(fused.weights[i], w, 1e-4, `weight ${i}`));
@@ -255,19 +358,43 @@ describe('fused training forward on tfjs-node', { skip }, () => {
       const build = () => {
         const model = tf.sequential({
           layers: [
-            tf.layers.conv2d({ inputShape: [16, 16, 3], filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+            tf.layers.conv2d({
+              inputShape: [16, 16, 3],
+              filters: 8,
+              kernelSize: 3,
+              strides: 2,
+              padding: 'same',
+              activation: 'relu',
+              kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+            }),
             tf.layers.maxPooling2d({ poolSize: 2 }),
             tf.layers.flatten(),
-            tf.layers.dense({ units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+            tf.layers.dense({
+              units: 16,
+              activation: 'relu',
+              kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }),
+            }),
             tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
           ],
         });
         return model;
       };
       const x = tf.tensor(values(16 * 16 * 16 * 3, 15), [16, 16, 16, 3]);
-      const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => (i * 7) % 10), 'int32'), 10);
+      const y = tf.oneHot(
+        tf.tensor1d(
+          Array.from({ length: 16 }, (_, i) => (i * 7) % 10),
+          'int32',
+        ),
+        10,
+      );
       const fused = trainSteps(build, optimizer, x, y, applyForTraining);
-      const stock = trainSteps(build, optimizer, x, y, (model, input) => model.apply(input, { training: true }) as tf.Tensor);
+      const stock = trainSteps(
+        build,
+        optimizer,
+        x,
+        y,
+        (model, input) => model.apply(input, { training: true }) as tf.Tensor,
+      );
       assert.ok(stock.losses[2] < stock.losses[0], `it learns: ${stock.losses}`);
       sameBits(fused.losses, stock.losses, 'losses');
       stock.weights.forEach((w, i) => sameBits(fused.weights[i], w, `weight ${i}`));
@@ -278,7 +405,12 @@ describe('fused training forward on tfjs-node', { skip }, () => {
   it('other backends run model.apply', async () => {
     await tf.setBackend('cpu');
     try {
-      const model = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 3, padding: 'same', activation: 'relu' }), tf.layers.maxPooling2d({ poolSize: 2 })] });
+      const model = tf.sequential({
+        layers: [
+          tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+        ],
+      });
       const x = tf.ones([1, 4, 4, 1]);
       sameBits(applyForTraining(model, x).dataSync(), (model.apply(x) as tf.Tensor).dataSync(), 'cpu');
     } finally {

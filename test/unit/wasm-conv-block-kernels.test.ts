@@ -11,7 +11,16 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { assertClose, assertSame, countCalls, gradsBothWays, noisy, sameBits, twoBlocks, values } from '../helpers/training-compare';
+import {
+  assertClose,
+  assertSame,
+  countCalls,
+  gradsBothWays,
+  noisy,
+  sameBits,
+  twoBlocks,
+  values,
+} from '../helpers/training-compare';
 import { useWasmWithWinnowKernels } from '../helpers/wasm-backend';
 
 /** Tensors and wasm backend buffers now, to check that a test frees what it makes. */
@@ -33,10 +42,23 @@ describe('routed conv-block gradients on wasm', () => {
     ] as [number[], number, number, 'same' | 'valid'][]) {
       const model = twoBlocks(shape, filters, padding, values, second);
       const what = `two blocks ${shape} ${filters} ${second} ${padding}`;
-      const x = tf.tensor(values(shape.reduce((a, b) => a * b), 53, [-0, 0]), shape);
-      assertSame(gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 54, [-0, -3, 0]), y.shape)), what);
+      const x = tf.tensor(
+        values(
+          shape.reduce((a, b) => a * b),
+          53,
+          [-0, 0],
+        ),
+        shape,
+      );
+      assertSame(
+        gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 54, [-0, -3, 0]), y.shape)),
+        what,
+      );
       // Infinite and NaN gradients: the routed terms are the dense ones' non-zero terms, so the same NaNs and infinities.
-      assertSame(gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 55, [Infinity, -3, -Infinity, NaN, -0]), y.shape)), `${what}, non-finite dy`);
+      assertSame(
+        gradsBothWays(model, x, (y) => tf.tensor(values(y.size, 55, [Infinity, -3, -Infinity, NaN, -0]), y.shape)),
+        `${what}, non-finite dy`,
+      );
       x.dispose();
       model.dispose();
     }
@@ -60,7 +82,7 @@ describe('routed conv-block gradients on wasm', () => {
     assert.deepEqual(allocations(), before);
   });
 
-  it('the kernels themselves: NaN pre-activations give the dense gradients\' NaN bias and filter channels', () => {
+  it("the kernels themselves: NaN pre-activations give the dense gradients' NaN bias and filter channels", () => {
     const before = allocations();
     tf.tidy(() => {
       const x = tf.tensor(values(2 * 8 * 8 * 8, 71, [-0]), [2, 8, 8, 8]);
@@ -73,19 +95,28 @@ describe('routed conv-block gradients on wasm', () => {
       buffer.set(NaN, 1, 4, 4, 5);
       buffer.set(NaN, 1, 3, 2, 7);
       const pre = buffer.toTensor();
-      const [, codes] = tf.engine().runKernel('WinnowBiasReluPool', { x: pre, bias: tf.tensor(values(12, 73, [-0])) }, {}) as tf.Tensor[];
+      const [, codes] = tf
+        .engine()
+        .runKernel('WinnowBiasReluPool', { x: pre, bias: tf.tensor(values(12, 73, [-0])) }, {}) as tf.Tensor[];
       const dy = tf.tensor(values(codes.size, 74, [-0, -5]), codes.shape);
       // The tail's own gradient (bit for bit the layers') into the dense convolution gradients.
       const [dConv, wantBias] = tf.engine().runKernel('WinnowBiasReluPoolGrad', { dy, code: codes }, {}) as tf.Tensor[];
       const [, wantFilter] = tf.grads(convOf)([x, filter], dConv);
       const pads = { top: 1, bottom: 1, left: 1, right: 1 };
-      const [dFilter, dBias] = tf.engine().runKernel('WinnowConvPoolFilterGrad', { x, dy, code: codes }, pads) as tf.Tensor[];
+      const [dFilter, dBias] = tf
+        .engine()
+        .runKernel('WinnowConvPoolFilterGrad', { x, dy, code: codes }, pads) as tf.Tensor[];
       sameBits(dBias.dataSync(), wantBias.dataSync(), 'bias gradient');
       // NaN where the dense gradient has NaN, and the exact sums everywhere else.
       sameBits(dFilter.dataSync(), wantFilter.dataSync(), 'filter gradient');
-      assert.ok(Array.from(dFilter.dataSync(), Number.isNaN).some((n) => n), 'some filter gradients are NaN');
+      assert.ok(
+        Array.from(dFilter.dataSync(), Number.isNaN).some((n) => n),
+        'some filter gradients are NaN',
+      );
       // Without NaNs: the input gradient bit for bit too.
-      const [, clean] = tf.engine().runKernel('WinnowBiasReluPool', { x: conv, bias: tf.tensor(values(12, 73, [-0])) }, {}) as tf.Tensor[];
+      const [, clean] = tf
+        .engine()
+        .runKernel('WinnowBiasReluPool', { x: conv, bias: tf.tensor(values(12, 73, [-0])) }, {}) as tf.Tensor[];
       const [dConvClean] = tf.engine().runKernel('WinnowBiasReluPoolGrad', { dy, code: clean }, {}) as tf.Tensor[];
       const [wantInput] = tf.grads(convOf)([x, filter], dConvClean);
       const dInput = tf.engine().runKernel('WinnowConvPoolInputGrad', { dy, code: clean, filter }, pads) as tf.Tensor;
@@ -101,15 +132,42 @@ describe('routed conv-block gradients on wasm', () => {
       const dy = tf.zeros([2, 3, 3, 8]);
       const code = tf.zeros([2, 3, 3, 8], 'int32');
       const pads = { top: 1, bottom: 1, left: 1, right: 1 };
-      const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: object) => () => tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
-      assert.equal((run('WinnowConvPoolFilterGrad', { x, dy, code }, pads)() as tf.Tensor[])[0].shape.join(), '3,3,4,8');
-      assert.throws(run('WinnowConvPoolFilterGrad', { x: tf.zeros([2, 6, 6]), dy, code }, pads), /x \[2,6,6\] float32 must be float32 \[N, H, W, Cin\]/);
-      assert.throws(run('WinnowConvPoolFilterGrad', { x, dy: tf.zeros([2, 0, 3, 8]), code: tf.zeros([2, 0, 3, 8], 'int32') }, pads), /must be non-empty/);
-      assert.throws(run('WinnowConvPoolFilterGrad', { x, dy, code }, { ...pads, left: -1 }), /must be non-negative integers/);
-      assert.throws(run('WinnowConvPoolFilterGrad', { x, dy, code: tf.zeros([2, 3, 3, 7], 'int32') }, pads), /one NHWC shape/);
-      assert.equal((run('WinnowConvPoolInputGrad', { dy, code, filter: tf.zeros([3, 3, 4, 8]) }, pads)() as tf.Tensor).shape.join(), '2,6,6,4');
-      assert.throws(run('WinnowConvPoolInputGrad', { dy, code, filter: tf.zeros([0, 3, 4, 8]) }, pads), /non-empty filter, pooled grid and input/);
-      assert.throws(run('WinnowConvPoolInputGrad', { dy, code, filter: tf.zeros([3, 3, 4, 5]) }, pads), /Cout 5 in both/);
+      const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: object) => () =>
+        tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap);
+      assert.equal(
+        (run('WinnowConvPoolFilterGrad', { x, dy, code }, pads)() as tf.Tensor[])[0].shape.join(),
+        '3,3,4,8',
+      );
+      assert.throws(
+        run('WinnowConvPoolFilterGrad', { x: tf.zeros([2, 6, 6]), dy, code }, pads),
+        /x \[2,6,6\] float32 must be float32 \[N, H, W, Cin\]/,
+      );
+      assert.throws(
+        run('WinnowConvPoolFilterGrad', { x, dy: tf.zeros([2, 0, 3, 8]), code: tf.zeros([2, 0, 3, 8], 'int32') }, pads),
+        /must be non-empty/,
+      );
+      assert.throws(
+        run('WinnowConvPoolFilterGrad', { x, dy, code }, { ...pads, left: -1 }),
+        /must be non-negative integers/,
+      );
+      assert.throws(
+        run('WinnowConvPoolFilterGrad', { x, dy, code: tf.zeros([2, 3, 3, 7], 'int32') }, pads),
+        /one NHWC shape/,
+      );
+      assert.equal(
+        (
+          run('WinnowConvPoolInputGrad', { dy, code, filter: tf.zeros([3, 3, 4, 8]) }, pads)() as tf.Tensor
+        ).shape.join(),
+        '2,6,6,4',
+      );
+      assert.throws(
+        run('WinnowConvPoolInputGrad', { dy, code, filter: tf.zeros([0, 3, 4, 8]) }, pads),
+        /non-empty filter, pooled grid and input/,
+      );
+      assert.throws(
+        run('WinnowConvPoolInputGrad', { dy, code, filter: tf.zeros([3, 3, 4, 5]) }, pads),
+        /Cout 5 in both/,
+      );
     });
     assert.deepEqual(allocations(), before);
   });

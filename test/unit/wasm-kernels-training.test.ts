@@ -31,10 +31,28 @@ describe('training a conv net on wasm', () => {
     tf.setBackend('wasm');
     const model = tf.sequential({
       layers: [
-        tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+        tf.layers.conv2d({
+          inputShape: [8, 8, 1],
+          filters: 4,
+          kernelSize: 3,
+          padding: 'same',
+          activation: 'relu',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+        }),
         tf.layers.maxPooling2d({ poolSize: 2 }),
-        tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
-        tf.layers.depthwiseConv2d({ kernelSize: 1, depthMultiplier: 1, depthwiseInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
+        tf.layers.conv2d({
+          filters: 6,
+          kernelSize: 3,
+          strides: 2,
+          padding: 'valid',
+          activation: 'relu',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }),
+        }),
+        tf.layers.depthwiseConv2d({
+          kernelSize: 1,
+          depthMultiplier: 1,
+          depthwiseInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+        }),
         tf.layers.flatten(),
         tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }),
       ],
@@ -43,7 +61,10 @@ describe('training a conv net on wasm', () => {
     const { x, y } = dataset(64);
     const step = (): number =>
       tf.tidy(() => {
-        const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true);
+        const loss = optimizer.minimize(
+          () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+          true,
+        );
         return loss!.dataSync()[0];
       });
     const first = step(); // also creates the optimizer's momentum slots
@@ -59,7 +80,13 @@ describe('training a conv net on wasm', () => {
     for (let i = 0; i < 40; i++) last = step();
     assert.ok(Number.isFinite(last), `loss ${last}`);
     assert.ok(last < first * 0.5, `loss went from ${first} to ${last}`);
-    const accuracy = tf.tidy(() => tf.metrics.categoricalAccuracy(y, model.predict(x) as tf.Tensor).mean().dataSync()[0]);
+    const accuracy = tf.tidy(
+      () =>
+        tf.metrics
+          .categoricalAccuracy(y, model.predict(x) as tf.Tensor)
+          .mean()
+          .dataSync()[0],
+    );
     assert.ok(accuracy >= 0.9, `training accuracy ${accuracy}`);
     x.dispose();
     y.dispose();

@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
-import { correlationPadding, leadingAxesCount, registerWasmKernels, splitPadding, wasmKernelNames } from '../../kernels/wasm/wasm-kernels';
+import {
+  correlationPadding,
+  leadingAxesCount,
+  registerWasmKernels,
+  splitPadding,
+  wasmKernelNames,
+} from '../../kernels/wasm/wasm-kernels';
 import { useWasmWithWinnowKernels } from '../helpers/wasm-backend';
 
 type Pad = 'valid' | 'same';
@@ -46,12 +52,28 @@ function gradients(c: Case, depthwise: boolean, seed: number): Grads {
   return tf.tidy(() => {
     const fShape: [number, number, number, number] = [c.kh, c.kw, c.inC, c.outC];
     const x = tf.tensor4d(values(c.batch * c.height * c.width * c.inC, seed), [c.batch, c.height, c.width, c.inC]);
-    const f = tf.tensor4d(values(fShape.reduce((a, b) => a * b), seed + 1), fShape);
+    const f = tf.tensor4d(
+      values(
+        fShape.reduce((a, b) => a * b),
+        seed + 1,
+      ),
+      fShape,
+    );
     const conv = (a: tf.Tensor4D, b: tf.Tensor4D) =>
       depthwise ? tf.depthwiseConv2d(a, b, c.stride, c.pad) : tf.conv2d(a, b, c.stride, c.pad);
     const outShape = conv(x, f).shape;
-    const r = tf.tensor(values(outShape.reduce((a, b) => a * b), seed + 2), outShape);
-    const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) => conv(a as tf.Tensor4D, b as tf.Tensor4D).mul(r).sum())([x, f]);
+    const r = tf.tensor(
+      values(
+        outShape.reduce((a, b) => a * b),
+        seed + 2,
+      ),
+      outShape,
+    );
+    const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      conv(a as tf.Tensor4D, b as tf.Tensor4D)
+        .mul(r)
+        .sum(),
+    )([x, f]);
     return { dx: dx.dataSync() as Float32Array, df: df.dataSync() as Float32Array };
   });
 }
@@ -166,7 +188,11 @@ async function sameOnBoth(f: () => tf.Tensor, what: string): Promise<void> {
   const wantShape = tf.tidy(() => f().shape);
   await tf.setBackend('wasm');
   const got = tf.tidy(() => f().dataSync() as Float32Array);
-  assert.deepEqual(tf.tidy(() => f().shape), wantShape, `${what}: shape`);
+  assert.deepEqual(
+    tf.tidy(() => f().shape),
+    wantShape,
+    `${what}: shape`,
+  );
   assertClose(got, want, what);
 }
 
@@ -176,7 +202,12 @@ describe('wasm matrix product, sum and max-pool overrides', () => {
     registerWasmKernels(tf);
   });
 
-  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+  for (const [ta, tb] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ]) {
     it(`matMul transposeA=${ta} transposeB=${tb}, plain and batched, matches cpu`, async () => {
       const a2 = () => tf.tensor(values(7 * 5, 3), ta ? [5, 7] : [7, 5]);
       const b2 = () => tf.tensor(values(5 * 4, 4), tb ? [4, 5] : [5, 4]);
@@ -186,22 +217,42 @@ describe('wasm matrix product, sum and max-pool overrides', () => {
       await sameOnBoth(() => tf.matMul(a3() as tf.Tensor3D, b3() as tf.Tensor3D, ta, tb), 'matMul 3d');
       const bias = () => tf.tensor1d(values(4, 7));
       await sameOnBoth(
-        () => tf.fused.matMul({ a: a2() as tf.Tensor2D, b: b2() as tf.Tensor2D, transposeA: ta, transposeB: tb, bias: bias(), activation: 'relu' }),
+        () =>
+          tf.fused.matMul({
+            a: a2() as tf.Tensor2D,
+            b: b2() as tf.Tensor2D,
+            transposeA: ta,
+            transposeB: tb,
+            bias: bias(),
+            activation: 'relu',
+          }),
         'fused matMul',
       );
     });
   }
 
   it('matMul with b transposed and fewer rows in a than in b (run as (b a^T)^T) matches cpu, plain and batch 1', async () => {
-    await sameOnBoth(() => tf.matMul(tf.tensor2d(values(3 * 6, 21), [3, 6]), tf.tensor2d(values(11 * 6, 22), [11, 6]), false, true), 'matMul 3x6 by 11x6^T');
-    await sameOnBoth(() => tf.matMul(tf.tensor3d(values(3 * 6, 23), [1, 3, 6]), tf.tensor3d(values(11 * 6, 24), [1, 11, 6]), false, true), 'matMul 1x3x6 by 1x11x6^T');
+    await sameOnBoth(
+      () => tf.matMul(tf.tensor2d(values(3 * 6, 21), [3, 6]), tf.tensor2d(values(11 * 6, 22), [11, 6]), false, true),
+      'matMul 3x6 by 11x6^T',
+    );
+    await sameOnBoth(
+      () =>
+        tf.matMul(tf.tensor3d(values(3 * 6, 23), [1, 3, 6]), tf.tensor3d(values(11 * 6, 24), [1, 11, 6]), false, true),
+      'matMul 1x3x6 by 1x11x6^T',
+    );
   });
 
   it('dense layer gradients match cpu', async () => {
     const grads = () => {
       const x = tf.tensor2d(values(6 * 9, 11), [6, 9]);
       const w = tf.tensor2d(values(9 * 4, 12), [9, 4]);
-      const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D).square().sum())([x, w]);
+      const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf
+          .matMul(a as tf.Tensor2D, b as tf.Tensor2D)
+          .square()
+          .sum(),
+      )([x, w]);
       return tf.concat([dx.flatten(), dw.flatten()]);
     };
     await sameOnBoth(grads, 'dense gradients');
@@ -237,9 +288,25 @@ describe('wasm matrix product, sum and max-pool overrides', () => {
     it(`maxPool gradient ${shape.join('x')} size ${size} stride ${stride} ${pad} matches cpu, ties included`, async () => {
       const n = shape.reduce((p, q) => p * q, 1);
       // Rounded relu values: many equal maxima (zeros and repeats) in a window.
-      const x = () => tf.tensor4d(values(n, n + 1).map((v) => Math.max(0, Math.round(v * 3))), shape as [number, number, number, number]);
-      const r = () => tf.tidy(() => tf.tensor(values(tf.maxPool(x(), size, stride, pad).size, 9), tf.maxPool(x(), size, stride, pad).shape));
-      await sameOnBoth(() => tf.grad((v: tf.Tensor) => tf.maxPool(v as tf.Tensor4D, size, stride, pad).mul(r()).sum())(x()), 'maxPool gradient');
+      const x = () =>
+        tf.tensor4d(
+          values(n, n + 1).map((v) => Math.max(0, Math.round(v * 3))),
+          shape as [number, number, number, number],
+        );
+      const r = () =>
+        tf.tidy(() =>
+          tf.tensor(values(tf.maxPool(x(), size, stride, pad).size, 9), tf.maxPool(x(), size, stride, pad).shape),
+        );
+      await sameOnBoth(
+        () =>
+          tf.grad((v: tf.Tensor) =>
+            tf
+              .maxPool(v as tf.Tensor4D, size, stride, pad)
+              .mul(r())
+              .sum(),
+          )(x()),
+        'maxPool gradient',
+      );
     });
   }
 
