@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds winnow's TensorFlow CPU ops (kernels/native/winnow-tf-ops) as a Node addon
+# Builds winnow's TensorFlow CPU ops (kernels/native/winnow-tf-ops/*.cc) as one Node addon
 # against the libtensorflow that infra/install-tfjs-node.sh unpacked, so that
 # tfjs-node can call them by name. Optional: without it the stock kernels run.
 # Needs g++ (C++20), Node's headers and .tools/tensorflow/{include,lib}.
@@ -12,7 +12,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tf_dir="${WINNOW_TF_DIR:-$root/.tools/tensorflow}"
 out="${WINNOW_TF_OPS_OUT:-$root/.tools/winnow-tf-ops}"
-src="$root/kernels/native/winnow-tf-ops/winnow_tf_ops.cc"
+src_dir="$root/kernels/native/winnow-tf-ops"
 
 log() { printf '[build-tf-ops] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -32,7 +32,7 @@ mkdir -p "$tmp/include/tsl/platform"
 echo '/* empty: winnow builds against the C API only */' >"$tmp/include/tsl/platform/platform.h"
 lib="$(cd "$tf_dir/lib" && pwd -P)"
 g++ -std=c++20 -O3 -ffp-contract=off -fPIC -shared -Wall -Wextra -Wno-psabi -DIS_SLIM_BUILD -DNODE_GYP_MODULE_NAME=winnow_tf_ops \
-  -I"$node_include" -I"$tf_dir/include" -I"$tmp/include" "$src" -o "$tmp/winnow_tf_ops.node" \
+  -I"$node_include" -I"$tf_dir/include" -I"$tmp/include" "$src_dir"/*.cc -o "$tmp/winnow_tf_ops.node" \
   -L"$lib" -l:libtensorflow_framework.so.2 -l:libtensorflow_cc.so.2 -Wl,-rpath,"$lib" -pthread
 mkdir -p "$out"
 mv "$tmp/winnow_tf_ops.node" "$out/winnow_tf_ops.node"
