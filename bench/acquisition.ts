@@ -1,25 +1,12 @@
 /**
  * Acquisition at pool scale: fold throughput (GB of float32 probabilities
  * per second, one core), scoring time, and time + extra memory of exact
- * top-k (500,000 of 1,280,000 scores over 50k-sample shards).
+ * top-k (500,000 of 1,280,000 scores over 50k-sample shards). The fold is
+ * timed three ways, interleaved, and all three must agree bit for bit; how,
+ * and why its inputs come from DRAM: docs/benchmarks.md, "Acquisition".
  *
- *   node dist/bench/acquisition.js            full sizes (about 2 min on 2 loaded cores, most of it the JS fold)
+ *   node dist/bench/acquisition.js            full sizes (about 2 min on 2 loaded cores)
  *   node dist/bench/acquisition.js --quick    small sizes, to check it runs
- *
- * The fold is timed three ways, interleaved shard by shard (each shard's
- * folds run in a rotating order, so load on the machine hits all alike):
- * the JS fold; the wasm SIMD kernel folding in place into sums that live
- * in the accumulator's own wasm memory (what createAccumulator gives); and
- * the kernel on ordinary arrays, copied through wasm memory chunk by chunk
- * (parsed or hand-made accumulators). All three must give bit-identical
- * sums, entropies and votes; the bench checks it.
- *
- * C = 10 folds in shards of the config's default shardSize (10,000), the
- * accumulator one scoreShard activity holds; C = 1000 in shards of 10,000.
- * Member predictions are a few pre-generated buffers reused round-robin
- * (generating 100 distinct members of 1M x 10 would be 4 GB); there are
- * enough of them that together they exceed the L3 cache, so every fold
- * reads its input from DRAM as real members' outputs would.
  */
 import os from 'node:os';
 import v8 from 'node:v8';

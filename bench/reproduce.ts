@@ -1,21 +1,10 @@
 /**
  * Reproduces the paper's phenomenon on Fashion-MNIST through the real
- * workflow: build-up searches (entropy, mutual information, variation
- * ratios, random) and compress, evaluated at 10/25/50/75% of the pool with
- * fresh models (3 repeats) against random subsets and the full set.
+ * workflow (build-up and compress searches against random subsets and the
+ * full set); profiles, resumability and outputs: docs/benchmarks.md, "Reproduce".
  *
- *   npm run bench:reproduce -- --quick        (24 minutes measured on 2 shared CPU cores)
- *   npm run bench:reproduce -- --medium       (all 60k, equal training steps per model, five searches; 78 min here)
- *   npm run bench:reproduce -- --full         (hours on CPU; meant for GPU workers)
- *   npm run bench:reproduce -- --calibrate    (training speed of the quick vs the full model, for the estimate)
- *   options: --no-ablations  --all-ablations (the quick profile runs one by default)  --only=entropy,compress  --concurrency=N  --slots=N
- *
- * Starts a Temporal dev server with its history in state/reproduce.db (or
- * uses TEMPORAL_ADDRESS when set) and both workers in this process. Workflow
- * ids are deterministic per profile and experiment, so running the command
- * again reuses finished searches, awaits running ones and resumes failed or
- * terminated ones from their last finished round. Writes
- * bench/results/<profile>/{results.md,results.json,accuracy.svg,reports/}.
+ *   npm run bench:reproduce -- --quick | --medium | --full | --calibrate
+ *   options: --no-ablations  --all-ablations  --only=entropy,compress  --concurrency=N  --slots=N
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

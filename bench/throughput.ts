@@ -76,7 +76,7 @@ function parseOptions(argv: string[]): Options {
 
 async function loadBackend(name: BenchBackend): Promise<{ tf: typeof TF; detail: string }> {
   if (name === 'cpu') {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- each backend is loaded only when its bench runs
     const tf = require('@tensorflow/tfjs') as typeof TF;
     await tf.setBackend('cpu');
     return { tf, detail: 'stock @tensorflow/tfjs cpu kernels' };

@@ -6,7 +6,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { loadWinnowTfOps } from '../kernels/tfjs-node/tfjs-node-native-ops';
 import { registerTfjsNodeKernels } from '../kernels/tfjs-node/tfjs-node-kernels';
-import { registerWasmKernels } from '../kernels/wasm/wasm-kernels';
+import { registerWasmKernels } from '../kernels/wasm/register-wasm-kernels';
 
 export const backendNames = ['tfjs-node-gpu', 'tfjs-node', 'wasm'] as const;
 export type BackendName = (typeof backendNames)[number];
@@ -30,7 +30,7 @@ export type ModuleLoader = (name: string) => unknown;
 // Loaded with a computed name so that a missing optional native package is a
 // runtime condition, not a compile error.
 function loadModule(name: string): unknown {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional backends load at run time: a missing one is a condition, not an error
   return require(name);
 }
 

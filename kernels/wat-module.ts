@@ -26,15 +26,15 @@ export const FOLD_KERNEL: WatModule = {
   constName: 'FOLD_KERNEL_WASM_BASE64',
 };
 
-/** The wasm backend's pooling and conv-block kernels. */
-export const POOL_KERNEL: WatModule = {
-  wat: 'kernels/wasm/wasm-pool-kernel.wat',
-  module: 'kernels/generated/wasm-pool-kernel-wasm.ts',
-  constName: 'POOL_KERNEL_WASM_BASE64',
+/** The wasm backend's SIMD loops (conv tail, routed conv-block gradients). */
+export const SIMD_KERNELS: WatModule = {
+  wat: 'kernels/wasm/simd-kernels.wat',
+  module: 'kernels/generated/simd-kernels-wasm.ts',
+  constName: 'SIMD_KERNELS_WASM_BASE64',
 };
 
 /** Every committed WAT module, in the order the builder writes them. */
-export const WAT_MODULES: readonly WatModule[] = [FOLD_KERNEL, POOL_KERNEL];
+export const WAT_MODULES: readonly WatModule[] = [FOLD_KERNEL, SIMD_KERNELS];
 
 /** The wasm bytes of the WAT text (SIMD enabled, no debug names, so the output depends on the text alone). */
 export async function compileWat(spec: WatModule, watText: string): Promise<Uint8Array> {

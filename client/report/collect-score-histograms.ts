@@ -1,16 +1,9 @@
 /**
  * Reads each round's score shards from the store and bins them, one shard in
- * memory at a time. The I/O edge of the report's score plot.
- *
- * Bin range: where the acquisition function fixes it (margin, least
- * confidence, variation ratios, random: [0, 1]; entropy and MI: [0, ln C]
- * when the class count is given) that range is used, so rounds are drawn on
- * the same axis without reading anything twice. Otherwise (entropy or MI
- * without C; the shard codec stores no statistics) a first pass over all
- * rounds finds the observed min and max, and a second pass bins.
- *
- * Build-up scores the whole pool every round; samples already in the round's
- * subset are skipped (their indices come from round-<r>/subset.json), so each
+ * memory at a time: the I/O edge of the report's score plot. The bin range is
+ * the acquisition function's own where it has one ([0, 1], or [0, ln C] for
+ * entropy and MI with a class count), else the observed min and max from a
+ * first pass. Samples already in a round's subset are skipped, so each
  * histogram shows the candidates the round's cutoff was applied to.
  */
 import type { AcquisitionFunction } from '../../domain/acquisition/acquisition-scores';

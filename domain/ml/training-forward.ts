@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadWinnowTfOps } from '../../kernels/tfjs-node/tfjs-node-native-ops';
 import { biasAddGrad, intAttr, nodeBackend, reluGrad } from '../../kernels/tfjs-node/tfjs-node-ops';
-import { routedConvBlockSupported } from '../../kernels/wasm/wasm-conv-block-kernels';
+import { routedConvBlockSupported } from '../../kernels/wasm/routed-conv-block';
 
 /** The layer configuration fields read here (tfjs-layers' getConfig). */
 interface LayerConfig {
@@ -197,7 +197,7 @@ function fusedOps(): FusedOps | null {
 /**
  * A backend's kernels for routedConvBlock. The routing tensor is each backend's
  * own int32 encoding of the winning slot and relu's mask (tfjs-node: slot | 4
- * when masked; wasm: see wasm-pool-kernels.ts); only its own kernels read it.
+ * when masked; wasm: see kernels/wasm/pool-windows.ts); only its own kernels read it.
  */
 interface ConvBlockKernels {
   /** maxpool2x2(relu(conv + bias)) and the routing of each pooled value. */
@@ -270,7 +270,7 @@ function blockPads(x: tf.Tensor, kernel: tf.Tensor, step: Extract<Step, { kind: 
  * The wasm kernels registered by registerWasmKernels: the conv tail as a
  * kernel pair (the saved routing codes are int32, one per pooled value), and
  * stride-1 blocks with the routed filter, bias and input gradients
- * (wasm-conv-block-kernels.ts) where the input channels allow.
+ * (kernels/wasm/conv-pool-*-grad.ts) where the input channels allow.
  */
 function wasmFusedOps(): FusedOps {
   const run = (name: string, inputs: tf.NamedTensorMap, attrs: object = {}) =>

@@ -1,15 +1,8 @@
 /**
  * The WebAssembly SIMD fold kernel (fold-kernel.wat, bytes in
- * fold-kernel-wasm.ts) and the memory it works in. Pure.
- *
- * The kernel reads and writes only its own linear memory, so a member's
- * probabilities are copied in a chunk of rows at a time (memory stays
- * bounded). An accumulator from createAccumulator has its sums and votes
- * as views of a wasm memory of its own (kernelArrays), folded in place.
- * Other accumulators (parsed, cloned by hand, votes widened to 32 bits)
- * have ordinary arrays: their sums are copied in and out chunk by chunk
- * through one shared memory, and the kernel hands back each row's argmax
- * class for JS to count.
+ * kernels/generated/fold-kernel-wasm.ts) and the memory it works in, folded a
+ * bounded chunk of rows at a time. Pure. How accumulators own their memory
+ * and when sums are copied in and out: docs/kernels.md, "Fold kernel".
  */
 import { FOLD_KERNEL_WASM_BASE64 } from '../generated/fold-kernel-wasm';
 

@@ -1,28 +1,11 @@
 /**
- * Faster kernels for the tfjs-node ('tensorflow') backend, where tfjs-node
- * composes several TensorFlow ops (each a full pass over the tensor) and one
- * TensorFlow op does the same work. Measured on cnn-small training
- * (bench/kernel-profile.ts): the relu gradient and the bias gradients were
- * ~15% of a step.
- *
- * - Step(x), alpha 0: four element-wise ops instead of six and two full-size
- *   constants. NaN stays NaN, positive gives 1, anything else 0, as stock.
- * - Relu's gradient: TensorFlow's ReluGrad (dy where x > 0, else 0) in one
- *   pass, instead of dy * cast(step(x)). Identical for every non-NaN x; at a
- *   NaN pre-activation it gives 0 where stock gives NaN (keeping NaN costs two
- *   more passes, and a NaN pre-activation makes the loss NaN anyway, which
- *   trainModel reports as divergence). Other backends keep the stock gradient.
- * - Sum over every axis but the last (the gradient of a bias broadcast over
- *   NHWC or [batch, units]): BiasAddGrad, which is 2-6x faster than Sum there.
- * With winnow's native ops loaded (tfjs-node-native-ops.ts), bit for bit the
- * stock results:
- * - MaxPoolGrad of a 2x2, stride-2 pool over even H and W: one memory pass
- *   instead of TensorFlow's argmax-and-scatter kernel (~5x faster).
- * - MaxPool of the same pools: one vectorised pass (~2x faster).
- * - FusedConv2D with bias and relu (inference; training unfuses it in
- *   tfjs-core): Conv2D, then bias and relu in one pass instead of two.
- * - Add of a per-channel bias (training's conv and dense bias): one pass,
- *   ~2x faster than TensorFlow's broadcasting Add.
+ * Faster kernels for the tfjs-node ('tensorflow') backend where tfjs-node
+ * composes several TensorFlow ops and one op does the same work: Step, relu's
+ * gradient (ReluGrad) and bias gradients (BiasAddGrad) always; with winnow's
+ * native ops loaded (tfjs-node-native-ops.ts) also 2x2 MaxPool and its
+ * gradient, FusedConv2D's bias + relu and per-channel bias Add. What each one
+ * replaces, how much it saves and where it differs from stock (relu's
+ * gradient at NaN): docs/kernels.md, "tfjs-node kernels".
  */
 import type * as TF from '@tensorflow/tfjs';
 import type { WinnowTfOps } from './tfjs-node-native-ops';

@@ -75,7 +75,7 @@ export function loadWinnowTfOps(file: string | undefined = winnowTfOpsPath()): N
     return loaded;
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a native addon found at run time, by path
     const exported = require(file) as Partial<WinnowTfOps>;
     const missing = opKeys.filter((key) => typeof exported[key] !== 'string');
     if (missing.length > 0) throw new Error(`it lacks ${missing.join(', ')} (rebuild: bash infra/build-tf-ops.sh)`);

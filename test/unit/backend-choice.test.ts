@@ -19,7 +19,7 @@ const withoutNative: ModuleLoader = (name) => {
       'The Node.js native addon module (tfjs_binding.node) can not be found at path: lib/napi-v8/tfjs_binding.node.\nPlease run command ...',
     );
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the module under test loads at run time, as in production
   return require(name);
 };
 
@@ -27,7 +27,7 @@ const withoutNative: ModuleLoader = (name) => {
 function tfjsNodeAddonBuilt(): boolean {
   try {
     const pkg = require.resolve('@tensorflow/tfjs-node/package.json');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- node-pre-gyp has no types; loaded only to locate the addon
     const { find } = require('@mapbox/node-pre-gyp') as { find: (p: string) => string };
     return fs.existsSync(find(path.resolve(pkg)));
   } catch {

@@ -14,7 +14,7 @@ import { chooseComputeBackend } from '../../compute/backend';
 
 function addonBuilt(): boolean {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- node-pre-gyp has no types; loaded only to locate the addon
     const { find } = require('@mapbox/node-pre-gyp') as { find: (p: string) => string };
     return fs.existsSync(find(path.resolve(require.resolve('@tensorflow/tfjs-node/package.json'))));
   } catch {

@@ -7,13 +7,9 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
-import {
-  correlationPadding,
-  leadingAxesCount,
-  registerWasmKernels,
-  splitPadding,
-  wasmKernelNames,
-} from '../../kernels/wasm/wasm-kernels';
+import { correlationPadding, splitPadding } from '../../kernels/wasm/correlation';
+import { registerWasmKernels, wasmKernelNames } from '../../kernels/wasm/register-wasm-kernels';
+import { leadingAxesCount } from '../../kernels/wasm/sum';
 import { useWasmWithWinnowKernels } from '../helpers/wasm-backend';
 
 type Pad = 'valid' | 'same';

@@ -1,6 +1,6 @@
 /**
  * The routed gradients of stride-1 conv blocks on wasm
- * (kernels/wasm/wasm-conv-block-kernels.ts, run by applyForTraining's
+ * (kernels/wasm/conv-pool-filter-grad.ts, conv-pool-input-grad.ts, run by applyForTraining's
  * convBlock): where every sum is exact (quarter-step values) the values and
  * gradients equal the layers' bit for bit; general floats agree within
  * float32 rounding and come out the same on every run; the kernels

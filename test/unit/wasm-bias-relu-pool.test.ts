@@ -5,7 +5,7 @@
  * against the layers' own op chain on wasm (Add, Relu, MaxPool and their
  * gradients): values and gradients bit for bit, ties, -0, NaN and
  * infinities included (NaN pre-activations only with the sign bit clear: see
- * wasm-pool-kernels.ts); cnn-small trains to the same weights bit for bit;
+ * bias-relu-pool.ts, bias-relu-pool-grad.ts); cnn-small trains to the same weights bit for bit;
  * nothing leaks.
  */
 import assert from 'node:assert/strict';
@@ -13,9 +13,9 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { wasmPoolKernelStatus } from '../../kernels/wasm/wasm-pool-kernels';
-import { POOL_KERNEL_WASM_BASE64 } from '../../kernels/generated/wasm-pool-kernel-wasm';
-import { compileWat, POOL_KERNEL, watModuleText } from '../../kernels/wat-module';
+import { simdKernelStatus } from '../../kernels/wasm/simd-kernels';
+import { SIMD_KERNELS_WASM_BASE64 } from '../../kernels/generated/simd-kernels-wasm';
+import { compileWat, SIMD_KERNELS, watModuleText } from '../../kernels/wat-module';
 import { repoRoot } from '../../infra/tools';
 import { buildModel } from '../../domain/ml/models';
 import { applyForTraining } from '../../domain/ml/training-forward';
@@ -26,11 +26,11 @@ describe('wasm max-pool gradient and fused conv tail', () => {
   before(useWasmWithWinnowKernels);
 
   it("the SIMD kernel runs on the backend memory, and its committed bytes are the WAT's", async () => {
-    assert.deepEqual(wasmPoolKernelStatus(tf.backend()), { simd: true });
+    assert.deepEqual(simdKernelStatus(tf.backend()), { simd: true });
     const root = repoRoot();
-    const bytes = await compileWat(POOL_KERNEL, readFileSync(path.join(root, POOL_KERNEL.wat), 'utf8'));
-    assert.equal(POOL_KERNEL_WASM_BASE64, Buffer.from(bytes).toString('base64'), 'stale: run npm run build:wat');
-    assert.equal(readFileSync(path.join(root, POOL_KERNEL.module), 'utf8'), watModuleText(POOL_KERNEL, bytes));
+    const bytes = await compileWat(SIMD_KERNELS, readFileSync(path.join(root, SIMD_KERNELS.wat), 'utf8'));
+    assert.equal(SIMD_KERNELS_WASM_BASE64, Buffer.from(bytes).toString('base64'), 'stale: run npm run build:wat');
+    assert.equal(readFileSync(path.join(root, SIMD_KERNELS.module), 'utf8'), watModuleText(SIMD_KERNELS, bytes));
   });
 
   it('the 2x2 loop routes like the generic loop (ties, NaN, infinities, -0 in x and dy)', () => {
@@ -105,7 +105,7 @@ describe('wasm max-pool gradient and fused conv tail', () => {
         ]),
       );
       // No NaN or infinity in x: the convolution would make NaNs with the sign bit set (Infinity * 0 on
-      // x86), which the stock wasm Relu maps to 0 and the fused kernel keeps as NaN (see wasm-pool-kernels.ts).
+      // x86), which the stock wasm Relu maps to 0 and the fused kernel keeps as NaN (see docs/kernels.md).
       // 3e38 and the quarter-step filter overflow to infinities after the convolution.
       const x = tf.tensor(
         values(
@@ -250,7 +250,7 @@ describe('wasm max-pool gradient and fused conv tail', () => {
     });
   }
 
-  // cnn-small's second block is a stride-1 block with 8 input channels: routed gradients (wasm-conv-block-kernels.ts),
+  // cnn-small's second block is a stride-1 block with 8 input channels: routed gradients (conv-pool-*-grad.ts),
   // so the same weights within rounding (momentum only: Adam's normalised step blows a tiny gradient difference up).
   it('cnn-small trains to the same weights within rounding (momentum, 3 steps), without leaks', () => {
     const spec = {
