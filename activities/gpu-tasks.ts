@@ -7,13 +7,23 @@
  */
 import { Context } from '@temporalio/activity';
 import { runInChild } from '../compute/run-child';
+import type { DescribeModelInput, LayersModelDescription } from '../compute/tasks/describe-model';
 import type { EvaluateInput, EvaluateResult } from '../compute/tasks/evaluate';
 import type { ScoreShardInput, ScoreShardResult } from '../compute/tasks/score-shard';
 import type { TrainMemberInput, TrainMemberResult } from '../compute/tasks/train-member';
 import { shutdownGraceMs } from './shutdown-grace';
 import { withTypedFailures } from './to-application-failure';
 
-export type { EvaluateInput, EvaluateResult, ScoreShardInput, ScoreShardResult, TrainMemberInput, TrainMemberResult };
+export type {
+  DescribeModelInput,
+  EvaluateInput,
+  EvaluateResult,
+  LayersModelDescription,
+  ScoreShardInput,
+  ScoreShardResult,
+  TrainMemberInput,
+  TrainMemberResult,
+};
 
 /**
  * Runs a compute task from inside an activity. Heartbeats with each progress
@@ -40,6 +50,11 @@ export function trainMember(input: TrainMemberInput): Promise<TrainMemberResult>
 
 export function scoreShard(input: ScoreShardInput): Promise<ScoreShardResult> {
   return runTask('scoreShard', input);
+}
+
+/** A model from a file, read, built and checked against the dataset once before any member trains. */
+export function describeModel(input: DescribeModelInput): Promise<LayersModelDescription> {
+  return runTask('describeModel', input);
 }
 
 export function evaluate(input: EvaluateInput): Promise<EvaluateResult> {

@@ -1,10 +1,10 @@
 /** Activities grouped by the task queue whose workers run them. */
-import { evaluate, scoreShard, trainMember } from './gpu-tasks';
+import { describeModel, evaluate, scoreShard, trainMember } from './gpu-tasks';
 import { probeCompute } from './probe-compute';
 import { acquire, describePool, drawRandomSubset } from './subsets';
 import { writeSearchManifest } from './write-search-manifest';
 
-export const gpuActivities = { probeCompute, trainMember, scoreShard, evaluate };
+export const gpuActivities = { probeCompute, describeModel, trainMember, scoreShard, evaluate };
 export const orchestratorActivities = { writeSearchManifest, describePool, drawRandomSubset, acquire };
 
 export type GpuActivities = typeof gpuActivities;

@@ -4,6 +4,7 @@
  */
 import type { ChildMessage, ChildRequest } from './child-protocol';
 import { probeComputeBackend } from './probe';
+import { describeModel, type DescribeModelInput } from './tasks/describe-model';
 import { evaluateCheckpoints, type EvaluateInput } from './tasks/evaluate';
 import { scoreShard, type ScoreShardInput } from './tasks/score-shard';
 import { trainMember, type TrainMemberInput } from './tasks/train-member';
@@ -23,6 +24,7 @@ process.on('SIGINT', requestStop);
 // Inputs are typed by the activity that sends them (activities/*.ts); the child trusts its parent.
 const tasks: Record<string, Task> = {
   probe: () => probeComputeBackend(),
+  describeModel: (input) => describeModel(input as DescribeModelInput),
   trainMember: (input, report) =>
     trainMember(input as TrainMemberInput, report, { stopRequested: () => stopRequested }),
   scoreShard: (input, report) => scoreShard(input as ScoreShardInput, report),

@@ -7,6 +7,8 @@ import { z } from 'zod';
 
 export const datasetKinds = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'image-manifest', 'synthetic'] as const;
 export const modelNames = ['cnn-small', 'resnet18-cifar', 'resnet18-imagenet'] as const;
+/** How a model from a file starts: fresh weights from each member's seed, or the file's own weights. */
+export const modelInitModes = ['scratch', 'weights'] as const;
 export const acquisitionFunctions = [
   'entropy',
   'mutual-information',
@@ -34,6 +36,15 @@ const datasetSchema = z.strictObject({
   limit: sampleCount.optional(),
   /** Use only the first N test samples for evaluation. */
   testLimit: sampleCount.optional(),
+});
+
+/** A tfjs LayersModel in the format model.save() and tensorflowjs_converter write (model.json + weight files). */
+export const layersModelFileSchema = z.strictObject({
+  kind: z.literal('tfjs-layers'),
+  /** The model.json, file:// (inside the workers' data roots) or gs:// (inside their storage root). */
+  uri: z.string().min(1),
+  /** `scratch`: the architecture with weights drawn from each member's seed; `weights`: start from the file's weights. */
+  init: z.enum(modelInitModes).default('scratch'),
 });
 
 const ensembleSchema = z.strictObject({
@@ -92,8 +103,9 @@ export const searchConfigSchema = z
       .regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'use 1-128 lower-case letters, digits, ".", "_" or "-"')
       .optional(),
     dataset: datasetSchema,
-    model: z.enum(modelNames).default('cnn-small'),
-    /** Multiplies every layer's channel count of the model. */
+    /** A built-in model by name, or a tfjs-layers model from a file. */
+    model: z.union([z.enum(modelNames), layersModelFileSchema]).default('cnn-small'),
+    /** Multiplies every layer's channel count of a built-in model (a model from a file keeps its own). */
     modelWidth: z.number().positive().max(16).default(1),
     training: trainingSchema.prefault({}),
     /** Per round: fresh weights (`scratch`) or fine-tune from the previous round's first member (`finetune`). */
@@ -148,6 +160,8 @@ export const searchConfigSchema = z
     });
   });
 
+export type LayersModelFile = z.output<typeof layersModelFileSchema>;
+
 /** What a caller may send (defaults not yet applied). */
 export type SearchConfigInput = z.input<typeof searchConfigSchema>;
 /** A validated config with every default filled in. */
@@ -172,6 +186,12 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     return `${keys}: unknown field${issue.keys.length > 1 ? 's' : ''}`;
   }
   return `${where}: ${issue.message}`;
+}
+
+/** The model in one line, for reports and status: a built-in name with its width, or the file and its init. */
+export function describeModelChoice(config: Pick<SearchConfig, 'model' | 'modelWidth'>): string {
+  if (typeof config.model === 'string') return `${config.model} (width ${config.modelWidth})`;
+  return `tfjs-layers ${config.model.uri} (${config.model.init === 'weights' ? 'from its weights' : 'fresh weights per member'})`;
 }
 
 /** The single message an InvalidConfig failure carries. */

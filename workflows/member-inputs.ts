@@ -24,7 +24,7 @@ export function memberInput(
   return {
     storageRoot: state.storageRoot,
     dataset: config.dataset,
-    model: { name: config.model, width: config.modelWidth },
+    model: typeof config.model === 'string' ? { name: config.model, width: config.modelWidth } : config.model,
     training: budget.training,
     subsetUri: member.subsetUri,
     memberKey: member.memberKey,

@@ -35,6 +35,11 @@ export async function prepareSearch(config: SearchConfig, tracker: SearchTracker
     });
   }
   tracker.progress.poolSize = pool.poolSize;
+  // Only configs with a model file take this step, so histories of built-in models replay unchanged.
+  const model =
+    typeof config.model === 'string'
+      ? undefined
+      : await gpu.describeModel({ model: config.model, inputShape: pool.shape, numClasses: pool.numClasses });
   let subset: SubsetPointer | null = null;
   if (config.scheme === 'build-up') {
     subset = await light.drawRandomSubset({
@@ -65,5 +70,6 @@ export async function prepareSearch(config: SearchConfig, tracker: SearchTracker
     control: tracker.control,
     computeBackend: compute.backend,
     startedAt: new Date().toISOString(),
+    ...(model ? { model: { uri: model.uri, fingerprint: model.fingerprint, parameters: model.parameters } } : {}),
   };
 }

@@ -250,6 +250,7 @@ export class Round {
       fingerprint: state.pool.fingerprint,
       function: config.acquisition.function,
       round: selection.round,
+      ...(state.model ? { modelFingerprint: state.model.fingerprint } : {}),
     };
     const next = await acquireRepairingShards(
       () => light.acquire(input),

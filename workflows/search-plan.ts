@@ -82,6 +82,15 @@ export interface SearchState {
   control: SearchControl;
   computeBackend: string;
   startedAt: string;
+  /** A model from a file, as checked at the start (absent for built-in models). */
+  model?: ModelSummary;
+}
+
+export interface ModelSummary {
+  uri: string;
+  /** sha256 of model.json and its weight files; recorded in every subset's lineage. */
+  fingerprint: string;
+  parameters: number;
 }
 
 export function defaultInitialSize(config: SearchConfig): number {

@@ -3,6 +3,7 @@
  * no scripts, no external fonts or images. Every piece of text is escaped;
  * the SVGs come from renderSvg. Pure.
  */
+import { describeModelChoice } from '../../contracts/config';
 import type { LineageEntry } from './collect-lineage';
 import {
   evaluationTableRows,
@@ -101,7 +102,7 @@ function summary(data: ReportData, generatedAt: string): string {
       'ensemble',
       `${c.ensemble.members} members × ${c.ensemble.checkpointEpochs.length} checkpoints (epochs ${c.ensemble.checkpointEpochs.join(', ')})`,
     ],
-    ['model', `${c.model} (width ${c.modelWidth}), ${c.training.epochs} epochs, ${c.training.optimizer}`],
+    ['model', `${describeModelChoice(c)}, ${c.training.epochs} epochs, ${c.training.optimizer}`],
     ['targets', data.targets.join(', ')],
     ['evaluation', `${c.evaluation.repeats} repeat${c.evaluation.repeats > 1 ? 's' : ''} per subset`],
     ['compute backend', data.computeBackend ?? 'not known yet'],

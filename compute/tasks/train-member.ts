@@ -9,7 +9,10 @@ import { openDataset, type Dataset } from '../../domain/data';
 import type { DatasetSpec } from '../../domain/data';
 import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
 import { encodeCheckpoint, type DecodedCheckpoint } from '../../domain/ml/checkpoint';
+import { buildLayersModel, checkModelShapes, readLayersModel } from '../../domain/ml/layers-model-file';
 import { buildModel, type ModelName } from '../../domain/ml/models';
+import { readInputFile } from '../../domain/storage/input-files';
+import type { LayersModelFile } from '../../contracts/config';
 import {
   createOptimizer,
   trainModel,
@@ -23,10 +26,8 @@ import { artifactPaths } from '../../contracts/artifact-paths';
 import { initComputeBackend } from '../backend';
 import { getCheckpoint, putCheckpoint } from './checkpoint-store';
 
-export interface ModelChoice {
-  name: ModelName;
-  width?: number;
-}
+/** A built-in model by name, or a tfjs-layers model from a file (contracts/config.ts). */
+export type ModelChoice = { name: ModelName; width?: number } | LayersModelFile;
 
 export interface TrainMemberInput {
   storageRoot: string;
@@ -136,6 +137,24 @@ async function findResumeState(
   return chosen;
 }
 
+/** A member's fresh model: a built-in one, or one from a file (its own weights, or fresh ones from `seed`). */
+export async function buildMemberModel(choice: ModelChoice, dataset: Dataset, seed: number): Promise<tf.LayersModel> {
+  const { shape: inputShape, numClasses } = dataset.info;
+  if (!('kind' in choice)) return buildModel({ name: choice.name, width: choice.width, inputShape, numClasses, seed });
+  const model = await buildLayersModel(
+    await readLayersModel(choice.uri, (uri) => readInputFile(uri)),
+    choice.init,
+    seed,
+  );
+  try {
+    checkModelShapes(model, choice.uri, { inputShape, numClasses });
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return model;
+}
+
 export async function trainMember(
   input: TrainMemberInput,
   report: (p: TrainMemberProgress) => void,
@@ -164,13 +183,7 @@ export async function trainMember(
   } else if (input.initFrom) {
     model = (await getCheckpoint(store, input.initFrom)).model;
   } else {
-    model = buildModel({
-      name: input.model.name,
-      width: input.model.width,
-      inputShape: dataset.info.shape,
-      numClasses: dataset.info.numClasses,
-      seed: input.seed,
-    });
+    model = await buildMemberModel(input.model, dataset, input.seed);
   }
 
   const checkpointUri = (key: string) => store.uriOf(`${key}/checkpoint.json`);

@@ -23,6 +23,11 @@ export const subsetLineageSchema = z.strictObject({
   /** The subset this one extends; null for round 0. */
   parentManifestUri: z.string().min(1).nullable(),
   round: z.number().int().min(0),
+  /** sha256 of the model file (model.json and weights) whose ensemble scored the pool; absent for built-in models. */
+  modelFingerprint: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 
 export const subsetManifestFileSchema = z.strictObject({

@@ -114,6 +114,8 @@ export interface AcquireInput {
   fingerprint: string;
   function: AcquisitionFunction;
   round: number;
+  /** The model file's fingerprint when the search trains one (subset lineage). */
+  modelFingerprint?: string;
 }
 
 export interface AcquireResult extends SubsetRef {
@@ -170,6 +172,7 @@ export async function acquireSubset(
     seed: input.seed,
     parentManifestUri: input.parentSubsetUri,
     round: input.round,
+    ...(input.modelFingerprint !== undefined ? { modelFingerprint: input.modelFingerprint } : {}),
   };
   const ref = await putSubset(store, input.key, indices, input.poolSize, lineage);
   return { ...ref, added: top.indices.length, cutoffScore: top.cutoffScore };
