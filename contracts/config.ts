@@ -5,7 +5,15 @@
  */
 import { z } from 'zod';
 
-export const datasetKinds = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'image-manifest', 'synthetic'] as const;
+export const datasetKinds = [
+  'fashion-mnist',
+  'mnist',
+  'cifar10',
+  'cifar100',
+  'image-manifest',
+  'image-folder',
+  'synthetic',
+] as const;
 export const modelNames = ['cnn-small', 'resnet18-cifar', 'resnet18-imagenet'] as const;
 /** How a model from a file starts: fresh weights from each member's seed, or the file's own weights. */
 export const modelInitModes = ['scratch', 'weights'] as const;
@@ -36,6 +44,16 @@ const datasetSchema = z.strictObject({
   limit: sampleCount.optional(),
   /** Use only the first N test samples for evaluation. */
   testLimit: sampleCount.optional(),
+  /** Image folders and manifests: the shape images are fitted to (default: the folder's first image, or dataset.json). */
+  image: z
+    .strictObject({
+      height: z.number().int().min(1).max(4096),
+      width: z.number().int().min(1).max(4096),
+      channels: z.union([z.literal(1), z.literal(3)]),
+    })
+    .optional(),
+  /** Image folders without train/ and test/ folders: the share of each class held out for evaluation (default 0.1). */
+  testFraction: z.number().min(0).lt(1).optional(),
 });
 
 /** A tfjs LayersModel in the format model.save() and tensorflowjs_converter write (model.json + weight files). */

@@ -6,15 +6,13 @@
  * `file://` URIs and absolute paths are accepted. Images are decoded per read
  * (PNG or JPEG) and fitted to the configured shape (see image-decode.ts).
  */
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { assembleDataset, splits, type ByteBatch, type Dataset, type Split, type SplitSource } from './dataset';
-import { sha256Json } from './file-hash';
+import type { Dataset } from './dataset';
 import type { DataConfinement } from './data-roots';
-import { decodeImage, fitImage } from './image-decode';
+import { imageListDataset, type ImageList } from './image-list';
 import { fileError, invalidData } from './invalid-data';
 
 const lineSchema = z.object({
@@ -45,7 +43,6 @@ export interface ManifestOptions {
 
 export const DEFAULT_IMAGE_SIDE = 224;
 const MAX_LISTED_PROBLEMS = 5;
-const READ_CONCURRENCY = 8;
 
 interface ManifestEntry {
   file: string;
@@ -189,97 +186,24 @@ export async function openImageManifestDataset(dir: string, options: ManifestOpt
     }
   }
   const numClasses = declared ?? maxLabel + 1;
-  const sampleBytes = height * width * channels;
-
-  const loadInto = async (manifest: ParsedManifest, entry: ManifestEntry, out: Uint8Array, offset: number) => {
-    // Links inside an allowed folder may still lead out of it; followed here, at read time.
-    await options.confine?.check(entry.file, `${manifest.file}: line ${entry.line}: image`);
-    let bytes: Buffer;
-    try {
-      bytes = await fs.readFile(entry.file);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw invalidData(
-        `${manifest.file}: line ${entry.line}: image ${entry.file}: ${code === 'ENOENT' ? 'file not found' : (err as Error).message}; ` +
-          'restore the image or remove the line',
-      );
-    }
-    try {
-      fitImage(decodeImage(bytes), height, width, channels, out, offset);
-    } catch (err) {
-      throw invalidData(
-        `${manifest.file}: line ${entry.line}: image ${entry.file} (${bytes.length} bytes) cannot be decoded: ${(err as Error).message}; ` +
-          'replace it with a valid PNG or JPEG or remove the line',
-      );
-    }
-  };
-
-  const source = (manifest: ParsedManifest): SplitSource => {
-    const labels = Int32Array.from(manifest.entries, (e) => e.label);
-    return {
-      count: manifest.entries.length,
-      maxGap: 0,
-      readRuns: async (runs) => {
-        const batches: ByteBatch[] = runs.map((run) => ({
-          count: run.count,
-          pixels: new Uint8Array(run.count * sampleBytes),
-          labels: labels.slice(run.start, run.start + run.count),
-        }));
-        const jobs: Array<() => Promise<void>> = [];
-        runs.forEach((run, r) => {
-          for (let k = 0; k < run.count; k++) {
-            jobs.push(() => loadInto(manifest, manifest.entries[run.start + k], batches[r].pixels, k * sampleBytes));
-          }
-        });
-        await runLimited(jobs, READ_CONCURRENCY);
-        return batches;
-      },
-      readLabels: async () => labels,
-    };
-  };
-
-  return assembleDataset({
-    info: {
-      kind: 'image-manifest',
-      name: `image-manifest (${dir})`,
-      samples: { train: train.entries.length, test: test.entries.length },
-      shape: [height, width, channels],
-      numClasses,
-      classNames: meta.classNames,
-    },
-    sources: { train: source(train), test: source(test) },
-    computeFingerprint: async () => {
-      const manifests = { train, test };
-      const description: Record<string, unknown> = {
-        format: 'image-manifest',
-        shape: [height, width, channels],
-        numClasses,
-      };
-      for (const split of splits) {
-        const manifest: ParsedManifest = manifests[split as Split];
-        description[split] = createHash('sha256').update(manifest.bytes).digest('hex');
-        if (options.hashImages) {
-          const hashes: string[] = [];
-          for (const entry of manifest.entries) {
-            hashes.push(
-              createHash('sha256')
-                .update(await fs.readFile(entry.file))
-                .digest('hex'),
-            );
-          }
-          description[`${split}Images`] = hashes;
-        }
-      }
-      return sha256Json(description);
-    },
+  const list = (manifest: ParsedManifest): ImageList => ({
+    listing: manifest.bytes,
+    entries: manifest.entries.map((e) => ({
+      file: e.file,
+      label: e.label,
+      where: `${manifest.file}: line ${e.line}: image`,
+    })),
   });
-}
-
-/** Runs jobs with at most `limit` in flight; the first failure rejects (others are left to settle). */
-async function runLimited(jobs: Array<() => Promise<void>>, limit: number): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length) await jobs[next++]();
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+  return imageListDataset({
+    format: 'image-manifest',
+    name: `image-manifest (${dir})`,
+    shape: [height, width, channels],
+    numClasses,
+    classNames: meta.classNames,
+    train: list(train),
+    test: list(test),
+    removeHint: 'remove the line',
+    hashImages: options.hashImages,
+    confine: options.confine,
+  });
 }

@@ -7,5 +7,6 @@ export { createSyntheticDataset, syntheticSpecSchema } from './synthetic';
 export type { SyntheticDataset, SyntheticGroundTruth, SyntheticSpec, SyntheticSpecInput } from './synthetic';
 export { openIdxDataset } from './idx';
 export { openCifarDataset } from './cifar';
+export { openImageFolderDataset } from './image-folder';
 export { openImageManifestDataset } from './image-manifest';
 export { defaultDataCacheDir } from './gunzip-cache';

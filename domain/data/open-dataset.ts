@@ -8,6 +8,7 @@ import type { Dataset } from './dataset';
 import { defaultDataCacheDir } from './gunzip-cache';
 import { limitDataset } from './limited-dataset';
 import { openIdxDataset } from './idx';
+import { openImageFolderDataset } from './image-folder';
 import { openImageManifestDataset, type ManifestOptions } from './image-manifest';
 import { createSyntheticDataset, syntheticSpecSchema, type SyntheticSpecInput } from './synthetic';
 
@@ -44,6 +45,7 @@ const locations = {
   cifar10: { env: 'WINNOW_CIFAR10_DIR', fallback: undefined },
   cifar100: { env: 'WINNOW_CIFAR100_DIR', fallback: undefined },
   'image-manifest': { env: undefined, fallback: undefined },
+  'image-folder': { env: undefined, fallback: undefined },
 } as const;
 
 /** The dataset a config names, cut to `dataset.limit` / `dataset.testLimit` when given. */
@@ -53,6 +55,12 @@ export async function openDataset(spec: DatasetSpec, options: OpenDatasetOptions
 
 async function openWholeDataset(spec: DatasetSpec, options: OpenDatasetOptions): Promise<Dataset> {
   const env = options.env ?? process.env;
+  if (spec.testFraction !== undefined && spec.kind !== 'image-folder') {
+    throw invalidConfig(`dataset.testFraction is only for image folders; ${spec.kind} has its own test split`);
+  }
+  if (spec.image !== undefined && spec.kind !== 'image-folder' && spec.kind !== 'image-manifest') {
+    throw invalidConfig(`dataset.image is only for image folders and manifests; ${spec.kind} has a fixed image shape`);
+  }
   if (spec.kind === 'synthetic') return createSyntheticDataset(syntheticSpecFromUri(spec.uri, spec.size));
   if (spec.size !== undefined) {
     throw invalidConfig(
@@ -99,7 +107,9 @@ async function openWholeDataset(spec: DatasetSpec, options: OpenDatasetOptions):
     case 'cifar100':
       return openCifarDataset(dir, { variant: spec.kind, cacheDir, hint, confine });
     case 'image-manifest':
-      return openImageManifestDataset(dir, { hint, ...options.manifest, confine });
+      return openImageManifestDataset(dir, { hint, ...spec.image, ...options.manifest, confine });
+    case 'image-folder':
+      return openImageFolderDataset(dir, { ...spec.image, testFraction: spec.testFraction, confine });
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Searches with a model from a file on a real dev server: a tfjs model saved by
  * model.save() trains the ensemble and the evaluations through two build-up
- * rounds, its fingerprint reaches every acquired subset's lineage; a model that
+ * rounds on an image folder (class sub-folders of PNGs), its fingerprint reaches every acquired subset's lineage; a model that
  * does not fit the dataset fails the search at its start, before any training.
  */
 import assert from 'node:assert/strict';
@@ -24,6 +24,7 @@ import { readInputFile } from '../../domain/storage/input-files';
 import { openStore } from '../../domain/storage/open-store';
 import { subsetSearch } from '../../workflows';
 import { completedActivities } from '../helpers/activity-history';
+import { writeClassFolders } from '../helpers/image-folders';
 import { saveLayersModel, smallCnn } from '../helpers/layers-model-files';
 import { startDevServerEnv, withWorkers } from '../helpers/temporal';
 
@@ -54,7 +55,11 @@ const tiny = {
 } satisfies Partial<SearchConfigInput>;
 
 describe('searches with a model from a file', () => {
-  it('trains a tfjs model saved by model.save() through two rounds; its fingerprint is in the lineage', async () => {
+  it('trains a tfjs model saved by model.save() on an image folder through two rounds; fingerprint in lineage', async () => {
+    const classes = ['boots', 'coats', 'dresses', 'shirts'];
+    const images = path.join(modelDir, 'images');
+    writeClassFolders(path.join(images, 'train'), { classes, perClass: 75, side: 12, seed: 3 });
+    writeClassFolders(path.join(images, 'test'), { classes, perClass: 25, side: 12, seed: 4 });
     const file = await saveLayersModel(smallCnn([12, 12, 1], 4), path.join(modelDir, 'small-cnn'));
     const fingerprint = (await readLayersModel(file, readInputFile)).fingerprint;
     const workflowId = `model-file-${randomUUID()}`;
@@ -65,6 +70,9 @@ describe('searches with a model from a file', () => {
         args: [
           {
             ...tiny,
+            dataset: { kind: 'image-folder', uri: images },
+            // A few optimizer steps per model are not enough for any model to beat chance on 60 images.
+            training: { ...tiny.training, learningRate: 0.01, minSteps: 30 },
             model: { kind: 'tfjs-layers', uri: pathToFileURL(file).href },
             initialSize: 30,
             targets: [60, 90],
@@ -90,6 +98,7 @@ describe('searches with a model from a file', () => {
       activities.some((a) => a.type === 'describeModel'),
       'the model was checked once before training',
     );
+    assert.equal(result.poolSize, 300, "the image folder's training images are the pool");
     const store = openStore(pathToFileURL(storageDir).href);
     for (const size of ['60', '90']) {
       const uri = result.subsets[size];
