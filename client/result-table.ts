@@ -8,21 +8,36 @@ function pct(summary: AccuracySummary | undefined): string {
   return summary.runs.length > 1 ? `${mean} ± ${(100 * summary.std).toFixed(2)}` : mean;
 }
 
-export function formatResultTable(result: SearchResult): string {
-  const header = ['subset size', 'fraction', `AL (${result.config.acquisition.function})`, 'random', 'full set'];
-  const rows = result.evaluations.map((e) => [
-    String(e.size),
-    `${(100 * e.fraction).toFixed(1)}%`,
-    pct(e.activeLearning),
-    pct(e.random),
-    pct(result.full),
-  ]);
+function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
-  return [
-    `test accuracy (%) on ${result.config.dataset.kind}, ${result.poolSize} training samples`,
-    line(header),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...rows.map(line),
-  ].join('\n');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+/** One block per evaluation model when the config lists several (evaluation.models), else one table. */
+export function formatResultTable(result: SearchResult): string {
+  const header = ['subset size', 'fraction', `AL (${result.config.acquisition.function})`, 'random', 'full set'];
+  const title = `test accuracy (%) on ${result.config.dataset.kind}, ${result.poolSize} training samples`;
+  const models = result.evaluations[0]?.models?.map((m) => m.model);
+  if (!models) {
+    const rows = result.evaluations.map((e) => [
+      String(e.size),
+      `${(100 * e.fraction).toFixed(1)}%`,
+      pct(e.activeLearning),
+      pct(e.random),
+      pct(result.full),
+    ]);
+    return [title, ...table(header, rows)].join('\n');
+  }
+  const blocks = models.map((model, i) => {
+    const rows = result.evaluations.map((e) => [
+      String(e.size),
+      `${(100 * e.fraction).toFixed(1)}%`,
+      pct(e.models?.[i]?.activeLearning),
+      pct(e.models?.[i]?.random),
+      pct(result.fullByModel?.[i]),
+    ]);
+    return [`evaluated with ${model}${i === 0 ? '' : ' (subsets found by the search model)'}`, ...table(header, rows)];
+  });
+  return [title, ...blocks.flatMap((block, i) => (i === 0 ? block : ['', ...block]))].join('\n');
 }

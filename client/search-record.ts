@@ -24,6 +24,7 @@ export interface SearchRecord {
   numClasses?: number;
   evaluations: EvaluationRow[];
   full?: AccuracySummary;
+  fullByModel?: Array<AccuracySummary | undefined>;
   rounds: RoundSummary[];
   result?: SearchResult;
   progress?: SearchProgress;
@@ -60,6 +61,7 @@ export async function loadSearchRecord(client: Client, workflowId: string): Prom
     numClasses: state?.pool.numClasses,
     evaluations: state?.evaluations ?? [],
     full: state?.full,
+    ...(state?.fullByModel ? { fullByModel: state.fullByModel } : {}),
     rounds: state?.rounds ?? [],
   };
   if (summary.status === 'RUNNING') {
@@ -69,6 +71,7 @@ export async function loadSearchRecord(client: Client, workflowId: string): Prom
       record.evaluations = progress.evaluations;
       record.rounds = progress.rounds;
       record.full = progress.full;
+      if (progress.fullByModel) record.fullByModel = progress.fullByModel;
       record.poolSize = progress.poolSize ?? record.poolSize;
     }
   } else {

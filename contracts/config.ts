@@ -104,6 +104,9 @@ const trainingSchema = z.strictObject({
   minSteps: z.number().int().min(1).max(100_000_000).optional(),
 });
 
+/** A model that evaluation trains: a built-in name (at the config's modelWidth) or a tfjs-layers file. */
+export const evaluationModelSchema = z.union([z.enum(modelNames), layersModelFileSchema]);
+
 const evaluationSchema = z.strictObject({
   /** Fresh models trained per subset (and baseline); accuracies are averaged. */
   repeats: z.number().int().min(1).max(100).default(1),
@@ -111,6 +114,11 @@ const evaluationSchema = z.strictObject({
   randomBaseline: z.boolean().default(true),
   /** Also train once on the full training set. */
   fullBaseline: z.boolean().default(true),
+  /**
+   * Architectures trained on each subset, its random baseline and the full set (subset transfer); the first
+   * one fills the main table. Default: the search model alone.
+   */
+  models: z.array(evaluationModelSchema).min(1).max(8).optional(),
 });
 
 export const searchConfigSchema = z
@@ -204,6 +212,15 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     return `${keys}: unknown field${issue.keys.length > 1 ? 's' : ''}`;
   }
   return `${where}: ${issue.message}`;
+}
+
+export type EvaluationModel = z.output<typeof evaluationModelSchema>;
+
+/** A short name for a model in tables: the built-in name, or the file's folder and name. */
+export function modelLabel(model: EvaluationModel): string {
+  if (typeof model === 'string') return model;
+  const parts = model.uri.split('/');
+  return parts.length > 1 ? parts.slice(-2).join('/') : model.uri;
 }
 
 /** The model in one line, for reports and status: a built-in name with its width, or the file and its init. */

@@ -33,6 +33,8 @@ export interface SearchProgress {
   rounds: RoundSummary[];
   evaluations: EvaluationRow[];
   full?: AccuracySummary;
+  /** With evaluation.models: each model's full-set accuracy, in the config's order. */
+  fullByModel?: Array<AccuracySummary | undefined>;
   /** Compute backend reported by the GPU worker, once known. */
   computeBackend?: string;
   /** Paused by the pause signal (the phase says where it will go on). */

@@ -1,6 +1,6 @@
 /** The one builder of trainMember inputs, for ensemble members and evaluation models alike. */
 import type { TrainMemberInput } from '../activities';
-import type { SearchConfig } from '../contracts/config';
+import type { EvaluationModel, SearchConfig } from '../contracts/config';
 import type { TrainingBudget } from '../contracts/training-budget';
 import type { SearchState } from './search-plan';
 
@@ -20,11 +20,13 @@ export function memberInput(
   state: SearchState,
   budget: TrainingBudget,
   member: MemberSpec,
+  /** Another architecture than the search model (evaluation.models). */
+  model: EvaluationModel = config.model,
 ): TrainMemberInput {
   return {
     storageRoot: state.storageRoot,
     dataset: config.dataset,
-    model: typeof config.model === 'string' ? { name: config.model, width: config.modelWidth } : config.model,
+    model: typeof model === 'string' ? { name: model, width: config.modelWidth } : model,
     training: budget.training,
     subsetUri: member.subsetUri,
     memberKey: member.memberKey,

@@ -40,6 +40,11 @@ export async function prepareSearch(config: SearchConfig, tracker: SearchTracker
     typeof config.model === 'string'
       ? undefined
       : await gpu.describeModel({ model: config.model, inputShape: pool.shape, numClasses: pool.numClasses });
+  // Evaluation models from files are checked as early, for the same reason (and only when there are any).
+  for (const evaluationModel of config.evaluation.models ?? []) {
+    if (typeof evaluationModel === 'string') continue;
+    await gpu.describeModel({ model: evaluationModel, inputShape: pool.shape, numClasses: pool.numClasses });
+  }
   let subset: SubsetPointer | null = null;
   if (config.scheme === 'build-up') {
     subset = await light.drawRandomSubset({

@@ -8,7 +8,7 @@
 import { executeChild, workflowInfo } from '@temporalio/workflow';
 import type { AcquireInput, AcquireResult } from '../activities';
 import { artifactPaths } from '../contracts/artifact-paths';
-import type { SearchConfig } from '../contracts/config';
+import { modelLabel, type EvaluationModel, type SearchConfig } from '../contracts/config';
 import { TaskQueue } from '../contracts/task-queues';
 import { trainingBudget } from '../contracts/training-budget';
 import { memberInput } from './member-inputs';
@@ -119,22 +119,29 @@ export class Round {
     });
   }
 
-  /** Fresh models on the subset, on a random subset of equal size and (once) on the full set; test accuracy of each. */
+  /**
+   * Fresh models on the subset, on a random subset of equal size and (once) on the full set; test accuracy of
+   * each, for the search model or for every model of evaluation.models (one random subset shared by all).
+   */
   async evaluate(subset: SubsetPointer): Promise<void> {
     await this.tracker.gate();
     const { config, state, tracker } = this;
     tracker.enter('evaluating', `evaluating the subset of ${subset.count} samples`);
     const base = `${state.searchId}/eval/size-${subset.count}`;
     const repeats = Array.from({ length: config.evaluation.repeats }, (_, r) => r);
-    const evaluateOn = (subsetUri: string | null, key: string, seed: number): Promise<number> =>
-      this.trainAndTest(subsetUri === null ? state.pool.poolSize : subset.count, subsetUri, key, seed);
     const seedOf = (size: number, repeat: number): number => deriveSeed(config.seed, size, repeat, 5);
-    const activeLearning = Promise.all(
-      repeats.map((r) => evaluateOn(subset.uri, `${base}/al-${r}`, seedOf(subset.count, r))),
-    );
-    const random = config.evaluation.randomBaseline
-      ? light
-          .drawRandomSubset({
+    // Without evaluation.models: the search model under the keys (and in the command order) searches always had.
+    const models: Array<EvaluationModel | undefined> = config.evaluation.models ?? [undefined];
+    const prefix = (i: number): string => (config.evaluation.models ? `/model-${i}` : '');
+    const evaluateOn = (model: EvaluationModel | undefined, subsetUri: string | null, key: string, seed: number) =>
+      this.trainAndTest(subsetUri === null ? state.pool.poolSize : subset.count, subsetUri, key, seed, model);
+    let randomSubset: Promise<{ uri: string }> | undefined;
+    const perModel = models.map((model, i) => {
+      const activeLearning = Promise.all(
+        repeats.map((r) => evaluateOn(model, subset.uri, `${base}${prefix(i)}/al-${r}`, seedOf(subset.count, r))),
+      );
+      randomSubset ??= config.evaluation.randomBaseline
+        ? light.drawRandomSubset({
             storageRoot: state.storageRoot,
             key: `${base}/random-subset.json`,
             size: subset.count,
@@ -143,25 +150,45 @@ export class Round {
             fingerprint: state.pool.fingerprint,
             round: state.round,
           })
-          .then((r) =>
-            Promise.all(repeats.map((rep) => evaluateOn(r.uri, `${base}/random-${rep}`, seedOf(subset.count, rep)))),
-          )
-      : undefined;
-    const full =
-      config.evaluation.fullBaseline && !state.full
-        ? Promise.all(repeats.map((r) => evaluateOn(null, `${state.searchId}/eval/full-${r}`, seedOf(0, r))))
         : undefined;
-    const [al, rnd, fullRuns] = await Promise.all([activeLearning, random, full]);
-    if (fullRuns) state.full = summarise(fullRuns);
+      const random = randomSubset?.then((r) =>
+        Promise.all(
+          repeats.map((rep) =>
+            evaluateOn(model, r.uri, `${base}${prefix(i)}/random-${rep}`, seedOf(subset.count, rep)),
+          ),
+        ),
+      );
+      const trained = i === 0 ? state.full : state.fullByModel?.[i];
+      const full =
+        config.evaluation.fullBaseline && !trained
+          ? Promise.all(
+              repeats.map((r) => evaluateOn(model, null, `${state.searchId}/eval${prefix(i)}/full-${r}`, seedOf(0, r))),
+            )
+          : undefined;
+      return Promise.all([activeLearning, random, full]);
+    });
+    const results = await Promise.all(perModel);
+    const rows = results.map(([al, rnd]) => ({
+      activeLearning: summarise(al),
+      random: rnd ? summarise(rnd) : undefined,
+    }));
+    results.forEach(([, , fullRuns], i) => {
+      if (!fullRuns) return;
+      if (i === 0) state.full = summarise(fullRuns);
+      if (config.evaluation.models) (state.fullByModel ??= [])[i] = summarise(fullRuns);
+    });
     state.evaluations.push({
       size: subset.count,
       fraction: subset.count / state.pool.poolSize,
       subsetUri: subset.uri,
-      activeLearning: summarise(al),
-      random: rnd ? summarise(rnd) : undefined,
+      ...rows[0],
+      ...(config.evaluation.models
+        ? { models: rows.map((row, i) => ({ model: modelLabel(config.evaluation.models![i]), ...row })) }
+        : {}),
     });
     tracker.progress.evaluations = state.evaluations;
     tracker.progress.full = state.full;
+    if (state.fullByModel) tracker.progress.fullByModel = state.fullByModel;
   }
 
   /** The round's record: its subset, its timing, its members' loss. */
@@ -267,12 +294,18 @@ export class Round {
   }
 
   /** One evaluation model: trained on the subset (or the whole pool) to the end of its budget, then tested. */
-  private async trainAndTest(samples: number, subsetUri: string | null, key: string, seed: number): Promise<number> {
+  private async trainAndTest(
+    samples: number,
+    subsetUri: string | null,
+    key: string,
+    seed: number,
+    model?: EvaluationModel,
+  ): Promise<number> {
     const { config, state } = this;
     const budget = trainingBudget(config.training, [config.training.epochs], samples);
     const context = `search ${state.searchId}, evaluation ${key}`;
     const trained = await gpu.trainMember(
-      memberInput(config, state, budget, { subsetUri, memberKey: key, seed, context }),
+      memberInput(config, state, budget, { subsetUri, memberKey: key, seed, context }, model),
     );
     const checkpoints = [trained.checkpoints[0].uri];
     const metrics = await gpu.evaluate({

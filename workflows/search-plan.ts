@@ -30,6 +30,15 @@ export interface EvaluationRow {
   subsetUri: string;
   activeLearning: AccuracySummary;
   random?: AccuracySummary;
+  /** With evaluation.models: one entry per model, in the config's order (the first is also the row's own). */
+  models?: ModelEvaluation[];
+}
+
+/** One evaluation model's accuracies at one subset size. */
+export interface ModelEvaluation {
+  model: string;
+  activeLearning: AccuracySummary;
+  random?: AccuracySummary;
 }
 
 export interface RoundSummary {
@@ -84,6 +93,8 @@ export interface SearchState {
   startedAt: string;
   /** A model from a file, as checked at the start (absent for built-in models). */
   model?: ModelSummary;
+  /** With evaluation.models: each model's full-set accuracy, in the config's order (trained once per search). */
+  fullByModel?: Array<AccuracySummary | undefined>;
 }
 
 export interface ModelSummary {

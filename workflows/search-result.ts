@@ -13,6 +13,8 @@ export interface SearchResult {
   subsets: Record<string, string>;
   evaluations: EvaluationRow[];
   full?: AccuracySummary;
+  /** With evaluation.models: each model's full-set accuracy, in the config's order. */
+  fullByModel?: Array<AccuracySummary | undefined>;
   rounds: RoundSummary[];
   computeBackend: string;
 }
@@ -27,6 +29,7 @@ export function searchResult(config: SearchConfig, state: SearchState): SearchRe
     subsets: Object.fromEntries(state.evaluations.map((e) => [String(e.size), e.subsetUri])),
     evaluations: state.evaluations,
     full: state.full,
+    ...(state.fullByModel ? { fullByModel: state.fullByModel } : {}),
     rounds: state.rounds,
     computeBackend: state.computeBackend,
   };

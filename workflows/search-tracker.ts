@@ -36,6 +36,7 @@ export class SearchTracker {
       rounds: carried?.rounds ?? [],
       evaluations: carried?.evaluations ?? [],
       full: carried?.full,
+      ...(carried?.fullByModel ? { fullByModel: carried.fullByModel } : {}),
       computeBackend: carried?.computeBackend,
       updatedAt: new Date().toISOString(),
     };

@@ -7,6 +7,7 @@ import { describeModelChoice } from '../../contracts/config';
 import type { LineageEntry } from './collect-lineage';
 import {
   evaluationTableRows,
+  perEvaluationModel,
   activeLearningLabel,
   totalSeconds,
   FULL_LABEL,
@@ -61,7 +62,10 @@ export function renderReport(data: ReportData, parts: ReportParts): string {
     '<h2>Test accuracy vs. subset size</h2>',
     figure('accuracy', parts.accuracy),
     '<h2>Evaluations</h2>',
-    evaluationTable(data),
+    ...perEvaluationModel(data).flatMap(({ model, data: view }) => [
+      ...(model ? [`<h3>evaluated with ${escapeHtml(model)}</h3>`] : []),
+      evaluationTable(view),
+    ]),
     `<h2>Acquisition scores per round (${escapeHtml(data.acquisitionFunction)})</h2>`,
     figure('scores', parts.scores),
     ...parts.scoreNotes.map((n) => `<p class="note">${escapeHtml(n)}</p>`),

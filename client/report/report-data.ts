@@ -33,6 +33,8 @@ export interface ReportData {
   targets: number[];
   evaluations: EvaluationRow[];
   full?: AccuracySummary;
+  /** With evaluation.models: each model's full-set accuracy, in the config's order. */
+  fullByModel?: Array<AccuracySummary | undefined>;
   rounds: RoundSummary[];
   computeBackend?: string;
 }
@@ -48,6 +50,7 @@ export function reportDataFromResult(result: SearchResult): ReportData {
     targets: [...result.config.targets],
     evaluations: result.evaluations,
     full: result.full,
+    fullByModel: result.fullByModel,
     rounds: result.rounds,
     computeBackend: result.computeBackend,
   };
@@ -86,6 +89,7 @@ export function reportDataFromProgress(
     targets: [...progress.targets],
     evaluations: progress.evaluations,
     full: progress.full,
+    fullByModel: progress.fullByModel,
     rounds: progress.rounds,
     computeBackend: progress.computeBackend,
   };
@@ -133,6 +137,27 @@ export function formatAccuracy(summary: AccuracySummary | undefined): string {
   if (!summary) return '–';
   const mean = (100 * summary.mean).toFixed(2);
   return summary.runs.length > 1 ? `${mean} ± ${(100 * summary.std).toFixed(2)}` : mean;
+}
+
+/**
+ * With evaluation.models: the report's data as seen by each evaluation model (its accuracies in place of the
+ * first model's), labelled; else the data alone, unlabelled.
+ */
+export function perEvaluationModel(data: ReportData): Array<{ model?: string; data: ReportData }> {
+  const models = data.evaluations[0]?.models;
+  if (!models) return [{ data }];
+  return models.map(({ model }, i) => ({
+    model,
+    data: {
+      ...data,
+      evaluations: data.evaluations.map((e) => ({
+        ...e,
+        activeLearning: e.models?.[i]?.activeLearning ?? e.activeLearning,
+        random: e.models?.[i]?.random,
+      })),
+      full: data.fullByModel?.[i],
+    },
+  }));
 }
 
 export function evaluationTableRows(data: ReportData): EvaluationTableRow[] {

@@ -22,6 +22,7 @@ import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
 import { readLayersModel } from '../../domain/ml/layers-model-file';
 import { readInputFile } from '../../domain/storage/input-files';
 import { openStore } from '../../domain/storage/open-store';
+import { formatResultTable } from '../../client/result-table';
 import { subsetSearch } from '../../workflows';
 import { completedActivities } from '../helpers/activity-history';
 import { writeClassFolders } from '../helpers/image-folders';
@@ -77,15 +78,21 @@ describe('searches with a model from a file', () => {
             initialSize: 30,
             targets: [60, 90],
             acquisition: { function: 'entropy', step: 30 },
-            evaluation: { fullBaseline: false },
+            // Subset transfer: the search model's subsets also train cnn-small (a quarter wide).
+            modelWidth: 0.25,
+            evaluation: {
+              fullBaseline: false,
+              models: [{ kind: 'tfjs-layers', uri: pathToFileURL(file).href }, 'cnn-small'],
+            },
           } satisfies SearchConfigInput,
         ],
       });
       const result = await handle.result();
-      return {
-        result,
-        activities: await completedActivities(env.client.workflow.getHandle(workflowId, handle.firstExecutionRunId)),
-      };
+      // One run per round (continue-as-new): the first run and the last one hold the two evaluations.
+      const runs = [handle.firstExecutionRunId, undefined].map((runId) =>
+        env.client.workflow.getHandle(workflowId, runId),
+      );
+      return { result, activities: (await Promise.all(runs.map(completedActivities))).flat() };
     });
     assert.deepEqual(
       result.evaluations.map((e) => e.size),
@@ -93,7 +100,18 @@ describe('searches with a model from a file', () => {
     );
     for (const row of result.evaluations) {
       assert.ok(row.activeLearning.mean > 0.25, `AL accuracy ${row.activeLearning.mean} beats chance (4 classes)`);
+      assert.deepEqual(
+        row.models?.map((m) => m.model),
+        ['small-cnn/model.json', 'cnn-small'],
+      );
+      assert.deepEqual(row.models?.[0].activeLearning, row.activeLearning, 'the first model fills the main row');
+      const transfer = row.models![1];
+      assert.ok(transfer.random, 'cnn-small trained on the random baseline too');
+      assert.ok(transfer.activeLearning.mean > 0.25, `cnn-small on the subset: ${transfer.activeLearning.mean}`);
     }
+    const evaluated = activities.filter((a) => a.type === 'trainMember' && JSON.stringify(a.input).includes('/eval/'));
+    assert.equal(evaluated.length, 2 * 2 * 2, '2 sizes x (subset, random) x 2 models');
+    assert.match(formatResultTable(result), /evaluated with cnn-small \(subsets found by the search model\)/);
     assert.ok(
       activities.some((a) => a.type === 'describeModel'),
       'the model was checked once before training',
