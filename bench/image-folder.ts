@@ -12,18 +12,12 @@ import path from 'node:path';
 import { seededPermutation } from '../contracts/seeded-hash';
 import { openImageFolderDataset } from '../domain/data/image-folder';
 import { writeClassFolders } from '../test/helpers/image-folders';
+import { numberArg } from './bench-args';
 import { machineLine, sampleRss } from './machine';
 
-function option(name: string, fallback: number): number {
-  const raw = process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!(Number.isInteger(value) && value > 0)) throw new Error(`--${name} must be a positive integer, got ${raw}`);
-  return value;
-}
-
 async function main(): Promise<void> {
-  const images = option('images', 6000);
-  const batch = option('batch', 512);
+  const images = numberArg('images', 6000, true);
+  const batch = numberArg('batch', 512, true);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'winnow-bench-image-folder-'));
   try {
     const classes = Array.from({ length: 10 }, (_, k) => `class-${k}`);

@@ -18,18 +18,12 @@ import { applyForTraining } from '../domain/ml/training-forward';
 import { readInputFile } from '../domain/storage/input-files';
 import { saveLayersModel } from '../test/helpers/layers-model-files';
 import { benchBatch, benchOptimizer } from './cnn-small-bench';
+import { numberArg } from './bench-args';
 import { machineLine } from './machine';
 
-function option(name: string, fallback: number): number {
-  const raw = process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!(value > 0)) throw new Error(`--${name} must be a positive number, got ${raw}`);
-  return value;
-}
-
 async function main(): Promise<void> {
-  const rounds = option('rounds', 6);
-  const seconds = option('seconds', 2);
+  const rounds = numberArg('rounds', 6);
+  const seconds = numberArg('seconds', 2);
   const backend = await initComputeBackend();
   const tf = backend.tf;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'winnow-bench-model-file-'));

@@ -1,7 +1,7 @@
 /** Round 0 of a search: probe the compute backend, record the search, describe the pool, draw the starting subset. */
 import { ApplicationFailure, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { artifactPaths } from '../contracts/artifact-paths';
-import type { SearchConfig } from '../contracts/config';
+import type { LayersModelFile, SearchConfig } from '../contracts/config';
 import { FailureType } from '../contracts/failures';
 import { gpu, light } from './proxies';
 import { defaultInitialSize, deriveSeed, targetsBeyondPool, type SearchState, type SubsetPointer } from './search-plan';
@@ -42,7 +42,8 @@ export async function prepareSearch(config: SearchConfig, tracker: SearchTracker
       : await gpu.describeModel({ model: config.model, inputShape: pool.shape, numClasses: pool.numClasses });
   // Evaluation models from files are checked as early, for the same reason (and only when there are any).
   for (const evaluationModel of config.evaluation.models ?? []) {
-    if (typeof evaluationModel === 'string') continue;
+    // Built-in models need no check; the search model's own file was checked above.
+    if (typeof evaluationModel === 'string' || sameModelFile(evaluationModel, config.model)) continue;
     await gpu.describeModel({ model: evaluationModel, inputShape: pool.shape, numClasses: pool.numClasses });
   }
   let subset: SubsetPointer | null = null;
@@ -77,4 +78,8 @@ export async function prepareSearch(config: SearchConfig, tracker: SearchTracker
     startedAt: new Date().toISOString(),
     ...(model ? { model: { uri: model.uri, fingerprint: model.fingerprint, parameters: model.parameters } } : {}),
   };
+}
+
+function sameModelFile(a: LayersModelFile, b: SearchConfig['model']): boolean {
+  return typeof b !== 'string' && a.uri === b.uri && a.init === b.init;
 }
