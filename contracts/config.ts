@@ -12,6 +12,7 @@ export const datasetKinds = [
   'cifar100',
   'image-manifest',
   'image-folder',
+  'tfrecord',
   'synthetic',
 ] as const;
 export const modelNames = ['cnn-small', 'resnet18-cifar', 'resnet18-imagenet'] as const;
@@ -44,7 +45,7 @@ const datasetSchema = z.strictObject({
   limit: sampleCount.optional(),
   /** Use only the first N test samples for evaluation. */
   testLimit: sampleCount.optional(),
-  /** Image folders and manifests: the shape images are fitted to (default: the folder's first image, or dataset.json). */
+  /** Image folders, manifests and TFRecord shards: the shape images are fitted to (default: the first image, or dataset.json). */
   image: z
     .strictObject({
       height: z.number().int().min(1).max(4096),
@@ -54,6 +55,19 @@ const datasetSchema = z.strictObject({
     .optional(),
   /** Image folders without train/ and test/ folders: the share of each class held out for evaluation (default 0.1). */
   testFraction: z.number().min(0).lt(1).optional(),
+  /** TFRecord shards: which tf.train.Example features hold the image and the label, and how labels count. */
+  tfrecord: z
+    .strictObject({
+      /** The encoded PNG/JPEG bytes feature (default image/encoded). */
+      imageFeature: z.string().min(1).optional(),
+      /** The int64 label feature (default image/class/label). */
+      labelFeature: z.string().min(1).optional(),
+      /** Subtracted from every stored label: 1 for labels counted from 1, as in the public ImageNet shards. */
+      labelOffset: z.number().int().min(0).max(1_000_000).optional(),
+      /** The class count (default: the largest label plus one). */
+      classes: z.number().int().min(2).max(1_000_000).optional(),
+    })
+    .optional(),
 });
 
 /** A tfjs LayersModel in the format model.save() and tensorflowjs_converter write (model.json + weight files). */

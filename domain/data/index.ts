@@ -9,4 +9,5 @@ export { openIdxDataset } from './idx';
 export { openCifarDataset } from './cifar';
 export { openImageFolderDataset } from './image-folder';
 export { openImageManifestDataset } from './image-manifest';
+export { openTfrecordDataset } from './tfrecord';
 export { defaultDataCacheDir } from './gunzip-cache';

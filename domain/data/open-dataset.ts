@@ -10,6 +10,8 @@ import { limitDataset } from './limited-dataset';
 import { openIdxDataset } from './idx';
 import { openImageFolderDataset } from './image-folder';
 import { openImageManifestDataset, type ManifestOptions } from './image-manifest';
+import { openTfrecordDataset } from './tfrecord';
+import { checkGcsInputUri } from '../storage/input-files';
 import { createSyntheticDataset, syntheticSpecSchema, type SyntheticSpecInput } from './synthetic';
 
 export type DatasetSpec = SearchConfig['dataset'];
@@ -46,7 +48,11 @@ const locations = {
   cifar100: { env: 'WINNOW_CIFAR100_DIR', fallback: undefined },
   'image-manifest': { env: undefined, fallback: undefined },
   'image-folder': { env: undefined, fallback: undefined },
+  tfrecord: { env: undefined, fallback: undefined },
 } as const;
+
+/** Kinds whose images are encoded files, fitted to dataset.image. */
+const encodedImageKinds: ReadonlySet<string> = new Set(['image-folder', 'image-manifest', 'tfrecord']);
 
 /** The dataset a config names, cut to `dataset.limit` / `dataset.testLimit` when given. */
 export async function openDataset(spec: DatasetSpec, options: OpenDatasetOptions = {}): Promise<Dataset> {
@@ -58,8 +64,13 @@ async function openWholeDataset(spec: DatasetSpec, options: OpenDatasetOptions):
   if (spec.testFraction !== undefined && spec.kind !== 'image-folder') {
     throw invalidConfig(`dataset.testFraction is only for image folders; ${spec.kind} has its own test split`);
   }
-  if (spec.image !== undefined && spec.kind !== 'image-folder' && spec.kind !== 'image-manifest') {
-    throw invalidConfig(`dataset.image is only for image folders and manifests; ${spec.kind} has a fixed image shape`);
+  if (spec.image !== undefined && !encodedImageKinds.has(spec.kind)) {
+    throw invalidConfig(
+      `dataset.image is only for image folders, manifests and TFRecord shards; ${spec.kind} has a fixed image shape`,
+    );
+  }
+  if (spec.tfrecord !== undefined && spec.kind !== 'tfrecord') {
+    throw invalidConfig(`dataset.tfrecord is only for kind "tfrecord", not ${spec.kind}`);
   }
   if (spec.kind === 'synthetic') return createSyntheticDataset(syntheticSpecFromUri(spec.uri, spec.size));
   if (spec.size !== undefined) {
@@ -75,6 +86,14 @@ async function openWholeDataset(spec: DatasetSpec, options: OpenDatasetOptions):
     throw invalidConfig(
       `dataset.uri: required for ${spec.kind}${where.env ? ` (or set ${where.env} on the workers)` : ''}`,
     );
+  }
+  if (spec.kind === 'tfrecord') {
+    return openTfrecordDataset(tfrecordFolder(raw, env), {
+      ...spec.image,
+      ...spec.tfrecord,
+      cacheDir,
+      confine: raw.startsWith('gs://') ? undefined : confineTo(allowedDataRoots(env)),
+    });
   }
   const dir = localPath(raw);
   const origin = spec.uri !== undefined ? 'dataset.uri' : fromEnv !== undefined ? where.env : 'the default location';
@@ -113,6 +132,15 @@ async function openWholeDataset(spec: DatasetSpec, options: OpenDatasetOptions):
   }
 }
 
+/** A TFRecord folder: a local path, file:// or gs:// (inside the workers' storage root, like model files). */
+function tfrecordFolder(uri: string, env: NodeJS.ProcessEnv): string {
+  if (uri.startsWith('gs://')) {
+    checkGcsInputUri(uri.replace(/\/+$/, ''), env);
+    return uri;
+  }
+  return localPath(uri);
+}
+
 function localPath(uri: string): string {
   if (uri.startsWith('file://')) {
     try {
@@ -125,7 +153,7 @@ function localPath(uri: string): string {
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
     throw invalidConfig(
-      `dataset.uri ${uri}: only local paths and file:// URIs are supported for datasets; copy the data to the worker`,
+      `dataset.uri ${uri}: only local paths and file:// URIs are supported for this kind (gs:// for tfrecord); copy the data to the worker`,
     );
   }
   return uri;

@@ -46,15 +46,26 @@ async function readLocal(uri: string, env: NodeJS.ProcessEnv): Promise<Buffer> {
   }
 }
 
-async function readGcs(uri: string, env: NodeJS.ProcessEnv): Promise<Buffer> {
-  const root = defaultStorageRoot(env);
+/** Throws ForbiddenPath unless the gs:// `uri` lies inside the workers' gs:// storage root. */
+export function checkGcsInputUri(uri: string, env: NodeJS.ProcessEnv = process.env): void {
+  const root = defaultStorageRoot(env).replace(/\/+$/, '');
   const inside = root.startsWith('gs://') && (uri === root || uri.startsWith(`${root}/`));
-  if (!inside || uri.split('/').some((segment) => segment === '..' || segment === '.')) {
+  if (
+    !inside ||
+    uri
+      .split('/')
+      .slice(3)
+      .some((segment) => segment === '..' || segment === '.')
+  ) {
     throw new TypedTaskError(
       FailureType.ForbiddenPath,
       `${uri}: gs:// input files must lie inside the workers' storage root (${root}); set WINNOW_STORAGE_ROOT on the workers`,
     );
   }
+}
+
+async function readGcs(uri: string, env: NodeJS.ProcessEnv): Promise<Buffer> {
+  checkGcsInputUri(uri, env);
   const [, , bucket, ...rest] = uri.split('/');
   try {
     const [bytes] = await createStorageClient().bucket(bucket).file(rest.join('/')).download();

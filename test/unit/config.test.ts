@@ -20,6 +20,26 @@ describe('search config', () => {
     assert.equal(result.config.seed, 0);
   });
 
+  it('TFRecord settings: accepted for kind tfrecord, each bad field named', () => {
+    const good = parseSearchConfig({
+      dataset: { kind: 'tfrecord', uri: 'gs://b/imagenet', tfrecord: { labelOffset: 1, classes: 1000 } },
+      targets: [10],
+    });
+    assert.ok(good.ok);
+    assert.deepEqual(good.config.dataset.tfrecord, { labelOffset: 1, classes: 1000 });
+    const problems = problemsOf({
+      dataset: { kind: 'tfrecord', tfrecord: { labelOffset: -1, classes: 1, imageFeature: '', compressed: true } },
+      targets: [10],
+    });
+    const fields = problems.map((p) => p.split(':')[0]).sort();
+    assert.deepEqual(fields, [
+      'dataset.tfrecord.classes',
+      'dataset.tfrecord.compressed',
+      'dataset.tfrecord.imageFeature',
+      'dataset.tfrecord.labelOffset',
+    ]);
+  });
+
   it('names each bad field by its path', () => {
     const problems = problemsOf({
       dataset: { kind: 'imagenet-22k' },
