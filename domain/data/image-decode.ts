@@ -56,6 +56,10 @@ export function fitImage(
 ): void {
   const { width: sw, height: sh, rgba } = image;
   if (sw === 0 || sh === 0) throw new Error('image has no pixels');
+  if (sw === width && sh === height) {
+    copyPixels(rgba, width * height, channels, out, offset);
+    return;
+  }
   const scale = Math.max(height / sh, width / sw);
   const cropX = (sw * scale - width) / 2;
   const cropY = (sh * scale - height) / 2;
@@ -87,6 +91,22 @@ export function fitImage(
       } else {
         out[at] = Math.round(0.299 * sample[0] + 0.587 * sample[1] + 0.114 * sample[2]);
       }
+    }
+  }
+}
+
+/** The common case of fitImage, an image already of the target size: the same bytes the sampler gives, without sampling. */
+function copyPixels(rgba: Uint8Array, pixels: number, channels: 1 | 3, out: Uint8Array, offset: number): void {
+  for (let p = 0, at = offset; p < pixels; p++) {
+    const r = rgba[p * 4];
+    const g = rgba[p * 4 + 1];
+    const b = rgba[p * 4 + 2];
+    if (channels === 3) {
+      out[at++] = r;
+      out[at++] = g;
+      out[at++] = b;
+    } else {
+      out[at++] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
     }
   }
 }

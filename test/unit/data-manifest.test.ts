@@ -44,6 +44,22 @@ describe('image decoding and fitting', () => {
     );
   });
 
+  it('an image of the target size keeps its exact pixels (RGB) and gives their luma (grey), at an offset', () => {
+    const colour = (x: number, y: number): Rgba => [x * 40 + y, 255 - x * 30, (x * y * 17) % 256, 255];
+    const bytes = pngBytes(3, 2, colour);
+    const expected = [0, 1].flatMap((y) => [0, 1, 2].flatMap((x) => colour(x, y).slice(0, 3)));
+    assert.deepEqual(fit(bytes, 2, 3, 3), expected);
+    const out = new Uint8Array(2 + 6);
+    fitImage(decodeImage(bytes), 2, 3, 1, out, 2);
+    const luma = [0, 1].flatMap((y) =>
+      [0, 1, 2].map((x) => {
+        const [r, g, b] = colour(x, y);
+        return Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+      }),
+    );
+    assert.deepEqual(Array.from(out), [0, 0, ...luma]);
+  });
+
   it('scales to cover, then crops the centre', () => {
     // 4 wide x 2 high, columns: red, red, blue, blue -> 2x2 keeps columns 1 and 2.
     const bytes = pngBytes(4, 2, (x) => (x < 2 ? [255, 0, 0, 255] : [0, 0, 255, 255]));
