@@ -13,7 +13,7 @@ import { PNG } from 'pngjs';
 import { openDataset } from '../../domain/data';
 import { crc32c, maskedCrc32c } from '../../domain/data/crc32c';
 import { encodeExample, parseExample } from '../../domain/data/tf-example';
-import { openTfrecordDataset } from '../../domain/data/tfrecord';
+import { openTfrecordDataset, openTfrecordShards } from '../../domain/data/tfrecord';
 import { tfrecordFile, tfrecordFrame, writeTfrecordShards } from '../helpers/tfrecords';
 import { classImage } from '../helpers/image-folders';
 import { mulberry32 } from '../../contracts/seeded-hash';
@@ -155,6 +155,15 @@ describe('TFRecord datasets', () => {
     assert.deepEqual(
       [...(await ds.readLabels('test'))],
       test.map((r) => r.label - 1),
+    );
+    // The index finds every record where TensorFlow's framing put it.
+    const shards = await openTfrecordShards(dir, { cacheDir: cacheDir(), labelOffset: 1 });
+    const indexed = [...shards.splits.train.shards, ...shards.splits.test.shards].flatMap((shard) =>
+      [...shard.index.offsets].map((offset, record) => ({ shard: shard.file.name, record, offset })),
+    );
+    assert.deepEqual(
+      indexed,
+      expected.records.map(({ shard, record, offset }) => ({ shard, record, offset })),
     );
     // The writer's pixels: record i (counted over all shards) has (i*37 + y*11 + x*5) % 256 at row y, column x.
     const all = await ds.readRangeBytes('train', 0, train.length);
