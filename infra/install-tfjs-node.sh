@@ -14,15 +14,19 @@
 #   5. load it and run one op.
 #
 #   WINNOW_TF_VERSION=2.18.1        tensorflow-cpu wheel version
+#   WINNOW_TF_PACKAGE=tensorflow-cpu  the wheel: tensorflow (CUDA-enabled) for GPU images
+#   WINNOW_TFJS_PACKAGE=tfjs-node   the binding to build: tfjs-node-gpu for GPU images
 #   WINNOW_TOOLS_CACHE=DIR          machine-wide cache (default ~/.cache/winnow/tools)
 #   WINNOW_SKIP_TFJS_NODE=1         do nothing
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${WINNOW_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/winnow/tools}"
-tf_package=tensorflow-cpu
+tf_package="${WINNOW_TF_PACKAGE:-tensorflow-cpu}"
 tf_version="${WINNOW_TF_VERSION:-2.18.1}"
-tfjs_node="$root/node_modules/@tensorflow/tfjs-node"
+tfjs_package="${WINNOW_TFJS_PACKAGE:-tfjs-node}"
+tfjs_node="$root/node_modules/@tensorflow/$tfjs_package"
+wheel_name="${tf_package//-/_}"
 tf_id="$tf_package-$tf_version"
 tf_dir="$cache/$tf_id"            # lib/ include/ addon/ once unpacked
 tools_link="$root/.tools/tensorflow"
@@ -41,7 +45,7 @@ if [ -f "$tf_dir/.complete" ]; then
   log "$tf_id: libraries already unpacked in $tf_dir"
 else
   mkdir -p "$cache/wheels"
-  wheel=$(ls "$cache/wheels/"tensorflow_cpu-"$tf_version"-*.whl 2>/dev/null | head -n1 || true)
+  wheel=$(ls "$cache/wheels/$wheel_name-$tf_version"-*.whl 2>/dev/null | head -n1 || true)
   if [ -z "$wheel" ]; then
     log "$tf_id: downloading the wheel (about 230 MB) with pip"
     # The shared libraries do not depend on the Python version; pin one so the
@@ -49,7 +53,7 @@ else
     python3 -m pip download --quiet --no-cache-dir --no-deps --only-binary=:all: \
       --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp \
       -d "$cache/wheels" "$tf_package==$tf_version"
-    wheel=$(ls "$cache/wheels/"tensorflow_cpu-"$tf_version"-*.whl | head -n1)
+    wheel=$(ls "$cache/wheels/$wheel_name-$tf_version"-*.whl | head -n1)
   fi
   log "$tf_id: unpacking libraries and C headers from $(basename "$wheel")"
   tmp="$tf_dir.tmp.$$"
@@ -107,7 +111,7 @@ done
 tfjs_version=$(node -p "require('$tfjs_node/package.json').version")
 addon=$(cd "$tfjs_node" && node -p "require('@mapbox/node-pre-gyp').find(require('path').resolve('package.json'))")
 napi_label=$(basename "$(dirname "$addon")")
-key="tfjs-node-$tfjs_version-$napi_label"
+key="$tfjs_package-$tfjs_version-$napi_label"
 cached_addon="$tf_dir/addon/$key/tfjs_binding.node"
 if [ -f "$addon" ] && [ -f "$addon.winnow" ] && [ "$(cat "$addon.winnow")" = "$key $tf_id" ]; then
   log "addon $addon: already built for $tf_id"
@@ -134,9 +138,9 @@ fi
 
 # --- 5: prove it loads and computes ----------------------------------------
 (cd "$root" && node -e "
-const tf = require('@tensorflow/tfjs-node');
+const tf = require('@tensorflow/$tfjs_package');
 const a = tf.tensor2d([[1, 2], [3, 4]]);
 const s = tf.matMul(a, a).sum().dataSync()[0];
 if (tf.getBackend() !== 'tensorflow' || s !== 54) { console.error('unexpected', tf.getBackend(), s); process.exit(1); }
 ") || die "the addon does not load; see the error above"
-log "tfjs-node ready on $tf_id in $((SECONDS - start)) s"
+log "$tfjs_package ready on $tf_id in $((SECONDS - start)) s"

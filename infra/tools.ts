@@ -13,7 +13,12 @@ export function repoRoot(): string {
   return dir;
 }
 
-const overrides = { temporal: 'TEMPORAL_CLI', 'fake-gcs-server': 'FAKE_GCS_SERVER' } as const;
+const overrides = {
+  temporal: 'TEMPORAL_CLI',
+  'fake-gcs-server': 'FAKE_GCS_SERVER',
+  kustomize: 'KUSTOMIZE',
+  hadolint: 'HADOLINT',
+} as const;
 export type ToolName = keyof typeof overrides;
 
 /** Path of a tool: its environment override, else .tools/bin/NAME. Fails with the command that installs it. */
