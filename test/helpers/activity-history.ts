@@ -16,6 +16,8 @@ export interface CompletedActivity {
   attempt: number;
   /** Why the attempt before the successful one failed (e.g. "activity Heartbeat timeout"). */
   lastFailure?: string;
+  /** The worker that ran the successful attempt (pid@host unless set). */
+  identity?: string;
 }
 
 type Payloads = temporal.api.common.v1.IPayloads | null | undefined;
@@ -49,6 +51,7 @@ export async function completedActivities(handle: WorkflowHandle): Promise<Compl
         result: decodeFirst(done.result),
         attempt: st?.attempt ?? 1,
         lastFailure: st?.lastFailure?.message ?? undefined,
+        identity: st?.identity ?? undefined,
       });
     }
   }
@@ -62,6 +65,8 @@ export interface PendingActivity {
   attempt: number;
   heartbeat: unknown;
   lastFailure?: string;
+  /** The worker that runs (or last ran) it. */
+  worker?: string;
 }
 
 const pendingStates: Record<number, string> = { 1: 'SCHEDULED', 2: 'STARTED', 3: 'CANCEL_REQUESTED' };
@@ -74,6 +79,7 @@ export async function pendingActivities(handle: WorkflowHandle): Promise<Pending
     attempt: p.attempt ?? 1,
     heartbeat: decodeFirst(p.heartbeatDetails),
     lastFailure: p.lastFailure?.message ?? undefined,
+    worker: p.lastWorkerIdentity ?? undefined,
   }));
 }
 

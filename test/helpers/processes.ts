@@ -123,8 +123,10 @@ export interface WorkerEnv {
   address: string;
   namespace: string;
   storageRoot: string;
-  /** Extra variables (WINNOW_BACKEND, WINNOW_GPU_SLOTS, ...). */
+  /** Extra variables (WINNOW_BACKEND, WINNOW_GPU_SLOTS, ...); undefined removes one. */
   env?: NodeJS.ProcessEnv;
+  /** The working folder (default: the test's), e.g. one per simulated host. */
+  cwd?: string;
 }
 
 /** Starts `node dist/workers/<kind>.js` in its own process group. */
@@ -139,6 +141,7 @@ export function spawnWorker(kind: WorkerKind, options: WorkerEnv): WorkerProcess
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: options.cwd,
     // Its own group: killing the group takes the compute children along, like losing the machine.
     detached: true,
   });
