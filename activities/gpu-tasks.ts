@@ -12,6 +12,7 @@ import type { EvaluateInput, EvaluateResult } from '../compute/tasks/evaluate';
 import type { ScoreShardInput, ScoreShardResult } from '../compute/tasks/score-shard';
 import type { TrainMemberInput, TrainMemberResult } from '../compute/tasks/train-member';
 import { shutdownGraceMs } from './shutdown-grace';
+import { recordMetrics, taskMetrics, type TaskKind } from './task-metrics';
 import { withTypedFailures } from './to-application-failure';
 
 export type {
@@ -30,7 +31,7 @@ export type {
  * report and, in between, every `keepAliveMs` repeating the last one: one
  * epoch or one model's scoring may take far longer than the heartbeat timeout.
  */
-export function runTask<R>(task: string, input: unknown, stopGraceMs = 0, keepAliveMs = 10_000): Promise<R> {
+export async function runTask<R>(task: TaskKind, input: unknown, stopGraceMs = 0, keepAliveMs = 10_000): Promise<R> {
   const ctx = Context.current();
   let last: unknown;
   const keepAlive = setInterval(() => ctx.heartbeat(last), keepAliveMs);
@@ -38,9 +39,20 @@ export function runTask<R>(task: string, input: unknown, stopGraceMs = 0, keepAl
     last = p;
     ctx.heartbeat(p);
   };
-  return withTypedFailures(() =>
-    runInChild<R>(task, input, { signal: ctx.cancellationSignal, onProgress, stopGraceMs }),
-  ).finally(() => clearInterval(keepAlive));
+  const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
+  try {
+    const result = await withTypedFailures(() =>
+      runInChild<R>(task, input, { signal: ctx.cancellationSignal, onProgress, stopGraceMs }),
+    );
+    recordMetrics(ctx.metricMeter, taskMetrics(task, seconds(), result, false));
+    return result;
+  } catch (err) {
+    recordMetrics(ctx.metricMeter, taskMetrics(task, seconds(), undefined, true));
+    throw err;
+  } finally {
+    clearInterval(keepAlive);
+  }
 }
 
 /** On cancellation (worker shutdown included) the member saves its position inside the epoch before the attempt fails. */

@@ -43,6 +43,8 @@ export interface ScoreShardResult {
   min: number;
   max: number;
   mean: number;
+  /** The compute backend that ran the models (absent for random scores, and in results recorded before it was added). */
+  backend?: string;
 }
 
 export async function scoreShard(
@@ -51,12 +53,13 @@ export async function scoreShard(
 ): Promise<ScoreShardResult> {
   const store = openWorkerStore(input.storageRoot);
   let scores: Float32Array;
+  let backend: string | undefined;
   if (input.function === 'random') {
     scores = randomScores(input.start, input.count, input.seed);
   } else {
     if (input.checkpoints.length === 0)
       throw new Error(`shard at ${input.start}: ${input.function} needs at least one checkpoint`);
-    await initComputeBackend();
+    backend = (await initComputeBackend()).name;
     const dataset = await openDataset(input.dataset);
     const batch = await dataset.readRange('train', input.start, input.count);
     const accumulator = createAccumulator({
@@ -106,5 +109,6 @@ export async function scoreShard(
     min,
     max,
     mean: input.count === 0 ? 0 : sum / input.count,
+    backend,
   };
 }

@@ -8,7 +8,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { openDataset, type Dataset } from '../../domain/data';
 import type { DatasetSpec } from '../../domain/data';
 import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
-import { encodeCheckpoint, type DecodedCheckpoint } from '../../domain/ml/checkpoint';
+import { encodeCheckpoint, type CheckpointFiles, type DecodedCheckpoint } from '../../domain/ml/checkpoint';
 import { buildLayersModel, checkModelShapes, readLayersModel } from '../../domain/ml/layers-model-file';
 import { buildModel, type ModelName } from '../../domain/ml/models';
 import { readInputFile } from '../../domain/storage/input-files';
@@ -71,12 +71,18 @@ export interface TrainMemberResult {
   resumedFromBatch: number;
   samples: number;
   backend: string;
+  /** Bytes of checkpoints this attempt wrote (absent in results recorded before it was added). */
+  checkpointBytes?: number;
 }
 
 export interface TrainMemberOptions {
   /** Polled after every batch; true = save the position inside the epoch and stop (graceful shutdown). */
   stopRequested?: () => boolean;
   log?: (line: string) => void;
+}
+
+function checkpointSize(files: CheckpointFiles): number {
+  return files['checkpoint.json'].byteLength + files['weights.bin'].byteLength;
 }
 
 export async function loadTrainingSamples(
@@ -192,6 +198,7 @@ export async function trainMember(
   const slots = artifactPaths.resumeSlots(input.memberKey);
   let newestSlot = resume?.key === slots[0] ? 0 : 1;
   const nextResumeSlot = (): string => slots[(newestSlot = 1 - newestSlot)];
+  let checkpointBytes = 0;
   try {
     const history = await trainModel({
       model,
@@ -216,6 +223,7 @@ export async function trainMember(
         });
         const slot = nextResumeSlot();
         await putCheckpoint(store, slot, files);
+        checkpointBytes += checkpointSize(files);
         log(
           `${input.context}: stopped in epoch ${epochsDone + 1} after batch ${position.batch}; saved ${store.uriOf(slot)}`,
         );
@@ -232,6 +240,7 @@ export async function trainMember(
             createdBy: input.context,
           });
           await putCheckpoint(store, key, files);
+          checkpointBytes += checkpointSize(files);
           latest = checkpointUri(key);
         }
         report({ epoch: m.epoch, epochs, loss: m.loss, accuracy: m.accuracy, checkpointUri: latest });
@@ -249,6 +258,7 @@ export async function trainMember(
       resumedFromBatch: resume?.batch ?? 0,
       samples: samples.count,
       backend: backend.name,
+      checkpointBytes,
     };
   } finally {
     model.dispose();

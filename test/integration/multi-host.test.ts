@@ -30,6 +30,7 @@ import {
   type WorkerKind,
   type WorkerProcess,
 } from '../helpers/processes';
+import { freePort } from '../helpers/ports';
 import { writeTfrecordShards } from '../helpers/tfrecords';
 
 const BUCKET = 'winnow-hosts';
@@ -81,7 +82,10 @@ after(async () => {
 });
 
 /** A worker on a "host" of its own: its own working folder, temp folder and home; gs:// storage. */
-function startHost(kind: WorkerKind, namespace: string): WorkerProcess {
+const metricsPorts = new Map<WorkerProcess, number>();
+
+async function startHost(kind: WorkerKind, namespace: string): Promise<WorkerProcess> {
+  const port = await freePort();
   const dir = path.join(scratch, `host-${hostCount++}-${kind}`);
   for (const sub of ['tmp', 'home']) mkdirSync(path.join(dir, sub), { recursive: true });
   const worker = spawnWorker(kind, {
@@ -97,8 +101,10 @@ function startHost(kind: WorkerKind, namespace: string): WorkerProcess {
       WINNOW_DATA_CACHE: undefined,
       WINNOW_DATA_ROOTS: undefined,
       WINNOW_REQUIRE_SHARED_STORAGE: '1',
+      WINNOW_METRICS_ADDRESS: `127.0.0.1:${port}`,
     },
   });
+  metricsPorts.set(worker, port);
   workers.push(worker);
   hostDirs.set(worker, dir);
   return worker;
@@ -142,11 +148,29 @@ async function subsetOf(result: SearchResult): Promise<number[]> {
 
 const identityOf = (worker: WorkerProcess) => `${worker.pid}@${os.hostname()}`;
 
+/** The sum over all label sets of a metric in Prometheus text (a counter may carry a _total suffix). */
+function sumOf(text: string, name: string): number {
+  let sum = 0;
+  for (const match of text.matchAll(new RegExp(`^${name}(?:_total)?(?:\\{[^}]*\\})? (\\S+)$`, 'gm')))
+    sum += Number(match[1]);
+  return sum;
+}
+
 describe('workers on several hosts, sharing only Temporal and gs://', () => {
   it('2 orchestrators and 3 gpu workers finish the search, one gpu worker killed mid-round, with the single-host subset', async () => {
-    const reference = [startHost('orchestrator', namespaces.reference), startHost('gpu', namespaces.reference)];
-    const orchestrators = [0, 1].map(() => startHost('orchestrator', namespaces.hosts));
-    const gpus = [0, 1, 2].map(() => startHost('gpu', namespaces.hosts));
+    const reference = [
+      await startHost('orchestrator', namespaces.reference),
+      await startHost('gpu', namespaces.reference),
+    ];
+    const orchestrators = [
+      await startHost('orchestrator', namespaces.hosts),
+      await startHost('orchestrator', namespaces.hosts),
+    ];
+    const gpus = [
+      await startHost('gpu', namespaces.hosts),
+      await startHost('gpu', namespaces.hosts),
+      await startHost('gpu', namespaces.hosts),
+    ];
     await Promise.all([...reference, ...orchestrators, ...gpus].map((w) => w.ready()));
 
     const referenceRun = start(namespaces.reference, 'hosts-reference').then((h) => h.result());
@@ -189,6 +213,19 @@ describe('workers on several hosts, sharing only Temporal and gs://', () => {
       await subsetOf(await referenceRun),
       'same subset as on one pair of workers',
     );
+    // winnow's own metrics beside the SDK's on each surviving gpu worker's Prometheus endpoint.
+    let trained = 0;
+    let scored = 0;
+    for (const gpu of gpus.slice(0, 2)) {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPorts.get(gpu)}/metrics`)).text();
+      assert.match(text, /^temporal_\w+/m, 'the SDK metrics are there too');
+      trained += sumOf(text, 'winnow_images_trained');
+      scored += sumOf(text, 'winnow_samples_scored');
+      assert.match(text, /^winnow_activity_seconds_count\{[^}]*activity="(trainMember|scoreShard)"/m);
+      assert.match(text, /^winnow_\w+\{[^}]*backend="(tfjs-node|wasm)"/m, 'the compute backend is a label');
+    }
+    assert.ok(trained > 0, `images trained: ${trained}`);
+    assert.ok(scored > 0, `samples scored: ${scored}`);
     // Every gpu host built its own record index of the gs:// shards, in its own folder.
     for (const gpu of gpus) {
       const cache = path.join(hostDirs.get(gpu)!, 'state', 'cache', 'datasets', 'tfrecord-index');
