@@ -3,11 +3,12 @@
  * attributes and the current details shown in the Temporal UI, kept in step
  * as the round moves from phase to phase.
  */
-import { condition, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, patched, setCurrentDetails, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type { SearchConfig } from '../contracts/config';
 import { deriveSearchId } from '../contracts/search-id';
 import type { SearchPhase, SearchProgress } from './definitions';
 import { acquisitionSize, type SearchControl, type SearchState, type SubsetPointer } from './search-plan';
+import { Patches } from './patches';
 import { WinnowRound, WinnowStatus, WinnowSubsetSize } from './search-attributes';
 
 /** Progress, search attributes and current details of one search, kept in step. */
@@ -101,6 +102,12 @@ export class SearchTracker {
       { key: WinnowRound, value: state.round + 1 },
       { key: WinnowSubsetSize, value: next.count },
     ]);
+    // A new command in the round step: searches recorded before it replay without it.
+    if (patched(Patches.roundMemo)) {
+      upsertMemo({
+        lastRound: { round: state.round, subsetSize: next.count, added: next.added, cutoffScore: next.cutoffScore },
+      });
+    }
   }
 
   private eta(config: SearchConfig, state: SearchState): void {

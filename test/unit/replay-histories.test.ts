@@ -12,6 +12,7 @@ import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { repoRoot } from '../../infra/tools';
 import { installQuietRuntime, workflowBundle } from '../helpers/temporal';
+import { versionedBundle } from '../helpers/workflow-versions';
 
 installQuietRuntime();
 const folder = path.join(repoRoot(), 'test', 'replay', 'histories');
@@ -62,5 +63,29 @@ describe('replay of recorded searches', () => {
     }
     assert.equal(results.length, 1);
     assert.match(String(results[0].error), /nondetermin|Nondetermin/i);
+  });
+
+  it('the patched workflow changes are why the corpus replays: made without patched(), they break recorded searches', async () => {
+    const histories = corpus();
+    const failed: string[] = [];
+    for await (const r of Worker.runReplayHistories(
+      { workflowBundle: await versionedBundle('unversioned') },
+      histories,
+    )) {
+      if (r.error !== undefined) {
+        assert.match(String(r.error), /nondetermin/i, `${r.workflowId}: ${String(r.error)}`);
+        failed.push(r.workflowId);
+      }
+    }
+    // Every run that finished a round meets the new command where its history has none.
+    for (const id of ['replay-build-up', 'replay-compress'])
+      assert.ok(failed.includes(id), `${id} fails: ${failed.join(', ')}`);
+    // The previous release's code (every patch on its old branch) replays them all.
+    for await (const r of Worker.runReplayHistories(
+      { workflowBundle: await versionedBundle('before-patches') },
+      histories,
+    )) {
+      assert.equal(r.error, undefined, `${r.workflowId} on the code before the patches: ${String(r.error)}`);
+    }
   });
 });
