@@ -14,6 +14,8 @@ export interface ReplayCase {
   config: SearchConfigInput;
   /** Pause before the first scoring step and un-pause with the `resume` signal. */
   pauseOnce?: boolean;
+  /** Kill the gpu worker process while a member trains; a fresh one retries it after the heartbeat timeout. */
+  killGpuMidRound?: boolean;
 }
 
 export const replayCases: ReplayCase[] = [
@@ -43,5 +45,19 @@ export const replayCases: ReplayCase[] = [
     name: 'replay-paused',
     config: { ...tiny, initialSize: 30, targets: [60], evaluation: { randomBaseline: false, fullBaseline: false } },
     pauseOnce: true,
+  },
+  // A gpu worker killed while members train: the attempt in flight times out and a fresh worker retries it.
+  {
+    name: 'replay-worker-kill',
+    config: {
+      ...tiny,
+      initialSize: 30,
+      targets: [60],
+      // Enough steps per member that the stop lands while one trains.
+      training: { ...tiny.training, epochs: 4, minSteps: 400 },
+      ensemble: { members: 2, checkpointEpochs: [2, 4] },
+      evaluation: { randomBaseline: false, fullBaseline: false },
+    },
+    killGpuMidRound: true,
   },
 ];
