@@ -124,7 +124,7 @@ export class ShardSequence {
           const last = ranges[ranges.length - 1];
           if (
             last !== undefined &&
-            start >= last.offset + last.length - 0 &&
+            start >= last.offset + last.length &&
             start - (last.offset + last.length) <= MAX_GAP_BYTES &&
             end - last.offset <= MAX_READ_BYTES
           ) {

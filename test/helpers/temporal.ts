@@ -77,7 +77,8 @@ export async function withWorkers<T>(
   return runAll(workers, fn);
 }
 
-function runAll<T>(workers: Worker[], fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` while `workers` poll; they shut down when it returns. */
+export function runAll<T>(workers: Worker[], fn: () => Promise<T>): Promise<T> {
   const [first, ...rest] = workers;
   if (!first) return fn();
   return first.runUntil(() => runAll(rest, fn));

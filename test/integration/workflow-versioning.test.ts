@@ -26,7 +26,7 @@ import type { SearchResult, subsetSearch } from '../../workflows';
 import { progressQuery } from '../../workflows/definitions';
 import { Patches } from '../../workflows/patches';
 import { waitFor } from '../helpers/processes';
-import { startDevServerEnv, workflowBundle } from '../helpers/temporal';
+import { runAll, startDevServerEnv, workflowBundle } from '../helpers/temporal';
 import { versionedBundle } from '../helpers/workflow-versions';
 
 let env: TestWorkflowEnvironment;
@@ -61,12 +61,6 @@ async function workersOn(bundle: WorkflowBundleWithSourceMap): Promise<Worker[]>
   return [await createOrchestratorWorker({ ...common, workflowBundle: bundle }), await createGpuWorker(common)];
 }
 
-/** Runs `fn` while `workers` poll; they shut down when it returns. */
-function runWith<T>(workers: Worker[], fn: () => Promise<T>): Promise<T> {
-  const [first, ...rest] = workers;
-  return first ? first.runUntil(() => runWith(rest, fn)) : fn();
-}
-
 function start(searchId: string): Promise<WorkflowHandle<typeof subsetSearch>> {
   return env.client.workflow.start<typeof subsetSearch>('subsetSearch', {
     taskQueue: TaskQueue.orchestrator,
@@ -87,7 +81,7 @@ async function subsets(result: SearchResult): Promise<Record<string, number[]>> 
 
 describe('deploying workflow code while a search runs', () => {
   it('a search started on the previous release finishes on today’s code, with the same subsets', async () => {
-    const handle = await runWith(await workersOn(await versionedBundle('before-patches')), async () => {
+    const handle = await runAll(await workersOn(await versionedBundle('before-patches')), async () => {
       const h = await start('versioned-deploy');
       // The first target is finished (evaluated, its round step run) on the old code: deploy now.
       await waitFor(
@@ -105,7 +99,7 @@ describe('deploying workflow code while a search runs', () => {
     );
     assert.equal((await handle.describe()).status.name, 'RUNNING', 'the search was still running at the deploy');
 
-    const [deployed, reference] = await runWith(await workersOn(await workflowBundle()), async () => {
+    const [deployed, reference] = await runAll(await workersOn(await workflowBundle()), async () => {
       const referenceHandle = await start('versioned-reference');
       return Promise.all([handle.result(), referenceHandle.result()]);
     });
