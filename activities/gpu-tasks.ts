@@ -6,7 +6,7 @@
  * latest intact checkpoint in the store.
  */
 import { Context } from '@temporalio/activity';
-import { runInChild } from '../compute/run-child';
+import { closeIdleChildren, runInChild } from '../compute/run-child';
 import type { DescribeModelInput, LayersModelDescription } from '../compute/tasks/describe-model';
 import type { EvaluateInput, EvaluateResult } from '../compute/tasks/evaluate';
 import type { ScoreShardInput, ScoreShardResult } from '../compute/tasks/score-shard';
@@ -14,6 +14,9 @@ import type { TrainMemberInput, TrainMemberResult } from '../compute/tasks/train
 import { shutdownGraceMs } from './shutdown-grace';
 import { recordMetrics, taskMetrics, type TaskKind } from './task-metrics';
 import { withTypedFailures } from './to-application-failure';
+
+/** Warm compute children exit when the gpu worker stops (they would also leave when it exits). */
+export { closeIdleChildren };
 
 export type {
   DescribeModelInput,

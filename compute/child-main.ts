@@ -15,11 +15,18 @@ type Task = (input: unknown, report: Report) => Promise<unknown>;
 // Set by the parent's stop request, or by SIGTERM/SIGINT reaching this process directly (e.g. Ctrl-C to the
 // whole process group): the task in flight finishes early instead of the child dying mid-write.
 let stopRequested = false;
+let running = false;
+let terminating = false;
 const requestStop = (): void => {
   stopRequested = true;
 };
-process.on('SIGTERM', requestStop);
-process.on('SIGINT', requestStop);
+const onTerminate = (): void => {
+  terminating = true;
+  requestStop();
+  if (!running) process.exit(0);
+};
+process.on('SIGTERM', onTerminate);
+process.on('SIGINT', onTerminate);
 
 // Inputs are typed by the activity that sends them (activities/*.ts); the child trusts its parent.
 const tasks: Record<string, Task> = {
@@ -31,40 +38,51 @@ const tasks: Record<string, Task> = {
   evaluate: (input) => evaluateCheckpoints(input as EvaluateInput),
 };
 
-function send(msg: ChildMessage): void {
-  process.send?.(msg);
+/** The last message of a task; a child told to terminate leaves once it is sent. */
+function send(msg: ChildMessage, last = false): void {
+  process.send?.(msg, undefined, undefined, () => {
+    if (last && terminating) process.exit(0);
+  });
 }
 
-let started = false;
+// One task at a time: the parent sends the next request only after this one's result (a warm child serves many).
 process.on('message', (raw) => {
   const request = raw as ChildRequest;
   if (request.type === 'stop') {
     requestStop();
     return;
   }
-  if (started) return;
-  started = true;
+  if (running) return;
+  running = true;
+  stopRequested = terminating;
   const task = tasks[request.task];
   const run = task
     ? task(request.input, (progress) => send({ type: 'progress', progress }))
     : Promise.reject(new Error(`unknown compute task "${request.task}"; known: ${Object.keys(tasks).join(', ')}`));
-  run.then(
-    (result) => send({ type: 'result', result }),
-    (err: unknown) => {
-      const e = err instanceof Error ? err : new Error(String(err));
-      const failureType = (e as { failureType?: unknown }).failureType;
-      send({
-        type: 'error',
-        error: {
-          name: e.name,
-          message: e.message,
-          stack: e.stack,
-          failureType: typeof failureType === 'string' ? failureType : undefined,
-        },
-      });
-    },
-  );
+  run
+    .then(
+      (result) => ({ type: 'result', result }) satisfies ChildMessage,
+      (err: unknown): ChildMessage => {
+        const e = err instanceof Error ? err : new Error(String(err));
+        const failureType = (e as { failureType?: unknown }).failureType;
+        return {
+          type: 'error',
+          error: {
+            name: e.name,
+            message: e.message,
+            stack: e.stack,
+            failureType: typeof failureType === 'string' ? failureType : undefined,
+          },
+        };
+      },
+    )
+    .then((msg) => {
+      running = false;
+      send(msg, true);
+    });
 });
 
-// The parent disconnects after the result; leave then, releasing all native memory.
+// The parent disconnects when it lets this child go (idle too long, stopped, or the parent itself exited):
+// leave then, releasing all native memory.
 process.on('disconnect', () => process.exit(0));
+send({ type: 'ready' });

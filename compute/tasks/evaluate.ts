@@ -7,7 +7,9 @@ import { predictProbabilities } from '../../domain/ml/predict';
 import { openDataset, type DatasetSpec, type Split } from '../../domain/data';
 import { openWorkerStore } from '../../domain/storage/worker-store';
 import { initComputeBackend } from '../backend';
-import { assertFinitePredictions, loadEnsembleCheckpoint } from './checkpoint-store';
+import { PhaseClock, type PhaseSeconds } from '../phase-clock';
+import { assertFinitePredictions } from './checkpoint-store';
+import { loadInferenceModel } from './inference-models';
 
 export interface EvaluateInput {
   storageRoot: string;
@@ -20,30 +22,44 @@ export interface EvaluateInput {
 export interface EvaluateResult extends ClassificationMetrics {
   models: number;
   backend: string;
+  /** Seconds per phase inside the task (absent in results recorded before it was added). */
+  phases?: PhaseSeconds;
 }
 
 export async function evaluateCheckpoints(input: EvaluateInput): Promise<EvaluateResult> {
   if (input.checkpoints.length === 0) throw new Error('evaluate: no checkpoint given');
-  const backend = await initComputeBackend();
+  const clock = new PhaseClock();
+  const backend = await clock.time('backendInit', () => initComputeBackend());
   const store = openWorkerStore(input.storageRoot);
-  const dataset = await openDataset(input.dataset);
-  const batch = await dataset.readRange(input.split, 0, dataset.info.samples[input.split]);
+  const dataset = await clock.time('dataRead', () => openDataset(input.dataset));
+  const batch = await clock.time('dataRead', () =>
+    dataset.readRange(input.split, 0, dataset.info.samples[input.split]),
+  );
   const numClasses = dataset.info.numClasses;
   const mean = new Float32Array(batch.count * numClasses);
   for (const [i, uri] of input.checkpoints.entries()) {
     const role = `evaluation on ${input.split}, model ${i + 1} of ${input.checkpoints.length}`;
-    const { model } = await loadEnsembleCheckpoint(store, uri, role);
+    const loaded = await loadInferenceModel(store, uri, role, clock);
     try {
-      const probabilities = predictProbabilities(model, batch.images, batch.count, dataset.info.shape, input.batchSize);
-      assertFinitePredictions(probabilities, numClasses, 0, `${role}, checkpoint ${uri}`);
-      for (let i = 0; i < mean.length; i++) mean[i] += probabilities[i] / input.checkpoints.length;
+      clock.timeSync('compute', () => {
+        const probabilities = predictProbabilities(
+          loaded.model,
+          batch.images,
+          batch.count,
+          dataset.info.shape,
+          input.batchSize,
+        );
+        assertFinitePredictions(probabilities, numClasses, 0, `${role}, checkpoint ${uri}`);
+        for (let i = 0; i < mean.length; i++) mean[i] += probabilities[i] / input.checkpoints.length;
+      });
     } finally {
-      model.dispose();
+      loaded.release();
     }
   }
   return {
-    ...classificationMetrics(mean, batch.labels, numClasses),
+    ...clock.timeSync('compute', () => classificationMetrics(mean, batch.labels, numClasses)),
     models: input.checkpoints.length,
     backend: backend.name,
+    phases: clock.seconds,
   };
 }

@@ -11,7 +11,9 @@ import { openDataset, type DatasetSpec } from '../../domain/data';
 import { predictProbabilities } from '../../domain/ml/predict';
 import { openWorkerStore } from '../../domain/storage/worker-store';
 import { initComputeBackend } from '../backend';
-import { loadEnsembleCheckpoint, withContext } from './checkpoint-store';
+import { PhaseClock, type PhaseSeconds } from '../phase-clock';
+import { withContext } from './checkpoint-store';
+import { loadInferenceModel } from './inference-models';
 
 export interface ScoreShardInput {
   storageRoot: string;
@@ -45,12 +47,15 @@ export interface ScoreShardResult {
   mean: number;
   /** The compute backend that ran the models (absent for random scores, and in results recorded before it was added). */
   backend?: string;
+  /** Seconds per phase inside the task (absent in results recorded before it was added). */
+  phases?: PhaseSeconds;
 }
 
 export async function scoreShard(
   input: ScoreShardInput,
   report: (p: ScoreShardProgress) => void,
 ): Promise<ScoreShardResult> {
+  const clock = new PhaseClock();
   const store = openWorkerStore(input.storageRoot);
   let scores: Float32Array;
   let backend: string | undefined;
@@ -59,9 +64,9 @@ export async function scoreShard(
   } else {
     if (input.checkpoints.length === 0)
       throw new Error(`shard at ${input.start}: ${input.function} needs at least one checkpoint`);
-    backend = (await initComputeBackend()).name;
-    const dataset = await openDataset(input.dataset);
-    const batch = await dataset.readRange('train', input.start, input.count);
+    backend = (await clock.time('backendInit', () => initComputeBackend())).name;
+    const dataset = await clock.time('dataRead', () => openDataset(input.dataset));
+    const batch = await clock.time('dataRead', () => dataset.readRange('train', input.start, input.count));
     const accumulator = createAccumulator({
       samples: input.count,
       classes: dataset.info.numClasses,
@@ -69,29 +74,29 @@ export async function scoreShard(
     });
     for (const [member, uri] of input.checkpoints.entries()) {
       const role = `shard at ${input.start}, ensemble model ${member + 1} of ${input.checkpoints.length}`;
-      const { model } = await loadEnsembleCheckpoint(store, uri, role);
+      const loaded = await loadInferenceModel(store, uri, role, clock);
       try {
-        const probabilities = predictProbabilities(
-          model,
-          batch.images,
-          batch.count,
-          dataset.info.shape,
-          input.batchSize,
+        const probabilities = clock.timeSync('compute', () =>
+          predictProbabilities(loaded.model, batch.images, batch.count, dataset.info.shape, input.batchSize),
         );
-        try {
-          foldMember(accumulator, probabilities, { member });
-        } catch (err) {
-          // NaN or infinite outputs: a diverged member must stop the search, never feed the scores.
-          throw withContext(err, `${role}, checkpoint ${uri}`);
-        }
+        clock.timeSync('compute', () => {
+          try {
+            foldMember(accumulator, probabilities, { member });
+          } catch (err) {
+            // NaN or infinite outputs: a diverged member must stop the search, never feed the scores.
+            throw withContext(err, `${role}, checkpoint ${uri}`);
+          }
+        });
       } finally {
-        model.dispose();
+        loaded.release();
       }
       report({ modelsFolded: member + 1, models: input.checkpoints.length });
     }
-    scores = scoreAccumulator(accumulator, input.function, { seed: input.seed });
+    scores = clock.timeSync('compute', () => scoreAccumulator(accumulator, input.function, { seed: input.seed }));
   }
-  const stored = await store.put(input.outputKey, serialiseScoreShard({ globalStart: input.start, scores }));
+  const stored = await clock.time('write', () =>
+    store.put(input.outputKey, serialiseScoreShard({ globalStart: input.start, scores })),
+  );
   let min = Infinity;
   let max = -Infinity;
   let sum = 0;
@@ -110,5 +115,6 @@ export async function scoreShard(
     max,
     mean: input.count === 0 ? 0 : sum / input.count,
     backend,
+    phases: clock.seconds,
   };
 }

@@ -25,6 +25,7 @@ import { openWorkerStore } from '../../domain/storage/worker-store';
 import { artifactPaths } from '../../contracts/artifact-paths';
 import { initComputeBackend } from '../backend';
 import { getCheckpoint, putCheckpoint } from './checkpoint-store';
+import { PhaseClock, type PhaseSeconds } from '../phase-clock';
 
 /** A built-in model by name, or a tfjs-layers model from a file (contracts/config.ts). */
 export type ModelChoice = { name: ModelName; width?: number } | LayersModelFile;
@@ -73,6 +74,8 @@ export interface TrainMemberResult {
   backend: string;
   /** Bytes of checkpoints this attempt wrote (absent in results recorded before it was added). */
   checkpointBytes?: number;
+  /** Seconds per phase inside the task (absent in results recorded before it was added). */
+  phases?: PhaseSeconds;
 }
 
 export interface TrainMemberOptions {
@@ -167,17 +170,18 @@ export async function trainMember(
   options: TrainMemberOptions = {},
 ): Promise<TrainMemberResult> {
   const log = options.log ?? console.error;
-  const backend = await initComputeBackend();
+  const clock = new PhaseClock();
+  const backend = await clock.time('backendInit', () => initComputeBackend());
   const store = openWorkerStore(input.storageRoot);
-  const dataset = await openDataset(input.dataset);
-  const samples = await loadTrainingSamples(store, dataset, input.subsetUri);
+  const dataset = await clock.time('dataRead', () => openDataset(input.dataset));
+  const samples = await clock.time('dataRead', () => loadTrainingSamples(store, dataset, input.subsetUri));
   const epochs = input.training.epochs;
   const wanted = [...new Set(input.checkpointEpochs)].sort((a, b) => a - b);
   if (wanted.some((e) => e < 1 || e > epochs)) {
     throw new Error(`${input.context}: checkpoint epochs ${wanted.join(', ')} must lie within 1..${epochs}`);
   }
 
-  const resume = await findResumeState(store, input, log);
+  const resume = await clock.time('checkpointRead', () => findResumeState(store, input, log));
   let model: tf.LayersModel;
   const optimizer = createOptimizer(input.training);
   if (resume) {
@@ -187,9 +191,10 @@ export async function trainMember(
       `${input.context}: resuming after epoch ${resume.epoch}${resume.batch ? `, batch ${resume.batch} of epoch ${resume.epoch + 1}` : ''}`,
     );
   } else if (input.initFrom) {
-    model = (await getCheckpoint(store, input.initFrom)).model;
+    const initFrom = input.initFrom;
+    model = (await clock.time('checkpointRead', () => getCheckpoint(store, initFrom))).model;
   } else {
-    model = await buildMemberModel(input.model, dataset, input.seed);
+    model = await clock.time('modelBuild', () => buildMemberModel(input.model, dataset, input.seed));
   }
 
   const checkpointUri = (key: string) => store.uriOf(`${key}/checkpoint.json`);
@@ -199,6 +204,10 @@ export async function trainMember(
   let newestSlot = resume?.key === slots[0] ? 0 : 1;
   const nextResumeSlot = (): string => slots[(newestSlot = 1 - newestSlot)];
   let checkpointBytes = 0;
+  // Checkpoint writes happen inside training's callbacks: they count as 'write', the rest of training as 'compute'.
+  const writeBefore = (): number => clock.seconds.write ?? 0;
+  const trainingStarted = performance.now();
+  const writesBefore = writeBefore();
   try {
     const history = await trainModel({
       model,
@@ -222,7 +231,7 @@ export async function trainMember(
           within: position,
         });
         const slot = nextResumeSlot();
-        await putCheckpoint(store, slot, files);
+        await clock.time('write', () => putCheckpoint(store, slot, files));
         checkpointBytes += checkpointSize(files);
         log(
           `${input.context}: stopped in epoch ${epochsDone + 1} after batch ${position.batch}; saved ${store.uriOf(slot)}`,
@@ -231,21 +240,24 @@ export async function trainMember(
       onEpochEnd: async (m) => {
         if (m.epoch < epochs || wanted.includes(m.epoch)) {
           const key = wanted.includes(m.epoch) ? artifactPaths.checkpoint(input.memberKey, m.epoch) : nextResumeSlot();
-          const files = await encodeCheckpoint(model, optimizer, {
-            epoch: m.epoch,
-            seed: input.seed,
-            loss: m.loss,
-            accuracy: m.accuracy,
-            backend: backend.name,
-            createdBy: input.context,
-          });
-          await putCheckpoint(store, key, files);
+          const files = await clock.time('write', () =>
+            encodeCheckpoint(model, optimizer, {
+              epoch: m.epoch,
+              seed: input.seed,
+              loss: m.loss,
+              accuracy: m.accuracy,
+              backend: backend.name,
+              createdBy: input.context,
+            }),
+          );
+          await clock.time('write', () => putCheckpoint(store, key, files));
           checkpointBytes += checkpointSize(files);
           latest = checkpointUri(key);
         }
         report({ epoch: m.epoch, epochs, loss: m.loss, accuracy: m.accuracy, checkpointUri: latest });
       },
     });
+    clock.add('compute', (performance.now() - trainingStarted) / 1000 - (writeBefore() - writesBefore));
     const checkpoints: CheckpointRef[] = [];
     for (const epoch of wanted) {
       const stat = await store.stat(`${artifactPaths.checkpoint(input.memberKey, epoch)}/checkpoint.json`);
@@ -259,6 +271,7 @@ export async function trainMember(
       samples: samples.count,
       backend: backend.name,
       checkpointBytes,
+      phases: clock.seconds,
     };
   } finally {
     model.dispose();

@@ -95,11 +95,13 @@ export interface DecodedCheckpoint {
   restoreOptimizer(optimizer: tf.Optimizer): Promise<void>;
 }
 
-/** `where` names the checkpoint in error messages (its URI). */
-export async function decodeCheckpoint(files: CheckpointFiles, where: string): Promise<DecodedCheckpoint> {
+export type CheckpointHeader = z.infer<typeof checkpointJsonSchema>;
+
+/** Parses and checks checkpoint.json; `where` names the checkpoint in error messages (its URI). */
+export function parseCheckpointHeader(json: Uint8Array, where: string): CheckpointHeader {
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(files['checkpoint.json']).toString('utf8'));
+    raw = JSON.parse(Buffer.from(json).toString('utf8'));
   } catch (err) {
     throw corrupt(where, `checkpoint.json is not JSON (${(err as Error).message})`);
   }
@@ -110,15 +112,34 @@ export async function decodeCheckpoint(files: CheckpointFiles, where: string): P
       `checkpoint.json is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   }
-  const c = parsed.data;
-  const weights = files['weights.bin'];
-  if (weights.byteLength !== c.weightsBytes) {
-    throw corrupt(where, `weights.bin has ${weights.byteLength} bytes, checkpoint.json says ${c.weightsBytes}`);
+  return parsed.data;
+}
+
+/** Throws CorruptArtifact unless weights.bin has the size and sha256 that checkpoint.json records. */
+export function verifyCheckpointWeights(header: CheckpointHeader, weights: Uint8Array, where: string): void {
+  if (weights.byteLength !== header.weightsBytes) {
+    throw corrupt(where, `weights.bin has ${weights.byteLength} bytes, checkpoint.json says ${header.weightsBytes}`);
   }
   const actual = sha256(weights);
-  if (actual !== c.weightsSha256) {
-    throw corrupt(where, `weights.bin sha256 ${actual} does not match ${c.weightsSha256} recorded in checkpoint.json`);
+  if (actual !== header.weightsSha256) {
+    throw corrupt(
+      where,
+      `weights.bin sha256 ${actual} does not match ${header.weightsSha256} recorded in checkpoint.json`,
+    );
   }
+}
+
+/** The model's weights of a verified checkpoint as named tensors (the caller disposes them). */
+export function decodeModelWeights(header: CheckpointHeader, weights: Uint8Array): tf.NamedTensorMap {
+  const buffer = weights.buffer.slice(weights.byteOffset, weights.byteOffset + header.modelWeightBytes) as ArrayBuffer;
+  return tf.io.decodeWeights(buffer, header.modelWeightSpecs as tf.io.WeightsManifestEntry[]);
+}
+
+/** `where` names the checkpoint in error messages (its URI). */
+export async function decodeCheckpoint(files: CheckpointFiles, where: string): Promise<DecodedCheckpoint> {
+  const c = parseCheckpointHeader(files['checkpoint.json'], where);
+  const weights = files['weights.bin'];
+  verifyCheckpointWeights(c, weights, where);
   const buffer = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
   const model = await tf.loadLayersModel(
     tf.io.fromMemory({
