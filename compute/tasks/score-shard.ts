@@ -7,6 +7,7 @@
 import { createAccumulator, foldMember } from '../../domain/acquisition/ensemble-accumulator';
 import { randomScores, scoreAccumulator, type AcquisitionFunction } from '../../domain/acquisition/acquisition-scores';
 import { serialiseScoreShard } from '../../domain/acquisition/score-shard-codec';
+import { keepAccumulator, type KeptAccumulator } from '../../domain/acquisition/accumulator-store';
 import { openDataset, type DatasetSpec } from '../../domain/data';
 import { predictProbabilities } from '../../domain/ml/predict';
 import { openWorkerStore } from '../../domain/storage/worker-store';
@@ -25,6 +26,8 @@ export interface ScoreShardInput {
   seed: number;
   /** Where the scores go (artifactPaths.scoreShard). */
   outputKey: string;
+  /** Where the shard's ensemble accumulator goes (artifactPaths.accumulatorShard), for reacquire; absent: not kept. */
+  accumulatorKey?: string;
   batchSize?: number;
 }
 
@@ -45,6 +48,9 @@ export interface ScoreShardResult {
   mean: number;
   /** The compute backend that ran the models (absent for random scores, and in results recorded before it was added). */
   backend?: string;
+  /** The kept accumulator (absent for random scores and when no accumulatorKey was given). */
+  accumulatorUri?: string;
+  accumulatorSha256?: string;
 }
 
 export async function scoreShard(
@@ -54,6 +60,7 @@ export async function scoreShard(
   const store = openWorkerStore(input.storageRoot);
   let scores: Float32Array;
   let backend: string | undefined;
+  let kept: KeptAccumulator | undefined;
   if (input.function === 'random') {
     scores = randomScores(input.start, input.count, input.seed);
   } else {
@@ -90,6 +97,7 @@ export async function scoreShard(
       report({ modelsFolded: member + 1, models: input.checkpoints.length });
     }
     scores = scoreAccumulator(accumulator, input.function, { seed: input.seed });
+    if (input.accumulatorKey !== undefined) kept = await keepAccumulator(store, input.accumulatorKey, accumulator);
   }
   const stored = await store.put(input.outputKey, serialiseScoreShard({ globalStart: input.start, scores }));
   let min = Infinity;
@@ -110,5 +118,6 @@ export async function scoreShard(
     max,
     mean: input.count === 0 ? 0 : sum / input.count,
     backend,
+    ...kept,
   };
 }
