@@ -1,10 +1,12 @@
 /**
  * Activities (winnow-orchestrator): the light, CPU-only steps of a search
  * (domain/acquisition/subset-steps.ts), with typed errors mapped to
- * ApplicationFailure and acquire heart-beating per score shard read.
+ * ApplicationFailure, acquire heart-beating per score shard read and
+ * reacquire per accumulator shard read.
  */
 import { Context } from '@temporalio/activity';
 import * as steps from '../domain/acquisition/subset-steps';
+import { reacquireSubset, type ReacquireInput, type ReacquireResult } from '../domain/acquisition/reacquire';
 import type {
   AcquireInput,
   AcquireResult,
@@ -15,7 +17,7 @@ import type {
 import type { DatasetSpec } from '../domain/data';
 import { withTypedFailures } from './to-application-failure';
 
-export type { AcquireInput, AcquireResult, PoolInfo, RandomSubsetInput, SubsetRef };
+export type { AcquireInput, AcquireResult, PoolInfo, RandomSubsetInput, ReacquireInput, ReacquireResult, SubsetRef };
 
 export function describePool(input: { dataset: DatasetSpec }): Promise<PoolInfo> {
   return withTypedFailures(() => steps.describePool(input));
@@ -30,4 +32,10 @@ export function drawRandomSubset(input: RandomSubsetInput): Promise<SubsetRef> {
 export function acquire(input: AcquireInput): Promise<AcquireResult> {
   const ctx = Context.current();
   return withTypedFailures(() => steps.acquireSubset(input, (progress) => ctx.heartbeat(progress)));
+}
+
+/** A finished round's subset selected again with another function from its stored accumulators (no model runs). */
+export function reacquire(input: ReacquireInput): Promise<ReacquireResult> {
+  const ctx = Context.current();
+  return withTypedFailures(() => reacquireSubset(input, (progress) => ctx.heartbeat(progress)));
 }

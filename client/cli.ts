@@ -25,7 +25,9 @@ import {
   InvalidSearchConfig,
   listSearches,
   NoWorkerAnswered,
+  InvalidReacquireRequest,
   pauseSearch,
+  reacquire,
   restartSearch,
   SearchNotFound,
   setSearchTargets,
@@ -34,6 +36,7 @@ import {
   unpauseSearch,
 } from './search-client';
 import { loadSearchRecord, SearchNotUsable, type SearchRecord } from './search-record';
+import type { ReacquireRequest } from '../contracts/reacquire-request';
 
 export const exitCodes = {
   ok: 0,
@@ -72,6 +75,10 @@ commands
                                    a subset's indices (default: the largest evaluated);
                                    with --out, its lineage manifest goes to FILE.manifest.json
   report ID [--out FILE]           self-contained HTML report with plots
+  reacquire ID --function F [--round R] [--size N]
+                                   a finished round's subset selected again with another
+                                   acquisition function from its stored accumulators
+                                   (no rescoring); prints the new subset's URI
 
 options for every command
   --json            machine-readable output on stdout
@@ -104,6 +111,7 @@ const options = {
   limit: { type: 'string' },
   interval: { type: 'string' },
   size: { type: 'string' },
+  round: { type: 'string' },
   format: { type: 'string' },
   out: { type: 'string' },
 } as const;
@@ -406,6 +414,46 @@ async function report(client: Client, workflowId: string, values: Values, io: Io
   return exitCodes.ok;
 }
 
+/** `reacquire`: a finished round selected again with another function, from the accumulators its scoring kept. */
+async function reacquireRound(client: Client, workflowId: string, values: Values, io: Io): Promise<number> {
+  if (values.function === undefined)
+    throw new UsageError(
+      'winnow reacquire ID --function F: name the new acquisition function (e.g. --function mutual-information)',
+    );
+  let round: number | undefined;
+  if (values.round !== undefined) {
+    round = Number(values.round);
+    if (!Number.isInteger(round) || round < 0)
+      throw new UsageError(`--round ${values.round}: expected a round number (0, 1, ..)`);
+  }
+  const size = values.size === undefined ? undefined : positiveInt('size', values.size, 0);
+  const record = await loadSearchRecord(client, workflowId);
+  const storageRoot = record.storageRoot ?? record.config.storageRoot;
+  const started = performance.now();
+  const result = await reacquire(client, record.searchId, {
+    function: values.function as ReacquireRequest['function'],
+    ...(round !== undefined ? { round } : {}),
+    ...(size !== undefined ? { size } : {}),
+    ...(storageRoot !== undefined ? { storageRoot } : {}),
+  });
+  const seconds = (performance.now() - started) / 1000;
+  if (values.json) {
+    io.out(JSON.stringify({ workflowId, ...result, totalSeconds: seconds }));
+    return exitCodes.ok;
+  }
+  const cutoff = result.cutoffScore === null ? 'none (nothing added)' : result.cutoffScore.toPrecision(6);
+  io.out(
+    [
+      `search ${workflowId}, round ${result.round}: ${result.count} samples (${result.added} added) selected again with ${result.function} (the round used ${result.originalFunction})`,
+      `  subset:       ${result.uri}`,
+      `  cutoff score: ${cutoff}`,
+      `  time:         ${result.seconds.toFixed(2)} s reading ${result.shards} accumulator shards (${seconds.toFixed(2)} s in all, no model run)`,
+      `  round's own:  ${result.originalSubsetUri}`,
+    ].join('\n'),
+  );
+  return exitCodes.ok;
+}
+
 async function dispatch(command: string, positionals: string[], values: Values, io: Io): Promise<number> {
   const settings = connectionSettings();
   if (values.address) settings.address = values.address;
@@ -470,6 +518,8 @@ async function dispatch(command: string, positionals: string[], values: Values, 
         return await exportSubset(client, needId(positionals, command), values, io);
       case 'report':
         return await report(client, needId(positionals, command), values, io);
+      case 'reacquire':
+        return await reacquireRound(client, needId(positionals, command), values, io);
       default:
         throw new UsageError(`unknown command "${command}"; run \`winnow --help\``);
     }
@@ -503,7 +553,10 @@ export async function runCli(
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const code =
-      err instanceof UsageError || err instanceof ConfigFlagError || err instanceof InvalidSearchConfig
+      err instanceof UsageError ||
+      err instanceof ConfigFlagError ||
+      err instanceof InvalidSearchConfig ||
+      err instanceof InvalidReacquireRequest
         ? exitCodes.usage
         : err instanceof SearchNotFound
           ? exitCodes.notFound

@@ -10,10 +10,13 @@ export {
   describeSearch,
   failureOf,
   getProgress,
+  InvalidReacquireRequest,
   InvalidSearchConfig,
   listSearches,
   NoWorkerAnswered,
   pauseSearch,
+  reacquire,
+  ReacquireFailed,
   restartSearch,
   SearchNotFound,
   setSearchTargets,
@@ -23,7 +26,16 @@ export {
   unpauseSearch,
   waitForSearch,
 } from './search-client';
-export type { RestartedSearch, SearchProgress, SearchResult, SearchSummary, StartedSearch } from './search-client';
+export type {
+  ReacquireOptions,
+  ReacquireRequest,
+  ReacquireResult,
+  RestartedSearch,
+  SearchProgress,
+  SearchResult,
+  SearchSummary,
+  StartedSearch,
+} from './search-client';
 export { formatResultTable } from './result-table';
 export {
   acquisitionFunctions,
@@ -37,7 +49,7 @@ export {
 export type { LayersModelFile, SearchConfig, SearchConfigInput } from '../contracts/config';
 export { FailureType } from '../contracts/failures';
 export { TaskQueue } from '../contracts/task-queues';
-export { subsetSearch } from '../workflows';
+export { reacquireSubset, subsetSearch } from '../workflows';
 export {
   pauseSignal,
   progressQuery,

@@ -5,6 +5,7 @@
  * built on these.
  */
 import {
+  WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -12,7 +13,9 @@ import {
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { subsetSearch, type SearchResult } from '../workflows';
+import { reacquireSubset, subsetSearch, type SearchResult } from '../workflows';
+import type { ReacquireResult } from '../activities';
+import { formatReacquireProblems, parseReacquireRequest, type ReacquireRequest } from '../contracts/reacquire-request';
 import {
   formatConfigProblems,
   parseSearchConfig,
@@ -35,6 +38,7 @@ import { restartFailedSearch, type RestartedSearch } from './restart';
 /** The name RestartedSearch had before `restart` got its own name. */
 type ResumedSearch = RestartedSearch;
 export type { SearchConfigInput, SearchProgress, SearchResult, RestartedSearch, ResumedSearch };
+export type { ReacquireRequest, ReacquireResult };
 
 /** The config was refused before anything was started; `problems` names each bad field. */
 export class InvalidSearchConfig extends Error {
@@ -238,5 +242,62 @@ export async function failureOf(client: Client, workflowId: string): Promise<str
     for (let cause: unknown = err.cause; cause instanceof Error; cause = (cause as { cause?: unknown }).cause)
       messages.push(cause.message);
     return messages.at(-1) ?? err.message;
+  }
+}
+
+/** A reacquire request was refused before anything was started; `problems` names each bad field. */
+export class InvalidReacquireRequest extends Error {
+  constructor(readonly problems: string[]) {
+    super(formatReacquireProblems(problems));
+    this.name = 'InvalidReacquireRequest';
+  }
+}
+
+/** The reacquire workflow failed: the message is its innermost cause (e.g. a round without accumulators). */
+export class ReacquireFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReacquireFailed';
+  }
+}
+
+export interface ReacquireOptions extends Omit<ReacquireRequest, 'searchId'> {
+  /** The reacquire workflow's id; default: one per (search, round, function, size), so repeats reuse its subset. */
+  workflowId?: string;
+}
+
+/**
+ * Selects a finished round's subset again with another acquisition function, from the accumulators its scoring
+ * kept (no model runs), through the reacquireSubset workflow on winnow-orchestrator; resolves to the new subset.
+ * `searchId` is the search's artifact folder (SearchResult.searchId); pass its storageRoot when it has its own.
+ */
+export async function reacquire(client: Client, searchId: string, options: ReacquireOptions): Promise<ReacquireResult> {
+  const { workflowId: requestedId, ...fields } = options;
+  const parsed = parseReacquireRequest({ searchId, ...fields });
+  if (!parsed.ok) throw new InvalidReacquireRequest(parsed.problems);
+  const request = parsed.request;
+  const workflowId =
+    requestedId ??
+    `reacquire-${searchId}-round-${request.round ?? 'latest'}-${request.function}${request.size ? `-size-${request.size}` : ''}`;
+  let handle;
+  try {
+    handle = await client.workflow.start(reacquireSubset, {
+      taskQueue: TaskQueue.orchestrator,
+      workflowId,
+      args: [request],
+    });
+  } catch (err) {
+    // The same request is running already: wait for that one (it writes the same subset).
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    handle = client.workflow.getHandle<typeof reacquireSubset>(workflowId);
+  }
+  try {
+    return await handle.result();
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    let message = err.message;
+    for (let cause: unknown = err.cause; cause instanceof Error; cause = (cause as { cause?: unknown }).cause)
+      message = cause.message;
+    throw new ReacquireFailed(message);
   }
 }

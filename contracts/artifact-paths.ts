@@ -3,7 +3,10 @@
  * activity rewrites the same objects. Pure; shared by workflows and activities.
  *   <searchId>/round-<r>/member-<m>/ckpt-<e>/{checkpoint.json,weights.bin}
  *   <searchId>/round-<r>/scores/shard-<k>
+ *   <searchId>/round-<r>/accumulators/shard-<k>   (the ensemble sums behind the scores)
+ *   <searchId>/round-<r>/accumulators.json        (where they are, and how the round acquired)
  *   <searchId>/round-<r>/subset.json
+ *   <searchId>/round-<r>/reacquired/<function>/subset[-<size>].json
  */
 export const artifactPaths = {
   search: (searchId: string) => `${searchId}`,
@@ -19,6 +22,17 @@ export const artifactPaths = {
   scoreShard: (searchId: string, round: number, shard: number) =>
     `${searchId}/round-${round}/scores/shard-${String(shard).padStart(5, '0')}`,
   subset: (searchId: string, round: number) => `${searchId}/round-${round}/subset.json`,
+  /** A shard's ensemble accumulator (probability sums, member entropy sums, votes), kept beside its scores. */
+  accumulatorShard: (searchId: string, round: number, shard: number) =>
+    `${searchId}/round-${round}/accumulators/shard-${String(shard).padStart(5, '0')}`,
+  /** The round's accumulator manifest: its shards and the acquisition they fed, so it can be acquired again. */
+  accumulators: (searchId: string, round: number) => `${searchId}/round-${round}/accumulators.json`,
+  /**
+   * A subset selected again from round `round - 1`'s accumulators with another function. `size` is given when
+   * it is not the size the round acquired.
+   */
+  reacquiredSubset: (searchId: string, round: number, fn: string, size?: number) =>
+    `${searchId}/round-${round}/reacquired/${fn}/subset${size === undefined ? '' : `-${size}`}.json`,
 } as const;
 
 /** The epoch of a checkpoint key `.../ckpt-<e>`, or undefined. */

@@ -251,8 +251,16 @@ export class Round {
       },
       shards: group,
       outputKeys: group.map((shard) => artifactPaths.scoreShard(state.searchId, state.round, shard.index)),
+      // The ensemble sums behind the scores are kept too, so the round can be acquired again (reacquire).
+      ...(config.acquisition.function !== 'random'
+        ? { accumulatorKeys: group.map((shard) => this.accumulatorKey(shard)) }
+        : {}),
       window: config.scoringWindow,
     };
+  }
+
+  private accumulatorKey(shard: ShardRange): string {
+    return artifactPaths.accumulatorShard(this.state.searchId, this.state.round, shard.index);
   }
 
   /** Top-k of the round's scores into a subset manifest; a damaged score shard is scored again first. */
@@ -278,6 +286,15 @@ export class Round {
       function: config.acquisition.function,
       round: selection.round,
       ...(state.model ? { modelFingerprint: state.model.fingerprint } : {}),
+      ...(config.acquisition.function !== 'random'
+        ? {
+            accumulators: {
+              key: artifactPaths.accumulators(state.searchId, state.round),
+              shardKeys: poolShards(state.pool.poolSize, config.shardSize).map((shard) => this.accumulatorKey(shard)),
+              scoredRound: state.round,
+            },
+          }
+        : {}),
     };
     const next = await acquireRepairingShards(
       () => light.acquire(input),

@@ -11,11 +11,13 @@ import { sharedCheckpointRepair, type RetrainMembers } from './repairs';
 import type { ShardRange } from './search-plan';
 
 export interface ScoreShardsInput {
-  /** The fields every shard shares; start, count and outputKey come from each shard. */
-  common: Omit<ScoreShardInput, 'start' | 'count' | 'outputKey'>;
+  /** The fields every shard shares; start, count, outputKey and accumulatorKey come from each shard. */
+  common: Omit<ScoreShardInput, 'start' | 'count' | 'outputKey' | 'accumulatorKey'>;
   shards: ShardRange[];
   /** Output key per shard, in the order of `shards`. */
   outputKeys: string[];
+  /** Accumulator key per shard, in the order of `shards`; absent: accumulators are not kept (random, older runs). */
+  accumulatorKeys?: string[];
   window: number;
 }
 
@@ -34,7 +36,14 @@ export async function scoreShardsWindowed(
   let next = 0;
   const scoreOne = async (i: number): Promise<string> => {
     const shard = input.shards[i];
-    const shardInput = { ...input.common, start: shard.start, count: shard.count, outputKey: input.outputKeys[i] };
+    const accumulatorKey = input.accumulatorKeys?.[i];
+    const shardInput: ScoreShardInput = {
+      ...input.common,
+      start: shard.start,
+      count: shard.count,
+      outputKey: input.outputKeys[i],
+      ...(accumulatorKey !== undefined ? { accumulatorKey } : {}),
+    };
     return (await repairing(() => scoring.scoreShard(shardInput))).uri;
   };
   const lane = async (): Promise<void> => {

@@ -7,6 +7,7 @@
 import { createAccumulator, foldMember } from '../../domain/acquisition/ensemble-accumulator';
 import { randomScores, scoreAccumulator, type AcquisitionFunction } from '../../domain/acquisition/acquisition-scores';
 import { serialiseScoreShard } from '../../domain/acquisition/score-shard-codec';
+import { keepAccumulator, type KeptAccumulator } from '../../domain/acquisition/accumulator-store';
 import { openDataset, type DatasetSpec } from '../../domain/data';
 import { predictProbabilities } from '../../domain/ml/predict';
 import { openWorkerStore } from '../../domain/storage/worker-store';
@@ -27,6 +28,8 @@ export interface ScoreShardInput {
   seed: number;
   /** Where the scores go (artifactPaths.scoreShard). */
   outputKey: string;
+  /** Where the shard's ensemble accumulator goes (artifactPaths.accumulatorShard), for reacquire; absent: not kept. */
+  accumulatorKey?: string;
   batchSize?: number;
 }
 
@@ -49,6 +52,9 @@ export interface ScoreShardResult {
   backend?: string;
   /** Seconds per phase inside the task (absent in results recorded before it was added). */
   phases?: PhaseSeconds;
+  /** The kept accumulator (absent for random scores and when no accumulatorKey was given). */
+  accumulatorUri?: string;
+  accumulatorSha256?: string;
 }
 
 export async function scoreShard(
@@ -59,6 +65,7 @@ export async function scoreShard(
   const store = openWorkerStore(input.storageRoot);
   let scores: Float32Array;
   let backend: string | undefined;
+  let kept: KeptAccumulator | undefined;
   if (input.function === 'random') {
     scores = randomScores(input.start, input.count, input.seed);
   } else {
@@ -93,6 +100,9 @@ export async function scoreShard(
       report({ modelsFolded: member + 1, models: input.checkpoints.length });
     }
     scores = clock.timeSync('compute', () => scoreAccumulator(accumulator, input.function, { seed: input.seed }));
+    const accumulatorKey = input.accumulatorKey;
+    if (accumulatorKey !== undefined)
+      kept = await clock.time('write', () => keepAccumulator(store, accumulatorKey, accumulator));
   }
   const stored = await clock.time('write', () =>
     store.put(input.outputKey, serialiseScoreShard({ globalStart: input.start, scores })),
@@ -116,5 +126,6 @@ export async function scoreShard(
     mean: input.count === 0 ? 0 : sum / input.count,
     backend,
     phases: clock.seconds,
+    ...kept,
   };
 }

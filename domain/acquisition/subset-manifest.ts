@@ -28,6 +28,8 @@ export const subsetLineageSchema = z.strictObject({
     .string()
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
+  /** Set when the subset was selected again from a finished round's stored accumulators: that round's accumulator manifest. */
+  reacquiredFrom: z.string().min(1).optional(),
 });
 
 export const subsetManifestFileSchema = z.strictObject({

@@ -6,6 +6,7 @@
  * computes the same subset succeeds and a different one is refused.
  */
 import { selectTopKFromChunks, type NamedBytes } from './acquisition-files';
+import { writeAccumulatorManifest } from './accumulator-store';
 import { randomScores, type AcquisitionFunction } from './acquisition-scores';
 import { TopKSelector, type TopKResult } from './top-k';
 import {
@@ -46,7 +47,8 @@ export async function describePool(input: { dataset: DatasetSpec }): Promise<Poo
   };
 }
 
-async function putSubset(
+/** Writes a subset manifest create-only (the same content again is accepted: retries). */
+export async function putSubset(
   store: ArtifactStore,
   key: string,
   indices: ArrayLike<number>,
@@ -116,6 +118,11 @@ export interface AcquireInput {
   round: number;
   /** The model file's fingerprint when the search trains one (subset lineage). */
   modelFingerprint?: string;
+  /**
+   * The round's kept accumulators (artifactPaths.accumulatorShard, in shard order) and where to record them with
+   * this selection (artifactPaths.accumulators), so the round can be acquired again; absent for random scores.
+   */
+  accumulators?: { key: string; shardKeys: string[]; scoredRound: number };
 }
 
 export interface AcquireResult extends SubsetRef {
@@ -175,6 +182,19 @@ export async function acquireSubset(
     ...(input.modelFingerprint !== undefined ? { modelFingerprint: input.modelFingerprint } : {}),
   };
   const ref = await putSubset(store, input.key, indices, input.poolSize, lineage);
+  if (input.accumulators && input.function !== 'random' && input.checkpoints.length > 0) {
+    await writeAccumulatorManifest(store, input.accumulators.key, input.accumulators.shardKeys, {
+      round: input.accumulators.scoredRound,
+      function: input.function,
+      models: input.checkpoints.length,
+      poolSize: input.poolSize,
+      datasetFingerprint: input.fingerprint,
+      ...(input.modelFingerprint !== undefined ? { modelFingerprint: input.modelFingerprint } : {}),
+      ensembleManifestUri: ensemble.uri,
+      seed: input.seed,
+      acquired: { subsetUri: ref.uri, parentSubsetUri: input.parentSubsetUri, k: input.k, subsetRound: input.round },
+    });
+  }
   return { ...ref, added: top.indices.length, cutoffScore: top.cutoffScore };
 }
 

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { reacquireSubset } from '../../domain/acquisition/reacquire';
 import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
 import { openStore } from '../../domain/storage/open-store';
 import { subsetSearch } from '../../workflows';
@@ -95,5 +96,15 @@ describe('scoring fan-out through child workflows', () => {
       0,
       'inline scoring starts no child',
     );
+
+    // Shards scored in the children kept their accumulators too: both searches can be acquired again, alike.
+    const again = await Promise.all(
+      ['inline', 'fanned'].map((searchId) => reacquireSubset({ searchId, function: 'mutual-information' })),
+    );
+    assert.deepEqual(
+      again.map((r) => r.shards),
+      [8, 8],
+    );
+    assert.deepEqual(await indicesOf(again[1].uri), await indicesOf(again[0].uri));
   });
 });

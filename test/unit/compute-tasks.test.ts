@@ -12,6 +12,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { parseScoreShard } from '../../domain/acquisition/score-shard-codec';
+import { parseAccumulator } from '../../domain/acquisition/accumulator-codec';
+import { scoreAccumulator } from '../../domain/acquisition/acquisition-scores';
 import { createSubsetManifest, serialiseSubsetManifest } from '../../domain/acquisition/subset-manifest';
 import { initComputeBackend } from '../../compute/backend';
 import { runInChild } from '../../compute/run-child';
@@ -199,6 +201,7 @@ describe('scoreShard and evaluate', () => {
         function: 'entropy',
         seed: 1,
         outputKey: artifactPaths.scoreShard('s3', 1, 1),
+        accumulatorKey: artifactPaths.accumulatorShard('s3', 1, 1),
       },
       (p) => folded.push(p.modelsFolded),
     );
@@ -208,6 +211,14 @@ describe('scoreShard and evaluate', () => {
     assert.equal(shard.scores.length, 80);
     for (const s of shard.scores) assert.ok(s >= 0 && s <= Math.log(4) + 1e-5, `entropy ${s} within [0, log 4]`);
     assert.ok(result.max > result.min, 'scores differ between samples');
+    // The ensemble sums behind the scores are kept: scored again with the same function they give the same scores.
+    assert.equal(result.accumulatorUri, openStore(storageRoot).uriOf(artifactPaths.accumulatorShard('s3', 1, 1)));
+    const kept = parseAccumulator(
+      await openStore(storageRoot).get(result.accumulatorUri!, { sha256: result.accumulatorSha256 }),
+    );
+    assert.equal(kept.memberCount, 2);
+    assert.equal(kept.globalStart, 100);
+    assert.deepEqual([...scoreAccumulator(kept, 'entropy')], [...shard.scores]);
 
     const random = await scoreShard(
       {
@@ -219,10 +230,12 @@ describe('scoreShard and evaluate', () => {
         function: 'random',
         seed: 5,
         outputKey: 's3/round-1/scores/random',
+        accumulatorKey: 's3/round-1/accumulators/random',
       },
       silent,
     );
     assert.equal(random.models, 0);
+    assert.equal(random.accumulatorUri, undefined, 'random scores have no accumulator');
 
     const single = await evaluateCheckpoints({ storageRoot, dataset, split: 'test', checkpoints: [checkpoints[1]] });
     const ensemble = await evaluateCheckpoints({ storageRoot, dataset, split: 'test', checkpoints });
