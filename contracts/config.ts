@@ -90,6 +90,11 @@ const acquisitionSchema = z.strictObject({
   function: z.enum(acquisitionFunctions).default('entropy'),
   /** Samples acquired per round (build-up); default: the gap to the next target. */
   step: sampleCount.optional(),
+  /**
+   * Keep each score shard's ensemble accumulator (about 10 bytes x classes per sample and round) so `winnow
+   * reacquire` can select a finished round again with another function; absent = true. Never kept for random.
+   */
+  keepAccumulators: z.boolean().optional(),
 });
 
 const scheduleSchema = z.discriminatedUnion('kind', [

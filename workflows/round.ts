@@ -252,11 +252,15 @@ export class Round {
       shards: group,
       outputKeys: group.map((shard) => artifactPaths.scoreShard(state.searchId, state.round, shard.index)),
       // The ensemble sums behind the scores are kept too, so the round can be acquired again (reacquire).
-      ...(config.acquisition.function !== 'random'
-        ? { accumulatorKeys: group.map((shard) => this.accumulatorKey(shard)) }
-        : {}),
+      ...(this.keepsAccumulators() ? { accumulatorKeys: group.map((shard) => this.accumulatorKey(shard)) } : {}),
       window: config.scoringWindow,
     };
+  }
+
+  /** Whether scoring keeps the ensemble accumulators (for reacquire): not for random, not when the config says no. */
+  private keepsAccumulators(): boolean {
+    const { acquisition } = this.config;
+    return acquisition.function !== 'random' && acquisition.keepAccumulators !== false;
   }
 
   private accumulatorKey(shard: ShardRange): string {
@@ -286,7 +290,7 @@ export class Round {
       function: config.acquisition.function,
       round: selection.round,
       ...(state.model ? { modelFingerprint: state.model.fingerprint } : {}),
-      ...(config.acquisition.function !== 'random'
+      ...(this.keepsAccumulators()
         ? {
             accumulators: {
               key: artifactPaths.accumulators(state.searchId, state.round),

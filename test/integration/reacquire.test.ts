@@ -203,6 +203,30 @@ describe('reacquire on a real dev server', () => {
     );
   });
 
+  it('a search with keepAccumulators false keeps none, and reacquire says so', async () => {
+    const lean = await withWorkers(env, ['orchestrator', 'gpu'], () =>
+      env.client.workflow.execute(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId: `reacquire-lean-${randomUUID().slice(0, 8)}`,
+        args: [
+          {
+            ...config,
+            training: { ...config.training, epochs: 1 },
+            ensemble: { members: 1, checkpointEpochs: [1] },
+            acquisition: { ...config.acquisition, keepAccumulators: false },
+          },
+        ],
+      }),
+    );
+    assert.equal((await readSubset(lean.subsets['60'])).count, 60);
+    assert.deepEqual(await store.list(`${artifactPaths.round(lean.searchId, 0)}/accumulators`), []);
+    await assert.rejects(
+      withWorkers(env, ['orchestrator'], () => reacquire(env.client, lean.searchId, { function: 'margin' })),
+      (err: unknown) =>
+        err instanceof ReacquireFailed && /search .* has no round with stored accumulators/.test(err.message),
+    );
+  });
+
   it('`winnow reacquire` prints the new subset, its size, cutoff and time', async () => {
     const ran = await withWorkers(env, ['orchestrator'], () => cli('reacquire', workflowId, '--function', 'margin'));
     assert.equal(ran.code, exitCodes.ok, ran.err);
