@@ -2,7 +2,7 @@
  * Ensemble checkpoints loaded for inference in a long-lived compute child:
  * the model is built once per architecture (topology digest) and only its
  * weights change between checkpoints; checkpoint weights are kept in a
- * bounded cache by their sha256, so the shards of one round read each
+ * bounded cache by URI and sha256, so the shards of one round read each
  * checkpoint once per child. Every read is still verified before first use.
  */
 import { createHash } from 'node:crypto';
@@ -26,7 +26,7 @@ const megabytes = (name: string, fallback: number): number => {
   return value * 2 ** 20;
 };
 
-/** Weights by sha256: verified bytes, bounded by WINNOW_CHECKPOINT_CACHE_MB (default 256; 0 turns it off). */
+/** Weights by checkpoint URI and sha256: verified bytes, bounded by WINNOW_CHECKPOINT_CACHE_MB (default 256; 0 turns it off). */
 const weightCache = new BoundedCache<Uint8Array>(megabytes('WINNOW_CHECKPOINT_CACHE_MB', 256), (b) => b.byteLength);
 
 interface BuiltModel {
@@ -68,11 +68,13 @@ export async function loadInferenceModel(
   try {
     const json = await clock.time('checkpointRead', () => store.get(`${key}/checkpoint.json`));
     const header = parseCheckpointHeader(json, where);
-    let weights = weightCache.get(header.weightsSha256);
+    // By object and digest: another checkpoint with equal weights is still read (and verified) itself.
+    const cacheKey = `${where} ${header.weightsSha256}`;
+    let weights = weightCache.get(cacheKey);
     if (!weights) {
       const read = await clock.time('checkpointRead', () => store.get(`${key}/weights.bin`));
       verifyCheckpointWeights(header, read, where);
-      weightCache.set(header.weightsSha256, read);
+      weightCache.set(cacheKey, read);
       weights = read;
     }
     const digest = topologyDigest(header.modelTopology, header.modelWeightSpecs);
