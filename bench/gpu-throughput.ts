@@ -17,6 +17,7 @@ const shapes: Record<ModelName, [number, number, number]> = {
   'cnn-small': [28, 28, 1],
   'resnet18-cifar': [32, 32, 3],
   'resnet18-imagenet': [224, 224, 3],
+  linear: [28, 28, 1],
 };
 
 function stringArg(name: string, fallback: string): string {

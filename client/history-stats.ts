@@ -28,7 +28,8 @@ function millis(event: HistoryEvent): number {
   return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
 }
 
-type Interval = [number, number];
+/** [start, end) in epoch milliseconds. */
+export type Interval = [number, number];
 
 /** Total length of the union of intervals, minus whatever `covered` already counts. */
 function unionLength(intervals: Interval[], covered: Interval[] = []): { length: number; union: Interval[] } {
@@ -50,6 +51,64 @@ function unionLength(intervals: Interval[], covered: Interval[] = []): { length:
 
 function mergeIntervals(a: Interval[], b: Interval[]): Interval[] {
   return unionLength([...a, ...b]).union;
+}
+
+/** When each activity of a run was running (started -> closed), in epoch milliseconds: to merge across runs. */
+export function activityIntervals(events: readonly HistoryEvent[]): Interval[] {
+  const started = new Map<string, number>();
+  const scheduled = new Map<string, number>();
+  const out: Interval[] = [];
+  for (const e of events) {
+    if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), millis(e));
+    const startedAttrs = e.activityTaskStartedEventAttributes;
+    if (startedAttrs) started.set(String(startedAttrs.scheduledEventId), millis(e));
+    const closed =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.activityTaskTimedOutEventAttributes ??
+      e.activityTaskCanceledEventAttributes;
+    if (closed) {
+      const key = String(closed.scheduledEventId);
+      out.push([started.get(key) ?? scheduled.get(key) ?? millis(e), millis(e)]);
+    }
+  }
+  return out;
+}
+
+/** Milliseconds covered by at least one of the intervals. */
+export function coveredMillis(intervals: Interval[]): number {
+  return unionLength(intervals).length;
+}
+
+export interface LargestPayload {
+  /** Bytes of the payload's data and metadata. */
+  bytes: number;
+  /** Which event held it, e.g. `activityTaskCompleted #123`. */
+  event: string;
+}
+
+/** The largest single payload (input, result, memo, heartbeat details...) of any event of a run. */
+export function largestPayload(events: readonly HistoryEvent[]): LargestPayload {
+  let best: LargestPayload = { bytes: 0, event: 'none' };
+  const visit = (value: unknown, event: HistoryEvent): void => {
+    if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return;
+    const data = (value as { data?: unknown }).data;
+    if (data instanceof Uint8Array) {
+      let bytes = data.byteLength;
+      const metadata = (value as { metadata?: Record<string, Uint8Array> | null }).metadata ?? {};
+      for (const [k, v] of Object.entries(metadata)) bytes += k.length + (v?.byteLength ?? 0);
+      if (bytes > best.bytes) best = { bytes, event: `${eventName(event)} #${String(event.eventId)}` };
+      return;
+    }
+    for (const child of Array.isArray(value) ? value : Object.values(value)) visit(child, event);
+  };
+  for (const e of events) visit(e, e);
+  return best;
+}
+
+function eventName(event: HistoryEvent): string {
+  const attrs = Object.keys(event).find((k) => k.endsWith('EventAttributes') && event[k as keyof HistoryEvent]);
+  return attrs ? attrs.replace(/EventAttributes$/, '') : 'event';
 }
 
 export function runStats(events: readonly HistoryEvent[]): RunStats {

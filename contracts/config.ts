@@ -15,7 +15,7 @@ export const datasetKinds = [
   'tfrecord',
   'synthetic',
 ] as const;
-export const modelNames = ['cnn-small', 'resnet18-cifar', 'resnet18-imagenet'] as const;
+export const modelNames = ['cnn-small', 'resnet18-cifar', 'resnet18-imagenet', 'linear'] as const;
 /** How a model from a file starts: fresh weights from each member's seed, or the file's own weights. */
 export const modelInitModes = ['scratch', 'weights'] as const;
 export const acquisitionFunctions = [

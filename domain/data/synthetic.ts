@@ -6,6 +6,8 @@
  * another fraction carry a wrong label (harmful); which ones is exposed as
  * ground truth. Every sample is generated on demand from (seed, split,
  * index), so reads cost O(samples read) and results never depend on history.
+ * A clean set holds nothing per sample (10 million samples open at once); a
+ * corrupted one plans its corruption, O(training samples), on first read.
  */
 import { z } from 'zod';
 import { assembleDataset, type ByteBatch, type Dataset, type Split, type SplitSource } from './dataset';
@@ -150,8 +152,14 @@ export function createSyntheticDataset(input: SyntheticSpecInput = {}): Syntheti
   const spec = syntheticSpecSchema.parse(input);
   const prototypes = makePrototypes(spec);
   const sampleBytes = spec.height * spec.width * spec.channels;
-  const { truth, observed } = planCorruption(spec);
-  const testLabels = cleanLabelsOf(spec, 'test', spec.testSize);
+  // Without corruption every label and image follows from its index alone: nothing per sample is held, so a pool
+  // of millions opens at once in every process that reads it. The corruption plan shuffles the whole split, so a
+  // corrupted set plans it on first use.
+  const corrupted = spec.duplicateFraction > 0 || spec.mislabelFraction > 0;
+  let plan: ReturnType<typeof planCorruption> | undefined;
+  const planned = (): ReturnType<typeof planCorruption> => (plan ??= planCorruption(spec));
+  const cleanLabelOf = (split: Split, index: number): number =>
+    Math.floor(seededUniform(spec.seed, STREAM.label, SPLIT_CODE[split], index)() * spec.numClasses);
 
   /** Writes the image of sample `index` (whose true class is `label`) at `offset`. */
   const drawImage = (split: Split, index: number, label: number, out: Uint8Array, offset: number) => {
@@ -167,22 +175,33 @@ export function createSyntheticDataset(input: SyntheticSpecInput = {}): Syntheti
   };
 
   const source = (split: Split): SplitSource => {
-    const labels = split === 'train' ? observed : testLabels;
+    const count = split === 'train' ? spec.trainSize : spec.testSize;
+    const truthOf = split === 'train' && corrupted ? planned : undefined;
+    let allLabels: Int32Array | undefined;
     return {
-      count: labels.length,
+      count,
       maxGap: 0,
       readRuns: async (runs) =>
         runs.map((run): ByteBatch => {
           const pixels = new Uint8Array(run.count * sampleBytes);
+          const labels = new Int32Array(run.count);
+          const corruption = truthOf?.();
           for (let k = 0; k < run.count; k++) {
             const i = run.start + k;
-            const imageOf = split === 'train' && truth.duplicateOf[i] >= 0 ? truth.duplicateOf[i] : i;
-            const label = split === 'train' ? truth.cleanLabels[imageOf] : testLabels[i];
-            drawImage(split, imageOf, label, pixels, k * sampleBytes);
+            if (corruption) {
+              const { truth, observed } = corruption;
+              const imageOf = truth.duplicateOf[i] >= 0 ? truth.duplicateOf[i] : i;
+              drawImage(split, imageOf, truth.cleanLabels[imageOf], pixels, k * sampleBytes);
+              labels[k] = observed[i];
+            } else {
+              labels[k] = cleanLabelOf(split, i);
+              drawImage(split, i, labels[k], pixels, k * sampleBytes);
+            }
           }
-          return { count: run.count, pixels, labels: labels.slice(run.start, run.start + run.count) };
+          return { count: run.count, pixels, labels };
         }),
-      readLabels: async () => labels,
+      readLabels: async () =>
+        truthOf?.().observed ?? (allLabels ??= Int32Array.from({ length: count }, (_, i) => cleanLabelOf(split, i))),
     };
   };
 
@@ -208,7 +227,14 @@ export function createSyntheticDataset(input: SyntheticSpecInput = {}): Syntheti
         mislabelFraction: spec.mislabelFraction,
       }),
   });
-  return { ...dataset, spec, groundTruth: truth };
+  return {
+    ...dataset,
+    spec,
+    /** Planned on first access: a clean set of millions never holds it unless asked. */
+    get groundTruth() {
+      return planned().truth;
+    },
+  };
 }
 
 function toByte(value: number): number {

@@ -48,7 +48,26 @@ export function buildModel(spec: ModelSpec): tf.LayersModel {
       return resnet18(spec, width, seeds, 'cifar');
     case 'resnet18-imagenet':
       return resnet18(spec, width, seeds, 'imagenet');
+    case 'linear':
+      return linear(spec, seeds);
   }
+}
+
+/**
+ * Softmax regression, flatten - dense(classes): the cheapest model that learns, for pools of millions in the
+ * scale bench and for quick runs. It has no channels, so the width does not change it.
+ */
+function linear(spec: ModelSpec, seeds: LayerSeeds): tf.LayersModel {
+  return tf.sequential({
+    name: 'linear',
+    layers: [
+      tf.layers.flatten({ inputShape: spec.inputShape }),
+      tf.layers.dense({
+        units: spec.numClasses,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.take() }),
+      }),
+    ],
+  });
 }
 
 /** conv3x3x32 - maxpool - conv3x3x64 - maxpool - dense128 - dense(classes): the MNIST-size model. */

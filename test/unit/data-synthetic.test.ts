@@ -171,6 +171,17 @@ describe('synthetic datasets', () => {
     assert.equal(seen.size, variants.length + 1);
   });
 
+  it('opens a clean pool of billions without holding anything per sample (scale bench pools of 10M)', async () => {
+    // Before: every open planned labels and corruption for the whole split, 20 bytes a sample (20 GB here).
+    const huge = createSyntheticDataset({ seed: 2, trainSize: 1_000_000_000, height: 4, width: 4, numClasses: 4 });
+    const small = createSyntheticDataset({ seed: 2, trainSize: 1000, height: 4, width: 4, numClasses: 4 });
+    assert.deepEqual(await huge.readRangeBytes('train', 0, 1000), await small.readRangeBytes('train', 0, 1000));
+    const last = await huge.readIndicesBytes('train', [999_999_999, 0]);
+    assert.equal(last.count, 2);
+    assert.ok(last.labels[0] >= 0 && last.labels[0] < 4);
+    assert.deepEqual(await small.readLabels('train'), (await small.readRangeBytes('train', 0, 1000)).labels);
+  });
+
   it('rejects impossible specs', () => {
     assert.throws(() => createSyntheticDataset({ duplicateFraction: 0.6, mislabelFraction: 0.5 }), /at most 0.95/);
     assert.throws(() => createSyntheticDataset({ numClasses: 1 }));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { temporal } from '@temporalio/proto';
-import { runStats } from '../../client/history-stats';
+import { activityIntervals, coveredMillis, largestPayload, runStats } from '../../client/history-stats';
 
 type Event = temporal.api.history.v1.IHistoryEvent;
 // Plain numbers stand in for protobuf Longs: the code under test reads them through Number().
@@ -40,6 +40,39 @@ describe('history stats', () => {
     assert.equal(stats.childSeconds, 2);
     assert.equal(stats.orchestrationSeconds, 3, '0..1, 6..7 and 9..10 s');
     assert.equal(stats.activities, 2);
+  });
+
+  it('merges activity intervals across runs (a search and its scoring children)', () => {
+    id = 0;
+    const a = event(1000, { activityTaskScheduledEventAttributes: {} });
+    const parent = [
+      a,
+      event(2000, { activityTaskStartedEventAttributes: { scheduledEventId: a.eventId } }),
+      event(5000, { activityTaskCompletedEventAttributes: { scheduledEventId: a.eventId } }),
+    ];
+    const b = event(4000, { activityTaskScheduledEventAttributes: {} });
+    const child = [
+      b,
+      event(4000, { activityTaskStartedEventAttributes: { scheduledEventId: b.eventId } }),
+      event(8000, { activityTaskFailedEventAttributes: { scheduledEventId: b.eventId } }),
+    ];
+    assert.deepEqual(activityIntervals(parent), [[2000, 5000]]);
+    assert.equal(coveredMillis([...activityIntervals(parent), ...activityIntervals(child)]), 6000, '2..8 s');
+  });
+
+  it('finds the largest payload of any event, metadata included', () => {
+    id = 0;
+    const payload = (bytes: number) => ({ metadata: { encoding: new Uint8Array(16) }, data: new Uint8Array(bytes) });
+    const events: Event[] = [
+      event(0, { workflowExecutionStartedEventAttributes: { input: { payloads: [payload(100)] } } }),
+      event(1, { activityTaskScheduledEventAttributes: { input: { payloads: [payload(10), payload(5000)] } } }),
+      event(2, { activityTaskCompletedEventAttributes: { result: { payloads: [payload(300)] } } }),
+    ];
+    assert.deepEqual(largestPayload(events), {
+      bytes: 5000 + 'encoding'.length + 16,
+      event: 'activityTaskScheduled #2',
+    });
+    assert.deepEqual(largestPayload([]), { bytes: 0, event: 'none' });
   });
 
   it('is all zeros for an empty history', () => {

@@ -10,7 +10,8 @@ import { initComputeBackend } from '../../compute/backend';
 import { createSyntheticDataset } from '../../domain/data';
 import { decodeCheckpoint, encodeCheckpoint } from '../../domain/ml/checkpoint';
 import { classificationMetrics } from '../../domain/ml/metrics';
-import { buildModel, type ModelName } from '../../domain/ml/models';
+import { buildModel } from '../../domain/ml/models';
+import { modelNames } from '../../contracts/config';
 import { predictProbabilities } from '../../domain/ml/predict';
 import {
   createOptimizer,
@@ -62,7 +63,7 @@ function assertSameWeights(a: tf.LayersModel, b: tf.LayersModel, exact: boolean)
 }
 
 describe('models', () => {
-  for (const name of ['cnn-small', 'resnet18-cifar', 'resnet18-imagenet'] as ModelName[]) {
+  for (const name of modelNames) {
     it(`${name}: logits of the right shape, same seed same weights, other seed other weights`, () => {
       const spec = { name, inputShape: [32, 32, 3] as [number, number, number], numClasses: 7, width: 0.125, seed: 11 };
       const a = buildModel(spec);
