@@ -53,11 +53,17 @@ function mergeIntervals(a: Interval[], b: Interval[]): Interval[] {
   return unionLength([...a, ...b]).union;
 }
 
-/** When each activity of a run was running (started -> closed), in epoch milliseconds: to merge across runs. */
-export function activityIntervals(events: readonly HistoryEvent[]): Interval[] {
-  const started = new Map<string, number>();
+interface ActivityTimes {
+  scheduled: number;
+  started: number;
+  closed: number;
+}
+
+/** Each closed activity's scheduled, started and closed times (epoch ms); missing events fall back to the next one. */
+function activityTimes(events: readonly HistoryEvent[]): ActivityTimes[] {
   const scheduled = new Map<string, number>();
-  const out: Interval[] = [];
+  const started = new Map<string, number>();
+  const out: ActivityTimes[] = [];
   for (const e of events) {
     if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), millis(e));
     const startedAttrs = e.activityTaskStartedEventAttributes;
@@ -69,10 +75,16 @@ export function activityIntervals(events: readonly HistoryEvent[]): Interval[] {
       e.activityTaskCanceledEventAttributes;
     if (closed) {
       const key = String(closed.scheduledEventId);
-      out.push([started.get(key) ?? scheduled.get(key) ?? millis(e), millis(e)]);
+      const s = scheduled.get(key) ?? millis(e);
+      out.push({ scheduled: s, started: started.get(key) ?? s, closed: millis(e) });
     }
   }
   return out;
+}
+
+/** When each activity of a run was running (started -> closed), in epoch milliseconds: to merge across runs. */
+export function activityIntervals(events: readonly HistoryEvent[]): Interval[] {
+  return activityTimes(events).map((a): Interval => [a.started, a.closed]);
 }
 
 /** Milliseconds covered by at least one of the intervals. */
@@ -124,29 +136,13 @@ export function runStats(events: readonly HistoryEvent[]): RunStats {
     };
   const start = millis(events[0]);
   const end = millis(events[events.length - 1]);
-  const scheduled = new Map<string, number>();
-  const started = new Map<string, number>();
-  const running: Interval[] = [];
-  const queued: Interval[] = [];
+  const activities = activityTimes(events);
+  const running = activities.map((a): Interval => [a.started, a.closed]);
+  const queued = activities.map((a): Interval => [a.scheduled, a.started]);
   const children: Interval[] = [];
   const childStarted = new Map<string, number>();
   for (const e of events) {
     const id = String(e.eventId);
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, millis(e));
-    const startedAttrs = e.activityTaskStartedEventAttributes;
-    if (startedAttrs) started.set(String(startedAttrs.scheduledEventId), millis(e));
-    const closed =
-      e.activityTaskCompletedEventAttributes ??
-      e.activityTaskFailedEventAttributes ??
-      e.activityTaskTimedOutEventAttributes ??
-      e.activityTaskCanceledEventAttributes;
-    if (closed) {
-      const key = String(closed.scheduledEventId);
-      const s = scheduled.get(key) ?? millis(e);
-      const r = started.get(key) ?? s;
-      queued.push([s, r]);
-      running.push([r, millis(e)]);
-    }
     const childInitiated = e.startChildWorkflowExecutionInitiatedEventAttributes;
     if (childInitiated) childStarted.set(id, millis(e));
     const childClosed =

@@ -205,9 +205,8 @@ export async function trainMember(
   const nextResumeSlot = (): string => slots[(newestSlot = 1 - newestSlot)];
   let checkpointBytes = 0;
   // Checkpoint writes happen inside training's callbacks: they count as 'write', the rest of training as 'compute'.
-  const writeBefore = (): number => clock.seconds.write ?? 0;
   const trainingStarted = performance.now();
-  const writesBefore = writeBefore();
+  const writeSecondsBefore = clock.seconds.write ?? 0;
   try {
     const history = await trainModel({
       model,
@@ -257,7 +256,8 @@ export async function trainMember(
         report({ epoch: m.epoch, epochs, loss: m.loss, accuracy: m.accuracy, checkpointUri: latest });
       },
     });
-    clock.add('compute', (performance.now() - trainingStarted) / 1000 - (writeBefore() - writesBefore));
+    const writeSeconds = (clock.seconds.write ?? 0) - writeSecondsBefore;
+    clock.add('compute', (performance.now() - trainingStarted) / 1000 - writeSeconds);
     const checkpoints: CheckpointRef[] = [];
     for (const epoch of wanted) {
       const stat = await store.stat(`${artifactPaths.checkpoint(input.memberKey, epoch)}/checkpoint.json`);

@@ -10,7 +10,7 @@ import { acquisitionFunctions } from '../../contracts/config';
 import { FailureType, TypedTaskError } from '../../contracts/failures';
 import { serialiseAccumulator } from './accumulator-codec';
 import type { EnsembleAccumulator } from './ensemble-accumulator';
-import { corruptArtifact } from './binary-format';
+import { parseJsonArtifact } from './binary-format';
 import type { ArtifactStore } from '../storage/store';
 import { MissingArtifact } from '../storage/store-errors';
 
@@ -120,18 +120,5 @@ export async function readAccumulatorManifest(
         'or before accumulators were kept, cannot be acquired again; score the round again instead',
     );
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw corruptArtifact(uri, `not JSON (${(err as Error).message})`);
-  }
-  const parsed = accumulatorManifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw corruptArtifact(
-      uri,
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '),
-    );
-  }
-  return { uri, manifest: parsed.data };
+  return { uri, manifest: parseJsonArtifact(bytes.toString('utf8'), accumulatorManifestSchema, uri) };
 }

@@ -1,9 +1,10 @@
 /**
- * Helpers shared by the binary artifact formats of this folder: header
- * checksums and the CorruptArtifact errors parsers throw. Pure (node:crypto
+ * Helpers shared by the artifact formats of this folder: header checksums,
+ * JSON artifacts checked by a schema, and the CorruptArtifact errors parsers throw. Pure (node:crypto
  * hashes bytes in memory; no I/O).
  */
 import { createHash } from 'node:crypto';
+import type { z } from 'zod';
 import { FailureType, TypedTaskError } from '../../contracts/failures';
 
 /** The formats store typed arrays in host order; refuse to run where that is not little-endian. */
@@ -18,6 +19,24 @@ export function corruptArtifact(source: string, what: string): TypedTaskError {
     FailureType.CorruptArtifact,
     `${source}: ${what}; the artifact is damaged or was written by another program: rewrite it by re-running the step that produced it`,
   );
+}
+
+/** Parses a JSON artifact and checks it against `schema`; throws CorruptArtifact naming `source` and every problem. */
+export function parseJsonArtifact<T>(text: string, schema: z.ZodType<T>, source: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw corruptArtifact(source, `not JSON (${(err as Error).message})`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw corruptArtifact(
+      source,
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '),
+    );
+  }
+  return parsed.data;
 }
 
 /** sha256 over the header bytes before the checksum field, then every body part in order. */

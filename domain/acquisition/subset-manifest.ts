@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { FailureType, TypedTaskError } from '../../contracts/failures';
 import { acquisitionFunctions } from '../../contracts/config';
-import { assertLittleEndianHost, bytesOf, corruptArtifact } from './binary-format';
+import { assertLittleEndianHost, bytesOf, corruptArtifact, parseJsonArtifact } from './binary-format';
 
 export const SUBSET_MANIFEST_KIND = 'winnow.subset';
 export const SUBSET_MANIFEST_VERSION = 1;
@@ -131,20 +131,7 @@ export function serialiseSubsetManifest(manifest: SubsetManifest): string {
 /** Parses and verifies a manifest; throws CorruptArtifact naming `source` and every problem found. */
 export function parseSubsetManifest(text: string, source = 'subset manifest'): SubsetManifest {
   assertLittleEndianHost();
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw corruptArtifact(source, `not JSON (${(err as Error).message})`);
-  }
-  const parsed = subsetManifestFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw corruptArtifact(
-      source,
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '),
-    );
-  }
-  const file = parsed.data;
+  const file = parseJsonArtifact(text, subsetManifestFileSchema, source);
   const bytes = Buffer.from(file.indices, 'base64');
   if (bytes.length !== file.count * 4) {
     throw corruptArtifact(
