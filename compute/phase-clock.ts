@@ -5,16 +5,9 @@
  * report can show them; a few numbers, never per-batch detail.
  */
 
-export const taskPhases = [
-  'processStart',
-  'backendInit',
-  'modelBuild',
-  'dataRead',
-  'checkpointRead',
-  'compute',
-  'write',
-] as const;
-export type TaskPhase = (typeof taskPhases)[number];
+import { taskPhases, type TaskPhase } from '../contracts/task-phases';
+
+export { taskPhases, type TaskPhase };
 
 /** Seconds per phase; absent phases took no time. */
 export type PhaseSeconds = Partial<Record<TaskPhase, number>>;

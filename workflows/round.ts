@@ -6,7 +6,7 @@
  * fan-out and the repair loops live beside it (score-pool.ts, repairs.ts).
  */
 import { executeChild, workflowInfo } from '@temporalio/workflow';
-import type { AcquireInput, AcquireResult } from '../activities';
+import type { AcquireInput, AcquireResult, ScoreShardResult } from '../activities';
 import { artifactPaths } from '../contracts/artifact-paths';
 import { modelLabel, type EvaluationModel, type SearchConfig } from '../contracts/config';
 import { TaskQueue } from '../contracts/task-queues';
@@ -71,7 +71,8 @@ export class Round {
     );
     const retrain = (): Promise<void> => this.retrainAfterCorruption();
     if (groups.length === 1) {
-      const onScored = (): void => {
+      const onScored = (result: ScoreShardResult): void => {
+        tracker.addTaskPhases('score', result.phases);
         tracker.progress.shardsScored++;
         tracker.touch();
       };
@@ -217,6 +218,7 @@ export class Round {
           }),
         );
         tracker.progress.membersTrained++;
+        tracker.addTaskPhases('train', result.phases);
         tracker.touch();
         return result;
       }),
@@ -335,6 +337,8 @@ export class Round {
       split: 'test',
       checkpoints,
     });
+    this.tracker.addTaskPhases('evaluate', trained.phases);
+    this.tracker.addTaskPhases('evaluate', metrics.phases);
     return metrics.accuracy;
   }
 }

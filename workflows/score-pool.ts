@@ -5,7 +5,7 @@
  * pool has many, so that neither its own history nor any child's grows with
  * the pool (ImageNet at 1k-sample shards is 1,281 shards, three events each).
  */
-import type { ScoreShardInput } from '../activities';
+import type { ScoreShardInput, ScoreShardResult } from '../activities';
 import { scoring } from './proxies';
 import { sharedCheckpointRepair, type RetrainMembers } from './repairs';
 import type { ShardRange } from './search-plan';
@@ -28,13 +28,13 @@ export interface ScoreShardsInput {
  */
 export async function scoreShardsWindowed(
   input: ScoreShardsInput,
-  onScored: () => void = () => undefined,
+  onScored: (result: ScoreShardResult) => void = () => undefined,
   retrain?: RetrainMembers,
 ): Promise<string[]> {
   const uris = new Array<string>(input.shards.length);
   const repairing = sharedCheckpointRepair(retrain);
   let next = 0;
-  const scoreOne = async (i: number): Promise<string> => {
+  const scoreOne = async (i: number): Promise<ScoreShardResult> => {
     const shard = input.shards[i];
     const accumulatorKey = input.accumulatorKeys?.[i];
     const shardInput: ScoreShardInput = {
@@ -44,13 +44,14 @@ export async function scoreShardsWindowed(
       outputKey: input.outputKeys[i],
       ...(accumulatorKey !== undefined ? { accumulatorKey } : {}),
     };
-    return (await repairing(() => scoring.scoreShard(shardInput))).uri;
+    return repairing(() => scoring.scoreShard(shardInput));
   };
   const lane = async (): Promise<void> => {
     while (next < input.shards.length) {
       const i = next++;
-      uris[i] = await scoreOne(i);
-      onScored();
+      const result = await scoreOne(i);
+      uris[i] = result.uri;
+      onScored(result);
     }
   };
   await Promise.all(Array.from({ length: Math.min(input.window, input.shards.length) }, lane));

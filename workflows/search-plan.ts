@@ -49,6 +49,24 @@ export interface RoundSummary {
   cutoffScore: number | null;
   meanTrainLoss: number;
   seconds: { train: number; score: number; acquire: number; evaluate: number };
+  /**
+   * Task seconds per step and phase (process start, backend init, model build, data read, checkpoint read,
+   * compute, write), summed over the step's compute tasks as they report them: tasks run in parallel, so a
+   * step's sum can exceed its wall time. Scoring through child workflows is not included. Absent in rounds
+   * recorded before tasks reported phases.
+   */
+  taskSeconds?: TaskSeconds;
+}
+
+export type TaskStep = 'train' | 'score' | 'evaluate';
+export type TaskSeconds = Partial<Record<TaskStep, Record<string, number>>>;
+
+/** Adds one task's reported phases (seconds by phase name) to `into`'s step; ignores what is not a number. */
+export function addTaskSeconds(into: TaskSeconds, step: TaskStep, phases: Record<string, number> | undefined): void {
+  if (!phases) return;
+  const sums = (into[step] ??= {});
+  for (const [phase, seconds] of Object.entries(phases))
+    if (typeof seconds === 'number' && Number.isFinite(seconds)) sums[phase] = (sums[phase] ?? 0) + seconds;
 }
 
 /** What the controls (signals, updates) have set; carried across continue-as-new. */

@@ -7,7 +7,15 @@ import { condition, patched, setCurrentDetails, upsertMemo, upsertSearchAttribut
 import type { SearchConfig } from '../contracts/config';
 import { deriveSearchId } from '../contracts/search-id';
 import type { SearchPhase, SearchProgress } from './definitions';
-import { acquisitionSize, type SearchControl, type SearchState, type SubsetPointer } from './search-plan';
+import {
+  acquisitionSize,
+  addTaskSeconds,
+  type SearchControl,
+  type SearchState,
+  type SubsetPointer,
+  type TaskSeconds,
+  type TaskStep,
+} from './search-plan';
 import { Patches } from './patches';
 import { WinnowRound, WinnowStatus, WinnowSubsetSize } from './search-attributes';
 
@@ -18,6 +26,7 @@ export class SearchTracker {
   readonly control: SearchControl;
   private phaseStarted = Date.now();
   private roundSeconds = { train: 0, score: 0, acquire: 0, evaluate: 0 };
+  private taskSeconds: TaskSeconds = {};
 
   constructor(config: SearchConfig, carried: SearchState | undefined, workflowId: string) {
     this.control = carried?.control ?? { paused: false, stopAfterRound: false, targets: config.targets };
@@ -78,6 +87,11 @@ export class SearchTracker {
     await condition(() => !this.control.paused);
   }
 
+  /** Adds a compute task's reported phase seconds to the round's summary. */
+  addTaskPhases(step: TaskStep, phases: Record<string, number> | undefined): void {
+    addTaskSeconds(this.taskSeconds, step, phases);
+  }
+
   touch(): void {
     this.progress.updatedAt = new Date().toISOString();
   }
@@ -95,8 +109,10 @@ export class SearchTracker {
       cutoffScore: next.cutoffScore,
       meanTrainLoss,
       seconds: { ...this.roundSeconds },
+      ...(Object.keys(this.taskSeconds).length > 0 ? { taskSeconds: this.taskSeconds } : {}),
     });
     this.roundSeconds = { train: 0, score: 0, acquire: 0, evaluate: 0 };
+    this.taskSeconds = {};
     this.progress.subsetSize = next.count;
     upsertSearchAttributes([
       { key: WinnowRound, value: state.round + 1 },

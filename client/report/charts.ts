@@ -4,6 +4,7 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { taskPhases } from '../../contracts/task-phases';
 import type { RoundSummary } from '../../workflows/search-plan';
 import { activeLearningLabel, FULL_LABEL, RANDOM_LABEL, type ReportData } from './report-data';
 import { binEdge, type ScoreHistogram } from './score-histogram';
@@ -192,33 +193,77 @@ export function roundLabels(rounds: readonly RoundSummary[]): string[] {
   return rounds.map((r) => (seen.get(r.round)! > 1 ? `${r.round} → ${r.subsetSize}` : String(r.round)));
 }
 
-/** Seconds per phase per round, stacked. */
-export function phaseTimeSpec(rounds: readonly RoundSummary[]): ChartSpec | undefined {
-  if (rounds.length === 0) return undefined;
-  const labels = roundLabels(rounds);
-  const rows = rounds.flatMap((r, i) =>
-    phases.map((phase, order) => ({ step: labels[i], phase, order, seconds: r.seconds[phase] })),
-  );
+interface StackedRow {
+  bar: string;
+  phase: string;
+  order: number;
+  seconds: number;
+}
+
+/** Bars of seconds stacked by phase, bars in `bars` order, phases coloured in `phaseDomain` order. */
+function stackedSecondsSpec(
+  rows: StackedRow[],
+  bars: string[],
+  axes: { x: string; y: string; labelAngle: number; barWidth: number },
+  phaseDomain: readonly string[],
+  colours: string[],
+): ChartSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     config,
-    width: Math.max(240, Math.min(900, 48 * rounds.length)),
+    width: Math.max(240, Math.min(900, axes.barWidth * bars.length)),
     height: 260,
     data: { values: rows },
     mark: { type: 'bar' },
     encoding: {
-      x: { field: 'step', type: 'ordinal', sort: labels, title: 'round', axis: { labelAngle: 0 } },
-      y: { field: 'seconds', type: 'quantitative', aggregate: 'sum', title: 'seconds', stack: 'zero' },
+      x: { field: 'bar', type: 'ordinal', sort: bars, title: axes.x, axis: { labelAngle: axes.labelAngle } },
+      y: { field: 'seconds', type: 'quantitative', aggregate: 'sum', title: axes.y, stack: 'zero' },
       color: {
         field: 'phase',
         type: 'nominal',
         title: 'phase',
-        scale: { domain: [...phases], range: phaseColours },
+        scale: { domain: [...phaseDomain], range: colours },
         legend: { orient: 'right' },
       },
       order: { field: 'order', type: 'quantitative' },
     },
   } as ChartSpec;
+}
+
+/** Seconds per phase per round, stacked. */
+export function phaseTimeSpec(rounds: readonly RoundSummary[]): ChartSpec | undefined {
+  if (rounds.length === 0) return undefined;
+  const labels = roundLabels(rounds);
+  const rows = rounds.flatMap((r, i) =>
+    phases.map((phase, order) => ({ bar: labels[i]!, phase, order, seconds: r.seconds[phase] })),
+  );
+  const axes = { x: 'round', y: 'seconds', labelAngle: 0, barWidth: 48 };
+  return stackedSecondsSpec(rows, labels, axes, phases, phaseColours);
+}
+
+const taskSteps = ['train', 'score', 'evaluate'] as const;
+const taskPhaseColours = ['#9d9d9d', '#bab0ac', '#b279a2', '#72b7b2', '#eeca3b', '#4c78a8', '#f58518'];
+
+/**
+ * Compute-task seconds per phase (process start, backend init, ..., compute, write), one bar per round
+ * and step, stacked by phase: where the tasks' time went, summed over parallel tasks. Undefined when no
+ * round carries task phases (searches recorded before tasks reported them).
+ */
+export function taskPhaseSpec(rounds: readonly RoundSummary[]): ChartSpec | undefined {
+  if (!rounds.some((r) => r.taskSeconds)) return undefined;
+  const labels = roundLabels(rounds);
+  const bars: string[] = [];
+  const rows = rounds.flatMap((r, i) =>
+    taskSteps.flatMap((step) => {
+      const sums = r.taskSeconds?.[step];
+      if (!sums) return [];
+      const bar = `${labels[i]} ${step}`;
+      bars.push(bar);
+      return taskPhases.map((phase, order) => ({ bar, phase, order, seconds: sums[phase] ?? 0 }));
+    }),
+  );
+  const axes = { x: 'round and step', y: 'task seconds', labelAngle: -30, barWidth: 40 };
+  return stackedSecondsSpec(rows, bars, axes, taskPhases, taskPhaseColours);
 }
 
 /** Compiles a vega-lite spec and renders it to an SVG string, without a browser or canvas. */

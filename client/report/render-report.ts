@@ -24,6 +24,8 @@ export interface ReportParts {
   /** Remarks under the score plot: how the bins were chosen, rounds without scores. */
   scoreNotes: string[];
   phases: Figure;
+  /** Compute-task seconds per phase; absent when no round reports them (the section is left out). */
+  taskPhases?: Figure;
   lineage: LineageEntry[] | { missing: string };
   /** ISO time the report was made. */
   generatedAt: string;
@@ -72,6 +74,13 @@ export function renderReport(data: ReportData, parts: ReportParts): string {
     '<h2>Time per phase per round</h2>',
     figure('phases', parts.phases),
     roundTable(data),
+    ...(parts.taskPhases
+      ? [
+          '<h2>Compute task time per phase</h2>',
+          figure('task-phases', parts.taskPhases),
+          '<p class="note">Seconds reported by the compute tasks, summed over tasks that ran in parallel; scoring through child workflows is not included.</p>',
+        ]
+      : []),
     '<h2>Subset lineage</h2>',
     lineageTable(parts.lineage, data.storageRoot),
     '<h2>Configuration</h2>',

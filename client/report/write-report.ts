@@ -14,6 +14,7 @@ import type { SearchResult } from '../../workflows/subset-search';
 import {
   accuracySpec,
   phaseTimeSpec,
+  taskPhaseSpec,
   renderSvg,
   scoreHistogramSpec,
   type ChartSpec,
@@ -87,6 +88,7 @@ export async function buildReport(source: ReportSource, options: ReportOptions =
   else if (histograms?.problem) lineage = { missing: `Lineage not available: ${histograms.problem}` };
   else lineage = await collectLineage(store, data.evaluations);
 
+  const taskPhaseChart = taskPhaseSpec(data.rounds);
   const parts: ReportParts = {
     accuracy: await figureOf(accuracySpec(data), 'No subset has been evaluated yet, so there is no accuracy to plot.'),
     scores: await figureOf(histogramSpec(data, histograms), scoresMissing(rounds, noStore, histograms)),
@@ -95,6 +97,7 @@ export async function buildReport(source: ReportSource, options: ReportOptions =
       phaseTimeSpec(data.rounds),
       'No round has finished yet, so there are no phase times to plot.',
     ),
+    ...(taskPhaseChart ? { taskPhases: await figureOf(taskPhaseChart, '') } : {}),
     lineage,
     generatedAt: (options.now ?? new Date()).toISOString(),
   };

@@ -146,6 +146,12 @@ describe('subsetSearch on a real dev server', () => {
         [1, 90, 30],
       ],
     );
+    // Each round sums its compute tasks' reported phases per step (the report's task-phase plot).
+    for (const r of result.rounds) {
+      for (const step of ['train', 'score', 'evaluate'] as const)
+        assert.ok((r.taskSeconds?.[step]?.compute ?? 0) > 0, `round ${r.round}: ${step} tasks report compute seconds`);
+      assert.ok((r.taskSeconds?.score?.processStart ?? -1) >= 0, `round ${r.round}: the parent adds process start`);
+    }
 
     // The subsets in the store: each extends its parent by exactly the step, no duplicates, lineage linked.
     const store = openStore(pathToFileURL(storageDir).href);

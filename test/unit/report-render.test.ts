@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { accuracySpec, phaseTimeSpec, renderSvg, roundLabels, scoreHistogramSpec } from '../../client/report/charts';
+import {
+  accuracySpec,
+  phaseTimeSpec,
+  renderSvg,
+  roundLabels,
+  scoreHistogramSpec,
+  taskPhaseSpec,
+} from '../../client/report/charts';
 import {
   cutoffsByRound,
   reportDataFromProgress,
@@ -51,6 +58,31 @@ describe('report rendering', () => {
       assert.ok(phases!.includes(label), label);
     assert.ok(!html.includes('<script'), 'no scripts');
     assert.ok(!/(href|src)="https?:/.test(html), 'no external resources');
+  });
+
+  it('plots compute-task seconds per phase for rounds that report them, and leaves the section out otherwise', async () => {
+    const data = reportDataFromResult(resultOf('file:///tmp/store'));
+    assert.equal(taskPhaseSpec(data.rounds), undefined, 'fixture rounds carry no task phases');
+    assert.ok(!renderReport(data, await partsFor(data)).includes('Compute task time per phase'));
+
+    const timed = [
+      {
+        ...rounds[0]!,
+        taskSeconds: { train: { processStart: 0.7, backendInit: 0.4, compute: 9 }, score: { compute: 4 } },
+      },
+      rounds[1]!,
+    ];
+    const spec = taskPhaseSpec(timed)!;
+    const values = (spec.data as { values: { bar: string; phase: string; seconds: number }[] }).values;
+    assert.deepEqual([...new Set(values.map((v) => v.bar))], ['0 train', '0 score'], 'one bar per reported step');
+    assert.equal(values.find((v) => v.bar === '0 train' && v.phase === 'compute')?.seconds, 9);
+    assert.equal(values.find((v) => v.bar === '0 score' && v.phase === 'write')?.seconds, 0);
+    const svg = await renderSvg(spec);
+    for (const label of ['processStart', 'backendInit', 'compute', 'task seconds', '0 train', '0 score'])
+      assert.ok(svg.includes(label), label);
+    const html = renderReport(data, { ...(await partsFor(data)), taskPhases: { svg } });
+    assert.ok(html.includes('<h2>Compute task time per phase</h2>'));
+    assert.equal(count(html, /<svg[\s>]/g), 4);
   });
 
   it('shows the evaluation table with the accuracies worked out from the runs', async () => {

@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import { parseSearchConfig, type SearchConfig, type SearchConfigInput } from '../../contracts/config';
 import {
   acquisitionSize,
+  addTaskSeconds,
+  type TaskSeconds,
   defaultInitialSize,
   deriveSeed,
   invalidTargets,
@@ -82,5 +84,16 @@ describe('search plan', () => {
     assert.ok(Math.abs(s.mean - 0.85) < 1e-12);
     assert.ok(Math.abs(s.std - Math.sqrt(0.005)) < 1e-12);
     assert.equal(summarise([0.7]).std, 0);
+  });
+});
+
+describe('task seconds per step', () => {
+  it('sums reported phases per step and phase, skipping missing reports and non-numbers', () => {
+    const sums: TaskSeconds = {};
+    addTaskSeconds(sums, 'train', { processStart: 0.5, compute: 2 });
+    addTaskSeconds(sums, 'train', { compute: 3, write: 0.25 });
+    addTaskSeconds(sums, 'score', undefined);
+    addTaskSeconds(sums, 'score', { compute: 1, dataRead: Number.NaN } as Record<string, number>);
+    assert.deepEqual(sums, { train: { processStart: 0.5, compute: 5, write: 0.25 }, score: { compute: 1 } });
   });
 });
