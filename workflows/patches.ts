@@ -9,4 +9,6 @@
 export const Patches = {
   /** 2026-12: each finished round also upserts the memo `lastRound` (round, subset size, cutoff score), shown in the UI. */
   roundMemo: 'winnow-round-memo-v1',
+  /** 2026-12: scorePoolShards children run two at a time, so one child's start hides behind the other's tail. */
+  overlapScoringChildren: 'winnow-overlap-scoring-children-v1',
 } as const;

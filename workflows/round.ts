@@ -5,13 +5,14 @@
  * the search is paused, then moves the tracker to its phase. The scoring
  * fan-out and the repair loops live beside it (score-pool.ts, repairs.ts).
  */
-import { executeChild, workflowInfo } from '@temporalio/workflow';
+import { executeChild, patched, workflowInfo } from '@temporalio/workflow';
 import type { AcquireInput, AcquireResult, ScoreShardResult } from '../activities';
 import { artifactPaths } from '../contracts/artifact-paths';
 import { modelLabel, type EvaluationModel, type SearchConfig } from '../contracts/config';
 import { TaskQueue } from '../contracts/task-queues';
 import { trainingBudget } from '../contracts/training-budget';
 import { memberInput } from './member-inputs';
+import { Patches } from './patches';
 import { gpu, light } from './proxies';
 import { acquireRepairingShards, retryAfterRetraining } from './repairs';
 import { scorePoolShards, scoreShardsWindowed, type ScoreShardsInput } from './score-pool';
@@ -54,7 +55,8 @@ export class Round {
   /**
    * Every pool shard scored with every checkpoint, at most `scoringWindow`
    * shards in flight. Up to `shardsPerChild` shards run in this workflow; more
-   * fan out through scorePoolShards child workflows, one group after another.
+   * fan out through scorePoolShards child workflows, two groups at a time (one
+   * after another in searches recorded before that change).
    */
   async score(ensemble: Ensemble): Promise<PoolScores> {
     await this.tracker.gate();
@@ -78,22 +80,35 @@ export class Round {
       };
       return { uris: await scoreShardsWindowed(this.scoreWork(ensemble, shards), onScored, retrain) };
     }
-    const uris: string[] = [];
-    for (const [g, group] of groups.entries()) {
+    // One retraining at a time, shared by the children that met the same corrupt checkpoint.
+    let retraining: Promise<void> | undefined;
+    const retrainOnce = (): Promise<void> => (retraining ??= retrain().finally(() => (retraining = undefined)));
+    const scoreGroup = async (g: number): Promise<string[]> => {
       const scored = await retryAfterRetraining(
         (attempt) =>
           executeChild(scorePoolShards, {
             workflowId: `${workflowInfo().workflowId}/round-${state.round}/scores-${g}${attempt > 0 ? `-repaired-${attempt}` : ''}`,
             taskQueue: TaskQueue.orchestrator,
-            args: [this.scoreWork(ensemble, group)],
+            args: [this.scoreWork(ensemble, groups[g]!)],
           }),
-        retrain,
+        retrainOnce,
       );
-      uris.push(...scored);
-      tracker.progress.shardsScored += group.length;
+      tracker.progress.shardsScored += groups[g]!.length;
       tracker.touch();
-    }
-    return { uris };
+      return scored;
+    };
+    // Searches recorded before the change replay their children one after another.
+    const inFlight = patched(Patches.overlapScoringChildren) ? 2 : 1;
+    const scored = new Array<string[]>(groups.length);
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < groups.length) {
+        const g = next++;
+        scored[g] = await scoreGroup(g);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(inFlight, groups.length) }, lane));
+    return { uris: scored.flat() };
   }
 
   /** Build up: the top `k` of the round's scores join the current subset, making the next round's subset. */

@@ -77,14 +77,26 @@ describe('scoring fan-out through child workflows', () => {
     assert.deepEqual(await indicesOf(fanned.subsets['70']), await indicesOf(inline.subsets['70']));
     assert.equal((await indicesOf(fanned.subsets['70'])).length, 70);
 
-    // One round (40 -> 70), one run: it started ceil(8 / 3) = 3 children, one after another.
+    // One round (40 -> 70), one run: it started ceil(8 / 3) = 3 children, two at a time.
     const history = await env.client.workflow.getHandle(fannedId).fetchHistory();
     const started = (history.events ?? []).filter((e) => e.childWorkflowExecutionStartedEventAttributes);
     const childIds = started.map((e) => e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId);
     assert.deepEqual(
-      childIds,
+      [...childIds].sort(),
       [0, 1, 2].map((g) => `${fannedId}/round-0/scores-${g}`),
     );
+    const events = history.events ?? [];
+    const at = (id: string, kind: 'started' | 'completed'): number =>
+      events.findIndex(
+        (e) =>
+          (kind === 'started'
+            ? e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId
+            : e.childWorkflowExecutionCompletedEventAttributes?.workflowExecution?.workflowId) === id,
+      );
+    const group = (g: number) => `${fannedId}/round-0/scores-${g}`;
+    assert.ok(at(group(1), 'started') >= 0 && at(group(0), 'completed') >= 0);
+    assert.ok(at(group(1), 'started') < at(group(0), 'completed'), 'the second child starts before the first ends');
+    assert.ok(at(group(2), 'started') > Math.min(at(group(0), 'completed'), at(group(1), 'completed')), 'two at most');
     for (const id of childIds) {
       const child = await env.client.workflow.getHandle(id as string).describe();
       assert.equal(child.status.name, 'COMPLETED');
