@@ -75,7 +75,7 @@ export function bytesToFloats(pixels: Uint8Array): Float32Array {
 export function assembleDataset(parts: DatasetParts): Dataset {
   const { info, sources } = parts;
   const sampleBytes = info.shape[0] * info.shape[1] * info.shape[2];
-  let fingerprint: Promise<string> | undefined;
+  const fingerprint = onceUnlessFailed(parts.computeFingerprint);
   const labelCache = new Map<Split, Promise<Int32Array>>();
 
   const readRangeBytes = async (split: Split, start: number, count: number): Promise<ByteBatch> => {
@@ -134,11 +134,7 @@ export function assembleDataset(parts: DatasetParts): Dataset {
 
   return {
     info,
-    fingerprint: () =>
-      (fingerprint ??= parts.computeFingerprint().catch((err) => {
-        fingerprint = undefined;
-        throw err;
-      })),
+    fingerprint,
     readRangeBytes,
     readIndicesBytes,
     readRange: async (split, start, count) => toFloats(await readRangeBytes(split, start, count)),
@@ -155,7 +151,18 @@ export function assembleDataset(parts: DatasetParts): Dataset {
   };
 }
 
-function outOfRange(info: DatasetInfo, split: Split, what: string): TypedTaskError {
+/** `compute` run on the first call and its promise kept, unless it fails (then the next call runs it again). */
+export function onceUnlessFailed<T>(compute: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () =>
+    (result ??= compute().catch((err: unknown) => {
+      result = undefined;
+      throw err;
+    }));
+}
+
+/** An index or range outside a split: the message names the set, the split and its size. */
+export function outOfRange(info: Pick<DatasetInfo, 'name' | 'samples'>, split: Split, what: string): TypedTaskError {
   return new TypedTaskError(
     FailureType.InvalidData,
     `${info.name}: ${what} is outside the ${split} split of ${info.samples[split]} samples; ` +

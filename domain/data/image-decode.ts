@@ -1,8 +1,10 @@
 /**
  * PNG/JPEG decoding and fitting to a fixed sample shape. Pure (bytes in,
  * bytes out). Fitting scales the image so it covers the target, then crops
- * the centre, sampling bilinearly (no anti-aliasing: large downscales alias;
- * pre-shrink such images if that matters). Alpha is ignored.
+ * the centre; letterboxing (for detection, where boxes must keep their
+ * place) scales it to fit inside and pads the bottom and right with 0. Both
+ * sample bilinearly (no anti-aliasing: large downscales alias; pre-shrink
+ * such images if that matters). Alpha is ignored.
  */
 import { decode as decodeJpeg } from 'jpeg-js';
 import { PNG } from 'pngjs';
@@ -54,22 +56,69 @@ export function fitImage(
   out: Uint8Array,
   offset = 0,
 ): void {
-  const { width: sw, height: sh, rgba } = image;
-  if (sw === 0 || sh === 0) throw new Error('image has no pixels');
-  if (sw === width && sh === height) {
-    copyPixels(rgba, width * height, channels, out, offset);
-    return;
-  }
+  if (copiedAsIs(image, height, width, channels, out, offset)) return;
+  const { width: sw, height: sh } = image;
   const scale = Math.max(height / sh, width / sw);
-  const cropX = (sw * scale - width) / 2;
-  const cropY = (sh * scale - height) / 2;
+  const region = { rows: height, cols: width, stride: width, scale };
+  resample(
+    image,
+    { ...region, cropX: (sw * scale - width) / 2, cropY: (sh * scale - height) / 2 },
+    channels,
+    out,
+    offset,
+  );
+}
+
+/** The factor letterboxImage scales a sourceWidth x sourceHeight image by: the largest that fits it inside the target. */
+export function letterboxScale(sourceWidth: number, sourceHeight: number, height: number, width: number): number {
+  return Math.min(height / sourceHeight, width / sourceWidth);
+}
+
+/**
+ * Writes `image` scaled by letterboxScale (aspect kept) into the top-left of
+ * a height x width x channels target at `offset`, the rest of it 0. An image
+ * already of the target size is copied as is. Returns the scale, by which the
+ * image's boxes scale too.
+ */
+export function letterboxImage(
+  image: RgbaImage,
+  height: number,
+  width: number,
+  channels: 1 | 3,
+  out: Uint8Array,
+  offset = 0,
+): number {
+  if (copiedAsIs(image, height, width, channels, out, offset)) return 1;
+  const { width: sw, height: sh } = image;
+  const scale = letterboxScale(sw, sh, height, width);
+  const rows = Math.min(height, Math.max(1, Math.round(sh * scale)));
+  const cols = Math.min(width, Math.max(1, Math.round(sw * scale)));
+  out.fill(0, offset, offset + height * width * channels);
+  resample(image, { rows, cols, stride: width, scale, cropX: 0, cropY: 0 }, channels, out, offset);
+  return scale;
+}
+
+/** Which target pixels resample fills: rows x cols of a target `stride` pixels wide, source pixel = (target + crop) / scale. */
+interface SampleRegion {
+  rows: number;
+  cols: number;
+  stride: number;
+  scale: number;
+  cropX: number;
+  cropY: number;
+}
+
+/** Bilinear sampling of `image` into a region of the target (pixel centres aligned, edges clamped). */
+function resample(image: RgbaImage, region: SampleRegion, channels: 1 | 3, out: Uint8Array, offset: number): void {
+  const { width: sw, height: sh, rgba } = image;
+  const { rows, cols, stride, scale, cropX, cropY } = region;
   const sample = new Float64Array(3);
-  for (let y = 0; y < height; y++) {
+  for (let y = 0; y < rows; y++) {
     const v = Math.min(Math.max((y + 0.5 + cropY) / scale - 0.5, 0), sh - 1);
     const y0 = Math.floor(v);
     const y1 = Math.min(y0 + 1, sh - 1);
     const fy = v - y0;
-    for (let x = 0; x < width; x++) {
+    for (let x = 0; x < cols; x++) {
       const u = Math.min(Math.max((x + 0.5 + cropX) / scale - 0.5, 0), sw - 1);
       const x0 = Math.floor(u);
       const x1 = Math.min(x0 + 1, sw - 1);
@@ -83,7 +132,7 @@ export function fitImage(
         const bottom = rgba[p10 + c] * (1 - fx) + rgba[p11 + c] * fx;
         sample[c] = top * (1 - fy) + bottom * fy;
       }
-      const at = offset + (y * width + x) * channels;
+      const at = offset + (y * stride + x) * channels;
       if (channels === 3) {
         out[at] = Math.round(sample[0]);
         out[at + 1] = Math.round(sample[1]);
@@ -93,6 +142,21 @@ export function fitImage(
       }
     }
   }
+}
+
+/** Refuses an empty image; copies one already of the target size (and says so), leaving others to be sampled. */
+function copiedAsIs(
+  image: RgbaImage,
+  height: number,
+  width: number,
+  channels: 1 | 3,
+  out: Uint8Array,
+  offset: number,
+): boolean {
+  if (image.width === 0 || image.height === 0) throw new Error('image has no pixels');
+  if (image.width !== width || image.height !== height) return false;
+  copyPixels(image.rgba, width * height, channels, out, offset);
+  return true;
 }
 
 /** The common case of fitImage, an image already of the target size: the same bytes the sampler gives, without sampling. */
