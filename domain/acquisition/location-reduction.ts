@@ -5,7 +5,7 @@
  */
 import { FailureType, TypedTaskError } from '../../contracts/failures';
 
-export const locationReductions = ['mean', 'max'] as const;
+export const locationReductions = ['mean', 'max', 'sum'] as const;
 export type LocationReduction = (typeof locationReductions)[number];
 
 /** perLocation: samples x locations scores, row-major. Returns one score per sample. */
@@ -27,10 +27,11 @@ export function reduceLocationScores(
       let best = -Infinity;
       for (let l = 0; l < locations; l++) if (perLocation[base + l]! > best) best = perLocation[base + l]!;
       out[s] = best;
-    } else if (reduction === 'mean') {
+    } else if (reduction === 'mean' || reduction === 'sum') {
+      // Summed in float64: a detection map has hundreds of locations.
       let total = 0;
       for (let l = 0; l < locations; l++) total += perLocation[base + l]!;
-      out[s] = total / locations;
+      out[s] = reduction === 'mean' ? total / locations : total;
     } else {
       throw new TypedTaskError(
         FailureType.InvalidConfig,

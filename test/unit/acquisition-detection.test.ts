@@ -7,12 +7,15 @@ import { reduceLocationScores, sigmoidMapsToBinaryDistributions } from '../../do
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 2e-6, `${what}: ${a} vs ${b}`);
 
 describe('detection-style per-location outputs', () => {
-  it('reduces per-location scores by mean or max', () => {
+  it('reduces per-location scores by mean, max or sum', () => {
     const perLocation = Float32Array.from([0.1, 0.5, 0.3, 2, 0, 1]);
     assert.deepEqual(Array.from(reduceLocationScores(perLocation, 2, 3, 'max')), [0.5, 2]);
     const mean = reduceLocationScores(perLocation, 2, 3, 'mean');
     close(mean[0]!, 0.3, 'mean of sample 0');
     close(mean[1]!, 1, 'mean of sample 1');
+    const sum = reduceLocationScores(perLocation, 2, 3, 'sum');
+    close(sum[0]!, 0.9, 'sum of sample 0');
+    close(sum[1]!, 3, 'sum of sample 1');
     assert.throws(() => reduceLocationScores(perLocation, 2, 4, 'max'), /expected 2 samples x 4 locations/);
   });
 
