@@ -5,12 +5,9 @@
  * report can show them; a few numbers, never per-batch detail.
  */
 
-import { taskPhases, type TaskPhase } from '../contracts/task-phases';
+import { addPhaseSeconds, taskPhases, type PhaseSeconds, type TaskPhase } from '../contracts/task-phases';
 
-export { taskPhases, type TaskPhase };
-
-/** Seconds per phase; absent phases took no time. */
-export type PhaseSeconds = Partial<Record<TaskPhase, number>>;
+export { addPhaseSeconds, taskPhases, type PhaseSeconds, type TaskPhase };
 
 export class PhaseClock {
   readonly seconds: PhaseSeconds = {};
@@ -36,15 +33,4 @@ export class PhaseClock {
       this.add(phase, (performance.now() - start) / 1000);
     }
   }
-}
-
-/** Sums phase records (e.g. all of a round's activities). */
-export function addPhaseSeconds(total: PhaseSeconds, more: PhaseSeconds | undefined): PhaseSeconds {
-  if (!more) return total;
-  const out: PhaseSeconds = { ...total };
-  for (const phase of taskPhases) {
-    const s = more[phase];
-    if (s !== undefined) out[phase] = (out[phase] ?? 0) + s;
-  }
-  return out;
 }

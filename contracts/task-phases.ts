@@ -13,3 +13,17 @@ export const taskPhases = [
   'write',
 ] as const;
 export type TaskPhase = (typeof taskPhases)[number];
+
+/** Seconds per phase; absent phases took no time. */
+export type PhaseSeconds = Partial<Record<TaskPhase, number>>;
+
+/** Sums phase records (e.g. all of a round's activities); a value that is not a finite number is ignored. */
+export function addPhaseSeconds(total: PhaseSeconds, more: PhaseSeconds | undefined): PhaseSeconds {
+  if (!more) return total;
+  const out: PhaseSeconds = { ...total };
+  for (const phase of taskPhases) {
+    const s = more[phase];
+    if (typeof s === 'number' && Number.isFinite(s)) out[phase] = (out[phase] ?? 0) + s;
+  }
+  return out;
+}

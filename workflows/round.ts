@@ -16,6 +16,7 @@ import { Patches } from './patches';
 import { gpu, light } from './proxies';
 import { acquireRepairingShards, retryAfterRetraining } from './repairs';
 import { scorePoolShards, scoreShardsWindowed, type ScoreShardsInput } from './score-pool';
+import { forEachWindowed } from './windowed';
 import {
   deriveSeed,
   poolShards,
@@ -100,14 +101,9 @@ export class Round {
     // Searches recorded before the change replay their children one after another.
     const inFlight = patched(Patches.overlapScoringChildren) ? 2 : 1;
     const scored = new Array<string[]>(groups.length);
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      while (next < groups.length) {
-        const g = next++;
-        scored[g] = await scoreGroup(g);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(inFlight, groups.length) }, lane));
+    await forEachWindowed(groups.length, inFlight, async (g) => {
+      scored[g] = await scoreGroup(g);
+    });
     return { uris: scored.flat() };
   }
 

@@ -9,6 +9,7 @@ import type { ScoreShardInput, ScoreShardResult } from '../activities';
 import { scoring } from './proxies';
 import { sharedCheckpointRepair, type RetrainMembers } from './repairs';
 import type { ShardRange } from './search-plan';
+import { forEachWindowed } from './windowed';
 
 export interface ScoreShardsInput {
   /** The fields every shard shares; start, count, outputKey and accumulatorKey come from each shard. */
@@ -33,7 +34,6 @@ export async function scoreShardsWindowed(
 ): Promise<string[]> {
   const uris = new Array<string>(input.shards.length);
   const repairing = sharedCheckpointRepair(retrain);
-  let next = 0;
   const scoreOne = async (i: number): Promise<ScoreShardResult> => {
     const shard = input.shards[i];
     const accumulatorKey = input.accumulatorKeys?.[i];
@@ -46,15 +46,11 @@ export async function scoreShardsWindowed(
     };
     return repairing(() => scoring.scoreShard(shardInput));
   };
-  const lane = async (): Promise<void> => {
-    while (next < input.shards.length) {
-      const i = next++;
-      const result = await scoreOne(i);
-      uris[i] = result.uri;
-      onScored(result);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(input.window, input.shards.length) }, lane));
+  await forEachWindowed(input.shards.length, input.window, async (i) => {
+    const result = await scoreOne(i);
+    uris[i] = result.uri;
+    onScored(result);
+  });
   return uris;
 }
 

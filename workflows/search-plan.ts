@@ -3,6 +3,7 @@
  * many samples the next round acquires, how the pool is cut into shards, and
  * the seeds of every member. No I/O, no Temporal: unit-testable alone.
  */
+import { addPhaseSeconds, type PhaseSeconds } from '../contracts/task-phases';
 import { mixSeeds } from '../contracts/seeded-hash';
 import type { SearchConfig } from '../contracts/config';
 
@@ -59,14 +60,11 @@ export interface RoundSummary {
 }
 
 export type TaskStep = 'train' | 'score' | 'evaluate';
-export type TaskSeconds = Partial<Record<TaskStep, Record<string, number>>>;
+export type TaskSeconds = Partial<Record<TaskStep, PhaseSeconds>>;
 
-/** Adds one task's reported phases (seconds by phase name) to `into`'s step; ignores what is not a number. */
-export function addTaskSeconds(into: TaskSeconds, step: TaskStep, phases: Record<string, number> | undefined): void {
-  if (!phases) return;
-  const sums = (into[step] ??= {});
-  for (const [phase, seconds] of Object.entries(phases))
-    if (typeof seconds === 'number' && Number.isFinite(seconds)) sums[phase] = (sums[phase] ?? 0) + seconds;
+/** Adds one task's reported phases to `into`'s step. */
+export function addTaskSeconds(into: TaskSeconds, step: TaskStep, phases: PhaseSeconds | undefined): void {
+  if (phases) into[step] = addPhaseSeconds(into[step] ?? {}, phases);
 }
 
 /** What the controls (signals, updates) have set; carried across continue-as-new. */

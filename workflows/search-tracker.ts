@@ -5,6 +5,7 @@
  */
 import { condition, patched, setCurrentDetails, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type { SearchConfig } from '../contracts/config';
+import type { PhaseSeconds } from '../contracts/task-phases';
 import { deriveSearchId } from '../contracts/search-id';
 import type { SearchPhase, SearchProgress } from './definitions';
 import {
@@ -88,7 +89,7 @@ export class SearchTracker {
   }
 
   /** Adds a compute task's reported phase seconds to the round's summary. */
-  addTaskPhases(step: TaskStep, phases: Record<string, number> | undefined): void {
+  addTaskPhases(step: TaskStep, phases: PhaseSeconds | undefined): void {
     addTaskSeconds(this.taskSeconds, step, phases);
   }
 

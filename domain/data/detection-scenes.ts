@@ -19,17 +19,13 @@ import type { DetectionDataset } from './detection-dataset';
 import { assembleDetectionDataset, type DetectionSplitSource } from './detection-source';
 import { sha256Json } from './file-hash';
 import { fitImage } from './image-decode';
+import { generatorSeedSchema } from './synthetic';
 
 /** Bumped whenever a change to the recipe changes any scene's pixels or boxes. */
 export const SCENE_GENERATOR_VERSION = 1;
 
 export const sceneSpecFields = {
-  seed: z
-    .number()
-    .int()
-    .min(0)
-    .max(2 ** 32 - 1)
-    .default(0),
+  seed: generatorSeedSchema,
   /** Scenes per split. */
   train: z.number().int().min(1).max(10_000_000).default(1000),
   test: z.number().int().min(1).max(10_000_000).default(200),

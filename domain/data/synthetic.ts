@@ -13,14 +13,17 @@ import { z } from 'zod';
 import { assembleDataset, type ByteBatch, type Dataset, type Split, type SplitSource } from './dataset';
 import { sha256Json } from './file-hash';
 
+/** A generator seed: a 32-bit unsigned integer, 0 unless given. */
+export const generatorSeedSchema = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 32 - 1)
+  .default(0);
+
 export const syntheticSpecSchema = z
   .strictObject({
-    seed: z
-      .number()
-      .int()
-      .min(0)
-      .max(2 ** 32 - 1)
-      .default(0),
+    seed: generatorSeedSchema,
     height: z.number().int().min(1).max(512).default(8),
     width: z.number().int().min(1).max(512).default(8),
     channels: z.union([z.literal(1), z.literal(3)]).default(1),

@@ -93,7 +93,7 @@ describe('task seconds per step', () => {
     addTaskSeconds(sums, 'train', { processStart: 0.5, compute: 2 });
     addTaskSeconds(sums, 'train', { compute: 3, write: 0.25 });
     addTaskSeconds(sums, 'score', undefined);
-    addTaskSeconds(sums, 'score', { compute: 1, dataRead: Number.NaN } as Record<string, number>);
+    addTaskSeconds(sums, 'score', { compute: 1, dataRead: Number.NaN });
     assert.deepEqual(sums, { train: { processStart: 0.5, compute: 5, write: 0.25 }, score: { compute: 1 } });
   });
 });
