@@ -24,16 +24,28 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** Polls the locator's visible text until it matches every pattern; fails with the text last seen. */
+/**
+ * Polls the locator's visible text until it matches every pattern; fails with the text last seen. With
+ * `scrollCode`, code viewers inside it (CodeMirror draws only the lines near its viewport) are scrolled
+ * half a screen per poll, wrapping to the top, and the text seen at every position counts.
+ */
 export async function waitForText(
   locator: Locator,
   patterns: (string | RegExp)[],
   timeoutMs = 30_000,
+  { scrollCode = false } = {},
 ): Promise<string> {
   const deadline = Date.now() + timeoutMs;
+  const seen = new Set<string>();
   let text = '';
   for (;;) {
-    text = await locator.innerText({ timeout: Math.max(1, deadline - Date.now()) }).catch(() => text);
+    const shown = await locator.innerText({ timeout: Math.max(1, deadline - Date.now()) }).catch(() => undefined);
+    if (shown !== undefined) {
+      if (!scrollCode) seen.clear();
+      seen.add(shown);
+      text = [...seen].join('\n');
+    }
+    if (scrollCode) await locator.evaluate(scrollCodeViewers).catch(() => undefined);
     const missing = patterns.filter((p) => (typeof p === 'string' ? !text.includes(p) : !p.test(text)));
     if (missing.length === 0) return text;
     if (Date.now() >= deadline) {
@@ -42,6 +54,26 @@ export async function waitForText(
       );
     }
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+interface Scroller {
+  scrollTop: number;
+  clientHeight: number;
+  scrollHeight: number;
+}
+
+/**
+ * Moves every CodeMirror scroller under `root` half a screen down, or back to the top from the bottom.
+ * Runs in the page (passed to locator.evaluate), so it uses nothing from this module.
+ */
+function scrollCodeViewers(root: unknown): void {
+  const scrollers = (root as { querySelectorAll(selector: string): Iterable<Scroller> }).querySelectorAll(
+    '.cm-scroller',
+  );
+  for (const scroller of scrollers) {
+    const atBottom = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 1;
+    scroller.scrollTop = atBottom ? 0 : scroller.scrollTop + scroller.clientHeight / 2;
   }
 }
 

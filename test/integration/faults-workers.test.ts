@@ -243,19 +243,17 @@ describe('worker processes killed mid-search', { concurrency: true, timeout: 15 
     const searchId = 'killed-scoring';
     const client = await server.client(namespaces.score);
     let { gpu } = await startWorkers(namespaces.score);
-    // Two shards per scoring child workflow: the 3 shards go through 2 children, one after the other.
+    // Two shards per scoring child workflow: the 3 shards go through 2 children, running side by side; the
+    // gpu worker's one slot keeps one shard in flight at a time.
     const handle = await startSearch(client, searchId, { shardsPerChild: 2 });
     const children = [0, 1].map((g) => client.workflow.getHandle(`${searchId}/round-0/scores-${g}`));
+    const startedIn = async (child: (typeof children)[number]) =>
+      (await pendingActivities(child).catch(() => [])).some((p) => p.type === 'scoreShard' && p.state === 'STARTED');
     await waitFor(
       'a scoreShard attempt in flight',
-      async () =>
-        (await pendingActivities(children[0]).catch(() => [])).some(
-          (p) => p.type === 'scoreShard' && p.state === 'STARTED',
-        )
-          ? true
-          : undefined,
+      async () => ((await Promise.all(children.map(startedIn))).some(Boolean) ? true : undefined),
       300,
-      100,
+      25,
     );
     await gpu.killGroup();
     gpu = startWorker('gpu', namespaces.score);

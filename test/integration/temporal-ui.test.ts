@@ -196,7 +196,15 @@ describe('Temporal web UI in chromium', () => {
 
       await page.getByRole('tab', { name: 'History' }).click();
       await waitForText(statusBadge(), [/\bCompleted\b/]);
-      await waitForText(page.getByTestId('input-and-result'), [/"evaluations": \[/, `"searchId": "${searchId}"`]);
+      // The result is longer than its viewer, which draws only the lines near its viewport: scroll through it.
+      await waitForText(
+        page.getByTestId('input-and-result'),
+        [/"evaluations": \[/, `"searchId": "${searchId}"`],
+        30_000,
+        {
+          scrollCode: true,
+        },
+      );
     });
   });
 
