@@ -171,16 +171,13 @@ export function evaluateCoco(
   const perImage = detectionsPerImage(groundTruth, detections);
   const numClasses = options.numClasses ?? inferNumClasses(groundTruth, perImage);
   if (!Number.isSafeInteger(numClasses) || numClasses < 0) {
-    throw new TypedTaskError(
-      FailureType.InvalidConfig,
-      `numClasses must be a non-negative integer, got ${numClasses}`,
-    );
+    throw new TypedTaskError(FailureType.InvalidConfig, `numClasses must be a non-negative integer, got ${numClasses}`);
   }
   const cells = cellsPerCategory(groundTruth, perImage, numClasses);
   const results = cells.map((categoryCells) => evaluateCategory(categoryCells));
 
   const perCategory = results.map((result, category): CategoryEvaluation => {
-    const all = result.areas[0]!;
+    const all = result.areas[0] ?? null;
     return {
       category,
       groundTruth: result.groundTruth,
@@ -194,7 +191,7 @@ export function evaluateCoco(
     };
   });
   const perArea = COCO_AREA_RANGES.map((range, a): AreaEvaluation => {
-    const areas = results.map((r) => r.areas[a]!);
+    const areas = results.map((r) => r.areas[a] ?? null);
     return {
       ...range,
       groundTruth: areas.reduce((sum, p) => sum + (p?.groundTruth ?? 0), 0),
@@ -204,7 +201,7 @@ export function evaluateCoco(
       ar100: meanOver(areas, (p) => p.recall100),
     };
   });
-  const all = results.map((r) => r.areas[0]!);
+  const all = results.map((r) => r.areas[0] ?? null);
   const summary: CocoSummary = {
     ap: perArea[0]!.ap,
     ap50: perArea[0]!.ap50,

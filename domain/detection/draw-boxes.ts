@@ -60,7 +60,10 @@ export function drawBoxes(
   }
   const thickness = options.thickness ?? 1;
   if (!Number.isInteger(thickness) || thickness < 1) {
-    throw new TypedTaskError(FailureType.InvalidConfig, `drawBoxes thickness must be an integer >= 1, got ${thickness}`);
+    throw new TypedTaskError(
+      FailureType.InvalidConfig,
+      `drawBoxes thickness must be an integer >= 1, got ${thickness}`,
+    );
   }
 
   const out = new Uint8Array(height * width * 3);

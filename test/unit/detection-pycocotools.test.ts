@@ -14,7 +14,13 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { COCO_STAT_NAMES, evaluateCoco } from '../../domain/detection/coco-map';
 import { repoRoot, toolPath } from '../../infra/tools';
-import { handWorkedScene, randomScene, toCocoJson, type Scene } from './detection-fixtures';
+import {
+  handWorkedScene,
+  randomScene,
+  toCocoJson,
+  type RandomSceneOptions,
+  type Scene,
+} from '../helpers/detection-scenes';
 
 const TOLERANCE = 1e-4;
 
@@ -63,29 +69,41 @@ function compare(scene: Scene, name: string): number {
   COCO_STAT_NAMES.forEach((stat, i) => check(actual.stats[i]!, expected.stats[i]!, stat));
   for (const c of expected.perCategory) {
     const mine = actual.perCategory[c.categoryId - 1]!;
-    for (const key of ['ap', 'ap50', 'ap75', 'ar100'] as const) check(mine[key], c[key], `category ${mine.category} ${key}`);
+    for (const key of ['ap', 'ap50', 'ap75', 'ar100'] as const)
+      check(mine[key], c[key], `category ${mine.category} ${key}`);
   }
-  console.log(`# ${name}: max |winnow - pycocotools| = ${worst.toExponential(2)}; stats ${actual.stats.map((s) => s.toFixed(4)).join(' ')}`);
+  console.log(
+    `# ${name}: max |winnow - pycocotools| = ${worst.toExponential(2)}; stats ${actual.stats.map((s) => s.toFixed(4)).join(' ')}`,
+  );
   return worst;
 }
+
+const randomCases: { name: string; what: string; options: RandomSceneOptions }[] = [
+  {
+    name: 'random-150',
+    what: '150 random images, 6 categories, crowds, ties, two images past maxDets',
+    options: { seed: 19, images: 150, numClasses: 6, maxObjects: 8, crowdRate: 0.05, crowdedImages: [3, 77] },
+  },
+  {
+    name: 'dense-60',
+    what: '60 dense images (many overlapping objects, many crowds)',
+    options: { seed: 7, images: 60, numClasses: 3, maxObjects: 25, crowdRate: 0.15 },
+  },
+  {
+    name: 'random-200',
+    what: '200 images of one category plus one without ground truth',
+    options: { seed: 2026, images: 200, numClasses: 2, maxObjects: 5, crowdRate: 0.02, crowdedImages: [0] },
+  },
+];
 
 describe('COCO mAP against pycocotools COCOeval', () => {
   it('agrees on the hand-worked example', () => {
     compare(handWorkedScene(), 'hand-worked');
   });
 
-  it('agrees on 150 random images, 6 categories, crowds and ties', () => {
-    const scene = randomScene({ seed: 19, images: 150, numClasses: 6, maxObjects: 8, crowdRate: 0.05, crowdedImages: [3, 77] });
-    compare(scene, 'random-150');
-  });
-
-  it('agrees on 60 dense images (many overlapping objects, many crowds)', () => {
-    const scene = randomScene({ seed: 7, images: 60, numClasses: 3, maxObjects: 25, crowdRate: 0.15 });
-    compare(scene, 'dense-60');
-  });
-
-  it('agrees on 200 images of one category plus one without ground truth', () => {
-    const scene = randomScene({ seed: 2026, images: 200, numClasses: 2, maxObjects: 5, crowdRate: 0.02, crowdedImages: [0] });
-    compare(scene, 'random-200');
-  });
+  for (const { name, what, options } of randomCases) {
+    it(`agrees on ${what}`, () => {
+      compare(randomScene(options), name);
+    });
+  }
 });

@@ -3,6 +3,7 @@
  * detection-coco-map.test.ts) and seeded random scenes for the pycocotools
  * comparison.
  */
+import { mulberry32, seededPermutation } from '../../contracts/seeded-hash';
 import type { Detection } from '../../domain/detection/types';
 import type { EvaluationImage } from '../../domain/detection/coco-map';
 
@@ -57,18 +58,6 @@ export function handWorkedScene(): Scene {
   };
 }
 
-/** mulberry32: a small seeded generator of floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface RandomSceneOptions {
   seed: number;
   images: number;
@@ -90,19 +79,16 @@ export interface RandomSceneOptions {
  * with more than 100 detections of one category.
  */
 export function randomScene(options: RandomSceneOptions): Scene {
-  const random = seededRandom(options.seed);
+  const random = mulberry32(options.seed);
   const { numClasses } = options;
   const uniform = (low: number, high: number) => low + (high - low) * random();
   const size = () => Math.round(Math.exp(uniform(Math.log(3), Math.log(220))) * 4) / 4;
   const score = () => Math.round(uniform(0.05, 1) * 20) / 20;
+  const crowded = new Set(options.crowdedImages);
   const groundTruth: EvaluationImage[] = [];
   const detections: Detection[][] = [];
   // Ids from a shuffled range: ascending id order differs from index order.
-  const ids = Array.from({ length: options.images }, (_, i) => 100 + 3 * i);
-  for (let i = ids.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [ids[i], ids[j]] = [ids[j]!, ids[i]!];
-  }
+  const ids = Array.from(seededPermutation(options.images, options.seed), (k) => 100 + 3 * k);
   for (let i = 0; i < options.images; i++) {
     const objects: EvaluationImage['objects'][number][] = [];
     const dets: Detection[] = [];
@@ -147,7 +133,7 @@ export function randomScene(options: RandomSceneOptions): Scene {
         score: score(),
       });
     }
-    if (options.crowdedImages?.includes(i)) {
+    if (crowded.has(i)) {
       for (let k = 0; k < 130; k++) {
         const w = size();
         dets.push({ x: uniform(0, 500), y: uniform(0, 400), w, h: w, category: 0, score: score() });
