@@ -8,6 +8,7 @@
 #   FAKE_GCS_SERVER=/path/to/fake-gcs-server   use this emulator instead
 #   KUSTOMIZE=/path/to/kustomize          use this kustomize instead
 #   HADOLINT=/path/to/hadolint            use this Dockerfile linter instead
+#   PYCOCOTOOLS_PYTHON=/path/to/python    use this Python (with pycocotools and numpy) for the COCO test
 #   WINNOW_SKIP_DATASET=1                 do not install Fashion-MNIST
 #   WINNOW_TOOLS_CACHE=DIR                machine-wide cache of built binaries shared
 #                                         by clones (default ~/.cache/winnow/tools)
@@ -23,6 +24,8 @@ TEMPORAL_VERSION=v1.5.1
 FAKE_GCS_VERSION=v1.55.1
 KUSTOMIZE_VERSION=v5.6.0
 HADOLINT_VERSION=2.15.1
+PYCOCOTOOLS_VERSION=2.0.10
+NUMPY_VERSION=2.2.6
 FASHION_DIR=/usr/share/datasets/fashion-mnist
 
 log() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -107,6 +110,43 @@ PY
   log "hadolint $HADOLINT_VERSION: installed"
 }
 hadolint_tool
+
+# pycocotools checks winnow's COCO mAP (test/unit/detection-pycocotools.test.ts): a venv in the tools cache,
+# one per Python interpreter, reached through the wrapper .tools/bin/pycocotools-python.
+pycocotools_tool() {
+  local target="$bin/pycocotools-python" version="pycocotools $PYCOCOTOOLS_VERSION numpy $NUMPY_VERSION"
+  if [ -n "${PYCOCOTOOLS_PYTHON:-}" ]; then
+    "$PYCOCOTOOLS_PYTHON" -c 'import pycocotools.cocoeval, numpy' 2>/dev/null ||
+      { log "pycocotools: $PYCOCOTOOLS_PYTHON (from the environment) cannot import pycocotools and numpy"; exit 1; }
+    printf '#!/bin/sh\nexec "%s" "$@"\n' "$PYCOCOTOOLS_PYTHON" >"$target" && chmod +x "$target"
+    log "pycocotools: using $PYCOCOTOOLS_PYTHON"
+    return
+  fi
+  command -v python3 >/dev/null || { log "pycocotools: python3 (>= 3.10, with venv and pip) is needed"; exit 1; }
+  local tag
+  tag=$(python3 -c 'import hashlib, os, sys; print(sys.implementation.cache_tag + "-" + hashlib.sha256(os.path.realpath(sys.executable).encode()).hexdigest()[:8])')
+  local venv="$cache/pycocotools-$PYCOCOTOOLS_VERSION-numpy-$NUMPY_VERSION-$tag"
+  if [ -f "$venv/.complete" ] && "$venv/bin/python" -c 'import pycocotools.cocoeval' 2>/dev/null; then
+    log "$version: already installed in $venv"
+  else
+    log "$version: installing into a venv in $venv"
+    local start=$SECONDS tmp="$venv.tmp.$$"
+    rm -rf "$tmp" && mkdir -p "$cache"
+    python3 -m venv "$tmp" ||
+      { log "pycocotools: \`python3 -m venv\` failed; install the venv module (Debian: python3-venv) or set PYCOCOTOOLS_PYTHON"; exit 1; }
+    # Wheels first (no compiler needed); a source build only where this Python has none.
+    "$tmp/bin/python" -m pip install --quiet --disable-pip-version-check --prefer-binary \
+      "pycocotools==$PYCOCOTOOLS_VERSION" "numpy==$NUMPY_VERSION" ||
+      { rm -rf "$tmp"; log "pycocotools: pip could not install $version (PyPI reachable?)"; exit 1; }
+    "$tmp/bin/python" -c 'import pycocotools.cocoeval, numpy'
+    touch "$tmp/.complete"
+    # venv's bin/python finds its packages from its own folder, so the venv may be moved into place.
+    rm -rf "$venv" && mv "$tmp" "$venv"
+    log "$version: installed in $((SECONDS - start)) s"
+  fi
+  printf '#!/bin/sh\nexec "%s" "$@"\n' "$venv/bin/python" >"$target" && chmod +x "$target"
+}
+pycocotools_tool
 
 if [ "${WINNOW_SKIP_DATASET:-}" = 1 ]; then
   log "Fashion-MNIST: skipped (WINNOW_SKIP_DATASET=1)"

@@ -1,4 +1,4 @@
-/** Locates the external tools that infra/install-tools.sh builds into .tools/bin. */
+/** Locates the external tools that infra/install-tools.sh builds (or links) into .tools/bin. */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
@@ -18,6 +18,8 @@ const overrides = {
   'fake-gcs-server': 'FAKE_GCS_SERVER',
   kustomize: 'KUSTOMIZE',
   hadolint: 'HADOLINT',
+  /** A Python with pycocotools and numpy (a venv in the tools cache), for the COCO mAP comparison test. */
+  'pycocotools-python': 'PYCOCOTOOLS_PYTHON',
 } as const;
 export type ToolName = keyof typeof overrides;
 
