@@ -60,7 +60,8 @@ export function encodeTargets(
   if (!Number.isInteger(stride) || stride < 1 || h % stride !== 0 || w % stride !== 0) {
     throw new Error(`targets: stride ${stride} must be a positive integer dividing the input ${h}x${w}`);
   }
-  if (!Number.isInteger(radius) || radius < 0) throw new Error(`targets: radius must be an integer >= 0 (got ${radius})`);
+  if (!Number.isInteger(radius) || radius < 0)
+    throw new Error(`targets: radius must be an integer >= 0 (got ${radius})`);
   const mapHeight = h / stride;
   const mapWidth = w / stride;
   const locations = mapHeight * mapWidth;

@@ -62,7 +62,9 @@ export function detectorLoss(output: tf.Tensor, targets: TargetTensors, options:
     const classes = depth - BOX_CHANNELS;
     const rows = output.reshape([-1, depth]);
     if (rows.shape[0] !== targets.classes.shape[0]) {
-      throw new Error(`detector loss: the output has ${rows.shape[0]} locations, the targets ${targets.classes.shape[0]}`);
+      throw new Error(
+        `detector loss: the output has ${rows.shape[0]} locations, the targets ${targets.classes.shape[0]}`,
+      );
     }
     const logits = rows.slice([0, 0], [-1, classes]);
     const logP = tf.logSoftmax(logits);

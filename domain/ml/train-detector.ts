@@ -11,7 +11,7 @@ import { FailureType, TypedTaskError } from '../../contracts/failures';
 import { mixSeeds, mulberry32, seededPermutation } from '../../contracts/seeded-hash';
 import { encodeTargets, type TargetOptions } from '../detection/targets';
 import type { GroundTruthObject } from '../detection/types';
-import { detectorGeometry } from './detector-model';
+import { BOX_CHANNELS, detectorGeometry } from './detector-model';
 import { defaultDetectorLossOptions, detectorLoss, targetTensors, type DetectorLossOptions } from './detector-loss';
 import { learningRateAt } from './lr-schedule';
 import {
@@ -166,12 +166,17 @@ export async function trainDetector(run: DetectorTrainRun): Promise<DetectorEpoc
     const order = seededPermutation(samples.count, mixSeeds(seed, epoch, 1));
     const skip = epoch === firstEpoch ? run.within : undefined;
     // Running sums as tensors: no read-back (and so no wait for the device) per batch.
-    let sums: tf.Tensor[] = [skip?.lossSum ?? 0, skip?.classLossSum ?? 0, skip?.boxLossSum ?? 0, skip?.correct ?? 0].map((v) =>
-      tf.scalar(v),
-    );
+    let sums: tf.Tensor[] = [
+      skip?.lossSum ?? 0,
+      skip?.classLossSum ?? 0,
+      skip?.boxLossSum ?? 0,
+      skip?.correct ?? 0,
+    ].map((v) => tf.scalar(v));
     let centers = skip?.centers ?? 0;
     const position = async (batch: number): Promise<Required<DetectorEpochPosition>> => {
-      const [lossSum, classLossSum, boxLossSum, correct] = await Promise.all(sums.map(async (s) => (await s.data())[0]));
+      const [lossSum, classLossSum, boxLossSum, correct] = await Promise.all(
+        sums.map(async (s) => (await s.data())[0]),
+      );
       return { batch, lossSum, correct, classLossSum, boxLossSum, centers };
     };
     for (let batch = skip?.batch ?? 0, start = batch * batchSize; start < samples.count; start += batchSize, batch++) {
@@ -194,29 +199,38 @@ export async function trainDetector(run: DetectorTrainRun): Promise<DetectorEpoc
         objects = flipDetections(batchImages, objects, size, samples.shape, mixSeeds(seed, epoch, batch, 2));
       const targets = targetTensors(encodeTargets(objects, samples.shape, targetOptions), lossOptions);
       centers += targets.centerCount;
-      const next = tf.tidy(() => {
-        const xs = tf.tensor4d(batchImages.subarray(0, size * sampleSize), [size, h, w, c]);
-        let kept: tf.Tensor[] = [];
-        const total = optimizer.minimize(
-          () => {
-            // applyForTraining: model.apply with the fused conv blocks where the backend has them.
-            const output = applyForTraining(model, xs);
-            const loss = detectorLoss(output, targets, lossOptions);
-            const logits = output.reshape([-1, geometry.classes + 4]).slice([0, 0], [-1, geometry.classes]);
-            const hits = tf.equal(tf.argMax(logits, 1), targets.classes).toFloat().reshape([-1, 1]);
-            // Kept past minimize's internal tidy for the epoch sums.
-            kept = [loss.classLoss, loss.boxLoss, tf.sum(tf.mul(hits, targets.centers))].map((t) => tf.keep(t));
-            return loss.total;
-          },
-          true,
-          variables,
-        ) as tf.Scalar;
-        const [classLoss, boxLoss, correct] = kept;
-        const added = [total.mul(size), classLoss.mul(size), boxLoss.mul(size), correct].map((t, i) => sums[i].add(t));
-        kept.forEach((t) => t.dispose());
-        return added;
-      });
-      [targets.classes, targets.weights, targets.boxes, targets.centers, ...sums].forEach((t) => t.dispose());
+      let next: tf.Tensor[];
+      try {
+        next = tf.tidy(() => {
+          const xs = tf.tensor4d(batchImages.subarray(0, size * sampleSize), [size, h, w, c]);
+          let kept: tf.Tensor[] = [];
+          const total = optimizer.minimize(
+            () => {
+              // applyForTraining: model.apply with the fused conv blocks where the backend has them.
+              const output = applyForTraining(model, xs);
+              const loss = detectorLoss(output, targets, lossOptions);
+              const logits = output
+                .reshape([-1, geometry.classes + BOX_CHANNELS])
+                .slice([0, 0], [-1, geometry.classes]);
+              const hits = tf.equal(tf.argMax(logits, 1), targets.classes).toFloat().reshape([-1, 1]);
+              // Kept past minimize's internal tidy for the epoch sums.
+              kept = [loss.classLoss, loss.boxLoss, tf.sum(tf.mul(hits, targets.centers))].map((t) => tf.keep(t));
+              return loss.total;
+            },
+            true,
+            variables,
+          ) as tf.Scalar;
+          const [classLoss, boxLoss, correct] = kept;
+          const added = [total.mul(size), classLoss.mul(size), boxLoss.mul(size), correct].map((t, i) =>
+            sums[i].add(t),
+          );
+          kept.forEach((t) => t.dispose());
+          return added;
+        });
+      } finally {
+        [targets.classes, targets.weights, targets.boxes, targets.centers].forEach((t) => t.dispose());
+      }
+      sums.forEach((t) => t.dispose());
       sums = next;
     }
     const { lossSum, classLossSum, boxLossSum, correct } = await position(0);
