@@ -27,7 +27,15 @@ export const checkpointMetaSchema = z.object({
   createdBy: z.string(),
   /** Taken inside epoch `epoch + 1` (graceful shutdown): batches done there and their running sums. */
   within: z
-    .object({ batch: z.number().int().min(1), lossSum: z.number(), correct: z.number().int().min(0) })
+    .object({
+      batch: z.number().int().min(1),
+      lossSum: z.number(),
+      correct: z.number().int().min(0),
+      /** A detector's (train-detector.ts): its loss parts' sums and the centre cells seen. */
+      classLossSum: z.number().optional(),
+      boxLossSum: z.number().optional(),
+      centers: z.number().int().min(0).optional(),
+    })
     .optional(),
 });
 export type CheckpointMeta = z.infer<typeof checkpointMetaSchema>;

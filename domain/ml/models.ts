@@ -19,7 +19,7 @@ export interface ModelSpec {
 }
 
 /** Hands out a distinct, reproducible seed per layer. */
-class LayerSeeds {
+export class LayerSeeds {
   private next: number;
   constructor(seed: number) {
     this.next = (seed * 7919 + 17) >>> 0;
@@ -30,7 +30,7 @@ class LayerSeeds {
   }
 }
 
-function channels(base: number, width: number): number {
+export function channels(base: number, width: number): number {
   return Math.max(1, Math.round(base * width));
 }
 
