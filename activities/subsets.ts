@@ -15,11 +15,12 @@ import type {
   SubsetRef,
 } from '../domain/acquisition/subset-steps';
 import type { DatasetSpec } from '../domain/data';
+import type { DetectionDatasetSpec } from '../contracts/detection-data-spec';
 import { withTypedFailures } from './to-application-failure';
 
 export type { AcquireInput, AcquireResult, PoolInfo, RandomSubsetInput, ReacquireInput, ReacquireResult, SubsetRef };
 
-export function describePool(input: { dataset: DatasetSpec }): Promise<PoolInfo> {
+export function describePool(input: { dataset: DatasetSpec | DetectionDatasetSpec }): Promise<PoolInfo> {
   return withTypedFailures(() => steps.describePool(input));
 }
 

@@ -238,7 +238,11 @@ export function experimentWorkflowId(profile: ProfileName, experiment: Experimen
   const { dataset, ...rest } = experiment.config;
   const hashed = {
     ...rest,
-    dataset: { kind: dataset.kind, size: dataset.size, uri: dataset.uri === undefined ? undefined : 'profile-data' },
+    // Detection specs carry no machine-dependent path for generated scenes; folder paths are hashed as given.
+    dataset:
+      'format' in dataset
+        ? dataset
+        : { kind: dataset.kind, size: dataset.size, uri: dataset.uri === undefined ? undefined : 'profile-data' },
   };
   const hash = createHash('sha256').update(stableJson(hashed)).digest('hex').slice(0, 8);
   return `reproduce-${profile}-${experiment.name}-${hash}`;

@@ -462,8 +462,11 @@ async function classBalanceOf(outcomes: ExperimentOutcome[]): Promise<ClassBalan
   const balance: ClassBalance = {};
   const finished = outcomes.filter((o) => o.result);
   if (finished.length === 0) return balance;
+  const spec = finished[0].result!.config.dataset;
+  // Detection subsets have no single label per sample to count.
+  if ('format' in spec) return balance;
   try {
-    const dataset = await openDataset(finished[0].result!.config.dataset);
+    const dataset = await openDataset(spec);
     const labels = await dataset.readLabels('train');
     for (const o of finished) {
       const r = o.result!;

@@ -1,4 +1,5 @@
 /** The evaluation table of a finished search, as plain text. Pure. */
+import { datasetLabel } from '../contracts/config';
 import type { SearchResult } from '../workflows';
 import type { AccuracySummary } from '../workflows/search-plan';
 
@@ -17,7 +18,9 @@ function table(header: string[], rows: string[][]): string[] {
 /** One block per evaluation model when the config lists several (evaluation.models), else one table. */
 export function formatResultTable(result: SearchResult): string {
   const header = ['subset size', 'fraction', `AL (${result.config.acquisition.function})`, 'random', 'full set'];
-  const title = `test accuracy (%) on ${result.config.dataset.kind}, ${result.poolSize} training samples`;
+  const where = `${datasetLabel(result.config.dataset)}, ${result.poolSize} training`;
+  if (result.config.task === 'detection') return formatDetectionTable(result, header, where);
+  const title = `test accuracy (%) on ${where} samples`;
   const models = result.evaluations[0]?.models?.map((m) => m.model);
   if (!models) {
     const rows = result.evaluations.map((e) => [
@@ -40,4 +43,23 @@ export function formatResultTable(result: SearchResult): string {
     return [`evaluated with ${model}${i === 0 ? '' : ' (subsets found by the search model)'}`, ...table(header, rows)];
   });
   return [title, ...blocks.flatMap((block, i) => (i === 0 ? block : ['', ...block]))].join('\n');
+}
+
+/** Detection: COCO mAP@[.5:.95] on the test split, then mAP@.5, both in %. */
+function formatDetectionTable(result: SearchResult, header: string[], where: string): string {
+  const rows = (pick: 'map' | 'map50') =>
+    result.evaluations.map((e) => [
+      String(e.size),
+      `${(100 * e.fraction).toFixed(1)}%`,
+      pct(pick === 'map' ? e.activeLearning : e.detection?.map50.activeLearning),
+      pct(pick === 'map' ? e.random : e.detection?.map50.random),
+      pct(pick === 'map' ? result.full : result.fullMap50),
+    ]);
+  return [
+    `COCO mAP@[.5:.95] (%) on ${where} images`,
+    ...table(header, rows('map')),
+    '',
+    'mAP@.5 (%)',
+    ...table(header, rows('map50')),
+  ].join('\n');
 }

@@ -4,6 +4,7 @@
  * the workflow sandbox, the workers, the CLI and the tests share it.
  */
 import { z } from 'zod';
+import { detectionDatasetSpecSchema, isDetectionSpec } from './detection-data-spec';
 
 export const datasetKinds = [
   'fashion-mnist',
@@ -15,7 +16,14 @@ export const datasetKinds = [
   'tfrecord',
   'synthetic',
 ] as const;
+export const tasks = ['classification', 'detection'] as const;
+export type Task = (typeof tasks)[number];
 export const modelNames = ['cnn-small', 'resnet18-cifar', 'resnet18-imagenet', 'linear'] as const;
+/** Built-in detectors (domain/ml/detector-model.ts): the same network with class maps at 1/4 or 1/8 of the input. */
+export const detectorNames = ['detector-s4', 'detector-s8'] as const;
+export type DetectorName = (typeof detectorNames)[number];
+/** How a detection image's per-location scores become one (domain/acquisition/location-reduction.ts). */
+export const locationReductions = ['max', 'mean', 'sum'] as const;
 /** How a model from a file starts: fresh weights from each member's seed, or the file's own weights. */
 export const modelInitModes = ['scratch', 'weights'] as const;
 export const acquisitionFunctions = [
@@ -35,7 +43,7 @@ const seed = z
   .min(0)
   .max(2 ** 31 - 1);
 
-const datasetSchema = z.strictObject({
+const classificationDatasetSchema = z.strictObject({
   kind: z.enum(datasetKinds),
   /** Where the data lives; each kind has a default (e.g. Debian's Fashion-MNIST folder). */
   uri: z.string().min(1).optional(),
@@ -92,9 +100,15 @@ const acquisitionSchema = z.strictObject({
   step: sampleCount.optional(),
   /**
    * Keep each score shard's ensemble accumulator (about 10 bytes x classes per sample and round) so `winnow
-   * reacquire` can select a finished round again with another function; absent = true. Never kept for random.
+   * reacquire` can select a finished round again with another function; absent = true for classification,
+   * false for detection (which refuses true). Never kept for random.
    */
   keepAccumulators: z.boolean().optional(),
+  /**
+   * Detection only: how an image's per-location scores (entropy etc. of each class-map cell) become the
+   * image's score; default max.
+   */
+  reduction: z.enum(locationReductions).optional(),
 });
 
 const scheduleSchema = z.discriminatedUnion('kind', [
@@ -114,7 +128,8 @@ const trainingSchema = z.strictObject({
   learningRate: z.number().positive().max(10).default(0.001),
   momentum: z.number().min(0).max(1).default(0.9),
   schedule: scheduleSchema.default({ kind: 'constant' }),
-  augmentation: z.enum(['none', 'crop-flip']).default('none'),
+  /** crop-flip: classification (pad-4 crop and flip); flip: detection (left-right, boxes with the image). */
+  augmentation: z.enum(['none', 'crop-flip', 'flip']).default('none'),
   /**
    * Floor on optimizer steps per model: a model trained on few samples runs
    * more epochs (its checkpoint epochs and step milestones scaled alike), so
@@ -124,7 +139,7 @@ const trainingSchema = z.strictObject({
 });
 
 /** A model that evaluation trains: a built-in name (at the config's modelWidth) or a tfjs-layers file. */
-export const evaluationModelSchema = z.union([z.enum(modelNames), layersModelFileSchema]);
+export const evaluationModelSchema = z.union([z.enum([...modelNames, ...detectorNames]), layersModelFileSchema]);
 
 const evaluationSchema = z.strictObject({
   /** Fresh models trained per subset (and baseline); accuracies are averaged. */
@@ -147,17 +162,20 @@ export const searchConfigSchema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'use 1-128 lower-case letters, digits, ".", "_" or "-"')
       .optional(),
-    dataset: datasetSchema,
-    /** A built-in model by name, or a tfjs-layers model from a file. */
-    model: z.union([z.enum(modelNames), layersModelFileSchema]).default('cnn-small'),
+    /** classification: one label per sample; detection: boxes per image, mAP for evaluation. */
+    task: z.enum(tasks).default('classification'),
+    /** Classification: `{ kind, ... }`; detection: `{ format: 'coco' | 'voc' | 'scenes', ... }`. */
+    dataset: z.union([classificationDatasetSchema, detectionDatasetSpecSchema]),
+    /** A built-in model by name, or a tfjs-layers model from a file (classification); detection: a detector. */
+    model: z.union([z.enum([...modelNames, ...detectorNames]), layersModelFileSchema]).optional(),
     /** Multiplies every layer's channel count of a built-in model (a model from a file keeps its own). */
     modelWidth: z.number().positive().max(16).default(1),
     training: trainingSchema.prefault({}),
     /** Per round: fresh weights (`scratch`) or fine-tune from the previous round's first member (`finetune`). */
     initialisation: z.enum(['scratch', 'finetune']).default('scratch'),
     evaluation: evaluationSchema.prefault({}),
-    /** Pool samples per scoreShard activity. */
-    shardSize: z.number().int().min(1).max(10_000_000).default(10_000),
+    /** Pool samples per scoreShard activity (default 10,000; detection 1,000: a detector's maps are ~500x larger). */
+    shardSize: z.number().int().min(1).max(10_000_000).optional(),
     /** scoreShard activities in flight at once. */
     scoringWindow: z.number().int().min(1).max(1000).default(8),
     /** Above this many shards per round, scoring fans out through child workflows of at most this many shards each (keeps each history small). */
@@ -183,6 +201,7 @@ export const searchConfigSchema = z
     seed: seed.default(0),
   })
   .superRefine((config, ctx) => {
+    checkTaskFits(config, ctx);
     if (config.scheme === 'build-up' && config.initialSize !== undefined && config.initialSize >= config.targets[0]) {
       ctx.addIssue({
         code: 'custom',
@@ -203,9 +222,67 @@ export const searchConfigSchema = z
         });
       }
     });
-  });
+  })
+  // The model's default follows the task; a schema default cannot see the task.
+  .transform(({ model, shardSize, ...config }) => ({
+    ...config,
+    model: model ?? (config.task === 'detection' ? ('detector-s4' as const) : ('cnn-small' as const)),
+    shardSize: shardSize ?? (config.task === 'detection' ? 1000 : 10_000),
+  }));
+
+type ParsedFields = {
+  task: Task;
+  dataset: object;
+  model?: string | { kind: string };
+  evaluation: { models?: Array<string | { kind: string }> };
+  acquisition: { function: string; reduction?: string; keepAccumulators?: boolean };
+  training: { augmentation: string };
+};
+
+function isDetector(model: string | { kind: string }): boolean {
+  return typeof model === 'string' && (detectorNames as readonly string[]).includes(model);
+}
+
+/** Refuses what does not fit the task (a classifier on detection data, a detector on labels, ...), naming the field. */
+function checkTaskFits(config: ParsedFields, ctx: z.RefinementCtx): void {
+  const detection = config.task === 'detection';
+  const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  if (detection !== isDetectionSpec(config.dataset)) {
+    problem(
+      ['dataset'],
+      detection
+        ? `task detection needs a detection data set ({ format: "coco" | "voc" | "scenes", ... }); this one is a classification set (kind ${String((config.dataset as { kind?: unknown }).kind)})`
+        : `a detection data set (format ${String((config.dataset as { format?: unknown }).format)}) needs task "detection"`,
+    );
+  }
+  const checkModel = (model: string | { kind: string }, path: (string | number)[]) => {
+    const name = typeof model === 'string' ? model : `a ${model.kind} file`;
+    if (detection && !isDetector(model))
+      problem(
+        path,
+        `task detection trains a detector (${detectorNames.join(', ')}); ${name} is a classification model`,
+      );
+    if (!detection && isDetector(model))
+      problem(path, `${name} is a detector; use it with task "detection" and a detection data set`);
+  };
+  if (config.model !== undefined) checkModel(config.model, ['model']);
+  config.evaluation.models?.forEach((model, i) => checkModel(model, ['evaluation', 'models', i]));
+  if (detection && config.acquisition.keepAccumulators === true)
+    problem(
+      ['acquisition', 'keepAccumulators'],
+      'detection keeps no accumulators (they hold every class-map cell: about 1,000x a classification sample); reacquire is for classification',
+    );
+  if (!detection && config.acquisition.reduction !== undefined)
+    problem(['acquisition', 'reduction'], 'reduces per-location scores: only for task "detection"');
+  const augmentation = config.training.augmentation;
+  if (detection && augmentation === 'crop-flip')
+    problem(['training', 'augmentation'], 'crop-flip is for classification; detection takes "none" or "flip"');
+  if (!detection && augmentation === 'flip')
+    problem(['training', 'augmentation'], 'flip is for detection; classification takes "none" or "crop-flip"');
+}
 
 export type LayersModelFile = z.output<typeof layersModelFileSchema>;
+export type ClassificationDatasetSpec = z.output<typeof classificationDatasetSchema>;
 
 /** What a caller may send (defaults not yet applied). */
 export type SearchConfigInput = z.input<typeof searchConfigSchema>;
@@ -221,10 +298,22 @@ export type ConfigParseResult = { ok: true; config: SearchConfig } | { ok: false
 export function parseSearchConfig(input: unknown): ConfigParseResult {
   const result = searchConfigSchema.safeParse(input);
   if (result.success) return { ok: true, config: result.data };
-  return { ok: false, problems: result.error.issues.map(describeIssue) };
+  return { ok: false, problems: result.error.issues.flatMap((issue) => describeIssue(issue, [])) };
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+/**
+ * A union (the dataset: classification or detection) reports every branch's problems; only the branch the input
+ * was closest to (fewest problems, the classification one on a tie) is described, under the union's path.
+ */
+function describeIssue(issue: z.core.$ZodIssue, parent: PropertyKey[]): string[] {
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    const closest = issue.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
+    if (closest.length > 0) return closest.flatMap((inner) => describeIssue(inner, [...parent, ...issue.path]));
+  }
+  return [describeOne({ ...issue, path: [...parent, ...issue.path] } as z.core.$ZodIssue)];
+}
+
+function describeOne(issue: z.core.$ZodIssue): string {
   const where = issue.path.length === 0 ? '(config)' : issue.path.map(String).join('.');
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => (where === '(config)' ? k : `${where}.${k}`)).join(', ');
@@ -246,6 +335,24 @@ export function modelLabel(model: EvaluationModel): string {
 export function describeModelChoice(config: Pick<SearchConfig, 'model' | 'modelWidth'>): string {
   if (typeof config.model === 'string') return `${config.model} (width ${config.modelWidth})`;
   return `tfjs-layers ${config.model.uri} (${config.model.init === 'weights' ? 'from its weights' : 'fresh weights per member'})`;
+}
+
+/** The data set in one word, for tables and search attributes: a classification kind, or `coco` / `voc` / `scenes`. */
+export function datasetLabel(dataset: SearchConfig['dataset']): string {
+  return isDetectionSpec(dataset) ? dataset.format : dataset.kind;
+}
+
+/** The data set in one line, for reports and status. */
+export function describeDataset(dataset: SearchConfig['dataset']): string {
+  if (!isDetectionSpec(dataset)) return `${dataset.kind}${dataset.uri ? ` (${dataset.uri})` : ''}`;
+  if (dataset.format === 'scenes')
+    return `generated scenes (seed ${dataset.seed}, ${dataset.train} train / ${dataset.test} test, ${dataset.size}x${dataset.size})`;
+  return `${dataset.format} detection set (${dataset.dir}, read at ${dataset.shape.join('x')})`;
+}
+
+/** The headline evaluation metric of a task, as tables and reports name it. */
+export function metricName(task: Task): string {
+  return task === 'detection' ? 'mAP@[.5:.95]' : 'test accuracy';
 }
 
 /** The single message an InvalidConfig failure carries. */

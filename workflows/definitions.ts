@@ -35,6 +35,8 @@ export interface SearchProgress {
   full?: AccuracySummary;
   /** With evaluation.models: each model's full-set accuracy, in the config's order. */
   fullByModel?: Array<AccuracySummary | undefined>;
+  /** Detection: the full set's mAP@.5 (`full` is its mAP@[.5:.95]). */
+  fullMap50?: AccuracySummary;
   /** Compute backend reported by the GPU worker, once known. */
   computeBackend?: string;
   /** Paused by the pause signal (the phase says where it will go on). */

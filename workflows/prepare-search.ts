@@ -1,7 +1,7 @@
 /** Round 0 of a search: probe the compute backend, record the search, describe the pool, draw the starting subset. */
 import { ApplicationFailure, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { artifactPaths } from '../contracts/artifact-paths';
-import type { LayersModelFile, SearchConfig } from '../contracts/config';
+import { datasetLabel, type LayersModelFile, type SearchConfig } from '../contracts/config';
 import { FailureType } from '../contracts/failures';
 import { gpu, light } from './proxies';
 import { defaultInitialSize, deriveSeed, targetsBeyondPool, type SearchState, type SubsetPointer } from './search-plan';
@@ -11,7 +11,7 @@ import type { SearchTracker } from './search-tracker';
 export async function prepareSearch(config: SearchConfig, tracker: SearchTracker): Promise<SearchState> {
   const searchId = tracker.progress.searchId;
   upsertSearchAttributes([
-    { key: WinnowDataset, value: config.dataset.kind },
+    { key: WinnowDataset, value: datasetLabel(config.dataset) },
     { key: WinnowStatus, value: 'running' },
     { key: WinnowRound, value: 0 },
     { key: WinnowSubsetSize, value: 0 },

@@ -22,6 +22,7 @@ import {
   poolShards,
   shardGroups,
   summarise,
+  type PreviewRef,
   type SearchState,
   type ShardRange,
   type SubsetPointer,
@@ -33,6 +34,13 @@ export interface Ensemble {
   checkpoints: string[];
   /** Mean final training loss over the members. */
   meanLoss: number;
+}
+
+/** One evaluation model's result: test accuracy, or for detection mAP@[.5:.95] with mAP@.5 and box previews. */
+interface Evaluated {
+  value: number;
+  map50?: number;
+  previews?: PreviewRef[];
 }
 
 /** The round's score shards, one URI per pool shard in shard order. */
@@ -180,15 +188,18 @@ export class Round {
       return Promise.all([activeLearning, random, full]);
     });
     const results = await Promise.all(perModel);
+    const values = (runs: Evaluated[]): number[] => runs.map((run) => run.value);
     const rows = results.map(([al, rnd]) => ({
-      activeLearning: summarise(al),
-      random: rnd ? summarise(rnd) : undefined,
+      activeLearning: summarise(values(al)),
+      random: rnd ? summarise(values(rnd)) : undefined,
     }));
     results.forEach(([, , fullRuns], i) => {
       if (!fullRuns) return;
-      if (i === 0) state.full = summarise(fullRuns);
-      if (config.evaluation.models) (state.fullByModel ??= [])[i] = summarise(fullRuns);
+      if (i === 0) state.full = summarise(values(fullRuns));
+      if (i === 0 && config.task === 'detection') state.fullMap50 = summarise(fullRuns.map((run) => run.map50 ?? NaN));
+      if (config.evaluation.models) (state.fullByModel ??= [])[i] = summarise(values(fullRuns));
     });
+    const [al, rnd] = results[0]!;
     state.evaluations.push({
       size: subset.count,
       fraction: subset.count / state.pool.poolSize,
@@ -197,9 +208,24 @@ export class Round {
       ...(config.evaluation.models
         ? { models: rows.map((row, i) => ({ model: modelLabel(config.evaluation.models![i]), ...row })) }
         : {}),
+      ...(config.task === 'detection'
+        ? {
+            detection: {
+              map50: {
+                activeLearning: summarise(al.map((run) => run.map50 ?? NaN)),
+                ...(rnd ? { random: summarise(rnd.map((run) => run.map50 ?? NaN)) } : {}),
+              },
+              previews: {
+                ...(al[0]?.previews ? { activeLearning: al[0].previews } : {}),
+                ...(rnd?.[0]?.previews ? { random: rnd[0].previews } : {}),
+              },
+            },
+          }
+        : {}),
     });
     tracker.progress.evaluations = state.evaluations;
     tracker.progress.full = state.full;
+    if (state.fullMap50) tracker.progress.fullMap50 = state.fullMap50;
     if (state.fullByModel) tracker.progress.fullByModel = state.fullByModel;
   }
 
@@ -261,6 +287,7 @@ export class Round {
         checkpoints: ensemble.checkpoints,
         function: config.acquisition.function,
         seed: deriveSeed(config.seed, state.round, 2),
+        ...(config.task === 'detection' ? { reduction: config.acquisition.reduction ?? 'max' } : {}),
       },
       shards: group,
       outputKeys: group.map((shard) => artifactPaths.scoreShard(state.searchId, state.round, shard.index)),
@@ -270,10 +297,10 @@ export class Round {
     };
   }
 
-  /** Whether scoring keeps the ensemble accumulators (for reacquire): not for random, not when the config says no. */
+  /** Whether scoring keeps the ensemble accumulators (for reacquire): not for random or detection, not when the config says no. */
   private keepsAccumulators(): boolean {
-    const { acquisition } = this.config;
-    return acquisition.function !== 'random' && acquisition.keepAccumulators !== false;
+    const { acquisition, task } = this.config;
+    return task !== 'detection' && acquisition.function !== 'random' && acquisition.keepAccumulators !== false;
   }
 
   private accumulatorKey(shard: ShardRange): string {
@@ -334,7 +361,7 @@ export class Round {
     key: string,
     seed: number,
     model?: EvaluationModel,
-  ): Promise<number> {
+  ): Promise<Evaluated> {
     const { config, state } = this;
     const budget = trainingBudget(config.training, [config.training.epochs], samples);
     const context = `search ${state.searchId}, evaluation ${key}`;
@@ -347,9 +374,12 @@ export class Round {
       dataset: config.dataset,
       split: 'test',
       checkpoints,
+      ...(config.task === 'detection' ? { previewKey: `${key}/previews` } : {}),
     });
     this.tracker.addTaskPhases('evaluate', trained.phases);
     this.tracker.addTaskPhases('evaluate', metrics.phases);
-    return metrics.accuracy;
+    if ('detection' in metrics)
+      return { value: metrics.detection.map, map50: metrics.detection.map50, previews: metrics.previews };
+    return { value: metrics.accuracy };
   }
 }

@@ -33,6 +33,23 @@ export interface EvaluationRow {
   random?: AccuracySummary;
   /** With evaluation.models: one entry per model, in the config's order (the first is also the row's own). */
   models?: ModelEvaluation[];
+  /** Detection: the row's numbers are mAP@[.5:.95]; here mAP@.5 and a few test images with boxes drawn. */
+  detection?: DetectionRowExtras;
+}
+
+/** A test image with a model's predicted boxes drawn (PNG in the store). */
+export interface PreviewRef {
+  uri: string;
+  imageId: number;
+  /** Boxes drawn (score >= 0.3) and the image's ground-truth objects. */
+  drawn: number;
+  objects: number;
+}
+
+export interface DetectionRowExtras {
+  map50: { activeLearning: AccuracySummary; random?: AccuracySummary };
+  /** From the first repeat's model of the subset and of its random baseline. */
+  previews: { activeLearning?: PreviewRef[]; random?: PreviewRef[] };
 }
 
 /** One evaluation model's accuracies at one subset size. */
@@ -111,6 +128,8 @@ export interface SearchState {
   model?: ModelSummary;
   /** With evaluation.models: each model's full-set accuracy, in the config's order (trained once per search). */
   fullByModel?: Array<AccuracySummary | undefined>;
+  /** Detection: the full set's mAP@.5 (`full` holds its mAP@[.5:.95]). */
+  fullMap50?: AccuracySummary;
 }
 
 export interface ModelSummary {

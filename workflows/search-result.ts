@@ -15,6 +15,8 @@ export interface SearchResult {
   full?: AccuracySummary;
   /** With evaluation.models: each model's full-set accuracy, in the config's order. */
   fullByModel?: Array<AccuracySummary | undefined>;
+  /** Detection: the full set's mAP@.5 (`full` is its mAP@[.5:.95]). */
+  fullMap50?: AccuracySummary;
   rounds: RoundSummary[];
   computeBackend: string;
 }
@@ -30,6 +32,7 @@ export function searchResult(config: SearchConfig, state: SearchState): SearchRe
     evaluations: state.evaluations,
     full: state.full,
     ...(state.fullByModel ? { fullByModel: state.fullByModel } : {}),
+    ...(state.fullMap50 ? { fullMap50: state.fullMap50 } : {}),
     rounds: state.rounds,
     computeBackend: state.computeBackend,
   };

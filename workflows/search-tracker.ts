@@ -48,6 +48,7 @@ export class SearchTracker {
       evaluations: carried?.evaluations ?? [],
       full: carried?.full,
       ...(carried?.fullByModel ? { fullByModel: carried.fullByModel } : {}),
+      ...(carried?.fullMap50 ? { fullMap50: carried.fullMap50 } : {}),
       computeBackend: carried?.computeBackend,
       updatedAt: new Date().toISOString(),
     };

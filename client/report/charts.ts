@@ -4,6 +4,7 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { metricName } from '../../contracts/config';
 import { taskPhases } from '../../contracts/task-phases';
 import type { RoundSummary } from '../../workflows/search-plan';
 import { activeLearningLabel, FULL_LABEL, RANDOM_LABEL, type ReportData } from './report-data';
@@ -74,7 +75,7 @@ export function accuracySpec(data: ReportData): ChartSpec | undefined {
   const y = {
     field: 'mean',
     type: 'quantitative',
-    title: 'test accuracy (%)',
+    title: `${metricName(data.config.task)} (%)`,
     scale: { zero: false, padding: 12 },
   } as const;
   const layer: unknown[] = [

@@ -3,7 +3,7 @@
  * no scripts, no external fonts or images. Every piece of text is escaped;
  * the SVGs come from renderSvg. Pure.
  */
-import { describeModelChoice } from '../../contracts/config';
+import { describeDataset, describeModelChoice, metricName } from '../../contracts/config';
 import type { LineageEntry } from './collect-lineage';
 import {
   evaluationTableRows,
@@ -27,8 +27,48 @@ export interface ReportParts {
   /** Compute-task seconds per phase; absent when no round reports them (the section is left out). */
   taskPhases?: Figure;
   lineage: LineageEntry[] | { missing: string };
+  /** Detection: test images with predicted boxes drawn, as data: URIs (or why they are missing). */
+  previews?: PreviewFigure[];
   /** ISO time the report was made. */
   generatedAt: string;
+}
+
+export interface PreviewFigure {
+  /** e.g. "AL subset of 400, image 17". */
+  caption: string;
+  /** A data:image/png;base64 URI, or why the image could not be read. */
+  image: { dataUri: string } | { missing: string };
+}
+
+/** "test accuracy" -> "Test accuracy"; an acronym such as "mAP" keeps its case. */
+function capitalise(text: string): string {
+  return /^[a-z][A-Z]/.test(text) ? text : text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Detection: mAP@.5 beside the main table's mAP@[.5:.95], and test images with the boxes a subset's model predicts. */
+function detectionSection(data: ReportData, previews: PreviewFigure[] | undefined): string[] {
+  const pct = (s: { mean: number; std: number; runs: number[] } | undefined) =>
+    s ? `${(100 * s.mean).toFixed(2)}${s.runs.length > 1 ? ` ± ${(100 * s.std).toFixed(2)}` : ''}` : '–';
+  const head = ['subset size', `${activeLearningLabel(data)} (%)`, `${RANDOM_LABEL} (%)`, `${FULL_LABEL} (%)`];
+  const body = [...data.evaluations]
+    .sort((a, b) => a.size - b.size)
+    .map(
+      (e) =>
+        `<tr><td>${e.size}</td><td>${escapeHtml(pct(e.detection?.map50.activeLearning))}</td><td>${escapeHtml(pct(e.detection?.map50.random))}</td><td>${escapeHtml(pct(data.fullMap50))}</td></tr>`,
+    );
+  const images = (previews ?? []).map(
+    (p) =>
+      `<figure class="preview">${'dataUri' in p.image ? `<img src="${escapeHtml(p.image.dataUri)}" alt="${escapeHtml(p.caption)}" width="192">` : `<div class="missing">${escapeHtml(p.image.missing)}</div>`}<figcaption>${escapeHtml(p.caption)}</figcaption></figure>`,
+  );
+  return [
+    '<p class="note">Detection: the numbers above are COCO mAP@[.5:.95] on the test split, computed by winnow as pycocotools computes it.</p>',
+    '<h3>mAP@.5</h3>',
+    `<table class="map50"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>`,
+    '<h3>Predicted boxes on test images</h3>',
+    images.length > 0
+      ? `<div class="previews">${images.join('')}</div><p class="note">Boxes scoring at least 0.3, coloured by category, from the first model trained on each subset.</p>`
+      : '<div class="missing">No preview images were written for this search.</div>',
+  ];
 }
 
 export function escapeHtml(text: string): string {
@@ -46,6 +86,7 @@ th{background:#f4f4f4}td.text,th.text{text-align:left}td.uri{text-align:left;fon
 figure{margin:8px 0;overflow-x:auto}figure svg{max-width:none}
 .missing{background:#fff6e5;border:1px solid #f0c36d;padding:12px;border-radius:4px}
 .note{color:#555;font-size:.92em;margin:4px 0}
+.previews{display:flex;flex-wrap:wrap;gap:12px}figure.preview{margin:0}figure.preview img{image-rendering:pixelated;border:1px solid #ddd}figure.preview figcaption{font-size:.85em;color:#555}
 pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:12px;overflow-x:auto;font-size:.85em}
 `;
 
@@ -61,13 +102,14 @@ export function renderReport(data: ReportData, parts: ReportParts): string {
     `<h1>${escapeHtml(title)}</h1>`,
     statusLine(data),
     summary(data, parts.generatedAt),
-    '<h2>Test accuracy vs. subset size</h2>',
+    `<h2>${escapeHtml(capitalise(metricName(data.config.task)))} vs. subset size</h2>`,
     figure('accuracy', parts.accuracy),
     '<h2>Evaluations</h2>',
     ...perEvaluationModel(data).flatMap(({ model, data: view }) => [
       ...(model ? [`<h3>evaluated with ${escapeHtml(model)}</h3>`] : []),
       evaluationTable(view),
     ]),
+    ...(data.config.task === 'detection' ? detectionSection(data, parts.previews) : []),
     `<h2>Acquisition scores per round (${escapeHtml(data.acquisitionFunction)})</h2>`,
     figure('scores', parts.scores),
     ...parts.scoreNotes.map((n) => `<p class="note">${escapeHtml(n)}</p>`),
@@ -104,12 +146,13 @@ function statusLine(data: ReportData): string {
 function summary(data: ReportData, generatedAt: string): string {
   const c = data.config;
   const rows: [string, string][] = [
-    ['dataset', `${c.dataset.kind}${c.dataset.uri ? ` (${c.dataset.uri})` : ''}`],
+    ['task', c.task],
+    ['dataset', describeDataset(c.dataset)],
     ['training pool', data.poolSize === undefined ? 'unknown yet' : `${data.poolSize} samples`],
     ['scheme', c.scheme],
     [
       'acquisition',
-      `${data.acquisitionFunction}${c.acquisition.step ? `, ${c.acquisition.step} samples per round` : ''}`,
+      `${data.acquisitionFunction}${c.task === 'detection' ? ` per class-map cell, ${c.acquisition.reduction ?? 'max'} over cells` : ''}${c.acquisition.step ? `, ${c.acquisition.step} samples per round` : ''}`,
     ],
     [
       'ensemble',

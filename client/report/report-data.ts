@@ -35,6 +35,8 @@ export interface ReportData {
   full?: AccuracySummary;
   /** With evaluation.models: each model's full-set accuracy, in the config's order. */
   fullByModel?: Array<AccuracySummary | undefined>;
+  /** Detection: the full set's mAP@.5 (`full` is its mAP@[.5:.95]). */
+  fullMap50?: AccuracySummary;
   rounds: RoundSummary[];
   computeBackend?: string;
 }
@@ -51,6 +53,7 @@ export function reportDataFromResult(result: SearchResult): ReportData {
     evaluations: result.evaluations,
     full: result.full,
     fullByModel: result.fullByModel,
+    fullMap50: result.fullMap50,
     rounds: result.rounds,
     computeBackend: result.computeBackend,
   };
@@ -90,6 +93,7 @@ export function reportDataFromProgress(
     evaluations: progress.evaluations,
     full: progress.full,
     fullByModel: progress.fullByModel,
+    fullMap50: progress.fullMap50,
     rounds: progress.rounds,
     computeBackend: progress.computeBackend,
   };

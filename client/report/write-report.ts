@@ -29,7 +29,38 @@ import {
   scoredRounds,
   type ReportData,
 } from './report-data';
-import { renderReport, type Figure, type ReportParts } from './render-report';
+import { renderReport, type Figure, type PreviewFigure, type ReportParts } from './render-report';
+
+/** Preview images of the largest evaluated subset (AL and random), read from the store as data: URIs. */
+async function collectPreviews(
+  store: ArtifactStore | undefined,
+  data: ReportData,
+  noStore: string | undefined,
+): Promise<PreviewFigure[]> {
+  const last = [...data.evaluations].sort((a, b) => a.size - b.size).at(-1);
+  const sets = last?.detection?.previews;
+  if (!last || !sets) return [];
+  const figures: PreviewFigure[] = [];
+  for (const [label, refs] of [
+    ['AL', sets.activeLearning],
+    ['random', sets.random],
+  ] as const) {
+    for (const ref of refs ?? []) {
+      const caption = `${label} subset of ${last.size}, test image ${ref.imageId}: ${ref.drawn} boxes drawn, ${ref.objects} objects`;
+      if (!store) {
+        figures.push({ caption, image: { missing: `not read: ${noStore}` } });
+        continue;
+      }
+      try {
+        const png = await store.get(store.keyOf(ref.uri));
+        figures.push({ caption, image: { dataUri: `data:image/png;base64,${png.toString('base64')}` } });
+      } catch (err) {
+        figures.push({ caption, image: { missing: `${ref.uri} could not be read: ${messageOf(err)}` } });
+      }
+    }
+  }
+  return figures;
+}
 
 /** A finished search's result, or a running search's progress with its config. */
 export type ReportSource =
@@ -99,6 +130,7 @@ export async function buildReport(source: ReportSource, options: ReportOptions =
     ),
     ...(taskPhaseChart ? { taskPhases: await figureOf(taskPhaseChart, '') } : {}),
     lineage,
+    ...(data.config.task === 'detection' ? { previews: await collectPreviews(store, data, noStore) } : {}),
     generatedAt: (options.now ?? new Date()).toISOString(),
   };
   return renderReport(data, parts);

@@ -1,6 +1,7 @@
 /**
  * Compute task: accuracy, per-class accuracy and loss of one checkpoint, or of
- * an ensemble (mean of the checkpoints' probabilities), on a split.
+ * an ensemble (mean of the checkpoints' probabilities), on a split; for a
+ * detection set, COCO mAP (evaluate-detector.ts).
  */
 import { classificationMetrics, type ClassificationMetrics } from '../../domain/ml/metrics';
 import { predictProbabilities } from '../../domain/ml/predict';
@@ -10,28 +11,51 @@ import { initComputeBackend } from '../backend';
 import { PhaseClock, type PhaseSeconds } from '../phase-clock';
 import { assertFinitePredictions } from './checkpoint-store';
 import { loadInferenceModel } from './inference-models';
+import { isDetectionSpec, type DetectionDatasetSpec } from '../../contracts/detection-data-spec';
+import { evaluateDetectorCheckpoints, type DetectionMetrics, type DetectionPreview } from './evaluate-detector';
+
+export type { DetectionMetrics, DetectionPreview };
 
 export interface EvaluateInput {
   storageRoot: string;
-  dataset: DatasetSpec;
+  dataset: DatasetSpec | DetectionDatasetSpec;
   split: Split;
   checkpoints: string[];
   batchSize?: number;
+  /** Detection only: where a few test images with their predicted boxes go as PNGs (`<key>/<i>.png`). */
+  previewKey?: string;
 }
 
-export interface EvaluateResult extends ClassificationMetrics {
+export interface DetectionEvaluation {
+  detection: DetectionMetrics;
+  previews?: DetectionPreview[];
+}
+
+interface EvaluatedBy {
   models: number;
   backend: string;
   /** Seconds per phase inside the task (absent in results recorded before it was added). */
   phases?: PhaseSeconds;
 }
 
+export type ClassificationEvaluateResult = ClassificationMetrics & EvaluatedBy;
+export type EvaluateResult = ClassificationEvaluateResult | (DetectionEvaluation & EvaluatedBy);
+
+export function evaluateCheckpoints(
+  input: EvaluateInput & { dataset: DatasetSpec },
+): Promise<ClassificationEvaluateResult>;
+export function evaluateCheckpoints(input: EvaluateInput): Promise<EvaluateResult>;
 export async function evaluateCheckpoints(input: EvaluateInput): Promise<EvaluateResult> {
   if (input.checkpoints.length === 0) throw new Error('evaluate: no checkpoint given');
   const clock = new PhaseClock();
   const backend = await clock.time('backendInit', () => initComputeBackend());
   const store = openWorkerStore(input.storageRoot);
-  const dataset = await clock.time('dataRead', () => openDataset(input.dataset));
+  if (isDetectionSpec(input.dataset)) {
+    const evaluated = await evaluateDetectorCheckpoints({ ...input, dataset: input.dataset }, store, clock);
+    return { ...evaluated, models: input.checkpoints.length, backend: backend.name, phases: clock.seconds };
+  }
+  const spec = input.dataset;
+  const dataset = await clock.time('dataRead', () => openDataset(spec));
   const batch = await clock.time('dataRead', () =>
     dataset.readRange(input.split, 0, dataset.info.samples[input.split]),
   );

@@ -5,36 +5,26 @@
  * most the epoch in flight is trained again. Runs in the compute child.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { openDataset, type Dataset } from '../../domain/data';
 import type { DatasetSpec } from '../../domain/data';
-import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
+import type { DetectionDatasetSpec } from '../../contracts/detection-data-spec';
 import { encodeCheckpoint, type CheckpointFiles, type DecodedCheckpoint } from '../../domain/ml/checkpoint';
-import { buildLayersModel, checkModelShapes, readLayersModel } from '../../domain/ml/layers-model-file';
-import { buildModel, type ModelName } from '../../domain/ml/models';
-import { readInputFile } from '../../domain/storage/input-files';
-import type { LayersModelFile } from '../../contracts/config';
-import {
-  createOptimizer,
-  trainModel,
-  type EpochMetrics,
-  type TrainingSamples,
-  type TrainingSettings,
-} from '../../domain/ml/train';
+import { createOptimizer, type EpochMetrics } from '../../domain/ml/train';
 import type { ArtifactStore } from '../../domain/storage/store';
 import { openWorkerStore } from '../../domain/storage/worker-store';
 import { artifactPaths } from '../../contracts/artifact-paths';
 import { initComputeBackend } from '../backend';
 import { getCheckpoint, putCheckpoint } from './checkpoint-store';
 import { PhaseClock, type PhaseSeconds } from '../phase-clock';
+import { openMemberTrainer, type MemberTrainingSettings, type ModelChoice } from './member-trainers';
 
-/** A built-in model by name, or a tfjs-layers model from a file (contracts/config.ts). */
-export type ModelChoice = { name: ModelName; width?: number } | LayersModelFile;
+export type { ModelChoice, MemberTrainingSettings };
 
 export interface TrainMemberInput {
   storageRoot: string;
-  dataset: DatasetSpec;
+  /** A classification set (`kind`) or a detection set (`format`): the trainer follows it. */
+  dataset: DatasetSpec | DetectionDatasetSpec;
   model: ModelChoice;
-  training: TrainingSettings;
+  training: MemberTrainingSettings;
   /** URI of the subset manifest to train on; null for the whole training split. */
   subsetUri: string | null;
   /** Key prefix of this member's artifacts (artifactPaths.member). */
@@ -88,21 +78,6 @@ function checkpointSize(files: CheckpointFiles): number {
   return files['checkpoint.json'].byteLength + files['weights.bin'].byteLength;
 }
 
-export async function loadTrainingSamples(
-  store: ArtifactStore,
-  dataset: Dataset,
-  subsetUri: string | null,
-): Promise<TrainingSamples> {
-  const { shape, numClasses } = dataset.info;
-  if (subsetUri === null) {
-    const batch = await dataset.readRange('train', 0, dataset.info.samples.train);
-    return { count: batch.count, images: batch.images, labels: batch.labels, shape, numClasses };
-  }
-  const manifest = parseSubsetManifest((await store.get(subsetUri)).toString('utf8'), subsetUri);
-  const batch = await dataset.readIndices('train', manifest.indices);
-  return { count: batch.count, images: batch.images, labels: batch.labels, shape, numClasses };
-}
-
 interface ResumeState {
   epoch: number;
   /** Batches done inside epoch `epoch + 1` (0 at an epoch boundary). */
@@ -146,24 +121,6 @@ async function findResumeState(
   return chosen;
 }
 
-/** A member's fresh model: a built-in one, or one from a file (its own weights, or fresh ones from `seed`). */
-export async function buildMemberModel(choice: ModelChoice, dataset: Dataset, seed: number): Promise<tf.LayersModel> {
-  const { shape: inputShape, numClasses } = dataset.info;
-  if (!('kind' in choice)) return buildModel({ name: choice.name, width: choice.width, inputShape, numClasses, seed });
-  const model = await buildLayersModel(
-    await readLayersModel(choice.uri, (uri) => readInputFile(uri)),
-    choice.init,
-    seed,
-  );
-  try {
-    checkModelShapes(model, choice.uri, { inputShape, numClasses });
-  } catch (err) {
-    model.dispose();
-    throw err;
-  }
-  return model;
-}
-
 export async function trainMember(
   input: TrainMemberInput,
   report: (p: TrainMemberProgress) => void,
@@ -173,8 +130,7 @@ export async function trainMember(
   const clock = new PhaseClock();
   const backend = await clock.time('backendInit', () => initComputeBackend());
   const store = openWorkerStore(input.storageRoot);
-  const dataset = await clock.time('dataRead', () => openDataset(input.dataset));
-  const samples = await clock.time('dataRead', () => loadTrainingSamples(store, dataset, input.subsetUri));
+  const trainer = await clock.time('dataRead', () => openMemberTrainer(store, input));
   const epochs = input.training.epochs;
   const wanted = [...new Set(input.checkpointEpochs)].sort((a, b) => a - b);
   if (wanted.some((e) => e < 1 || e > epochs)) {
@@ -194,7 +150,7 @@ export async function trainMember(
     const initFrom = input.initFrom;
     model = (await clock.time('checkpointRead', () => getCheckpoint(store, initFrom))).model;
   } else {
-    model = await clock.time('modelBuild', () => buildMemberModel(input.model, dataset, input.seed));
+    model = await clock.time('modelBuild', () => trainer.build(input.seed));
   }
 
   const checkpointUri = (key: string) => store.uriOf(`${key}/checkpoint.json`);
@@ -208,11 +164,9 @@ export async function trainMember(
   const trainingStarted = performance.now();
   const writeSecondsBefore = clock.seconds.write ?? 0;
   try {
-    const history = await trainModel({
+    const history = await trainer.train({
       model,
       optimizer,
-      samples,
-      settings: input.training,
       seed: input.seed,
       firstEpoch: (resume?.epoch ?? 0) + 1,
       within: resume?.checkpoint.meta.within,
@@ -268,7 +222,7 @@ export async function trainMember(
       history,
       resumedFromEpoch: resume?.epoch ?? 0,
       resumedFromBatch: resume?.batch ?? 0,
-      samples: samples.count,
+      samples: trainer.count,
       backend: backend.name,
       checkpointBytes,
       phases: clock.seconds,

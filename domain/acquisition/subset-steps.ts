@@ -16,7 +16,8 @@ import {
   serialiseSubsetManifest,
   type SubsetLineage,
 } from './subset-manifest';
-import { openDataset, type DatasetSpec } from '../data';
+import { openDataset, openDetectionDataset, type DatasetSpec } from '../data';
+import { isDetectionSpec, type DetectionDatasetSpec } from '../../contracts/detection-data-spec';
 import type { ArtifactStore } from '../storage/store';
 import { MissingArtifact } from '../storage/store-errors';
 import { openWorkerStore } from '../storage/worker-store';
@@ -31,13 +32,16 @@ export interface SubsetRef {
 export interface PoolInfo {
   poolSize: number;
   testSize: number;
+  /** Classes, or for detection the object categories (background not counted). */
   numClasses: number;
   shape: [number, number, number];
   fingerprint: string;
 }
 
-export async function describePool(input: { dataset: DatasetSpec }): Promise<PoolInfo> {
-  const dataset = await openDataset(input.dataset);
+export async function describePool(input: { dataset: DatasetSpec | DetectionDatasetSpec }): Promise<PoolInfo> {
+  const dataset = isDetectionSpec(input.dataset)
+    ? await openDetectionDataset(input.dataset)
+    : await openDataset(input.dataset);
   return {
     poolSize: dataset.info.samples.train,
     testSize: dataset.info.samples.test,

@@ -19,40 +19,12 @@ import type { DetectionDataset } from './detection-dataset';
 import { assembleDetectionDataset, type DetectionSplitSource } from './detection-source';
 import { sha256Json } from './file-hash';
 import { fitImage } from './image-decode';
-import { generatorSeedSchema } from './synthetic';
+import { objectsFitCanvas, sceneSpecFields } from '../../contracts/detection-data-spec';
 
 /** Bumped whenever a change to the recipe changes any scene's pixels or boxes. */
 export const SCENE_GENERATOR_VERSION = 1;
 
-export const sceneSpecFields = {
-  seed: generatorSeedSchema,
-  /** Scenes per split. */
-  train: z.number().int().min(1).max(10_000_000).default(1000),
-  test: z.number().int().min(1).max(10_000_000).default(200),
-  /** Canvas side in pixels. */
-  size: z.number().int().min(32).max(1024).default(96),
-  maxObjects: z.number().int().min(1).max(32).default(8),
-  /** Object sides in pixels (a source image is scaled to side x side), drawn uniformly. */
-  objectSizes: z.array(z.number().int().min(4)).min(1).default([14, 20, 28, 36, 48]),
-  /** Class k has prior weight classSkew^k: 1 is uniform, 0.75 makes class 0 about 13x as common as class 9. */
-  classSkew: z.number().gt(0).max(1).default(0.75),
-  /** At most this many clutter fragments per scene (uniform from 0). */
-  maxClutter: z.number().int().min(0).max(64).default(4),
-  /** Background pixels are uniform in 0..noise. */
-  noise: z.number().int().min(0).max(255).default(24),
-  /** An object hidden by more than this fraction of its pixels gets no box. */
-  maxHidden: z.number().min(0).max(1).default(0.7),
-};
-
-/** The check sceneSpecFields cannot make field by field: every object fits on the canvas. */
-export const objectsFitCanvas: [
-  (s: { objectSizes: number[]; size: number }) => boolean,
-  { message: string; path: string[] },
-] = [
-  (s) => Math.max(...s.objectSizes) <= s.size,
-  { message: 'every object size must be at most the canvas size', path: ['objectSizes'] },
-];
-
+export { objectsFitCanvas, sceneSpecFields };
 export const sceneSpecSchema = z.strictObject(sceneSpecFields).refine(...objectsFitCanvas);
 export type SceneSpecInput = z.input<typeof sceneSpecSchema>;
 export type SceneSpec = z.output<typeof sceneSpecSchema>;

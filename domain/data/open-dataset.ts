@@ -1,6 +1,6 @@
 /** Opens the dataset a search config names: {kind, uri?, size?} -> Dataset. */
 import { fileURLToPath } from 'node:url';
-import type { SearchConfig } from '../../contracts/config';
+import type { ClassificationDatasetSpec } from '../../contracts/config';
 import { FailureType, TypedTaskError } from '../../contracts/failures';
 import { openCifarDataset } from './cifar';
 import { allowedDataRoots, confineTo } from './data-roots';
@@ -14,7 +14,7 @@ import { openTfrecordDataset } from './tfrecord';
 import { checkGcsInputUri } from '../storage/input-files';
 import { createSyntheticDataset, syntheticSpecSchema, type SyntheticSpecInput } from './synthetic';
 
-export type DatasetSpec = SearchConfig['dataset'];
+export type DatasetSpec = ClassificationDatasetSpec;
 
 export interface OpenDatasetOptions {
   env?: NodeJS.ProcessEnv;

@@ -5,49 +5,22 @@
  * folder). The spec's zod schema is exported for the search config to embed.
  */
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
 import { FailureType, TypedTaskError } from '../../contracts/failures';
 import { allowedDataRoots, confineTo, type DataConfinement } from './data-roots';
 import type { DetectionDataset } from './detection-dataset';
 import { openCocoDetectionDataset } from './coco-detection';
 import {
-  createSceneDataset,
-  createSceneGenerator,
-  objectsFitCanvas,
-  sceneSpecFields,
-  type SceneSource,
-} from './detection-scenes';
+  detectionDatasetSpecSchema,
+  type DetectionDatasetSpec,
+  type DetectionDatasetSpecInput,
+} from '../../contracts/detection-data-spec';
+import { createSceneDataset, createSceneGenerator, type SceneSource } from './detection-scenes';
 import { openDataset } from './open-dataset';
 import type { Split } from './dataset';
 import { openVocDetectionDataset } from './voc-detection';
 
-const side = z.number().int().min(1).max(8192);
-const shapeSchema = z.tuple([side, side, z.union([z.literal(1), z.literal(3)])]);
-const splitName = z.string().regex(/^[A-Za-z0-9][\w.-]*$/, 'a file-name stem, e.g. val2017');
-const splitNamesSchema = z.strictObject({ train: splitName.optional(), test: splitName.optional() });
-const folderFields = {
-  /** A local folder or file:// URI. */
-  dir: z.string().min(1),
-  /** The input shape every image is read at, [height, width, channels]. */
-  shape: shapeSchema,
-  splitNames: splitNamesSchema.optional(),
-};
-
-export const detectionDatasetSpecSchema = z.discriminatedUnion('format', [
-  z.strictObject({ format: z.literal('coco'), ...folderFields }),
-  z.strictObject({
-    format: z.literal('voc'),
-    ...folderFields,
-    classNames: z
-      .array(z.string().min(1))
-      .min(1)
-      .refine((names) => new Set(names).size === names.length, 'class names must be distinct')
-      .optional(),
-  }),
-  z.strictObject({ format: z.literal('scenes'), ...sceneSpecFields }).refine(...objectsFitCanvas),
-]);
-export type DetectionDatasetSpecInput = z.input<typeof detectionDatasetSpecSchema>;
-export type DetectionDatasetSpec = z.output<typeof detectionDatasetSpecSchema>;
+export { detectionDatasetSpecSchema };
+export type { DetectionDatasetSpec, DetectionDatasetSpecInput };
 
 export interface OpenDetectionOptions {
   env?: NodeJS.ProcessEnv;

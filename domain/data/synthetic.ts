@@ -12,14 +12,9 @@
 import { z } from 'zod';
 import { assembleDataset, type ByteBatch, type Dataset, type Split, type SplitSource } from './dataset';
 import { sha256Json } from './file-hash';
+import { generatorSeedSchema } from '../../contracts/detection-data-spec';
 
-/** A generator seed: a 32-bit unsigned integer, 0 unless given. */
-export const generatorSeedSchema = z
-  .number()
-  .int()
-  .min(0)
-  .max(2 ** 32 - 1)
-  .default(0);
+export { generatorSeedSchema };
 
 export const syntheticSpecSchema = z
   .strictObject({

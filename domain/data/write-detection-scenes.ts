@@ -54,6 +54,13 @@ export function encodeGreyPng(pixels: Uint8Array, width: number, height: number)
   return PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false });
 }
 
+/** An RGB PNG of `pixels` (width x height x 3 bytes), e.g. an image with boxes drawn (domain/detection/draw-boxes.ts). */
+export function encodeRgbPng(pixels: Uint8Array, width: number, height: number): Buffer {
+  const png = new PNG({ width, height, colorType: 2, inputColorType: 2, inputHasAlpha: false });
+  png.data = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+  return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
+}
+
 async function put(stream: WriteStream, text: string | Buffer): Promise<void> {
   if (!stream.write(text)) await once(stream, 'drain');
 }

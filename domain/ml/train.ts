@@ -90,7 +90,9 @@ export class TrainingInterrupted extends Error {
 }
 
 /** tfjs's Adam or momentum optimizer; on tfjs-node with winnow's native ops each variable's update is one op (fused-optimizers.ts). */
-export function createOptimizer(settings: TrainingSettings): tf.Optimizer {
+export function createOptimizer<S extends Pick<TrainingSettings, 'optimizer' | 'learningRate' | 'momentum'>>(
+  settings: S,
+): tf.Optimizer {
   return settings.optimizer === 'adam'
     ? new FusedAdamOptimizer(settings.learningRate, 0.9, 0.999)
     : new FusedMomentumOptimizer(settings.learningRate, settings.momentum);

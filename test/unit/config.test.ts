@@ -26,6 +26,7 @@ describe('search config', () => {
       targets: [10],
     });
     assert.ok(good.ok);
+    assert.ok('kind' in good.config.dataset);
     assert.deepEqual(good.config.dataset.tfrecord, { labelOffset: 1, classes: 1000 });
     const problems = problemsOf({
       dataset: { kind: 'tfrecord', tfrecord: { labelOffset: -1, classes: 1, imageFeature: '', compressed: true } },
@@ -98,5 +99,78 @@ describe('deriveSearchId', () => {
     assert.equal(deriveSearchId('My Search/2026 #1'), 'my-search-2026-1');
     assert.equal(deriveSearchId('../../etc'), 'etc');
     assert.equal(deriveSearchId('///'), 'search');
+  });
+});
+
+describe('search config: task', () => {
+  const scenes = { format: 'scenes', train: 100 } as const;
+
+  it('fills detection defaults: a detector, smaller shards, classification untouched', () => {
+    const detection = parseSearchConfig({ task: 'detection', dataset: scenes, targets: [50] });
+    assert.ok(detection.ok);
+    assert.equal(detection.config.model, 'detector-s4');
+    assert.equal(detection.config.shardSize, 1000);
+    const classification = parseSearchConfig({ dataset: { kind: 'mnist' }, targets: [50] });
+    assert.ok(classification.ok);
+    assert.equal(classification.config.task, 'classification');
+    assert.equal(classification.config.model, 'cnn-small');
+    assert.equal(classification.config.shardSize, 10_000);
+  });
+
+  it('refuses a classifier, crop-flip and kept accumulators for detection, naming each field', () => {
+    const problems = problemsOf({
+      task: 'detection',
+      dataset: scenes,
+      targets: [50],
+      model: 'cnn-small',
+      training: { augmentation: 'crop-flip' },
+      acquisition: { keepAccumulators: true },
+      evaluation: { models: ['detector-s8', 'resnet18-cifar'] },
+    });
+    const fields = problems.map((p) => p.split(':')[0]).sort();
+    assert.deepEqual(
+      fields,
+      ['acquisition.keepAccumulators', 'evaluation.models.1', 'model', 'training.augmentation'],
+      problems.join('\n'),
+    );
+    assert.ok(problems.some((p) => /model: task detection trains a detector \(detector-s4, detector-s8\)/.test(p)));
+  });
+
+  it('refuses detection data, a detector, a reduction or flip without task detection', () => {
+    assert.deepEqual(problemsOf({ dataset: scenes, targets: [50] }), [
+      'dataset: a detection data set (format scenes) needs task "detection"',
+    ]);
+    const problems = problemsOf({
+      dataset: { kind: 'mnist' },
+      targets: [50],
+      model: 'detector-s4',
+      acquisition: { reduction: 'sum' },
+      training: { augmentation: 'flip' },
+    });
+    assert.deepEqual(
+      problems.map((p) => p.split(':')[0]).sort(),
+      ['acquisition.reduction', 'model', 'training.augmentation'],
+      problems.join('\n'),
+    );
+    assert.match(
+      problemsOf({ task: 'detection', dataset: { kind: 'mnist' }, targets: [50] })[0],
+      /classification set \(kind mnist\)/,
+    );
+  });
+
+  it('describes a bad detection spec by its own fields, and relation checks still run', () => {
+    const problems = problemsOf({
+      task: 'detection',
+      dataset: { format: 'coco', dir: '/data/coco' },
+      targets: [50, 40],
+    });
+    assert.ok(
+      problems.includes('dataset.shape: Invalid input: expected tuple, received undefined'),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('targets.1: targets must be strictly ascending')),
+      problems.join('\n'),
+    );
   });
 });

@@ -226,6 +226,7 @@ describe('reproduce: the medium profile', () => {
     );
     const config = parsedConfig(medium.experiments[0]);
     assert.deepEqual(config.targets, [6000, 15000, 30000]);
+    assert.ok('kind' in config.dataset);
     assert.equal(config.dataset.uri, undefined, 'the default Fashion-MNIST folder, no copy');
     // Equal compute: the full set's 2 epochs are 938 steps of 128, and no model takes fewer.
     assert.equal(config.training.minSteps, Math.ceil(60000 / 128) * 2);
