@@ -9,7 +9,7 @@ import { parseSearchConfig, type SearchConfig, type SearchConfigInput } from '..
 import { acquisitionSize, defaultInitialSize } from '../workflows/search-plan';
 import { trainingBudget } from '../contracts/training-budget';
 
-export const profileNames = ['quick', 'medium', 'full'] as const;
+export const profileNames = ['quick', 'medium', 'full', 'detection'] as const;
 export type ProfileName = (typeof profileNames)[number];
 
 export interface Experiment {
@@ -34,6 +34,8 @@ export interface Profile {
   /** Searches in flight at once. */
   concurrency: number;
   experiments: Experiment[];
+  /** The data in one line for results.md (default: Fashion-MNIST, as prefixData says). */
+  data?: string;
 }
 
 export interface ProfileOptions {
@@ -62,7 +64,7 @@ interface Sizes {
   ablations?: number;
 }
 
-const sizes: Record<ProfileName, Sizes> = {
+const sizes: Record<Exclude<ProfileName, 'detection'>, Sizes> = {
   // 24 minutes measured on two shared CPU cores: 4k pool, half-width cnn-small, 6 epochs, 2 members x 2 checkpoints.
   quick: {
     train: 4000,
@@ -107,7 +109,65 @@ const sizes: Record<ProfileName, Sizes> = {
 export const targetFractions = [0.1, 0.25, 0.5, 0.75] as const;
 export const initialFraction = 0.05;
 
+/**
+ * The detection profile: generated scenes (docs/detection-data.md; never a public benchmark), detector-s4 at half
+ * width, equal compute, entropy and mutual information per class-map cell reduced per image by max, against random
+ * subsets and the full set; 3 fresh detectors per cell of the table. Sized to finish within an hour on two cores.
+ */
+function detectionProfile(): Profile {
+  const train = 3000;
+  const test = 500;
+  const batchSize = 32;
+  const epochs = 8;
+  const base: SearchConfigInput = {
+    task: 'detection',
+    dataset: { format: 'scenes', seed: 1, train, test, size: 64, objectSizes: [12, 16, 24, 32], maxObjects: 6 },
+    model: 'detector-s4',
+    modelWidth: 0.5,
+    training: {
+      epochs,
+      batchSize,
+      optimizer: 'adam',
+      learningRate: 0.003,
+      schedule: { kind: 'cosine', minFraction: 0.05 },
+      augmentation: 'flip',
+      minSteps: Math.ceil(train / batchSize) * epochs,
+    },
+    evaluation: { repeats: 3, randomBaseline: false, fullBaseline: false },
+    shardSize: 1000,
+    scheme: 'build-up',
+    initialSize: Math.round(initialFraction * train),
+    targets: [0.1, 0.25, 0.5].map((f) => Math.round(f * train)),
+    ensemble: { members: 2, checkpointEpochs: [4, 8] },
+    acquisition: { function: 'entropy', reduction: 'max' },
+    seed: 0,
+  };
+  return {
+    name: 'detection',
+    trainSamples: train,
+    testSamples: test,
+    prefixData: false,
+    concurrency: 2,
+    data: `generated scenes (seed 1): ${train} training and ${test} test 64x64 canvases of 1-6 Fashion-MNIST objects (docs/detection-data.md)`,
+    experiments: [
+      {
+        name: 'entropy',
+        label: 'build-up, entropy (max over cells)',
+        role: 'main',
+        config: { ...base, evaluation: { repeats: 3, randomBaseline: true, fullBaseline: true } },
+      },
+      {
+        name: 'mutual-information',
+        label: 'build-up, mutual information (max over cells)',
+        role: 'main',
+        config: { ...base, acquisition: { function: 'mutual-information', reduction: 'max' } },
+      },
+    ],
+  };
+}
+
 export function profileOf(name: ProfileName, options: ProfileOptions = {}): Profile {
+  if (name === 'detection') return detectionProfile();
   const s = sizes[name];
   const batchSize = 128;
   const base: SearchConfigInput = {

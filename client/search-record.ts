@@ -25,6 +25,8 @@ export interface SearchRecord {
   evaluations: EvaluationRow[];
   full?: AccuracySummary;
   fullByModel?: Array<AccuracySummary | undefined>;
+  /** Detection: the full set's mAP@.5. */
+  fullMap50?: AccuracySummary;
   rounds: RoundSummary[];
   result?: SearchResult;
   progress?: SearchProgress;
@@ -62,6 +64,7 @@ export async function loadSearchRecord(client: Client, workflowId: string): Prom
     evaluations: state?.evaluations ?? [],
     full: state?.full,
     ...(state?.fullByModel ? { fullByModel: state.fullByModel } : {}),
+    ...(state?.fullMap50 ? { fullMap50: state.fullMap50 } : {}),
     rounds: state?.rounds ?? [],
   };
   if (summary.status === 'RUNNING') {
@@ -72,6 +75,7 @@ export async function loadSearchRecord(client: Client, workflowId: string): Prom
       record.rounds = progress.rounds;
       record.full = progress.full;
       if (progress.fullByModel) record.fullByModel = progress.fullByModel;
+      if (progress.fullMap50) record.fullMap50 = progress.fullMap50;
       record.poolSize = progress.poolSize ?? record.poolSize;
     }
   } else {

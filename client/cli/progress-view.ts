@@ -26,10 +26,13 @@ export function progressLines(p: SearchProgress): string[] {
     `shards    ${bar(p.shardsScored, p.shards)} ${p.shardsScored}/${p.shards} scored`,
   ];
   const last = p.evaluations.at(-1);
-  if (last)
+  if (last) {
+    // Detection rows carry mAP@.5 beside their mAP@[.5:.95].
+    const metric = last.detection ? 'mAP ' : '';
     lines.push(
-      `evaluated ${p.evaluations.length} size(s); last: ${last.size} samples, AL ${(100 * last.activeLearning.mean).toFixed(2)}%${last.random ? `, random ${(100 * last.random.mean).toFixed(2)}%` : ''}`,
+      `evaluated ${p.evaluations.length} size(s); last: ${last.size} samples, AL ${metric}${(100 * last.activeLearning.mean).toFixed(2)}%${last.random ? `, random ${metric}${(100 * last.random.mean).toFixed(2)}%` : ''}`,
     );
+  }
   lines.push(
     `ETA       ${p.etaSeconds === undefined ? 'after the first round' : formatDuration(p.etaSeconds)}${p.computeBackend ? `  backend ${p.computeBackend}` : ''}`,
   );

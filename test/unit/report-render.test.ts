@@ -209,3 +209,51 @@ describe('report rendering', () => {
     assert.deepEqual(roundLabels(compress), ['0 → 300', '0 → 600', '1']);
   });
 });
+
+describe('report rendering: detection', () => {
+  it('names mAP, adds the mAP@.5 table and the box previews (or why one is missing)', async () => {
+    const detectionConfig = configOf({
+      task: 'detection',
+      dataset: { format: 'scenes', seed: 2, train: 1200, test: 100, size: 64 },
+    });
+    const base = resultOf('file:///tmp/store');
+    const map50 = { mean: 0.31, std: 0, runs: [0.31] };
+    const result = {
+      ...base,
+      config: detectionConfig,
+      fullMap50: { mean: 0.42, std: 0, runs: [0.42] },
+      evaluations: base.evaluations.map((e, i) => ({
+        ...e,
+        detection: { map50: { activeLearning: i === 0 ? map50 : { mean: 0.35, std: 0, runs: [0.35] } }, previews: {} },
+      })),
+    };
+    const data = reportDataFromResult(result);
+    const parts = {
+      ...(await partsFor(data)),
+      previews: [
+        {
+          caption: 'AL subset of 900, test image 7: 2 boxes drawn, 3 objects',
+          image: { dataUri: 'data:image/png;base64,iVBORw0KGgo=' },
+        },
+        {
+          caption: 'random subset of 900, test image 7',
+          image: { missing: 'file:///tmp/store/x/0.png could not be read: gone' },
+        },
+      ],
+    };
+    const html = renderReport(data, parts);
+    assert.match(html, /<h2>mAP@\[\.5:\.95\] vs\. subset size<\/h2>/);
+    assert.match(html, /<dd>generated scenes \(seed 2, 1200 train \/ 100 test, 64x64\)<\/dd>/);
+    assert.match(html, /per class-map cell, max over cells/);
+    const table = html.slice(
+      html.indexOf('<table class="map50">'),
+      html.indexOf('</table>', html.indexOf('<table class="map50">')),
+    );
+    assert.match(table, /<td>600<\/td><td>31\.00<\/td><td>–<\/td><td>42\.00<\/td>/);
+    assert.match(table, /<td>900<\/td><td>35\.00<\/td>/);
+    assert.equal(count(html, /<img src="data:image\/png;base64,iVBORw0KGgo="/g), 1);
+    assert.ok(html.includes('could not be read: gone'));
+    const [accuracy] = html.split('<svg').slice(1);
+    assert.ok(accuracy!.includes('mAP@[.5:.95] (%)'), 'the plot names the metric');
+  });
+});
