@@ -75,6 +75,8 @@ interface Args {
   only?: string[];
   concurrency?: number;
   slots: number;
+  /** The search seed of every experiment (detection profile); results go to `<profile>-seed-<N>` unless 0. */
+  seed?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -88,9 +90,12 @@ function parseArgs(argv: string[]): Args {
     else if (a.startsWith('--only=')) args.only = a.slice(7).split(',').filter(Boolean);
     else if (a.startsWith('--concurrency=')) args.concurrency = positiveInt(a);
     else if (a.startsWith('--slots=')) args.slots = positiveInt(a);
-    else
+    else if (a.startsWith('--seed=')) {
+      args.seed = Number(a.slice('--seed='.length));
+      if (!Number.isInteger(args.seed) || args.seed < 0) throw new Error(`${a}: the seed is a non-negative integer`);
+    } else
       throw new Error(
-        `unknown argument ${a}; use --quick, --medium, --full or --detection, optionally --no-ablations or --all-ablations, --only=a,b, --concurrency=N, --slots=N; or --calibrate`,
+        `unknown argument ${a}; use --quick, --medium, --full or --detection, optionally --no-ablations or --all-ablations, --only=a,b, --concurrency=N, --slots=N, --seed=N (detection); or --calibrate`,
       );
   }
   if (!args.profile && !args.calibrate)
@@ -358,6 +363,7 @@ async function main(): Promise<void> {
     datasetUri: dataDir,
     withoutAblations: args.withoutAblations,
     allAblations: args.allAblations,
+    seed: args.seed,
   });
   const experiments = args.only ? profile.experiments.filter((e) => args.only!.includes(e.name)) : profile.experiments;
   if (experiments.length === 0)
@@ -519,7 +525,7 @@ function wallTimeLine(runs: RunRecord[], complete: RunRecord | undefined, run: R
 }
 
 async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run: RunRecord): Promise<void> {
-  const dir = path.join(resultsRoot, profile.name);
+  const dir = path.join(resultsRoot, profile.resultsName ?? profile.name);
   mkdirSync(path.join(dir, 'reports'), { recursive: true });
   const previous = readJson<ResultsFile>(path.join(dir, 'results.json'));
   const fresh = outcomes.length === profile.experiments.length && outcomes.every((o) => o.how === 'started');
@@ -625,7 +631,7 @@ async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run
       .join(', ')}`,
     `- data: ${profile.data ? profile.data : profile.prefixData ? `the first ${profile.trainSamples} training and first ${profile.testSamples} test images of Fashion-MNIST` : `Fashion-MNIST, all ${pool} training and ${profile.testSamples} test images`}`,
     `- model and training: ${config.model} width ${config.modelWidth}, ${config.training.epochs} epochs${config.training.minSteps ? ` but at least ${config.training.minSteps} optimizer steps per model (the full set's steps: smaller sets train proportionally more epochs, equal compute)` : ''}, batch ${config.training.batchSize}, ${config.training.optimizer} lr ${config.training.learningRate}, ${config.training.augmentation === 'none' ? 'no augmentation' : `augmentation ${config.training.augmentation}`}${task === 'detection' ? `; acquisition per class-map cell, ${config.acquisition.reduction ?? 'max'} over cells` : ''}`,
-    `- search: start from a random ${config.initialSize} (build-up), targets ${config.targets.join(', ')}, each round acquires up to the next target; ensemble ${config.ensemble.members} members x checkpoints at epochs [${config.ensemble.checkpointEpochs.join(', ')}] (random acquisition: 1 member)`,
+    `- search (seed ${config.seed}): start from a random ${config.initialSize} (build-up), targets ${config.targets.join(', ')}, each round acquires up to the next target; ensemble ${config.ensemble.members} members x checkpoints at epochs [${config.ensemble.checkpointEpochs.join(', ')}] (random acquisition: 1 member)`,
     `- evaluation: ${config.evaluation.repeats} fresh models per subset (seeds shared by the subset and its random counterpart); random subsets and the full set trained once, by the entropy search`,
     '',
     `## ${task === 'detection' ? 'COCO mAP@[.5:.95] on the test scenes' : 'Test accuracy'} (%), mean ± std over the models`,

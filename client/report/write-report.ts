@@ -46,7 +46,8 @@ async function collectPreviews(
     ['random', sets.random],
   ] as const) {
     for (const ref of refs ?? []) {
-      const caption = `${label} subset of ${last.size}, test image ${ref.imageId}: ${ref.drawn} boxes drawn, ${ref.objects} objects`;
+      const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : word.endsWith('x') ? 'es' : 's'}`;
+      const caption = `${label} subset of ${last.size}, test image ${ref.imageId}: ${plural(ref.drawn, 'box')} drawn, ${plural(ref.objects, 'object')}`;
       if (!store) {
         figures.push({ caption, image: { missing: `not read: ${noStore}` } });
         continue;
@@ -93,6 +94,15 @@ export function reportDataOf(source: ReportSource): ReportData {
     : reportDataFromProgress(source.progress, source.config, source.storageRoot);
 }
 
+/**
+ * The class count that fixes the score histograms' range to [0, ln C]: a detector's cells also have the
+ * background class; a sum over cells has no such bound (then the observed range is used).
+ */
+function histogramClasses(config: SearchConfig, numClasses: number | undefined): number | undefined {
+  if (numClasses === undefined || config.task !== 'detection') return numClasses;
+  return config.acquisition.reduction === 'sum' ? undefined : numClasses + 1;
+}
+
 /** Builds the report's HTML (reads the store, never throws for missing pieces). */
 export async function buildReport(source: ReportSource, options: ReportOptions = {}): Promise<string> {
   const data = reportDataOf(source);
@@ -108,7 +118,7 @@ export async function buildReport(source: ReportSource, options: ReportOptions =
       searchId: data.searchId,
       rounds,
       acquisitionFunction: data.acquisitionFunction,
-      numClasses: options.numClasses,
+      numClasses: histogramClasses(data.config, options.numClasses),
       bins: options.bins,
       excludeSubset: data.config.scheme === 'build-up',
     });
