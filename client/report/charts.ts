@@ -277,3 +277,94 @@ export async function renderSvg(spec: ChartSpec): Promise<string> {
     view.finalize();
   }
 }
+
+/** Share of each class (%) in each subset, as 100%-stacked bars: the start, every AL subset, its random twin, the pool. */
+export function classMixSpec(
+  bars: readonly { subset: string; counts: number[] }[],
+  classNames: string[],
+): ChartSpec | undefined {
+  if (bars.length === 0) return undefined;
+  const rows = bars.flatMap((bar) =>
+    bar.counts.map((count, k) => ({ subset: bar.subset, class: classNames[k] ?? `class ${k}`, order: k, count })),
+  );
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    config,
+    width: Math.max(240, 46 * bars.length),
+    height: 220,
+    data: { values: rows },
+    mark: { type: 'bar' },
+    encoding: {
+      x: { field: 'subset', type: 'nominal', sort: bars.map((b) => b.subset), title: null, axis: { labelAngle: -30 } },
+      y: {
+        field: 'count',
+        type: 'quantitative',
+        stack: 'normalize',
+        title: 'share of the subset',
+        axis: { format: '%' },
+      },
+      color: { field: 'class', type: 'nominal', sort: classNames, title: 'class', scale: { scheme: 'tableau20' } },
+      order: { field: 'order', type: 'quantitative' },
+      tooltip: [{ field: 'subset' }, { field: 'class' }, { field: 'count' }],
+    },
+  } as ChartSpec;
+}
+
+/** Per round, the scores of the candidates it acquired against those it left, as overlaid histograms. */
+export function acquiredScoresSpec(
+  panels: readonly { round: number; acquired: ScoreHistogram; left: ScoreHistogram }[],
+  scoreName: string,
+): ChartSpec | undefined {
+  if (panels.length === 0) return undefined;
+  const series = ['acquired this round', 'not acquired'];
+  const rows: Record<string, unknown>[] = [];
+  for (const p of panels) {
+    for (const [name, histogram] of [
+      [series[0], p.acquired],
+      [series[1], p.left],
+    ] as const) {
+      const { range, counts } = histogram;
+      counts.forEach((count, i) =>
+        rows.push({
+          panel: `round ${p.round}`,
+          series: name,
+          x0: binEdge(range, counts.length, i),
+          x1: binEdge(range, counts.length, i + 1),
+          count,
+        }),
+      );
+    }
+  }
+  const { range } = panels[0]!.acquired;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    config,
+    data: { values: rows },
+    facet: { field: 'panel', type: 'ordinal', sort: panels.map((p) => `round ${p.round}`), title: null },
+    columns: Math.min(3, panels.length),
+    spec: {
+      width: 230,
+      height: 140,
+      mark: { type: 'rect', opacity: 0.75, stroke: 'white', strokeWidth: 0.5 },
+      encoding: {
+        x: {
+          field: 'x0',
+          type: 'quantitative',
+          title: `acquisition score (${scoreName})`,
+          scale: { domain: [range.min, range.max], nice: false },
+        },
+        x2: { field: 'x1' },
+        y: { field: 'count', type: 'quantitative', title: 'samples', stack: null },
+        y2: { datum: 0 },
+        color: {
+          field: 'series',
+          type: 'nominal',
+          title: null,
+          scale: { domain: series, range: [palette.al, '#9e9e9e'] },
+          legend: { orient: 'bottom' },
+        },
+      },
+    },
+    resolve: { scale: { y: 'independent' }, axis: { x: 'independent' } },
+  } as ChartSpec;
+}

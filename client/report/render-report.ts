@@ -4,6 +4,7 @@
  * the SVGs come from renderSvg. Pure.
  */
 import { describeDataset, describeModelChoice, metricName } from '../../contracts/config';
+import type { GalleryTile } from './collect-chosen';
 import type { LineageEntry } from './collect-lineage';
 import {
   evaluationTableRows,
@@ -27,10 +28,55 @@ export interface ReportParts {
   /** Compute-task seconds per phase; absent when no round reports them (the section is left out). */
   taskPhases?: Figure;
   lineage: LineageEntry[] | { missing: string };
+  /** Classification: the class mix, galleries and acquired-vs-left scores (or why they are missing). */
+  chosen?: ChosenFigures | { missing: string };
   /** Detection: test images with predicted boxes drawn, as data: URIs (or why they are missing). */
   previews?: PreviewFigure[];
   /** ISO time the report was made. */
   generatedAt: string;
+}
+
+export interface ChosenFigures {
+  classMix: Figure;
+  /** Absent when no round has a next subset to split its candidates by. */
+  acquired?: Figure;
+  galleries: { round: number; most: GalleryTile[]; least: GalleryTile[]; problem?: string }[];
+  problem?: string;
+}
+
+function tileHtml(tile: GalleryTile): string {
+  const title = `sample ${tile.index}, ${tile.label}, score ${tile.score.toFixed(3)}`;
+  return `<figure class="tile"><img src="${escapeHtml(tile.dataUri)}" alt="${escapeHtml(title)}" title="${escapeHtml(title)}" width="56" height="56"><figcaption>${escapeHtml(tile.label)}<br>${escapeHtml(tile.score.toFixed(3))}</figcaption></figure>`;
+}
+
+/** The class mix of the subsets, each round's most and least uncertain candidates, acquired vs left scores. */
+function chosenSection(chosen: ReportParts['chosen']): string[] {
+  if (!chosen) return [];
+  const out = ['<h2>What was chosen</h2>'];
+  if ('missing' in chosen) return [...out, `<div class="missing">${escapeHtml(chosen.missing)}</div>`];
+  out.push('<h3>Class mix of the subsets</h3>', figure('class-mix', chosen.classMix));
+  if (chosen.problem) out.push(`<p class="note">${escapeHtml(chosen.problem)}</p>`);
+  if (chosen.acquired) {
+    out.push(
+      '<h3>Scores of the candidates acquired and not acquired, per round</h3>',
+      figure('acquired-scores', chosen.acquired),
+    );
+  }
+  out.push('<h3>Most and least uncertain candidates per round</h3>');
+  for (const g of chosen.galleries) {
+    if (g.problem) {
+      out.push(`<div class="missing">${escapeHtml(g.problem)}</div>`);
+      continue;
+    }
+    out.push(
+      `<div class="gallery" data-round="${g.round}"><p class="note">round ${g.round}, most uncertain (highest score first)</p><div class="tiles most">${g.most.map(tileHtml).join('')}</div>` +
+        `<p class="note">round ${g.round}, least uncertain (lowest first)</p><div class="tiles least">${g.least.map(tileHtml).join('')}</div></div>`,
+    );
+  }
+  out.push(
+    '<p class="note">Candidates only: samples already in the round\'s subset are left out. Captions: label and score.</p>',
+  );
+  return out;
 }
 
 export interface PreviewFigure {
@@ -86,6 +132,7 @@ th{background:#f4f4f4}td.text,th.text{text-align:left}td.uri{text-align:left;fon
 figure{margin:8px 0;overflow-x:auto}figure svg{max-width:none}
 .missing{background:#fff6e5;border:1px solid #f0c36d;padding:12px;border-radius:4px}
 .note{color:#555;font-size:.92em;margin:4px 0}
+.tiles{display:flex;flex-wrap:wrap;gap:6px}figure.tile{margin:0;text-align:center;font-size:.75em;color:#555}figure.tile img{image-rendering:pixelated;border:1px solid #ddd}
 .previews{display:flex;flex-wrap:wrap;gap:12px}figure.preview{margin:0}figure.preview img{image-rendering:pixelated;border:1px solid #ddd}figure.preview figcaption{font-size:.85em;color:#555}
 pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:12px;overflow-x:auto;font-size:.85em}
 `;
@@ -113,6 +160,7 @@ export function renderReport(data: ReportData, parts: ReportParts): string {
     `<h2>Acquisition scores per round (${escapeHtml(data.acquisitionFunction)})</h2>`,
     figure('scores', parts.scores),
     ...parts.scoreNotes.map((n) => `<p class="note">${escapeHtml(n)}</p>`),
+    ...chosenSection(parts.chosen),
     '<h2>Time per phase per round</h2>',
     figure('phases', parts.phases),
     roundTable(data),

@@ -11,7 +11,12 @@ import { openStore, type OpenStoreOptions } from '../../domain/storage/open-stor
 import type { SearchConfig } from '../../contracts/config';
 import type { SearchProgress } from '../../workflows/definitions';
 import type { SearchResult } from '../../workflows/subset-search';
+import { isDetectionSpec } from '../../contracts/detection-data-spec';
+import { openDataset, type Dataset } from '../../domain/data';
+import { collectChosenSamples } from './collect-chosen';
 import {
+  acquiredScoresSpec,
+  classMixSpec,
   accuracySpec,
   phaseTimeSpec,
   taskPhaseSpec,
@@ -21,7 +26,12 @@ import {
   type HistogramPanel,
 } from './charts';
 import { collectLineage } from './collect-lineage';
-import { collectScoreHistograms, messageOf, type CollectedHistograms } from './collect-score-histograms';
+import {
+  collectScoreHistograms,
+  DEFAULT_HISTOGRAM_BINS,
+  messageOf,
+  type CollectedHistograms,
+} from './collect-score-histograms';
 import {
   cutoffsByRound,
   reportDataFromProgress,
@@ -30,6 +40,48 @@ import {
   type ReportData,
 } from './report-data';
 import { renderReport, type Figure, type PreviewFigure, type ReportParts } from './render-report';
+
+/** The "what was chosen" section: needs the store and the training set (opened here, in the client). */
+async function chosenFigures(
+  store: ArtifactStore | undefined,
+  data: ReportData,
+  noStore: string | undefined,
+  histograms: CollectedHistograms | undefined,
+  rounds: number[],
+  bins: number | undefined,
+): Promise<ReportParts['chosen']> {
+  if (!store) return { missing: `Not available: ${noStore}` };
+  const spec = data.config.dataset;
+  if (isDetectionSpec(spec)) return undefined;
+  let dataset: Dataset;
+  try {
+    dataset = await openDataset(spec);
+  } catch (err) {
+    return { missing: `Not available: the training set could not be opened here (${messageOf(err)}).` };
+  }
+  const chosen = await collectChosenSamples({
+    store,
+    searchId: data.searchId,
+    dataset,
+    evaluations: data.evaluations,
+    rounds,
+    range: histograms?.range,
+    bins: bins ?? DEFAULT_HISTOGRAM_BINS,
+  });
+  // Only the pool's own bar: nothing chosen yet.
+  if (chosen.classMix.length <= 1 && chosen.rounds.length === 0)
+    return { missing: chosen.problem ? `Not available: ${chosen.problem}` : 'No subset has been chosen yet.' };
+  const panels = chosen.rounds.flatMap((r) =>
+    r.acquired && r.left ? [{ round: r.round, acquired: r.acquired, left: r.left }] : [],
+  );
+  const acquired = acquiredScoresSpec(panels, data.acquisitionFunction);
+  return {
+    classMix: await figureOf(classMixSpec(chosen.classMix, chosen.classNames), 'No subset could be read.'),
+    ...(acquired ? { acquired: await figureOf(acquired, '') } : {}),
+    galleries: chosen.rounds,
+    ...(chosen.problem ? { problem: chosen.problem } : {}),
+  };
+}
 
 /** Preview images of the largest evaluated subset (AL and random), read from the store as data: URIs. */
 async function collectPreviews(
@@ -140,7 +192,9 @@ export async function buildReport(source: ReportSource, options: ReportOptions =
     ),
     ...(taskPhaseChart ? { taskPhases: await figureOf(taskPhaseChart, '') } : {}),
     lineage,
-    ...(data.config.task === 'detection' ? { previews: await collectPreviews(store, data, noStore) } : {}),
+    ...(data.config.task === 'detection'
+      ? { previews: await collectPreviews(store, data, noStore) }
+      : { chosen: await chosenFigures(store, data, noStore, histograms, rounds, options.bins) }),
     generatedAt: (options.now ?? new Date()).toISOString(),
   };
   return renderReport(data, parts);

@@ -50,7 +50,11 @@ describe('writeReport against a folder store', () => {
     assert.equal(written, path.resolve(outputPath));
     const html = await fs.readFile(written, 'utf8');
     assert.ok(html.startsWith('<!DOCTYPE html>'));
-    assert.equal((html.match(/<svg[\s>]/g) ?? []).length, 3, 'accuracy, scores, phases');
+    assert.equal(
+      (html.match(/<svg[\s>]/g) ?? []).length,
+      5,
+      'accuracy, scores, class mix, acquired vs not, phases',
+    );
     assert.ok(!html.includes('class="missing"'), 'nothing reported missing');
     // Candidates per round: the pool minus the round's subset (300, then 600 samples).
     assert.ok(html.includes(`round 0 (${POOL - 300} scores)`));
@@ -130,7 +134,7 @@ describe('writeReport against a folder store', () => {
       await writeReport({ result: resultOf(root), outputPath: path.join(scratch, 'partial.html') }),
       'utf8',
     );
-    assert.equal((html.match(/<svg[\s>]/g) ?? []).length, 3);
+    assert.equal((html.match(/<svg[\s>]/g) ?? []).length, 5);
     assert.ok(html.includes('Round 1: no score shards in the store for this round'));
     assert.ok(html.includes('observed over all rounds'), 'entropy without a class count uses the observed range');
   });
@@ -197,7 +201,7 @@ describe('writeReport against a folder store', () => {
       'utf8',
     );
     assert.ok(html.includes('still running: round 2, scoring · subset 900 samples · paused'));
-    assert.equal((html.match(/<svg[\s>]/g) ?? []).length, 3);
+    assert.equal((html.match(/<svg[\s>]/g) ?? []).length, 5);
     assert.ok(html.includes('Round 2: no score shards in the store for this round'));
     assert.ok(html.includes(`round 1 (${POOL - 600} scores)`));
   });
