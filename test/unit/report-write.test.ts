@@ -50,11 +50,7 @@ describe('writeReport against a folder store', () => {
     assert.equal(written, path.resolve(outputPath));
     const html = await fs.readFile(written, 'utf8');
     assert.ok(html.startsWith('<!DOCTYPE html>'));
-    assert.equal(
-      (html.match(/<svg[\s>]/g) ?? []).length,
-      5,
-      'accuracy, scores, class mix, acquired vs not, phases',
-    );
+    assert.equal((html.match(/<svg[\s>]/g) ?? []).length, 5, 'accuracy, scores, class mix, acquired vs not, phases');
     assert.ok(!html.includes('class="missing"'), 'nothing reported missing');
     // Candidates per round: the pool minus the round's subset (300, then 600 samples).
     assert.ok(html.includes(`round 0 (${POOL - 300} scores)`));
