@@ -16,6 +16,7 @@ import { connectionSettings } from '../infra/env';
 import { ConfigFlagError, buildConfig } from './cli/config-flags';
 import { progressLines } from './cli/progress-view';
 import { exportFormats, formatFromPath, formatSubset, type ExportFormat } from './cli/subset-export';
+import { writeGallery } from './report/write-gallery';
 import { connectClient, workflowUiUrl } from './connection';
 import { writeReport } from './report/write-report';
 import { formatResultTable } from './result-table';
@@ -71,7 +72,7 @@ commands
   resume ID                        alias: unpause when running, restart otherwise
   stop ID                          finish after the current round (still evaluated)
   targets ID N,N,..                replace the remaining target sizes
-  export ID [--size N] [--format json|csv|indices] [--out FILE]
+  export ID [--size N] [--format json|csv|indices] [--out FILE] [--gallery DIR]
                                    a subset's indices (default: the largest evaluated);
                                    with --out, its lineage manifest goes to FILE.manifest.json
   report ID [--out FILE]           self-contained HTML report with plots
@@ -114,6 +115,7 @@ const options = {
   round: { type: 'string' },
   format: { type: 'string' },
   out: { type: 'string' },
+  gallery: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
@@ -339,6 +341,7 @@ function storeRootOf(record: SearchRecord): string {
 }
 
 async function exportSubset(client: Client, workflowId: string, values: Values, io: Io): Promise<number> {
+  if (values.gallery !== undefined) return exportGallery(client, workflowId, values.gallery, values, io);
   const format = (values.format ?? (values.out ? formatFromPath(values.out) : undefined) ?? 'json') as ExportFormat;
   if (!exportFormats.includes(format))
     throw new UsageError(`--format ${values.format}: use one of ${exportFormats.join(', ')}`);
@@ -377,6 +380,26 @@ async function exportSubset(client: Client, workflowId: string, values: Values, 
   await writeFile(`${out}.manifest.json`, text);
   if (values.json) io.out(JSON.stringify({ path: out, manifest: `${out}.manifest.json`, size, format }));
   else io.out(`wrote ${size} indices (${format}) to ${out}\nlineage manifest: ${out}.manifest.json`);
+  return exitCodes.ok;
+}
+
+/** Each scored round's most and least uncertain candidates as PNG files, with gallery.json. */
+async function exportGallery(client: Client, workflowId: string, dir: string, values: Values, io: Io): Promise<number> {
+  const record = await loadSearchRecord(client, workflowId);
+  const rounds = [...new Set(record.rounds.map((r) => r.round))].sort((a, b) => a - b);
+  const out = path.resolve(dir);
+  const files = await writeGallery({
+    store: openStore(storeRootOf(record)),
+    searchId: record.searchId,
+    config: record.config,
+    evaluations: record.evaluations,
+    rounds,
+    dir: out,
+  }).catch((err: unknown) => {
+    throw new SearchNotUsable(workflowId, (err as Error).message);
+  });
+  if (values.json) io.out(JSON.stringify({ path: out, files: files.length, rounds }));
+  else io.out(`wrote ${files.length} gallery images of rounds ${rounds.join(', ')} to ${out} (list in gallery.json)`);
   return exitCodes.ok;
 }
 

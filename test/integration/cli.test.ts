@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
@@ -174,6 +175,32 @@ describe('winnow CLI', () => {
     const badSize = await winnow('export', id, '--size', '81', '--out', json);
     assert.equal(badSize.code, exitCodes.usage);
     assert.match(badSize.err, /--size 81: no evaluated subset of that size; evaluated sizes: 80/);
+
+    const galleryDir = path.join(dir, 'out', 'gallery');
+    const gallery = await winnow('export', id, '--gallery', galleryDir, '--json');
+    assert.equal(gallery.code, exitCodes.ok, gallery.err);
+    const listing = JSON.parse(readFileSync(path.join(galleryDir, 'gallery.json'), 'utf8')) as {
+      files: { round: number; side: string; file: string; index: number; score: number }[];
+    };
+    assert.equal(JSON.parse(gallery.out).files, listing.files.length);
+    assert.ok(listing.files.length > 0 && listing.files.every((f) => f.round === 0), 'one scored round');
+    const most = listing.files.filter((f) => f.side === 'most');
+    const least = listing.files.filter((f) => f.side === 'least');
+    assert.ok(most.length > 0 && most.length === least.length);
+    assert.ok(most[0]!.score >= least[0]!.score, 'the most uncertain scores at least the least uncertain');
+    // Round 0 scored the candidates outside its starting subset, the final subset's parent.
+    const parent = manifest.lineage.parentManifestUri!;
+    const start = parseSubsetManifest(readFileSync(fileURLToPath(parent), 'utf8'));
+    assert.ok(
+      listing.files.every((f) => !start.indices.includes(f.index)),
+      'never a sample already in the subset it was scored against',
+    );
+    assert.deepEqual(
+      [...readFileSync(path.join(galleryDir, most[0]!.file)).subarray(1, 4)]
+        .map((b) => String.fromCharCode(b))
+        .join(''),
+      'PNG',
+    );
 
     const reportPath = path.join(dir, 'out', 'report.html');
     const reported = await winnow('report', id, '--out', reportPath, '--json');
