@@ -303,11 +303,17 @@ export function parseSearchConfig(input: unknown): ConfigParseResult {
 
 /**
  * A union (the dataset: classification or detection) reports every branch's problems; only the branch the input
- * was closest to (fewest problems, the classification one on a tie) is described, under the union's path.
+ * chose is described, under the union's path: the one whose discriminator (`kind`, `format`) was accepted, else
+ * the first (classification, whose message lists the kinds). Among accepted ones, the one with fewest problems.
  */
 function describeIssue(issue: z.core.$ZodIssue, parent: PropertyKey[]): string[] {
-  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-    const closest = issue.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
+  // Unions of objects only: a union of values (1 | 3) keeps zod's own message.
+  if (issue.code === 'invalid_union' && issue.errors.some((branch) => branch.some((i) => i.path.length > 0))) {
+    const chose = (branch: z.core.$ZodIssue[]) =>
+      !branch.some((i) => i.path.length === 1 && (i.path[0] === 'kind' || i.path[0] === 'format'));
+    const accepted = issue.errors.filter(chose);
+    const closest =
+      accepted.length > 0 ? accepted.reduce((best, b) => (b.length < best.length ? b : best)) : issue.errors[0]!;
     if (closest.length > 0) return closest.flatMap((inner) => describeIssue(inner, [...parent, ...issue.path]));
   }
   return [describeOne({ ...issue, path: [...parent, ...issue.path] } as z.core.$ZodIssue)];

@@ -158,6 +158,15 @@ describe('search config: task', () => {
     );
   });
 
+  it('describes a bad classification spec by its own fields even when the detection branch has fewer problems', () => {
+    const problems = problemsOf({ dataset: { kind: 'nope', size: -3 }, targets: [10] });
+    assert.deepEqual(
+      problems.map((p) => p.split(':')[0]),
+      ['dataset.kind', 'dataset.size'],
+      problems.join('\n'),
+    );
+  });
+
   it('describes a bad detection spec by its own fields, and relation checks still run', () => {
     const problems = problemsOf({
       task: 'detection',
