@@ -8,7 +8,10 @@
  * run, orchestrator RSS < 1 GiB, top-k < 5 s and < 128 MiB.
  *
  *   node dist/bench/scale.js [--samples=10000000] [--acquire=1000000] [--shard=100000] [--per-child=25]
- *                            [--slots=2] [--initial=10000]
+ *                            [--slots=2] [--initial=10000] [--gaps] [--single-partition]
+ *
+ * --gaps lists the longest stretches outside activities; --single-partition starts the dev server with one
+ * partition per task queue, as `npm run server` and the demo do (infra/dev-server.ts).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -193,7 +196,14 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'winnow-scale-'));
   const storage = path.join(scratch, 'artifacts');
   const namespace = 'scale';
-  const server = await startServerProcess({ dbFile: path.join(scratch, 'temporal.db'), namespaces: [namespace] });
+  // --single-partition: one task-queue partition, so a pickup never waits for a task forwarded between partitions.
+  const singlePartition = process.argv.includes('--single-partition');
+  const server = await startServerProcess({
+    dbFile: path.join(scratch, 'temporal.db'),
+    namespaces: [namespace],
+    singlePartition,
+  });
+  if (singlePartition) console.log('dev server: one read and one write partition per task queue');
   const workers: WorkerProcess[] = [];
   try {
     const env = { address: server.address, namespace, storageRoot: pathToFileURL(storage).href };

@@ -35,6 +35,14 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
+/** `temporal server start-dev` arguments that give every task queue one read and one write partition. */
+export const singlePartitionArgs: readonly string[] = [
+  '--dynamic-config-value',
+  'matching.numTaskqueueReadPartitions=1',
+  '--dynamic-config-value',
+  'matching.numTaskqueueWritePartitions=1',
+];
+
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const port = options.port ?? 7233;
   const uiPort = options.uiPort ?? 8233;
@@ -67,6 +75,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     namespace,
     '--log-level',
     'warn',
+    // One partition per task queue: with the default four, a task that lands in a partition no worker is polling
+    // waits to be forwarded, about a second on this server (bench:scale --single-partition shows it).
+    ...singlePartitionArgs,
   ];
   const logFile = dbFile.replace(/\.db$/, '') + '.log';
   const out = options.inheritStdio ? 'inherit' : openSync(logFile, 'a');

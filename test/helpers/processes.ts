@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { connectWhenReady } from '../../infra/dev-server';
+import { connectWhenReady, singlePartitionArgs } from '../../infra/dev-server';
 import { ensureSearchAttributes } from '../../infra/search-attributes';
 import { repoRoot, toolPath } from '../../infra/tools';
 import { freePortBlock } from './ports';
@@ -30,7 +30,12 @@ export interface ServerProcess {
 }
 
 /** A dev server on its own ports and SQLite file, headless, with winnow's search attributes in every namespace. */
-export async function startServerProcess(options: { dbFile: string; namespaces: string[] }): Promise<ServerProcess> {
+export async function startServerProcess(options: {
+  dbFile: string;
+  namespaces: string[];
+  /** One partition per task queue, as `npm run server` and the demo run it (infra/dev-server.ts). */
+  singlePartition?: boolean;
+}): Promise<ServerProcess> {
   const port = await freePortBlock(6);
   const address = `127.0.0.1:${port}`;
   const logFile = options.dbFile.replace(/\.db$/, '') + '.log';
@@ -52,6 +57,7 @@ export async function startServerProcess(options: { dbFile: string; namespaces: 
       'warn',
     ];
     for (const ns of options.namespaces) args.push('--namespace', ns);
+    if (options.singlePartition) args.push(...singlePartitionArgs);
     const out = openSync(logFile, 'a');
     const started = spawn(toolPath('temporal'), args, { stdio: ['ignore', out, out] });
     child = started;
