@@ -189,6 +189,7 @@ export class Round {
     });
     const results = await Promise.all(perModel);
     const values = (runs: Evaluated[]): number[] => runs.map((run) => run.value);
+    const map50 = (runs: Evaluated[]) => summarise(runs.map((run) => run.map50 ?? NaN));
     const rows = results.map(([al, rnd]) => ({
       activeLearning: summarise(values(al)),
       random: rnd ? summarise(values(rnd)) : undefined,
@@ -196,7 +197,7 @@ export class Round {
     results.forEach(([, , fullRuns], i) => {
       if (!fullRuns) return;
       if (i === 0) state.full = summarise(values(fullRuns));
-      if (i === 0 && config.task === 'detection') state.fullMap50 = summarise(fullRuns.map((run) => run.map50 ?? NaN));
+      if (i === 0 && config.task === 'detection') state.fullMap50 = map50(fullRuns);
       if (config.evaluation.models) (state.fullByModel ??= [])[i] = summarise(values(fullRuns));
     });
     const [al, rnd] = results[0]!;
@@ -212,8 +213,8 @@ export class Round {
         ? {
             detection: {
               map50: {
-                activeLearning: summarise(al.map((run) => run.map50 ?? NaN)),
-                ...(rnd ? { random: summarise(rnd.map((run) => run.map50 ?? NaN)) } : {}),
+                activeLearning: map50(al),
+                ...(rnd ? { random: map50(rnd) } : {}),
               },
               previews: {
                 ...(al[0]?.previews ? { activeLearning: al[0].previews } : {}),

@@ -101,7 +101,9 @@ export async function collectChosenSamples(input: CollectChosenInput): Promise<C
   } catch (err) {
     problems.push(`a subset manifest could not be read: ${messageOf(err)}`);
   }
-  classMix.push({ subset: 'pool', counts: countOf(Uint32Array.from({ length: labels.length }, (_, i) => i)) });
+  const pool = new Array<number>(numClasses).fill(0);
+  for (const label of labels) pool[label]!++;
+  classMix.push({ subset: 'pool', counts: pool });
 
   const rounds: RoundChoice[] = [];
   for (const round of input.rounds) rounds.push(await collectRound(input, round, labels, classNames));

@@ -107,10 +107,7 @@ async function detectionTrainer(
       `detection data needs a detector (${detectorNames.join(', ')}), not ${'kind' in choice ? choice.uri : choice.name}`,
     );
   const dataset = await openDetectionTaskDataset(spec);
-  const batch =
-    indices === null
-      ? await dataset.readRange('train', 0, dataset.info.samples.train)
-      : await dataset.readIndices('train', indices);
+  const batch = await readTrainingBatch(dataset, indices);
   const { shape, numClasses } = dataset.info;
   const samples: DetectionSamples = {
     count: batch.count,
@@ -132,20 +129,28 @@ export function detectorStride(name: DetectorName): DetectorStride {
   return name === 'detector-s8' ? 8 : 4;
 }
 
-export async function loadTrainingSamples(
-  dataset: Dataset,
+/** The subset's training samples, or the whole training split; either kind of data set. */
+function readTrainingBatch<B>(
+  dataset: {
+    info: { samples: { train: number } };
+    readRange(split: 'train', start: number, count: number): Promise<B>;
+    readIndices(split: 'train', indices: ArrayLike<number>): Promise<B>;
+  },
   indices: ArrayLike<number> | null,
-): Promise<TrainingSamples> {
+): Promise<B> {
+  return indices === null
+    ? dataset.readRange('train', 0, dataset.info.samples.train)
+    : dataset.readIndices('train', indices);
+}
+
+async function loadTrainingSamples(dataset: Dataset, indices: ArrayLike<number> | null): Promise<TrainingSamples> {
   const { shape, numClasses } = dataset.info;
-  const batch =
-    indices === null
-      ? await dataset.readRange('train', 0, dataset.info.samples.train)
-      : await dataset.readIndices('train', indices);
+  const batch = await readTrainingBatch(dataset, indices);
   return { count: batch.count, images: batch.images, labels: batch.labels, shape, numClasses };
 }
 
 /** A member's fresh model: a built-in one, or one from a file (its own weights, or fresh ones from `seed`). */
-export async function buildMemberModel(choice: ModelChoice, dataset: Dataset, seed: number): Promise<tf.LayersModel> {
+async function buildMemberModel(choice: ModelChoice, dataset: Dataset, seed: number): Promise<tf.LayersModel> {
   const { shape: inputShape, numClasses } = dataset.info;
   if (!('kind' in choice)) {
     if (isDetectorChoice(choice)) throw new Error(`${choice.name} is a detector, not a classifier`);
