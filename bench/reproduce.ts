@@ -6,14 +6,11 @@
  *   npm run bench:reproduce -- --quick | --medium | --full | --calibrate
  *   options: --no-ablations  --all-ablations  --only=entropy,compress  --concurrency=N  --slots=N
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/common';
 import { runInChild } from '../compute/run-child';
 import { DEBIAN_DATASETS_DIR } from '../domain/data/data-roots';
 import { FASHION_MNIST_DEFAULT_DIR } from '../domain/data/open-dataset';
@@ -21,31 +18,17 @@ import { parseSubsetManifest } from '../domain/acquisition/subset-manifest';
 import { openDataset } from '../domain/data';
 import { defaultStorageRoot } from '../domain/storage/roots';
 import { openStore } from '../domain/storage/open-store';
-import { connectClient } from '../client/connection';
 import { renderSvg } from '../client/report/charts';
 import { writeReport } from '../client/report/write-report';
-import { restartFailedSearch } from '../client/restart';
-import { startDevServer, type DevServer } from '../infra/dev-server';
-import { connectionSettings } from '../infra/env';
 import { repoRoot } from '../infra/tools';
-import {
-  connectWorker,
-  createGpuWorker,
-  createOrchestratorWorker,
-  installWorkerRuntime,
-} from '../workers/create-workers';
-import { subsetSearch } from '../workflows';
-import { progressQuery } from '../workflows/definitions';
 import type { SearchResult } from '../workflows/subset-search';
 import { metricName } from '../contracts/config';
-import { TaskQueue } from '../contracts/task-queues';
 import { machineLine } from './machine';
+import { gitInfo, runSearch, watchProgress, withBenchWorkers, withLimit } from './search-runner';
 import { prepareFashionMnistPrefix } from './reproduce-data';
 import {
-  attemptWorkflowId,
   estimateSeconds,
   experimentWorkflowId,
-  nextStep,
   parsedConfig,
   profileOf,
   profileWork,
@@ -54,7 +37,6 @@ import {
   type Profile,
   type ProfileName,
   type Work,
-  type WorkflowStatusName,
 } from './reproduce-plan';
 import {
   accuracyPlotSpec,
@@ -135,42 +117,6 @@ function prepareData(profile: Profile): string | undefined {
   return dir;
 }
 
-function gitInfo(): { commit: string; uncommittedChanges: number } {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repoRoot(), encoding: 'utf8' }).trim();
-    const status = execFileSync('git', ['status', '--porcelain'], { cwd: repoRoot(), encoding: 'utf8' });
-    return { commit, uncommittedChanges: status.split('\n').filter(Boolean).length };
-  } catch {
-    return { commit: 'unknown', uncommittedChanges: -1 };
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const port = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function attemptStatuses(client: Client, baseId: string): Promise<WorkflowStatusName[]> {
-  const statuses: WorkflowStatusName[] = [];
-  for (let attempt = 0; ; attempt++) {
-    try {
-      statuses.push(
-        (await client.workflow.getHandle(attemptWorkflowId(baseId, attempt)).describe()).status
-          .name as WorkflowStatusName,
-      );
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return statuses;
-      throw err;
-    }
-  }
-}
-
 /** One experiment to its result: reuse, await, start or resume its search. */
 async function runExperiment(
   client: Client,
@@ -179,79 +125,8 @@ async function runExperiment(
   inFlight: Map<string, string>,
 ): Promise<ExperimentOutcome> {
   const baseId = experimentWorkflowId(profile.name, experiment);
-  let resumesLeft = 2;
-  let how: ExperimentOutcome['how'];
-  for (;;) {
-    const step = nextStep(baseId, await attemptStatuses(client, baseId), resumesLeft);
-    if (step.action === 'give-up') return { experiment, workflowId: step.workflowId, how, error: step.reason };
-    if (step.action === 'start') {
-      await client.workflow.start(subsetSearch, {
-        taskQueue: TaskQueue.orchestrator,
-        workflowId: step.workflowId,
-        args: [{ ...experiment.config, searchId: baseId }],
-      });
-      how = 'started';
-      log(`${experiment.name}: started ${step.workflowId}`);
-    } else if (step.action === 'restart') {
-      const resumed = await restartFailedSearch(client, step.from, step.workflowId);
-      resumesLeft--;
-      how = 'resumed';
-      log(
-        `${experiment.name}: ${step.from} did not finish; resumed as ${resumed.workflowId} from round ${resumed.round}`,
-      );
-    } else if (step.action === 'await') {
-      how ??= 'awaited';
-      log(`${experiment.name}: ${step.workflowId} is running; waiting for it`);
-    } else {
-      how ??= 'reused';
-    }
-    inFlight.set(experiment.name, step.workflowId);
-    try {
-      const result = (await client.workflow.getHandle(step.workflowId).result()) as SearchResult;
-      if (step.action !== 'reuse') log(`${experiment.name}: finished`);
-      return { experiment, workflowId: step.workflowId, how, result };
-    } catch (err) {
-      log(
-        `${experiment.name}: ${step.workflowId} failed: ${(err as Error).message}${(err as { cause?: Error }).cause ? ` (${(err as { cause?: Error }).cause?.message})` : ''}`,
-      );
-    } finally {
-      inFlight.delete(experiment.name);
-    }
-  }
-}
-
-/** Runs `tasks` with at most `limit` in flight, in order. */
-async function withLimit<T>(limit: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
-  const results: T[] = new Array(tasks.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < tasks.length) {
-      const i = next++;
-      results[i] = await tasks[i]();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, lane));
-  return results;
-}
-
-function watchProgress(client: Client, inFlight: Map<string, string>, started: number): NodeJS.Timeout {
-  const last = new Map<string, string>();
-  return setInterval(() => {
-    for (const [name, workflowId] of inFlight) {
-      client.workflow
-        .getHandle(workflowId)
-        .query(progressQuery)
-        .then(
-          (p) => {
-            const line = `round ${p.round}, ${p.phase}, subset ${p.subsetSize}, members ${p.membersTrained}/${p.members}, shards ${p.shardsScored}/${p.shards}, evaluated ${p.evaluations.length}/${p.targets.length}`;
-            if (last.get(name) !== line)
-              log(`${name.padEnd(20)} ${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s  ${line}`);
-            last.set(name, line);
-          },
-          () => undefined,
-        );
-    }
-  }, 15_000);
+  const outcome = await runSearch(client, { name: experiment.name, baseId, config: experiment.config }, inFlight, log);
+  return { experiment, ...outcome };
 }
 
 interface RunRecord {
@@ -377,59 +252,21 @@ async function main(): Promise<void> {
     `profile ${profileName}: ${experiments.length} searches, pool ${profile.trainSamples}, test ${profile.testSamples}, ${args.concurrency ?? profile.concurrency} at once, ${args.slots} training slots`,
   );
 
-  installWorkerRuntime({ ...process.env, WINNOW_LOG_LEVEL: process.env.WINNOW_LOG_LEVEL ?? 'WARN' });
-  let settings = connectionSettings();
-  let server: DevServer | undefined;
-  if (!process.env.TEMPORAL_ADDRESS) {
-    server = await startDevServer({
-      port: await freePort(),
-      uiPort: await freePort(),
-      dbFile: path.join(repoRoot(), 'state', 'reproduce.db'),
-      namespace: settings.namespace,
-    });
-    settings = { ...settings, address: server.address };
-    const child = server.process;
-    // Never leave the dev server behind, whatever way this process ends.
-    process.once('exit', () => child.kill('SIGTERM'));
-    log(`Temporal dev server on ${server.address} (UI ${server.uiUrl}), history in state/reproduce.db`);
-  }
-  const workerConnection = await connectWorker(settings);
-  const client = await connectClient(settings);
   const inFlight = new Map<string, string>();
-  let outcomes: ExperimentOutcome[];
-  try {
-    const [orchestrator, gpu] = await Promise.all([
-      createOrchestratorWorker({ connection: workerConnection, namespace: settings.namespace }),
-      createGpuWorker({ connection: workerConnection, namespace: settings.namespace, slots: args.slots }),
-    ]);
-    // SIGINT/SIGTERM shut the workers down (the Temporal runtime's default); the searches stay on the server.
-    const workersDone = Promise.all([orchestrator.run(), gpu.run()]);
-    const timer = watchProgress(client, inFlight, started);
-    try {
-      const all = withLimit(
-        args.concurrency ?? profile.concurrency,
-        experiments.map((e) => () => runExperiment(client, profile, e, inFlight)),
-      );
-      // After an interruption the searches' pending calls fail as the connections close; nothing waits for them then.
-      all.catch(() => undefined);
-      const interrupted = workersDone.then(() => {
-        throw new Error(
-          'the workers were shut down (SIGINT or SIGTERM) before the searches finished; run the same command again to go on where they stopped',
+  const outcomes = await withBenchWorkers(
+    { dbFile: path.join(repoRoot(), 'state', 'reproduce.db'), slots: args.slots, log },
+    async (client) => {
+      const timer = watchProgress(client, inFlight, started, log);
+      try {
+        return await withLimit(
+          args.concurrency ?? profile.concurrency,
+          experiments.map((e) => () => runExperiment(client, profile, e, inFlight)),
         );
-      });
-      outcomes = await Promise.race([all, interrupted]);
-    } finally {
-      clearInterval(timer);
-      for (const w of [orchestrator, gpu]) if (w.getState() === 'RUNNING') w.shutdown();
-      await workersDone.catch((err: unknown) => log(`worker stopped with an error: ${(err as Error).message}`));
-    }
-  } finally {
-    await client.connection.close().catch(() => undefined);
-    await workerConnection
-      .close()
-      .catch((err: unknown) => log(`closing the worker connection: ${(err as Error).message}`));
-    await server?.stop();
-  }
+      } finally {
+        clearInterval(timer);
+      }
+    },
+  );
   const wallSeconds = (Date.now() - started) / 1000;
   await writeResults(profile, outcomes, {
     startedAt,

@@ -14,7 +14,7 @@ import {
   installWorkerRuntime,
 } from '../workers/create-workers';
 import { subsetSearch } from '../workflows';
-import type { SearchConfigInput } from '../contracts/config';
+import { demoConfig, demoTableLegend } from './demo-config';
 import { progressQuery } from '../workflows/definitions';
 import { TaskQueue } from '../contracts/task-queues';
 import { connectClient, workflowUiUrl } from './connection';
@@ -22,18 +22,6 @@ import { formatResultTable } from './result-table';
 import { writeReport } from './report/write-report';
 import { formatHistoryStats, searchHistoryStats } from './search-history';
 import path from 'node:path';
-
-// Sized for about ten minutes on two CPU cores: 2 members x 2 checkpoints, two build-up rounds.
-const demoConfig: SearchConfigInput = {
-  dataset: { kind: 'fashion-mnist' },
-  scheme: 'build-up',
-  initialSize: 2000,
-  targets: [4000, 6000],
-  acquisition: { function: 'entropy', step: 2000 },
-  ensemble: { members: 2, checkpointEpochs: [2, 3] },
-  training: { epochs: 3 },
-  shardSize: 15000,
-};
 
 async function serverAnswers(address: string): Promise<boolean> {
   try {
@@ -105,6 +93,7 @@ async function main(): Promise<void> {
     const result = await orchestrator.runUntil(gpu.runUntil(run()));
     console.log('');
     console.log(formatResultTable(result));
+    console.log(demoTableLegend);
     console.log('');
     console.log(`search id        ${result.searchId}`);
     console.log(`compute backend  ${result.computeBackend}`);

@@ -13,6 +13,8 @@ export const artifactPaths = {
   round: (searchId: string, round: number) => `${searchId}/round-${round}`,
   member: (searchId: string, round: number, member: number) => `${searchId}/round-${round}/member-${member}`,
   checkpoint: (memberKey: string, epoch: number) => `${memberKey}/ckpt-${epoch}`,
+  /** Early stopping: the epoch with the best held-out accuracy so far. */
+  bestCheckpoint: (memberKey: string) => `${memberKey}/ckpt-best`,
   /**
    * The two slots of a member's per-epoch training state, for resuming between
    * ensemble checkpoints. Saves alternate between them, so a save cut short

@@ -153,6 +153,18 @@ const evaluationSchema = z.strictObject({
    * one fills the main table. Default: the search model alone.
    */
   models: z.array(evaluationModelSchema).min(1).max(8).optional(),
+  /**
+   * Classification: train each evaluation model for at most training.epochs and keep the epoch whose accuracy
+   * on a held-out part of the training split was best, stopping after `patience` epochs without a gain. The
+   * held-out part is the `validationSamples` training samples right after the pool (dataset.limit): never
+   * pool, never test split.
+   */
+  earlyStopping: z
+    .strictObject({
+      validationSamples: sampleCount.max(1_000_000),
+      patience: z.number().int().min(1).max(1000).default(3),
+    })
+    .optional(),
 });
 
 export const searchConfigSchema = z
@@ -234,7 +246,7 @@ type ParsedFields = {
   task: Task;
   dataset: object;
   model?: string | { kind: string };
-  evaluation: { models?: Array<string | { kind: string }> };
+  evaluation: { models?: Array<string | { kind: string }>; earlyStopping?: object };
   acquisition: { function: string; reduction?: string; keepAccumulators?: boolean };
   training: { augmentation: string };
 };
@@ -274,6 +286,14 @@ function checkTaskFits(config: ParsedFields, ctx: z.RefinementCtx): void {
     );
   if (!detection && config.acquisition.reduction !== undefined)
     problem(['acquisition', 'reduction'], 'reduces per-location scores: only for task "detection"');
+  if (config.evaluation.earlyStopping !== undefined) {
+    if (detection) problem(['evaluation', 'earlyStopping'], 'early stopping validates accuracy: classification only');
+    else if ((config.dataset as { limit?: number }).limit === undefined)
+      problem(
+        ['evaluation', 'earlyStopping'],
+        'needs dataset.limit: the pool is the first `limit` training samples and the held-out samples come right after it',
+      );
+  }
   const augmentation = config.training.augmentation;
   if (detection && augmentation === 'crop-flip')
     problem(['training', 'augmentation'], 'crop-flip is for classification; detection takes "none" or "flip"');

@@ -366,9 +366,20 @@ export class Round {
     const { config, state } = this;
     const budget = trainingBudget(config.training, [config.training.epochs], samples);
     const context = `search ${state.searchId}, evaluation ${key}`;
-    const trained = await gpu.trainMember(
-      memberInput(config, state, budget, { subsetUri, memberKey: key, seed, context }, model),
-    );
+    const early = config.evaluation.earlyStopping;
+    const trained = await gpu.trainMember({
+      ...memberInput(config, state, budget, { subsetUri, memberKey: key, seed, context }, model),
+      // The held-out samples follow the pool (the config requires dataset.limit with early stopping).
+      ...(early && 'limit' in config.dataset && config.dataset.limit !== undefined
+        ? {
+            earlyStopping: {
+              validationStart: config.dataset.limit,
+              validationSamples: early.validationSamples,
+              patience: early.patience,
+            },
+          }
+        : {}),
+    });
     const checkpoints = [trained.checkpoints[0].uri];
     const metrics = await gpu.evaluate({
       storageRoot: state.storageRoot,

@@ -12,7 +12,9 @@ import { detectorNames, type DetectorName } from '../../contracts/config';
 import { isDetectionSpec, type DetectionDatasetSpec } from '../../contracts/detection-data-spec';
 import { FailureType, TypedTaskError } from '../../contracts/failures';
 import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
-import { openDataset, type Dataset, type DatasetSpec } from '../../domain/data';
+import { openDataset, type Dataset, type DatasetSpec, type SampleBatch } from '../../domain/data';
+import { predictProbabilities } from '../../domain/ml/predict';
+import { classificationMetrics } from '../../domain/ml/metrics';
 import { buildDetector, type DetectorStride } from '../../domain/ml/detector-model';
 import { trainDetector, type DetectionSamples } from '../../domain/ml/train-detector';
 import { buildLayersModel, checkModelShapes, readLayersModel } from '../../domain/ml/layers-model-file';
@@ -44,6 +46,16 @@ export interface MemberTrainer {
   count: number;
   build(seed: number): Promise<tf.LayersModel>;
   train(run: MemberRun): Promise<EpochMetrics[]>;
+  /** With early stopping: the model's accuracy on the held-out training samples. */
+  validationAccuracy?(model: tf.LayersModel): number;
+}
+
+/** Early stopping's held-out samples: a range of the training split outside the pool. */
+export interface EarlyStoppingInput {
+  validationStart: number;
+  validationSamples: number;
+  /** Epochs without a gain in validation accuracy before training stops. */
+  patience: number;
 }
 
 export interface TrainerInput {
@@ -52,6 +64,7 @@ export interface TrainerInput {
   training: MemberTrainingSettings;
   subsetUri: string | null;
   context: string;
+  earlyStopping?: EarlyStoppingInput;
 }
 
 /** The trainer for the input's task, its samples read (the subset's, or the whole training split). */
@@ -86,11 +99,36 @@ async function classificationTrainer(
   const dataset = await openDataset(spec);
   const samples = await loadTrainingSamples(dataset, indices);
   const settings: TrainingSettings = { ...training, augmentation: training.augmentation };
+  const validation = input.earlyStopping && (await readValidationSamples(spec, input.earlyStopping, input.context));
   return {
     count: samples.count,
     build: (seed) => buildMemberModel(choice, dataset, seed),
     train: (run) => trainModel({ ...run, samples, settings }),
+    ...(validation
+      ? { validationAccuracy: (model: tf.LayersModel) => accuracyOf(model, validation, dataset.info.shape) }
+      : {}),
   };
+}
+
+/** The held-out range of the training split, read past dataset.limit (the pool ends where it starts). */
+async function readValidationSamples(
+  spec: DatasetSpec,
+  early: EarlyStoppingInput,
+  context: string,
+): Promise<SampleBatch> {
+  const whole = await openDataset({ ...spec, limit: undefined });
+  const available = whole.info.samples.train;
+  if (early.validationStart + early.validationSamples > available)
+    refuse(
+      context,
+      `early stopping holds out training samples ${early.validationStart}..${early.validationStart + early.validationSamples - 1}, but the training split has ${available}; lower dataset.limit or evaluation.earlyStopping.validationSamples`,
+    );
+  return whole.readRange('train', early.validationStart, early.validationSamples);
+}
+
+function accuracyOf(model: tf.LayersModel, batch: SampleBatch, shape: readonly [number, number, number]): number {
+  const probabilities = predictProbabilities(model, batch.images, batch.count, shape);
+  return classificationMetrics(probabilities, batch.labels, probabilities.length / batch.count).accuracy;
 }
 
 async function detectionTrainer(
@@ -99,6 +137,7 @@ async function detectionTrainer(
   indices: ArrayLike<number> | null,
 ): Promise<MemberTrainer> {
   const { training, model: choice } = input;
+  if (input.earlyStopping) refuse(input.context, 'early stopping validates accuracy: classification only');
   if (training.augmentation === 'crop-flip')
     refuse(input.context, 'augmentation "crop-flip" is for classification; detection takes "none" or "flip"');
   if (!isDetectorChoice(choice))

@@ -15,9 +15,14 @@ import { artifactPaths } from '../../contracts/artifact-paths';
 import { initComputeBackend } from '../backend';
 import { getCheckpoint, putCheckpoint } from './checkpoint-store';
 import { PhaseClock, type PhaseSeconds } from '../phase-clock';
-import { openMemberTrainer, type MemberTrainingSettings, type ModelChoice } from './member-trainers';
+import {
+  openMemberTrainer,
+  type EarlyStoppingInput,
+  type MemberTrainingSettings,
+  type ModelChoice,
+} from './member-trainers';
 
-export type { ModelChoice, MemberTrainingSettings };
+export type { EarlyStoppingInput, ModelChoice, MemberTrainingSettings };
 
 export interface TrainMemberInput {
   storageRoot: string;
@@ -36,6 +41,11 @@ export interface TrainMemberInput {
   initFrom?: string;
   /** Names the member in messages, e.g. "round 2, member 3". */
   context: string;
+  /**
+   * Keep the epoch with the best accuracy on held-out training samples, and stop `patience` epochs after it:
+   * the result's one checkpoint is that epoch's (checkpointEpochs is not used).
+   */
+  earlyStopping?: EarlyStoppingInput;
 }
 
 export interface CheckpointRef {
@@ -66,6 +76,8 @@ export interface TrainMemberResult {
   checkpointBytes?: number;
   /** Seconds per phase inside the task (absent in results recorded before it was added). */
   phases?: PhaseSeconds;
+  /** With early stopping: the kept epoch, its held-out accuracy, and the epochs trained in all. */
+  earlyStopping?: { bestEpoch: number; validationAccuracy: number; epochsTrained: number };
 }
 
 export interface TrainMemberOptions {
@@ -121,6 +133,26 @@ async function findResumeState(
   return chosen;
 }
 
+/** Early stopping's best state so far, from its checkpoint's meta; ignored when unreadable or from another seed. */
+async function readBest(
+  store: ArtifactStore,
+  key: string,
+  input: TrainMemberInput,
+  resumedAt: number,
+  log: (line: string) => void,
+): Promise<{ epoch: number; accuracy: number } | undefined> {
+  try {
+    const checkpoint = await getCheckpoint(store, key);
+    checkpoint.model.dispose();
+    const { epoch, seed, validationAccuracy } = checkpoint.meta;
+    if (seed !== input.seed || validationAccuracy === undefined || epoch > resumedAt) return undefined;
+    return { epoch, accuracy: validationAccuracy };
+  } catch (err) {
+    log(`${input.context}: no usable best checkpoint at ${key} (${(err as Error).message}); the next epoch sets it`);
+    return undefined;
+  }
+}
+
 export async function trainMember(
   input: TrainMemberInput,
   report: (p: TrainMemberProgress) => void,
@@ -132,12 +164,18 @@ export async function trainMember(
   const store = openWorkerStore(input.storageRoot);
   const trainer = await clock.time('dataRead', () => openMemberTrainer(store, input));
   const epochs = input.training.epochs;
-  const wanted = [...new Set(input.checkpointEpochs)].sort((a, b) => a - b);
+  const early = input.earlyStopping;
+  // Early stopping keeps its best epoch under its own key instead of fixed checkpoint epochs.
+  const wanted = early ? [] : [...new Set(input.checkpointEpochs)].sort((a, b) => a - b);
   if (wanted.some((e) => e < 1 || e > epochs)) {
     throw new Error(`${input.context}: checkpoint epochs ${wanted.join(', ')} must lie within 1..${epochs}`);
   }
 
-  const resume = await clock.time('checkpointRead', () => findResumeState(store, input, log));
+  const resume = await clock.time('checkpointRead', () =>
+    findResumeState(store, { ...input, checkpointEpochs: wanted }, log),
+  );
+  const bestKey = artifactPaths.bestCheckpoint(input.memberKey);
+  let best = early && resume ? await readBest(store, bestKey, input, resume.epoch, log) : undefined;
   let model: tf.LayersModel;
   const optimizer = createOptimizer(input.training);
   if (resume) {
@@ -160,56 +198,79 @@ export async function trainMember(
   let newestSlot = resume?.key === slots[0] ? 0 : 1;
   const nextResumeSlot = (): string => slots[(newestSlot = 1 - newestSlot)];
   let checkpointBytes = 0;
+  const saveEpoch = async (key: string, m: EpochMetrics, validationAccuracy?: number): Promise<void> => {
+    const files = await clock.time('write', () =>
+      encodeCheckpoint(model, optimizer, {
+        epoch: m.epoch,
+        seed: input.seed,
+        loss: m.loss,
+        accuracy: m.accuracy,
+        ...(validationAccuracy !== undefined ? { validationAccuracy } : {}),
+        backend: backend.name,
+        createdBy: input.context,
+      }),
+    );
+    await clock.time('write', () => putCheckpoint(store, key, files));
+    checkpointBytes += checkpointSize(files);
+  };
   // Checkpoint writes happen inside training's callbacks: they count as 'write', the rest of training as 'compute'.
   const trainingStarted = performance.now();
   const writeSecondsBefore = clock.seconds.write ?? 0;
   try {
-    const history = await trainer.train({
-      model,
-      optimizer,
-      seed: input.seed,
-      firstEpoch: (resume?.epoch ?? 0) + 1,
-      within: resume?.checkpoint.meta.within,
-      context: input.context,
-      shouldStop: options.stopRequested,
-      // Graceful shutdown: the position inside the epoch goes to the resume point, which a retry prefers.
-      onInterrupt: async (epochsDone, position) => {
-        const files = await encodeCheckpoint(model, optimizer, {
-          epoch: epochsDone,
+    // A retry of a run that had already stopped early trains nothing more.
+    const stoppedBefore = early && best && resume && resume.epoch - best.epoch >= early.patience;
+    const history = stoppedBefore
+      ? []
+      : await trainer.train({
+          model,
+          optimizer,
           seed: input.seed,
-          loss: null,
-          accuracy: null,
-          backend: backend.name,
-          createdBy: input.context,
-          within: position,
-        });
-        const slot = nextResumeSlot();
-        await clock.time('write', () => putCheckpoint(store, slot, files));
-        checkpointBytes += checkpointSize(files);
-        log(
-          `${input.context}: stopped in epoch ${epochsDone + 1} after batch ${position.batch}; saved ${store.uriOf(slot)}`,
-        );
-      },
-      onEpochEnd: async (m) => {
-        if (m.epoch < epochs || wanted.includes(m.epoch)) {
-          const key = wanted.includes(m.epoch) ? artifactPaths.checkpoint(input.memberKey, m.epoch) : nextResumeSlot();
-          const files = await clock.time('write', () =>
-            encodeCheckpoint(model, optimizer, {
-              epoch: m.epoch,
+          firstEpoch: (resume?.epoch ?? 0) + 1,
+          within: resume?.checkpoint.meta.within,
+          context: input.context,
+          shouldStop: options.stopRequested,
+          // Graceful shutdown: the position inside the epoch goes to the resume point, which a retry prefers.
+          onInterrupt: async (epochsDone, position) => {
+            const files = await encodeCheckpoint(model, optimizer, {
+              epoch: epochsDone,
               seed: input.seed,
-              loss: m.loss,
-              accuracy: m.accuracy,
+              loss: null,
+              accuracy: null,
               backend: backend.name,
               createdBy: input.context,
-            }),
-          );
-          await clock.time('write', () => putCheckpoint(store, key, files));
-          checkpointBytes += checkpointSize(files);
-          latest = checkpointUri(key);
-        }
-        report({ epoch: m.epoch, epochs, loss: m.loss, accuracy: m.accuracy, checkpointUri: latest });
-      },
-    });
+              within: position,
+            });
+            const slot = nextResumeSlot();
+            await clock.time('write', () => putCheckpoint(store, slot, files));
+            checkpointBytes += checkpointSize(files);
+            log(
+              `${input.context}: stopped in epoch ${epochsDone + 1} after batch ${position.batch}; saved ${store.uriOf(slot)}`,
+            );
+          },
+          onEpochEnd: async (m) => {
+            // The best state is saved before the resume point, so a resumed run never misses its best epoch.
+            const validationAccuracy = early ? trainer.validationAccuracy!(model) : undefined;
+            if (validationAccuracy !== undefined && (best === undefined || validationAccuracy > best.accuracy)) {
+              await saveEpoch(bestKey, m, validationAccuracy);
+              best = { epoch: m.epoch, accuracy: validationAccuracy };
+            }
+            if (m.epoch < epochs || wanted.includes(m.epoch)) {
+              const key = wanted.includes(m.epoch)
+                ? artifactPaths.checkpoint(input.memberKey, m.epoch)
+                : nextResumeSlot();
+              await saveEpoch(key, m);
+              latest = checkpointUri(key);
+            }
+            report({ epoch: m.epoch, epochs, loss: m.loss, accuracy: m.accuracy, checkpointUri: latest });
+            if (early && best && m.epoch - best.epoch >= early.patience) {
+              log(
+                `${input.context}: early stop after epoch ${m.epoch}; keeping epoch ${best.epoch} (held-out accuracy ${(100 * best.accuracy).toFixed(2)}%)`,
+              );
+              return 'stop';
+            }
+            return undefined;
+          },
+        });
     const writeSeconds = (clock.seconds.write ?? 0) - writeSecondsBefore;
     clock.add('compute', (performance.now() - trainingStarted) / 1000 - writeSeconds);
     const checkpoints: CheckpointRef[] = [];
@@ -217,6 +278,12 @@ export async function trainMember(
       const stat = await store.stat(`${artifactPaths.checkpoint(input.memberKey, epoch)}/checkpoint.json`);
       checkpoints.push({ epoch, uri: stat.uri, sha256: stat.sha256 });
     }
+    if (early) {
+      if (!best) throw new Error(`${input.context}: early stopping found no best epoch`);
+      const stat = await store.stat(`${bestKey}/checkpoint.json`);
+      checkpoints.push({ epoch: best.epoch, uri: stat.uri, sha256: stat.sha256 });
+    }
+    const epochsTrained = history.at(-1)?.epoch ?? resume?.epoch ?? 0;
     return {
       checkpoints,
       history,
@@ -226,6 +293,9 @@ export async function trainMember(
       backend: backend.name,
       checkpointBytes,
       phases: clock.seconds,
+      ...(early && best
+        ? { earlyStopping: { bestEpoch: best.epoch, validationAccuracy: best.accuracy, epochsTrained } }
+        : {}),
     };
   } finally {
     model.dispose();

@@ -23,6 +23,8 @@ export const checkpointMetaSchema = z.object({
   seed: z.number().int(),
   loss: z.number().nullable(),
   accuracy: z.number().nullable(),
+  /** Early stopping: accuracy on the held-out training samples after this epoch. */
+  validationAccuracy: z.number().optional(),
   backend: z.string(),
   createdBy: z.string(),
   /** Taken inside epoch `epoch + 1` (graceful shutdown): batches done there and their running sums. */

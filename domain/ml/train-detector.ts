@@ -77,7 +77,8 @@ export interface DetectorTrainRun {
   loss?: Partial<DetectorLossOptions>;
   /** Centre region of the class targets (the stride comes from the model). */
   targets?: Omit<TargetOptions, 'stride'>;
-  onEpochEnd?: (metrics: DetectorEpochMetrics) => Promise<void>;
+  /** After every epoch; 'stop' ends training there. */
+  onEpochEnd?: (metrics: DetectorEpochMetrics) => Promise<void | 'stop'>;
   /** Asked after every batch; when true, `onInterrupt` saves the position and training stops with TrainingInterrupted. */
   shouldStop?: () => boolean;
   onInterrupt?: (epochsDone: number, position: DetectorEpochPosition) => Promise<void>;
@@ -252,7 +253,7 @@ export async function trainDetector(run: DetectorTrainRun): Promise<DetectorEpoc
       seconds: (Date.now() - started) / 1000,
     };
     history.push(metrics);
-    await run.onEpochEnd?.(metrics);
+    if ((await run.onEpochEnd?.(metrics)) === 'stop') break;
   }
   return history;
 }

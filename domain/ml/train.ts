@@ -62,7 +62,8 @@ export interface TrainRun {
   context: string;
   /** Where `firstEpoch` was interrupted: its first batches are already trained. */
   within?: EpochPosition;
-  onEpochEnd?: (metrics: EpochMetrics) => Promise<void>;
+  /** After every epoch; 'stop' ends training there (early stopping). */
+  onEpochEnd?: (metrics: EpochMetrics) => Promise<void | 'stop'>;
   /** Asked after every batch; when true, `onInterrupt` saves the position and training stops with TrainingInterrupted. */
   shouldStop?: () => boolean;
   onInterrupt?: (epochsDone: number, position: EpochPosition) => Promise<void>;
@@ -192,7 +193,7 @@ export async function trainModel(run: TrainRun): Promise<EpochMetrics[]> {
     }
     const metrics = { epoch, loss, accuracy, learningRate, seconds: (Date.now() - started) / 1000 };
     history.push(metrics);
-    await run.onEpochEnd?.(metrics);
+    if ((await run.onEpochEnd?.(metrics)) === 'stop') break;
   }
   return history;
 }

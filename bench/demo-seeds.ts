@@ -1,0 +1,109 @@
+/**
+ * Runs the demo's search with search seeds 0..N-1 and prints, per seed and subset size, AL − random: the
+ * demo config must show AL above random at its sizes in at least 4 of 5 seeds (docs/results.md, "The demo").
+ *
+ *   npm run bench:demo-seeds [-- --seeds=5 --concurrency=2 --slots=2 --override='{"training":{"minSteps":400}}']
+ *
+ * Finished searches are reused by a digest of their config (history in state/demo-seeds.db), so a rerun
+ * prints at once and an interrupted one goes on where it stopped.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { demoConfig } from '../client/demo-config';
+import { formatConfigProblems, parseSearchConfig, type SearchConfigInput } from '../contracts/config';
+import { repoRoot } from '../infra/tools';
+import { demoSeedsTable, mergeConfig, seedMargins, type SeedOutcome } from './demo-seeds-table';
+import { machineLine } from './machine';
+import { gitInfo, runSearch, watchProgress, withBenchWorkers, withLimit } from './search-runner';
+
+interface Args {
+  seeds: number;
+  concurrency: number;
+  slots: number;
+  override?: unknown;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { seeds: 5, concurrency: 2, slots: 2 };
+  for (const a of argv) {
+    const [key, value] = [a.slice(0, a.indexOf('=') + 1), a.slice(a.indexOf('=') + 1)];
+    if (key === '--override=') {
+      try {
+        args.override = JSON.parse(value);
+      } catch (err) {
+        throw new Error(`--override must be JSON (a partial search config): ${(err as Error).message}`, { cause: err });
+      }
+    } else if (key === '--seeds=' || key === '--concurrency=' || key === '--slots=') {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`${a}: expected a positive integer`);
+      args[key.slice(2, -1) as 'seeds' | 'concurrency' | 'slots'] = n;
+    } else throw new Error(`unknown argument ${a}; use --seeds=N, --concurrency=N, --slots=N, --override=JSON`);
+  }
+  return args;
+}
+
+function log(line: string): void {
+  console.log(`[demo-seeds] ${new Date().toISOString().slice(11, 19)} ${line}`);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const base: SearchConfigInput = args.override === undefined ? demoConfig : mergeConfig(demoConfig, args.override);
+  // Refuse a bad override before any server starts; the error names the field.
+  const parsed = parseSearchConfig(base);
+  if (!parsed.ok) throw new Error(`--override: ${formatConfigProblems(parsed.problems)}`);
+  const digest = createHash('sha256').update(JSON.stringify(base)).digest('hex').slice(0, 8);
+  const machine = machineLine();
+  const git = gitInfo();
+  log(machine);
+  log(`config ${digest}: ${JSON.stringify(base)}`);
+  log(`${args.seeds} search seeds, ${args.concurrency} at once, ${args.slots} training slots`);
+  process.env.WINNOW_STORAGE_ROOT ??= path.join(repoRoot(), 'state', 'demo-seeds', 'artifacts');
+  const inFlight = new Map<string, string>();
+  const outcomes = await withBenchWorkers(
+    { dbFile: path.join(repoRoot(), 'state', 'demo-seeds.db'), slots: args.slots, log },
+    async (client) => {
+      const timer = watchProgress(client, inFlight, started, log);
+      try {
+        const seeds = Array.from({ length: args.seeds }, (_, seed) => seed);
+        return await withLimit(
+          args.concurrency,
+          seeds.map((seed) => async (): Promise<SeedOutcome> => {
+            const t0 = Date.now();
+            const outcome = await runSearch(
+              client,
+              { name: `seed ${seed}`, baseId: `demo-seeds-${digest}-seed-${seed}`, config: { ...base, seed } },
+              inFlight,
+              log,
+            );
+            return { seed, seconds: (Date.now() - t0) / 1000, ...outcome };
+          }),
+        );
+      } finally {
+        clearInterval(timer);
+      }
+    },
+  );
+  const margins = seedMargins(outcomes);
+  const wallSeconds = (Date.now() - started) / 1000;
+  console.log('');
+  console.log(demoSeedsTable(margins));
+  console.log('');
+  console.log(`${machine}`);
+  console.log(`commit ${git.commit} (${git.uncommittedChanges} uncommitted paths), wall ${wallSeconds.toFixed(0)} s`);
+  const out = path.join(repoRoot(), 'state', 'demo-seeds', `${digest}.json`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    `${JSON.stringify({ config: base, digest, machine, ...git, wallSeconds, seeds: margins }, null, 2)}\n`,
+  );
+  console.log(`results          ${path.relative(repoRoot(), out)}`);
+  if (margins.some((m) => m.error)) process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  console.error(`[demo-seeds] failed: ${(err as Error).message}`);
+  process.exit(1);
+});

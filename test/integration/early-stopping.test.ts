@@ -1,0 +1,97 @@
+/**
+ * A search with evaluation.earlyStopping on a real dev server: every evaluation model (subset, random
+ * subset, full set) validates on the training samples after the pool and comes back with its best epoch's
+ * checkpoint; ensemble members train their fixed epochs; no held-out sample is in any subset.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { SearchConfigInput } from '../../contracts/config';
+import { TaskQueue } from '../../contracts/task-queues';
+import type { TrainMemberInput, TrainMemberResult } from '../../activities';
+import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
+import { openStore } from '../../domain/storage/open-store';
+import { subsetSearch } from '../../workflows';
+import { completedActivities } from '../helpers/activity-history';
+import { startDevServerEnv, withWorkers } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let storageDir: string;
+
+before(async () => {
+  storageDir = mkdtempSync(path.join(os.tmpdir(), 'winnow-early-search-'));
+  process.env.WINNOW_STORAGE_ROOT = storageDir;
+  env = await startDevServerEnv();
+});
+
+after(async () => {
+  await env?.teardown();
+  rmSync(storageDir, { recursive: true, force: true });
+});
+
+describe('a search with early stopping', () => {
+  it('stops each evaluation model on held-out training samples and keeps its best epoch', async () => {
+    const workflowId = `early-stopping-${randomUUID()}`;
+    const config: SearchConfigInput = {
+      dataset: { kind: 'synthetic', uri: 'synthetic:?seed=5&shape=10x10x1&classes=4&test=100', size: 400, limit: 250 },
+      modelWidth: 0.25,
+      training: { epochs: 12, batchSize: 32, learningRate: 0.01 },
+      ensemble: { members: 2, checkpointEpochs: [1, 2] },
+      initialSize: 50,
+      targets: [100],
+      acquisition: { function: 'entropy' },
+      evaluation: { earlyStopping: { validationSamples: 100, patience: 2 } },
+      shardSize: 128,
+    };
+    const { result, activities } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
+      const handle = await env.client.workflow.start(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId,
+        args: [config],
+      });
+      const result = await handle.result();
+      // One round: the search may end in its first run, so the first and the latest run can be the same one.
+      const runIds = [...new Set([handle.firstExecutionRunId, (await handle.describe()).runId])];
+      const runs = runIds.map((runId) => env.client.workflow.getHandle(workflowId, runId));
+      return { result, activities: (await Promise.all(runs.map(completedActivities))).flat() };
+    });
+    assert.equal(result.poolSize, 250, 'the pool is the first dataset.limit samples');
+    const trainings = activities.filter((a) => a.type === 'trainMember');
+    const evaluations = trainings.filter((a) => (a.input as TrainMemberInput).memberKey.includes('/eval/'));
+    const members = trainings.filter((a) => !(a.input as TrainMemberInput).memberKey.includes('/eval/'));
+    assert.equal(evaluations.length, 3, 'subset, random subset and full set');
+    assert.ok(members.length >= 2);
+    for (const a of members) {
+      assert.equal((a.input as TrainMemberInput).earlyStopping, undefined, 'members train their fixed epochs');
+      assert.equal((a.result as TrainMemberResult).history.length, 12);
+    }
+    let stoppedEarly = 0;
+    for (const a of evaluations) {
+      const input = a.input as TrainMemberInput;
+      const trained = a.result as TrainMemberResult;
+      assert.deepEqual(input.earlyStopping, { validationStart: 250, validationSamples: 100, patience: 2 });
+      const early = trained.earlyStopping!;
+      assert.ok(early, `${input.memberKey} reports early stopping`);
+      assert.equal(trained.checkpoints.length, 1);
+      assert.equal(trained.checkpoints[0].epoch, early.bestEpoch);
+      assert.match(trained.checkpoints[0].uri, /ckpt-best\/checkpoint\.json$/);
+      assert.ok(early.epochsTrained === 12 || early.epochsTrained - early.bestEpoch === 2);
+      if (early.epochsTrained < 12) stoppedEarly++;
+    }
+    assert.ok(stoppedEarly > 0, 'at least one evaluation model stopped before its 12 epochs');
+    const row = result.evaluations[0];
+    assert.equal(row.size, 100);
+    assert.ok(row.activeLearning.mean > 0.25 && row.random && result.full, 'AL, random and full are evaluated');
+    const store = openStore(pathToFileURL(storageDir).href);
+    const subset = parseSubsetManifest((await store.get(row.subsetUri)).toString('utf8'), row.subsetUri);
+    assert.ok(
+      Array.from(subset.indices).every((i) => i < 250),
+      'no held-out sample is in the subset',
+    );
+  });
+});
