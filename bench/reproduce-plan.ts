@@ -9,7 +9,7 @@ import { parseSearchConfig, type SearchConfig, type SearchConfigInput } from '..
 import { acquisitionSize, defaultInitialSize } from '../workflows/search-plan';
 import { trainingBudget } from '../contracts/training-budget';
 
-export const profileNames = ['quick', 'medium', 'full', 'detection'] as const;
+export const profileNames = ['quick', 'medium', 'full', 'detection', 'convergence', 'transfer'] as const;
 export type ProfileName = (typeof profileNames)[number];
 
 export interface Experiment {
@@ -47,7 +47,7 @@ export interface ProfileOptions {
   withoutAblations?: boolean;
   /** Run every ablation, also those a profile leaves out by default to stay within its time. */
   allAblations?: boolean;
-  /** The detection profile: the search seed of every experiment (default 0). */
+  /** The seeded profiles (detection, convergence, transfer): the search seed of every experiment (default 0). */
   seed?: number;
 }
 
@@ -68,7 +68,7 @@ interface Sizes {
   ablations?: number;
 }
 
-const sizes: Record<Exclude<ProfileName, 'detection'>, Sizes> = {
+const sizes: Record<Exclude<ProfileName, SeededProfile>, Sizes> = {
   // 24 minutes measured on two shared CPU cores: 4k pool, half-width cnn-small, 6 epochs, 2 members x 2 checkpoints.
   quick: {
     train: 4000,
@@ -171,10 +171,105 @@ function detectionProfile(seed = 0): Profile {
   };
 }
 
+/** Profiles run once per search seed (`--seed=N`), their results in `<profile>-seed-<N>` unless N is 0. */
+export const seededProfiles = ['detection', 'convergence', 'transfer'] as const;
+type SeededProfile = (typeof seededProfiles)[number];
+
+/** The two entropy-vs-MI experiments of a seeded profile; the entropy one also trains the baselines. */
+function seededExperiments(base: SearchConfigInput, baselines: SearchConfigInput['evaluation']): Experiment[] {
+  return [
+    { name: 'entropy', label: 'build-up, entropy', role: 'main', config: { ...base, evaluation: baselines } },
+    {
+      name: 'mutual-information',
+      label: 'build-up, mutual information',
+      role: 'main',
+      config: { ...base, acquisition: { function: 'mutual-information' } },
+    },
+  ];
+}
+
+/**
+ * Convergence: all of Fashion-MNIST, evaluation models trained until their accuracy on 5,000 held-out training
+ * samples stops improving (patience 3, at most 60 epochs), never on the test set. The pool is the first 55,000
+ * training samples, the held-out part the last 5,000; one model per cell and seed, 3 seeds.
+ */
+function convergenceProfile(seed = 0): Profile {
+  const pool = 55_000;
+  const evaluation = {
+    repeats: 1,
+    earlyStopping: { validationSamples: 5_000, patience: 3, maxEpochs: 60 },
+  };
+  const base: SearchConfigInput = {
+    dataset: { kind: 'fashion-mnist', limit: pool },
+    model: 'cnn-small',
+    modelWidth: 0.5,
+    // Ensemble members keep these 8 epochs; evaluation models train to convergence.
+    training: { epochs: 8, batchSize: 128, optimizer: 'adam', learningRate: 0.002 },
+    evaluation: { ...evaluation, randomBaseline: false, fullBaseline: false },
+    shardSize: 11_000,
+    scheme: 'build-up',
+    initialSize: Math.round(initialFraction * pool),
+    targets: [0.1, 0.25, 0.5].map((f) => Math.round(f * pool)),
+    ensemble: { members: 2, checkpointEpochs: [4, 8] },
+    acquisition: { function: 'entropy' },
+    seed,
+  };
+  return {
+    name: 'convergence',
+    ...(seed === 0 ? {} : { resultsName: `convergence-seed-${seed}` }),
+    trainSamples: pool,
+    testSamples: 10_000,
+    prefixData: false,
+    concurrency: 2,
+    data: `Fashion-MNIST: the first ${pool} training images are the pool, the last 5,000 the held-out set for early stopping, all 10,000 test images the test set`,
+    experiments: seededExperiments(base, { ...evaluation, randomBaseline: true, fullBaseline: true }),
+  };
+}
+
+/** The wider model subsets transfer to: cnn-small at 4x the search model's width (16x its parameters). */
+export const transferModel = { name: 'cnn-small', width: 2 } as const;
+
+/**
+ * Transfer: subsets found with cnn-small at width 0.5 (equal compute: at least one full-set epoch of steps per
+ * model), each evaluated with the search model and with cnn-small at width 2, against random subsets and the
+ * full set; one model per cell and seed, 3 seeds.
+ */
+function transferProfile(seed = 0): Profile {
+  const train = 60_000;
+  const models = ['cnn-small', transferModel] as const;
+  const base: SearchConfigInput = {
+    dataset: { kind: 'fashion-mnist' },
+    model: 'cnn-small',
+    modelWidth: 0.5,
+    training: { epochs: 2, batchSize: 128, optimizer: 'adam', learningRate: 0.002, minSteps: 469 },
+    evaluation: { repeats: 1, randomBaseline: false, fullBaseline: false, models: [...models] },
+    shardSize: 15_000,
+    scheme: 'build-up',
+    initialSize: Math.round(initialFraction * train),
+    targets: [0.1, 0.25, 0.5].map((f) => Math.round(f * train)),
+    ensemble: { members: 2, checkpointEpochs: [1, 2] },
+    acquisition: { function: 'entropy' },
+    seed,
+  };
+  return {
+    name: 'transfer',
+    ...(seed === 0 ? {} : { resultsName: `transfer-seed-${seed}` }),
+    trainSamples: train,
+    testSamples: 10_000,
+    prefixData: false,
+    concurrency: 2,
+    experiments: seededExperiments(base, { repeats: 1, randomBaseline: true, fullBaseline: true, models: [...models] }),
+  };
+}
+
 export function profileOf(name: ProfileName, options: ProfileOptions = {}): Profile {
   if (name === 'detection') return detectionProfile(options.seed);
+  if (name === 'convergence') return convergenceProfile(options.seed);
+  if (name === 'transfer') return transferProfile(options.seed);
   if (options.seed !== undefined && options.seed !== 0)
-    throw new Error(`--seed is for the detection profile; the ${name} profile's searches use seed 0`);
+    throw new Error(
+      `--seed is for the ${seededProfiles.join(', ')} profiles; the ${name} profile's searches use seed 0`,
+    );
   const s = sizes[name];
   const batchSize = 128;
   const base: SearchConfigInput = {
@@ -309,7 +404,12 @@ export function experimentWorkflowId(profile: ProfileName, experiment: Experimen
     dataset:
       'format' in dataset
         ? dataset
-        : { kind: dataset.kind, size: dataset.size, uri: dataset.uri === undefined ? undefined : 'profile-data' },
+        : {
+            kind: dataset.kind,
+            size: dataset.size,
+            limit: dataset.limit,
+            uri: dataset.uri === undefined ? undefined : 'profile-data',
+          },
   };
   const hash = createHash('sha256').update(stableJson(hashed)).digest('hex').slice(0, 8);
   return `reproduce-${profile}-${experiment.name}-${hash}`;

@@ -22,7 +22,7 @@ import { renderSvg } from '../client/report/charts';
 import { writeReport } from '../client/report/write-report';
 import { repoRoot } from '../infra/tools';
 import type { SearchResult } from '../workflows/subset-search';
-import { metricName } from '../contracts/config';
+import { metricName, modelLabel } from '../contracts/config';
 import { machineLine } from './machine';
 import { gitInfo, runSearch, watchProgress, withBenchWorkers, withLimit } from './search-runner';
 import { prepareFashionMnistPrefix } from './reproduce-data';
@@ -35,6 +35,7 @@ import {
   trainingEquivalents,
   type Experiment,
   type Profile,
+  profileNames,
   type ProfileName,
   type Work,
 } from './reproduce-plan';
@@ -57,14 +58,14 @@ interface Args {
   only?: string[];
   concurrency?: number;
   slots: number;
-  /** The search seed of every experiment (detection profile); results go to `<profile>-seed-<N>` unless 0. */
+  /** The search seed of every experiment (seeded profiles); results go to `<profile>-seed-<N>` unless 0. */
   seed?: number;
 }
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { calibrate: false, withoutAblations: false, allAblations: false, slots: 2 };
   for (const a of argv) {
-    if (a === '--quick' || a === '--medium' || a === '--full' || a === '--detection')
+    if ((profileNames as readonly string[]).includes(a.slice(2)) && a.startsWith('--'))
       args.profile = a.slice(2) as ProfileName;
     else if (a === '--calibrate') args.calibrate = true;
     else if (a === '--no-ablations') args.withoutAblations = true;
@@ -77,12 +78,12 @@ function parseArgs(argv: string[]): Args {
       if (!Number.isInteger(args.seed) || args.seed < 0) throw new Error(`${a}: the seed is a non-negative integer`);
     } else
       throw new Error(
-        `unknown argument ${a}; use --quick, --medium, --full or --detection, optionally --no-ablations or --all-ablations, --only=a,b, --concurrency=N, --slots=N, --seed=N (detection); or --calibrate`,
+        `unknown argument ${a}; use --quick, --medium, --full, --detection, --convergence or --transfer, optionally --no-ablations or --all-ablations, --only=a,b, --concurrency=N, --slots=N, --seed=N (detection, convergence, transfer); or --calibrate`,
       );
   }
   if (!args.profile && !args.calibrate)
     throw new Error(
-      'say which profile: --quick (under 30 minutes here), --medium (the whole set at equal compute, 78 min here), --full (hours on CPU) or --detection (generated scenes, under an hour here)',
+      'say which profile: --quick (under 30 minutes here), --medium (the whole set at equal compute, 78 min here), --full (hours on CPU), --detection (generated scenes, under an hour here), --convergence (early stopping on held-out training samples) or --transfer (subsets evaluated with a 4x wider model); the last three take --seed=N',
     );
   return args;
 }
@@ -379,9 +380,11 @@ async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run
   const plotFile = path.join(dir, 'accuracy.svg');
   const task = parsedConfig(profile.experiments[0]).task;
   const metric = metricName(task);
+  const repeats = parsedConfig(profile.experiments[0]).evaluation.repeats;
+  const spread = repeats > 1 ? `mean ± std of ${repeats} models` : 'one model per cell';
   const spec = accuracyPlotSpec(
     main,
-    `${task === 'detection' ? 'Generated detection scenes' : 'Fashion-MNIST'}, ${pool} training samples (${profile.name} profile): ${metric}, mean ± std of 3 models`,
+    `${task === 'detection' ? 'Generated detection scenes' : 'Fashion-MNIST'}, ${pool} training samples (${profile.name} profile): ${metric}, ${spread}`,
   );
   if (spec) writeFileSync(plotFile, await renderSvg(spec));
 
@@ -469,13 +472,13 @@ async function writeResults(profile: Profile, outcomes: ExperimentOutcome[], run
     `- data: ${profile.data ? profile.data : profile.prefixData ? `the first ${profile.trainSamples} training and first ${profile.testSamples} test images of Fashion-MNIST` : `Fashion-MNIST, all ${pool} training and ${profile.testSamples} test images`}`,
     `- model and training: ${config.model} width ${config.modelWidth}, ${config.training.epochs} epochs${config.training.minSteps ? ` but at least ${config.training.minSteps} optimizer steps per model (the full set's steps: smaller sets train proportionally more epochs, equal compute)` : ''}, batch ${config.training.batchSize}, ${config.training.optimizer} lr ${config.training.learningRate}, ${config.training.augmentation === 'none' ? 'no augmentation' : `augmentation ${config.training.augmentation}`}${task === 'detection' ? `; acquisition per class-map cell, ${config.acquisition.reduction ?? 'max'} over cells` : ''}`,
     `- search (seed ${config.seed}): start from a random ${config.initialSize} (build-up), targets ${config.targets.join(', ')}, each round acquires up to the next target; ensemble ${config.ensemble.members} members x checkpoints at epochs [${config.ensemble.checkpointEpochs.join(', ')}] (random acquisition: 1 member)`,
-    `- evaluation: ${config.evaluation.repeats} fresh models per subset (seeds shared by the subset and its random counterpart); random subsets and the full set trained once, by the entropy search`,
+    `- evaluation: ${config.evaluation.repeats} fresh model(s) per subset (seeds shared by the subset and its random counterpart); random subsets and the full set trained once, by the entropy search${config.evaluation.earlyStopping ? `; each evaluation model trains for at most ${config.evaluation.earlyStopping.maxEpochs ?? config.training.epochs} epochs and keeps the epoch with the best accuracy on ${config.evaluation.earlyStopping.validationSamples} held-out training samples (patience ${config.evaluation.earlyStopping.patience})` : ''}${config.evaluation.models ? `; evaluated with ${config.evaluation.models.map(modelLabel).join(' and ')}` : ''}`,
     '',
     `## ${task === 'detection' ? 'COCO mAP@[.5:.95] on the test scenes' : 'Test accuracy'} (%), mean ± std over the models`,
     '',
     formatMarkdownTable(main),
     '',
-    'Bold: the best subset chosen by uncertainty at that size (random acquisition excluded). "best AL − random": its gain over the random subset of equal size, in points. Every cell is the mean ± sample std of 3 fresh models.',
+    `Bold: the best subset chosen by uncertainty at that size (random acquisition excluded). "best AL − random": its gain over the random subset of equal size, in points. ${repeats > 1 ? `Every cell is the mean ± sample std of ${repeats} fresh models.` : 'Every cell is one fresh model.'}`,
     '',
     `![accuracy vs subset size](accuracy.svg)`,
     '',

@@ -138,8 +138,21 @@ const trainingSchema = z.strictObject({
   minSteps: z.number().int().min(1).max(100_000_000).optional(),
 });
 
-/** A model that evaluation trains: a built-in name (at the config's modelWidth) or a tfjs-layers file. */
-export const evaluationModelSchema = z.union([z.enum([...modelNames, ...detectorNames]), layersModelFileSchema]);
+/** A built-in model at a width of its own, e.g. a wider or narrower architecture for subset transfer. */
+const sizedModelSchema = z.strictObject({
+  name: z.enum([...modelNames, ...detectorNames]),
+  width: z.number().positive().max(16),
+});
+
+/**
+ * A model that evaluation trains: a built-in name (at the config's modelWidth), a built-in model at its own
+ * width (`{ name, width }`), or a tfjs-layers file.
+ */
+export const evaluationModelSchema = z.union([
+  z.enum([...modelNames, ...detectorNames]),
+  sizedModelSchema,
+  layersModelFileSchema,
+]);
 
 const evaluationSchema = z.strictObject({
   /** Fresh models trained per subset (and baseline); accuracies are averaged. */
@@ -163,6 +176,8 @@ const evaluationSchema = z.strictObject({
     .strictObject({
       validationSamples: sampleCount.max(1_000_000),
       patience: z.number().int().min(1).max(1000).default(3),
+      /** The most epochs an evaluation model trains (default training.epochs, which ensemble members keep). */
+      maxEpochs: z.number().int().min(1).max(10_000).optional(),
     })
     .optional(),
 });
@@ -246,7 +261,7 @@ type ParsedFields = {
   task: Task;
   dataset: object;
   model?: string | { kind: string };
-  evaluation: { models?: Array<string | { kind: string }>; earlyStopping?: object };
+  evaluation: { models?: Array<string | { kind: string } | { name: string }>; earlyStopping?: object };
   acquisition: { function: string; reduction?: string; keepAccumulators?: boolean };
   training: { augmentation: string };
 };
@@ -267,7 +282,8 @@ function checkTaskFits(config: ParsedFields, ctx: z.RefinementCtx): void {
         : `a detection data set (format ${String((config.dataset as { format?: unknown }).format)}) needs task "detection"`,
     );
   }
-  const checkModel = (model: string | { kind: string }, path: (string | number)[]) => {
+  const checkModel = (choice: string | { kind: string } | { name: string }, path: (string | number)[]) => {
+    const model = typeof choice === 'object' && 'name' in choice ? choice.name : choice;
     const name = typeof model === 'string' ? model : `a ${model.kind} file`;
     if (detection && !isDetector(model))
       problem(
@@ -353,6 +369,7 @@ export type EvaluationModel = z.output<typeof evaluationModelSchema>;
 /** A short name for a model in tables: the built-in name, or the file's folder and name. */
 export function modelLabel(model: EvaluationModel): string {
   if (typeof model === 'string') return model;
+  if ('name' in model) return `${model.name} width ${model.width}`;
   const parts = model.uri.split('/');
   return parts.length > 1 ? parts.slice(-2).join('/') : model.uri;
 }

@@ -43,7 +43,8 @@ export async function prepareSearch(config: SearchConfig, tracker: SearchTracker
   // Evaluation models from files are checked as early, for the same reason (and only when there are any).
   for (const evaluationModel of config.evaluation.models ?? []) {
     // Built-in models need no check; the search model's own file was checked above.
-    if (typeof evaluationModel === 'string' || sameModelFile(evaluationModel, config.model)) continue;
+    if (typeof evaluationModel === 'string' || 'name' in evaluationModel) continue;
+    if (sameModelFile(evaluationModel, config.model)) continue;
     await gpu.describeModel({ model: evaluationModel, inputShape: pool.shape, numClasses: pool.numClasses });
   }
   let subset: SubsetPointer | null = null;

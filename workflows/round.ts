@@ -364,9 +364,10 @@ export class Round {
     model?: EvaluationModel,
   ): Promise<Evaluated> {
     const { config, state } = this;
-    const budget = trainingBudget(config.training, [config.training.epochs], samples);
-    const context = `search ${state.searchId}, evaluation ${key}`;
     const early = config.evaluation.earlyStopping;
+    const epochs = early?.maxEpochs ?? config.training.epochs;
+    const budget = trainingBudget({ ...config.training, epochs }, [epochs], samples);
+    const context = `search ${state.searchId}, evaluation ${key}`;
     const trained = await gpu.trainMember({
       ...memberInput(config, state, budget, { subsetUri, memberKey: key, seed, context }, model),
       // The held-out samples follow the pool (the config requires dataset.limit with early stopping).

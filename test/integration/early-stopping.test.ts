@@ -1,7 +1,7 @@
 /**
  * A search with evaluation.earlyStopping on a real dev server: every evaluation model (subset, random
  * subset, full set) validates on the training samples after the pool and comes back with its best epoch's
- * checkpoint; ensemble members train their fixed epochs; no held-out sample is in any subset.
+ * checkpoint after at most maxEpochs; ensemble members train their fixed training.epochs; no held-out sample is in any subset.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -40,12 +40,12 @@ describe('a search with early stopping', () => {
     const config: SearchConfigInput = {
       dataset: { kind: 'synthetic', uri: 'synthetic:?seed=5&shape=10x10x1&classes=4&test=100', size: 400, limit: 250 },
       modelWidth: 0.25,
-      training: { epochs: 12, batchSize: 32, learningRate: 0.01 },
+      training: { epochs: 2, batchSize: 32, learningRate: 0.01 },
       ensemble: { members: 2, checkpointEpochs: [1, 2] },
       initialSize: 50,
       targets: [100],
       acquisition: { function: 'entropy' },
-      evaluation: { earlyStopping: { validationSamples: 100, patience: 2 } },
+      evaluation: { earlyStopping: { validationSamples: 100, patience: 2, maxEpochs: 12 } },
       shardSize: 128,
     };
     const { result, activities } = await withWorkers(env, ['orchestrator', 'gpu'], async () => {
@@ -68,13 +68,14 @@ describe('a search with early stopping', () => {
     assert.ok(members.length >= 2);
     for (const a of members) {
       assert.equal((a.input as TrainMemberInput).earlyStopping, undefined, 'members train their fixed epochs');
-      assert.equal((a.result as TrainMemberResult).history.length, 12);
+      assert.equal((a.result as TrainMemberResult).history.length, 2, 'members keep training.epochs');
     }
     let stoppedEarly = 0;
     for (const a of evaluations) {
       const input = a.input as TrainMemberInput;
       const trained = a.result as TrainMemberResult;
       assert.deepEqual(input.earlyStopping, { validationStart: 250, validationSamples: 100, patience: 2 });
+      assert.equal(input.training.epochs, 12, 'evaluation models train up to maxEpochs');
       const early = trained.earlyStopping!;
       assert.ok(early, `${input.memberKey} reports early stopping`);
       assert.equal(trained.checkpoints.length, 1);

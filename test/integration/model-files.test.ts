@@ -78,11 +78,14 @@ describe('searches with a model from a file', () => {
             initialSize: 30,
             targets: [60, 90],
             acquisition: { function: 'entropy', step: 30 },
-            // Subset transfer: the search model's subsets also train cnn-small (a quarter wide).
+            // Subset transfer: the search model's subsets also train cnn-small at a width of its own.
             modelWidth: 0.25,
             evaluation: {
               fullBaseline: false,
-              models: [{ kind: 'tfjs-layers', uri: pathToFileURL(file).href }, 'cnn-small'],
+              models: [
+                { kind: 'tfjs-layers', uri: pathToFileURL(file).href },
+                { name: 'cnn-small', width: 0.5 },
+              ],
             },
           } satisfies SearchConfigInput,
         ],
@@ -102,7 +105,7 @@ describe('searches with a model from a file', () => {
       assert.ok(row.activeLearning.mean > 0.25, `AL accuracy ${row.activeLearning.mean} beats chance (4 classes)`);
       assert.deepEqual(
         row.models?.map((m) => m.model),
-        ['small-cnn/model.json', 'cnn-small'],
+        ['small-cnn/model.json', 'cnn-small width 0.5'],
       );
       assert.deepEqual(row.models?.[0].activeLearning, row.activeLearning, 'the first model fills the main row');
       const transfer = row.models![1];
@@ -111,7 +114,12 @@ describe('searches with a model from a file', () => {
     }
     const evaluated = activities.filter((a) => a.type === 'trainMember' && JSON.stringify(a.input).includes('/eval/'));
     assert.equal(evaluated.length, 2 * 2 * 2, '2 sizes x (subset, random) x 2 models');
-    assert.match(formatResultTable(result), /evaluated with cnn-small \(subsets found by the search model\)/);
+    assert.match(
+      formatResultTable(result),
+      /evaluated with cnn-small width 0\.5 \(subsets found by the search model\)/,
+    );
+    const widths = evaluated.map((a) => (a.input as { model: { width?: number } }).model.width);
+    assert.equal(widths.filter((w) => w === 0.5).length, 4, 'cnn-small trains at its own width, not modelWidth');
     assert.ok(
       activities.some((a) => a.type === 'describeModel'),
       'the model was checked once before training',

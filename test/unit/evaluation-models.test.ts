@@ -41,6 +41,36 @@ describe('evaluation models', () => {
     assert.ok(!bad.ok && bad.problems.some((p) => p.startsWith('evaluation.models')), 'an empty list is refused');
   });
 
+  it('takes a built-in model at a width of its own, and refuses a bad width or a detector by its path', () => {
+    const parsed = parseSearchConfig({
+      dataset: { kind: 'fashion-mnist' },
+      targets: [100],
+      modelWidth: 0.5,
+      evaluation: { models: ['cnn-small', { name: 'cnn-small', width: 2 }] },
+    });
+    assert.ok(parsed.ok);
+    assert.deepEqual(parsed.config.evaluation.models!.map(modelLabel), ['cnn-small', 'cnn-small width 2']);
+    const bad = parseSearchConfig({
+      dataset: { kind: 'fashion-mnist' },
+      targets: [100],
+      evaluation: {
+        models: [
+          { name: 'cnn-small', width: 0 },
+          { name: 'detector-s4', width: 1 },
+        ],
+      },
+    });
+    assert.ok(!bad.ok);
+    assert.ok(
+      bad.problems.some((p) => p.startsWith('evaluation.models.0')),
+      bad.problems.join('; '),
+    );
+    assert.ok(
+      bad.problems.some((p) => /^evaluation\.models\.1: .*detector/.test(p)),
+      bad.problems.join('; '),
+    );
+  });
+
   it('the result table has one block per evaluation model, with its own accuracies', () => {
     const table = formatResultTable(transferResult());
     assert.match(table, /evaluated with cnn-small\n/);
