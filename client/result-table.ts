@@ -30,7 +30,7 @@ export function formatResultTable(result: SearchResult): string {
       pct(e.random),
       pct(result.full),
     ]);
-    return [title, ...table(header, rows)].join('\n');
+    return [title, ...table(header, rows), ...keptEpochsLine(result)].join('\n');
   }
   const blocks = models.map((model, i) => {
     const rows = result.evaluations.map((e) => [
@@ -42,7 +42,21 @@ export function formatResultTable(result: SearchResult): string {
     ]);
     return [`evaluated with ${model}${i === 0 ? '' : ' (subsets found by the search model)'}`, ...table(header, rows)];
   });
-  return [title, ...blocks.flatMap((block, i) => (i === 0 ? block : ['', ...block]))].join('\n');
+  return [title, ...blocks.flatMap((block, i) => (i === 0 ? block : ['', ...block])), ...keptEpochsLine(result)].join(
+    '\n',
+  );
+}
+
+/** With early stopping: the epoch each evaluation model of the search model kept, per size and for the full set. */
+function keptEpochsLine(result: SearchResult): string[] {
+  const sizes = result.evaluations.filter((e) => e.keptEpochs);
+  if (sizes.length === 0 && !result.fullKeptEpochs) return [];
+  const parts = sizes.map(
+    (e) =>
+      `${e.size}: AL ${e.keptEpochs!.activeLearning.join('/')}${e.keptEpochs!.random ? `, random ${e.keptEpochs!.random.join('/')}` : ''}`,
+  );
+  const full = result.fullKeptEpochs ? `; full set ${result.fullKeptEpochs.join('/')}` : '';
+  return [`epochs kept by early stopping: ${parts.join('; ')}${full}`];
 }
 
 /** Detection: COCO mAP@[.5:.95] on the test split, then mAP@.5, both in %. */

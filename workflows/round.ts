@@ -39,6 +39,8 @@ export interface Ensemble {
 /** One evaluation model's result: test accuracy, or for detection mAP@[.5:.95] with mAP@.5 and box previews. */
 interface Evaluated {
   value: number;
+  /** Early stopping: the epoch the model kept. */
+  keptEpoch?: number;
   map50?: number;
   previews?: PreviewRef[];
 }
@@ -190,6 +192,7 @@ export class Round {
     const results = await Promise.all(perModel);
     const values = (runs: Evaluated[]): number[] => runs.map((run) => run.value);
     const map50 = (runs: Evaluated[]) => summarise(runs.map((run) => run.map50 ?? NaN));
+    const keptEpochs = (runs: Evaluated[]): number[] => runs.map((run) => run.keptEpoch ?? 0);
     const rows = results.map(([al, rnd]) => ({
       activeLearning: summarise(values(al)),
       random: rnd ? summarise(values(rnd)) : undefined,
@@ -198,6 +201,7 @@ export class Round {
       if (!fullRuns) return;
       if (i === 0) state.full = summarise(values(fullRuns));
       if (i === 0 && config.task === 'detection') state.fullMap50 = map50(fullRuns);
+      if (i === 0 && config.evaluation.earlyStopping) state.fullKeptEpochs = keptEpochs(fullRuns);
       if (config.evaluation.models) (state.fullByModel ??= [])[i] = summarise(values(fullRuns));
     });
     const [al, rnd] = results[0]!;
@@ -222,6 +226,9 @@ export class Round {
               },
             },
           }
+        : {}),
+      ...(config.evaluation.earlyStopping
+        ? { keptEpochs: { activeLearning: keptEpochs(al), ...(rnd ? { random: keptEpochs(rnd) } : {}) } }
         : {}),
     });
     tracker.progress.evaluations = state.evaluations;
@@ -393,6 +400,7 @@ export class Round {
     this.tracker.addTaskPhases('evaluate', metrics.phases);
     if ('detection' in metrics)
       return { value: metrics.detection.map, map50: metrics.detection.map50, previews: metrics.previews };
-    return { value: metrics.accuracy };
+    const kept = trained.earlyStopping?.bestEpoch;
+    return { value: metrics.accuracy, ...(kept !== undefined ? { keptEpoch: kept } : {}) };
   }
 }

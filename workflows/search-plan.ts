@@ -35,6 +35,8 @@ export interface EvaluationRow {
   models?: ModelEvaluation[];
   /** Detection: the row's numbers are mAP@[.5:.95]; here mAP@.5 and a few test images with boxes drawn. */
   detection?: DetectionRowExtras;
+  /** With evaluation.earlyStopping: the epoch each repeat's model kept (search model), subset and random. */
+  keptEpochs?: { activeLearning: number[]; random?: number[] };
 }
 
 /** A test image with a model's predicted boxes drawn (PNG in the store). */
@@ -130,6 +132,8 @@ export interface SearchState {
   fullByModel?: Array<AccuracySummary | undefined>;
   /** Detection: the full set's mAP@.5 (`full` holds its mAP@[.5:.95]). */
   fullMap50?: AccuracySummary;
+  /** With evaluation.earlyStopping: the epoch each full-set model kept. */
+  fullKeptEpochs?: number[];
 }
 
 export interface ModelSummary {

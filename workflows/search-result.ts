@@ -17,6 +17,7 @@ export interface SearchResult {
   fullByModel?: Array<AccuracySummary | undefined>;
   /** Detection: the full set's mAP@.5 (`full` is its mAP@[.5:.95]). */
   fullMap50?: AccuracySummary;
+  fullKeptEpochs?: number[];
   rounds: RoundSummary[];
   computeBackend: string;
 }
@@ -33,6 +34,7 @@ export function searchResult(config: SearchConfig, state: SearchState): SearchRe
     full: state.full,
     ...(state.fullByModel ? { fullByModel: state.fullByModel } : {}),
     ...(state.fullMap50 ? { fullMap50: state.fullMap50 } : {}),
+    ...(state.fullKeptEpochs ? { fullKeptEpochs: state.fullKeptEpochs } : {}),
     rounds: state.rounds,
     computeBackend: state.computeBackend,
   };

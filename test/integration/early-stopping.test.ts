@@ -17,6 +17,7 @@ import type { TrainMemberInput, TrainMemberResult } from '../../activities';
 import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
 import { openStore } from '../../domain/storage/open-store';
 import { subsetSearch } from '../../workflows';
+import { formatResultTable } from '../../client/result-table';
 import { completedActivities } from '../helpers/activity-history';
 import { startDevServerEnv, withWorkers } from '../helpers/temporal';
 
@@ -85,6 +86,16 @@ describe('a search with early stopping', () => {
       if (early.epochsTrained < 12) stoppedEarly++;
     }
     assert.ok(stoppedEarly > 0, 'at least one evaluation model stopped before its 12 epochs');
+    const keptBy = (part: string) =>
+      evaluations
+        .filter((a) => (a.input as TrainMemberInput).memberKey.includes(part))
+        .map((a) => (a.result as TrainMemberResult).earlyStopping!.bestEpoch);
+    assert.deepEqual(result.evaluations[0].keptEpochs, {
+      activeLearning: keptBy('/al-'),
+      random: keptBy('/random-'),
+    });
+    assert.deepEqual(result.fullKeptEpochs, keptBy('/full-'));
+    assert.match(formatResultTable(result), /epochs kept by early stopping: 100: AL \d+, random \d+; full set \d+/);
     const row = result.evaluations[0];
     assert.equal(row.size, 100);
     assert.ok(row.activeLearning.mean > 0.25 && row.random && result.full, 'AL, random and full are evaluated');
