@@ -11,6 +11,8 @@ export interface SeedOutcome extends SearchOutcome {
 export interface SeedMargins {
   seed: number;
   workflowId: string;
+  /** How this invocation got the result: started, resumed, awaited or reused (from an earlier run). */
+  how?: SearchOutcome['how'];
   error?: string;
   /** Search seconds as the workflow measured them (train + score + acquire + evaluate, summed over rounds). */
   searchSeconds?: number;
@@ -37,7 +39,8 @@ export function mergeConfig(base: SearchConfigInput, override: unknown): SearchC
 /** AL mean − random mean (accuracy points) per evaluated size of each seed's search. */
 export function seedMargins(outcomes: readonly SeedOutcome[]): SeedMargins[] {
   return outcomes.map((o) => {
-    if (!o.result) return { seed: o.seed, workflowId: o.workflowId, error: o.error ?? 'did not finish', sizes: [] };
+    if (!o.result)
+      return { seed: o.seed, workflowId: o.workflowId, how: o.how, error: o.error ?? 'did not finish', sizes: [] };
     const r = o.result;
     const sizes = r.evaluations.map((e) => {
       if (!e.random)
@@ -53,6 +56,7 @@ export function seedMargins(outcomes: readonly SeedOutcome[]): SeedMargins[] {
     return {
       seed: o.seed,
       workflowId: o.workflowId,
+      how: o.how,
       searchSeconds,
       sizes,
       full: r.full ? 100 * r.full.mean : undefined,

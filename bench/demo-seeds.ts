@@ -93,13 +93,30 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`${machine}`);
   console.log(`commit ${git.commit} (${git.uncommittedChanges} uncommitted paths), wall ${wallSeconds.toFixed(0)} s`);
-  const out = path.join(repoRoot(), 'state', 'demo-seeds', `${digest}.json`);
+  // The demo's own config goes to bench/results (committed); a config tried with --override stays in state/.
+  const out =
+    args.override === undefined
+      ? path.join(repoRoot(), 'bench', 'results', 'demo-seeds', 'results')
+      : path.join(repoRoot(), 'state', 'demo-seeds', digest);
   mkdirSync(path.dirname(out), { recursive: true });
+  const record = { config: base, digest, machine, ...git, wallSeconds, command: process.argv.slice(2), seeds: margins };
+  writeFileSync(`${out}.json`, `${JSON.stringify(record, null, 2)}\n`);
   writeFileSync(
-    out,
-    `${JSON.stringify({ config: base, digest, machine, ...git, wallSeconds, seeds: margins }, null, 2)}\n`,
+    `${out}.md`,
+    [
+      '# The demo config across search seeds (`npm run bench:demo-seeds`)',
+      '',
+      `- config \`${digest}\`: \`${JSON.stringify(base)}\``,
+      `- ${machine}; commit \`${git.commit}\` (${git.uncommittedChanges} uncommitted paths); wall ${wallSeconds.toFixed(0)} s for ${args.seeds} seeds, ${args.concurrency} at once`,
+      `- how each seed's search came about in this invocation: ${margins.map((m) => `${m.seed} ${m.how ?? 'failed'}`).join(', ')} (a reused search was run by an earlier invocation; its search seconds are its own)`,
+      '',
+      '```',
+      demoSeedsTable(margins),
+      '```',
+      '',
+    ].join('\n'),
   );
-  console.log(`results          ${path.relative(repoRoot(), out)}`);
+  console.log(`results          ${path.relative(repoRoot(), out)}.{json,md}`);
   if (margins.some((m) => m.error)) process.exitCode = 1;
 }
 

@@ -18,7 +18,7 @@ function seed(n: number, rows: [number, number[], number[]][]): SeedOutcome {
     full: summarise([0.9]),
     rounds: [{ seconds: { train: 10, score: 5, acquire: 1, evaluate: 20 } }],
   } as unknown as SearchResult;
-  return { seed: n, seconds: 1, workflowId: `w${n}`, result };
+  return { seed: n, seconds: 1, workflowId: `w${n}`, how: 'reused', result };
 }
 
 describe('demo-seeds margins', () => {
@@ -33,6 +33,7 @@ describe('demo-seeds margins', () => {
     assert.ok(Math.abs(m.sizes[0].margin - 2) < 1e-9, `got ${m.sizes[0].margin}`);
     assert.ok(Math.abs(m.sizes[1].margin + 1) < 1e-9);
     assert.equal(m.searchSeconds, 36);
+    assert.equal(m.how, 'reused');
     assert.ok(Math.abs(m.full! - 90) < 1e-9);
   });
 
