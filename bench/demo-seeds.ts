@@ -8,7 +8,7 @@
  * prints at once and an interrupted one goes on where it stopped.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { demoConfig } from '../client/demo-config';
 import { formatConfigProblems, parseSearchConfig, type SearchConfigInput } from '../contracts/config';
@@ -54,6 +54,8 @@ async function main(): Promise<void> {
   // Refuse a bad override before any server starts; the error names the field.
   const parsed = parseSearchConfig(base);
   if (!parsed.ok) throw new Error(`--override: ${formatConfigProblems(parsed.problems)}`);
+  if (!parsed.config.evaluation.randomBaseline)
+    throw new Error('--override: the bench compares AL with random subsets; keep evaluation.randomBaseline true');
   const digest = createHash('sha256').update(JSON.stringify(base)).digest('hex').slice(0, 8);
   const machine = machineLine();
   const git = gitInfo();
@@ -98,6 +100,12 @@ async function main(): Promise<void> {
     args.override === undefined
       ? path.join(repoRoot(), 'bench', 'results', 'demo-seeds', 'results')
       : path.join(repoRoot(), 'state', 'demo-seeds', digest);
+  if (margins.every((m) => m.how === 'reused') && existsSync(`${out}.json`)) {
+    console.log(
+      `results          ${path.relative(repoRoot(), out)}.{json,md} kept: every search was reused, so the run that made them stays recorded`,
+    );
+    return;
+  }
   mkdirSync(path.dirname(out), { recursive: true });
   const record = { config: base, digest, machine, ...git, wallSeconds, command: process.argv.slice(2), seeds: margins };
   writeFileSync(`${out}.json`, `${JSON.stringify(record, null, 2)}\n`);

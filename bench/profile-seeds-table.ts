@@ -36,7 +36,7 @@ function metricsOf(result: Result): Metric[] {
   if (!models)
     return [{ title: 'test accuracy', al: (r) => r.activeLearning, random: (r) => r.random, full: (x) => x.full }];
   return models.map((m, i) => ({
-    title: `test accuracy, evaluated with ${m.model}${i === 0 ? ' (the search model)' : ''}`,
+    title: `test accuracy, evaluated with ${m.model}${i === 0 ? ' (the first evaluation model)' : ''}`,
     al: (r) => r.models?.[i]?.activeLearning,
     random: (r) => r.models?.[i]?.random,
     full: (x) => x.fullByModel?.[i],

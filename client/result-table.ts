@@ -47,7 +47,7 @@ export function formatResultTable(result: SearchResult): string {
   );
 }
 
-/** With early stopping: the epoch each evaluation model of the search model kept, per size and for the full set. */
+/** With early stopping: the epoch each model kept (the first evaluation model's), per size and for the full set. */
 function keptEpochsLine(result: SearchResult): string[] {
   const sizes = result.evaluations.filter((e) => e.keptEpochs);
   if (sizes.length === 0 && !result.fullKeptEpochs) return [];

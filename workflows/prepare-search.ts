@@ -26,6 +26,15 @@ export async function prepareSearch(config: SearchConfig, tracker: SearchTracker
     compute,
   });
   const pool = await light.describePool({ dataset: config.dataset });
+  const early = config.evaluation.earlyStopping;
+  // Early stopping's held-out samples follow the pool; refused here, not after the rounds, when they do not exist.
+  if (early && pool.trainSplitSize !== undefined && pool.poolSize + early.validationSamples > pool.trainSplitSize) {
+    throw ApplicationFailure.create({
+      type: FailureType.InvalidConfig,
+      message: `invalid search config for this dataset: evaluation.earlyStopping.validationSamples (${early.validationSamples}) does not fit after the pool: the training split has ${pool.trainSplitSize} samples and dataset.limit takes ${pool.poolSize}; lower one of them`,
+      nonRetryable: true,
+    });
+  }
   const tooLarge = targetsBeyondPool(config.targets, pool.poolSize);
   if (tooLarge.length > 0) {
     throw ApplicationFailure.create({

@@ -372,8 +372,14 @@ export class Round {
   ): Promise<Evaluated> {
     const { config, state } = this;
     const early = config.evaluation.earlyStopping;
-    const epochs = early?.maxEpochs ?? config.training.epochs;
-    const budget = trainingBudget({ ...config.training, epochs }, [epochs], samples);
+    // Early stopping decides how long an evaluation model trains (at most maxEpochs): minSteps is for members then.
+    const budget = early
+      ? trainingBudget(
+          { ...config.training, epochs: early.maxEpochs ?? config.training.epochs, minSteps: undefined },
+          [early.maxEpochs ?? config.training.epochs],
+          samples,
+        )
+      : trainingBudget(config.training, [config.training.epochs], samples);
     const context = `search ${state.searchId}, evaluation ${key}`;
     const trained = await gpu.trainMember({
       ...memberInput(config, state, budget, { subsetUri, memberKey: key, seed, context }, model),

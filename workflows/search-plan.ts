@@ -35,7 +35,7 @@ export interface EvaluationRow {
   models?: ModelEvaluation[];
   /** Detection: the row's numbers are mAP@[.5:.95]; here mAP@.5 and a few test images with boxes drawn. */
   detection?: DetectionRowExtras;
-  /** With evaluation.earlyStopping: the epoch each repeat's model kept (search model), subset and random. */
+  /** With evaluation.earlyStopping: the epoch each repeat's model kept (the first evaluation model), subset and random. */
   keptEpochs?: { activeLearning: number[]; random?: number[] };
 }
 

@@ -7,7 +7,13 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { DatasetSpec } from '../../domain/data';
 import type { DetectionDatasetSpec } from '../../contracts/detection-data-spec';
-import { encodeCheckpoint, type CheckpointFiles, type DecodedCheckpoint } from '../../domain/ml/checkpoint';
+import {
+  encodeCheckpoint,
+  parseCheckpointHeader,
+  verifyCheckpointWeights,
+  type CheckpointFiles,
+  type DecodedCheckpoint,
+} from '../../domain/ml/checkpoint';
 import { createOptimizer, type EpochMetrics } from '../../domain/ml/train';
 import type { ArtifactStore } from '../../domain/storage/store';
 import { openWorkerStore } from '../../domain/storage/worker-store';
@@ -133,20 +139,27 @@ async function findResumeState(
   return chosen;
 }
 
-/** Early stopping's best state so far, from its checkpoint's meta; ignored when unreadable or from another seed. */
+/**
+ * Early stopping's best state so far, from its checkpoint's header (weights verified). A same-seed best newer than the resume point
+ * (a crash between the two saves) is a trained epoch that beat every earlier one, so it is kept.
+ */
 async function readBest(
   store: ArtifactStore,
   key: string,
   input: TrainMemberInput,
-  resumedAt: number,
   log: (line: string) => void,
 ): Promise<{ epoch: number; accuracy: number } | undefined> {
   try {
-    const checkpoint = await getCheckpoint(store, key);
-    checkpoint.model.dispose();
-    const { epoch, seed, validationAccuracy } = checkpoint.meta;
-    if (seed !== input.seed || validationAccuracy === undefined || epoch > resumedAt) return undefined;
-    return { epoch, accuracy: validationAccuracy };
+    // The digest check matters: a crash while overwriting the best leaves new weights beside the old header.
+    const where = store.uriOf(key);
+    const header = parseCheckpointHeader(await store.get(`${key}/checkpoint.json`), where);
+    verifyCheckpointWeights(header, await store.get(`${key}/weights.bin`), where);
+    const { meta } = header;
+    if (meta.seed !== input.seed || meta.validationAccuracy === undefined) {
+      log(`${input.context}: ignoring ${key}, written with seed ${meta.seed} or without a held-out accuracy`);
+      return undefined;
+    }
+    return { epoch: meta.epoch, accuracy: meta.validationAccuracy };
   } catch (err) {
     log(`${input.context}: no usable best checkpoint at ${key} (${(err as Error).message}); the next epoch sets it`);
     return undefined;
@@ -175,7 +188,7 @@ export async function trainMember(
     findResumeState(store, { ...input, checkpointEpochs: wanted }, log),
   );
   const bestKey = artifactPaths.bestCheckpoint(input.memberKey);
-  let best = early && resume ? await readBest(store, bestKey, input, resume.epoch, log) : undefined;
+  let best = early && resume ? await readBest(store, bestKey, input, log) : undefined;
   let model: tf.LayersModel;
   const optimizer = createOptimizer(input.training);
   if (resume) {
@@ -254,7 +267,8 @@ export async function trainMember(
               await saveEpoch(bestKey, m, validationAccuracy);
               best = { epoch: m.epoch, accuracy: validationAccuracy };
             }
-            if (m.epoch < epochs || wanted.includes(m.epoch)) {
+            // Early stopping saves its last epoch too, so a retry after the full run trains nothing again.
+            if (m.epoch < epochs || wanted.includes(m.epoch) || early) {
               const key = wanted.includes(m.epoch)
                 ? artifactPaths.checkpoint(input.memberKey, m.epoch)
                 : nextResumeSlot();

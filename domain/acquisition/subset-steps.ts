@@ -36,6 +36,8 @@ export interface PoolInfo {
   numClasses: number;
   shape: [number, number, number];
   fingerprint: string;
+  /** With dataset.limit: samples in the whole training split (the pool is its first `poolSize`). */
+  trainSplitSize?: number;
 }
 
 export async function describePool(input: { dataset: DatasetSpec | DetectionDatasetSpec }): Promise<PoolInfo> {
@@ -48,6 +50,9 @@ export async function describePool(input: { dataset: DatasetSpec | DetectionData
     numClasses: dataset.info.numClasses,
     shape: dataset.info.shape,
     fingerprint: await dataset.fingerprint(),
+    ...(!isDetectionSpec(input.dataset) && input.dataset.limit !== undefined
+      ? { trainSplitSize: (await openDataset({ ...input.dataset, limit: undefined })).info.samples.train }
+      : {}),
   };
 }
 

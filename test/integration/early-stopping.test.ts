@@ -10,8 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SearchConfigInput } from '../../contracts/config';
+import { FailureType } from '../../contracts/failures';
 import { TaskQueue } from '../../contracts/task-queues';
 import type { TrainMemberInput, TrainMemberResult } from '../../activities';
 import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
@@ -105,5 +108,43 @@ describe('a search with early stopping', () => {
       Array.from(subset.indices).every((i) => i < 250),
       'no held-out sample is in the subset',
     );
+  });
+  it('held-out samples that do not fit after the pool fail the search at its start with InvalidConfig', async () => {
+    const workflowId = `early-stopping-too-large-${randomUUID()}`;
+    const error = await withWorkers(env, ['orchestrator', 'gpu'], () =>
+      env.client.workflow.execute(subsetSearch, {
+        taskQueue: TaskQueue.orchestrator,
+        workflowId,
+        args: [
+          {
+            dataset: {
+              kind: 'synthetic',
+              uri: 'synthetic:?seed=5&shape=10x10x1&classes=4&test=100',
+              size: 400,
+              limit: 350,
+            },
+            modelWidth: 0.25,
+            initialSize: 50,
+            targets: [100],
+            evaluation: { earlyStopping: { validationSamples: 100 } },
+            shardSize: 128,
+          } satisfies SearchConfigInput,
+        ],
+      }),
+    ).then(
+      () => assert.fail('the search should have failed'),
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof WorkflowFailedError, `expected WorkflowFailedError, got ${String(error)}`);
+    let cause: unknown = error.cause;
+    while (cause instanceof Error && !(cause instanceof ApplicationFailure)) cause = cause.cause;
+    assert.ok(cause instanceof ApplicationFailure, `an ApplicationFailure in ${String(error.cause)}`);
+    assert.equal(cause.type, FailureType.InvalidConfig);
+    assert.match(
+      cause.message,
+      /validationSamples \(100\) does not fit after the pool: the training split has 400 samples and dataset\.limit takes 350/,
+    );
+    const activities = await completedActivities(env.client.workflow.getHandle(workflowId));
+    assert.ok(!activities.some((a) => a.type === 'trainMember'), 'no model trained');
   });
 });

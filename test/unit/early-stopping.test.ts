@@ -18,6 +18,7 @@ import { predictProbabilities } from '../../domain/ml/predict';
 import { defaultTrainingSettings } from '../../domain/ml/train';
 import { openStore } from '../../domain/storage/open-store';
 import { parseSearchConfig } from '../../contracts/config';
+import { artifactPaths } from '../../contracts/artifact-paths';
 
 let root: string;
 let storageRoot: string;
@@ -100,6 +101,51 @@ describe('early stopping', () => {
     assert.equal(again.history.length, 0);
     assert.deepEqual(again.checkpoints, first.checkpoints);
     assert.deepEqual(again.earlyStopping, first.earlyStopping);
+  });
+
+  it('a retry after a run that trained all its epochs trains nothing and keeps the same best', async () => {
+    const long = { validationStart: 200, validationSamples: 120, patience: 50 };
+    const first = await trainMember(input('full-run', { earlyStopping: long }), silent, { log: silent });
+    assert.equal(first.earlyStopping!.epochsTrained, maxEpochs);
+    const again = await trainMember(input('full-run', { earlyStopping: long }), silent, { log: silent });
+    assert.equal(again.history.length, 0);
+    assert.deepEqual(again.checkpoints, first.checkpoints);
+  });
+
+  it('a crash between saving the best and the resume point resumes one epoch back and keeps the same best', async () => {
+    const long = { validationStart: 200, validationSamples: 120, patience: 50 };
+    const short = { ...defaultTrainingSettings, epochs: 5, batchSize: 32, learningRate: 0.01 };
+    const key = 'crash';
+    const first = await trainMember(input(key, { earlyStopping: long, training: short }), silent, { log: silent });
+    // Drop the newest resume slot: the state a kill right after writing ckpt-best at the last epoch leaves.
+    const store = openStore(storageRoot);
+    const slots = await Promise.all(
+      artifactPaths.resumeSlots(key).map(async (slot) => ({
+        slot,
+        epoch: (await getCheckpoint(store, slot).then((c) => (c.model.dispose(), c.meta.epoch))) as number,
+      })),
+    );
+    const newest = slots.reduce((a, b) => (b.epoch > a.epoch ? b : a));
+    assert.equal(newest.epoch, 5);
+    await store.deletePrefix(`${newest.slot}/`);
+    const lines: string[] = [];
+    const again = await trainMember(input(key, { earlyStopping: long, training: short }), silent, {
+      log: (l) => lines.push(l),
+    });
+    assert.ok(
+      lines.some((l) => /resuming after epoch 4/.test(l)),
+      lines.join('\n'),
+    );
+    assert.equal(again.history.length, 1, 'only the last epoch is trained again');
+    assert.equal(again.earlyStopping!.bestEpoch, first.earlyStopping!.bestEpoch);
+    assert.ok(Math.abs(again.earlyStopping!.validationAccuracy - first.earlyStopping!.validationAccuracy) < 1e-9);
+  });
+
+  it("another seed's best is not used: the run is the same as on a fresh key", async () => {
+    await trainMember(input('seeded', { seed: 3 }), silent, { log: silent });
+    const other = await trainMember(input('seeded', { seed: 4 }), silent, { log: silent });
+    const fresh = await trainMember(input('seed-4-fresh', { seed: 4 }), silent, { log: silent });
+    assert.deepEqual(other.earlyStopping, fresh.earlyStopping);
   });
 
   it('refuses a held-out range past the training split, naming the fields to change', async () => {

@@ -38,7 +38,7 @@ describe('profile seeds', () => {
       seed('transfer', [[100, [0.8, 0.78], [0.85, 0.86]]], [0.9, 0.92]),
       seed('transfer-seed-1', [[100, [0.82, 0.78], [0.87, 0.86]]], [0.9, 0.94]),
     ]);
-    assert.match(text, /test accuracy, evaluated with cnn-small \(the search model\)/);
+    assert.match(text, /test accuracy, evaluated with cnn-small \(the first evaluation model\)/);
     assert.match(text, /test accuracy, evaluated with cnn-small width 2 /);
     // entropy on the search model: 80 and 82 -> 81.00 ± 1.41; random 78 and 78.
     assert.match(text, /\| 100 \| 81\.00 ± 1\.41 \| 80\.00 ± 1\.41 \| 78\.00 ± 0\.00 \| 90\.00 ± 0\.00 \|/);
