@@ -4,8 +4,6 @@ import type { SearchOutcome } from './search-runner';
 
 export interface SeedOutcome extends SearchOutcome {
   seed: number;
-  /** Wall seconds this invocation waited for the search (0-ish when reused). */
-  seconds: number;
 }
 
 export interface SeedMargins {

@@ -73,14 +73,13 @@ async function main(): Promise<void> {
         return await withLimit(
           args.concurrency,
           seeds.map((seed) => async (): Promise<SeedOutcome> => {
-            const t0 = Date.now();
             const outcome = await runSearch(
               client,
               { name: `seed ${seed}`, baseId: `demo-seeds-${digest}-seed-${seed}`, config: { ...base, seed } },
               inFlight,
               log,
             );
-            return { seed, seconds: (Date.now() - t0) / 1000, ...outcome };
+            return { seed, ...outcome };
           }),
         );
       } finally {

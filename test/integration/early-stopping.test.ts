@@ -10,8 +10,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SearchConfigInput } from '../../contracts/config';
 import { FailureType } from '../../contracts/failures';
@@ -22,6 +20,7 @@ import { openStore } from '../../domain/storage/open-store';
 import { subsetSearch } from '../../workflows';
 import { formatResultTable } from '../../client/result-table';
 import { completedActivities } from '../helpers/activity-history';
+import { applicationFailureOf } from '../helpers/failures';
 import { startDevServerEnv, withWorkers } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -135,10 +134,7 @@ describe('a search with early stopping', () => {
       () => assert.fail('the search should have failed'),
       (err: unknown) => err,
     );
-    assert.ok(error instanceof WorkflowFailedError, `expected WorkflowFailedError, got ${String(error)}`);
-    let cause: unknown = error.cause;
-    while (cause instanceof Error && !(cause instanceof ApplicationFailure)) cause = cause.cause;
-    assert.ok(cause instanceof ApplicationFailure, `an ApplicationFailure in ${String(error.cause)}`);
+    const cause = applicationFailureOf(error);
     assert.equal(cause.type, FailureType.InvalidConfig);
     assert.match(
       cause.message,

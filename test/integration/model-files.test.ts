@@ -12,8 +12,6 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SearchConfigInput } from '../../contracts/config';
 import { FailureType } from '../../contracts/failures';
@@ -25,6 +23,7 @@ import { openStore } from '../../domain/storage/open-store';
 import { formatResultTable } from '../../client/result-table';
 import { subsetSearch } from '../../workflows';
 import { completedActivities } from '../helpers/activity-history';
+import { applicationFailureOf } from '../helpers/failures';
 import { writeClassFolders } from '../helpers/image-folders';
 import { saveLayersModel, smallCnn } from '../helpers/layers-model-files';
 import { startDevServerEnv, withWorkers } from '../helpers/temporal';
@@ -146,10 +145,7 @@ describe('searches with a model from a file', () => {
       () => assert.fail('the search should have failed'),
       (err: unknown) => err,
     );
-    assert.ok(error instanceof WorkflowFailedError, `expected WorkflowFailedError, got ${String(error)}`);
-    let cause: unknown = error.cause;
-    while (cause instanceof Error && !(cause instanceof ApplicationFailure)) cause = cause.cause;
-    assert.ok(cause instanceof ApplicationFailure, `an ApplicationFailure in ${String(error.cause)}`);
+    const cause = applicationFailureOf(error);
     assert.equal(cause.type, FailureType.InvalidConfig);
     assert.ok(cause.nonRetryable, 'not retried');
     for (const phrase of [file, '[28,28,1]', '[12,12,1]', '4 classes']) {

@@ -18,7 +18,7 @@ function seed(n: number, rows: [number, number[], number[]][]): SeedOutcome {
     full: summarise([0.9]),
     rounds: [{ seconds: { train: 10, score: 5, acquire: 1, evaluate: 20 } }],
   } as unknown as SearchResult;
-  return { seed: n, seconds: 1, workflowId: `w${n}`, how: 'reused', result };
+  return { seed: n, workflowId: `w${n}`, how: 'reused', result };
 }
 
 describe('demo-seeds margins', () => {
@@ -55,7 +55,7 @@ describe('demo-seeds margins', () => {
 
   it('shows a failed seed and does not count it', () => {
     const table = demoSeedsTable(
-      seedMargins([{ seed: 0, seconds: 0, workflowId: 'w0', error: 'timed out' }, seed(1, [[4000, [0.9], [0.8]]])]),
+      seedMargins([{ seed: 0, workflowId: 'w0', error: 'timed out' }, seed(1, [[4000, [0.9], [0.8]]])]),
     );
     assert.match(table, /failed: timed out/);
     assert.match(table, /in 1 of 2 seeds/);
