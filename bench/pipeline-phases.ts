@@ -10,11 +10,9 @@
  *   node dist/bench/pipeline-phases.js [--modes=cold,warm] [--subset=4000] [--epochs=3] [--members=2]
  *        [--shard-size=15000] [--shards=4] [--evaluations=3] [--reference-seconds=4]
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { closeIdleChildren, runInChild } from '../compute/run-child';
 import { addPhaseSeconds, taskPhases, type PhaseSeconds } from '../compute/phase-clock';
 import type { EvaluateResult } from '../compute/tasks/evaluate';
@@ -25,6 +23,7 @@ import { openDataset } from '../domain/data';
 import { defaultTrainingSettings } from '../domain/ml/train';
 import { artifactPaths } from '../contracts/artifact-paths';
 import { numberArg } from './bench-args';
+import { kernelCeiling } from './kernel-ceiling';
 import { machineLine } from './machine';
 
 type Mode = 'cold' | 'warm';
@@ -144,27 +143,6 @@ function parseOptions(argv: string[]): Options {
     evaluations: numberArg('evaluations', 3, true),
     referenceSeconds: numberArg('reference-seconds', 4, true),
   };
-}
-
-/** bench:throughput's cnn-small figures on tfjs-node in this run (adam, as the search trains). */
-async function kernelCeiling(seconds: number): Promise<{ train: number; infer: number } | undefined> {
-  const script = path.join(__dirname, 'throughput.js');
-  try {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [script, '--backends=tfjs-node', `--seconds=${seconds}`, '--optimizer=adam'],
-      { maxBuffer: 16 * 2 ** 20 },
-    );
-    const last = stdout.trim().split('\n').at(-1) ?? '';
-    const parsed = JSON.parse(last) as {
-      results: { train?: { imagesPerSecond: number }; infer?: { imagesPerSecond: number } }[];
-    };
-    const r = parsed.results[0];
-    if (!r?.train || !r.infer) return undefined;
-    return { train: r.train.imagesPerSecond, infer: r.infer.imagesPerSecond };
-  } catch {
-    return undefined;
-  }
 }
 
 const fmt = (n: number): string => (n >= 100 ? Math.round(n).toString() : n.toFixed(2));

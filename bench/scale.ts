@@ -9,8 +9,9 @@
  *
  *   node dist/bench/scale.js [--samples=10000000] [--acquire=1000000] [--shard=100000] [--per-child=25]
  *                            [--slots=2] [--initial=10000] [--gaps] [--single-partition]
+ *                            [--dump=FILE]
  *
- * --gaps lists the longest stretches outside activities; --single-partition starts the dev server with one
+ * --gaps lists the longest stretches outside activities; --dump writes every run's events as `ms<TAB>run event`; --single-partition starts the dev server with one
  * partition per task queue, as `npm run server` and the demo do (infra/dev-server.ts).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -267,6 +268,12 @@ async function main(): Promise<void> {
         `of the round outside any activity; target < 1%: ${orchestration < 0.01 ? 'met' : 'NOT met'}`,
     );
     if (process.argv.includes('--gaps')) printGaps(runs, parent.start, parent.end);
+    const dump = process.argv.find((a) => a.startsWith('--dump='))?.slice('--dump='.length);
+    if (dump) {
+      const marks = runs.flatMap((r) => r.marks).sort((a, b) => a[0] - b[0]);
+      writeFileSync(dump, marks.map(([t, name]) => `${t - parent.start}\t${name}`).join('\n') + '\n');
+      console.log(`event timeline written to ${dump}`);
+    }
     const acq = parent.acquire;
     console.log(
       acq
