@@ -5,7 +5,12 @@
  * much work a profile is (for the running-time estimate). No I/O.
  */
 import { createHash } from 'node:crypto';
-import { parseSearchConfig, type SearchConfig, type SearchConfigInput } from '../contracts/config';
+import {
+  parseSearchConfig,
+  type EvaluationModel,
+  type SearchConfig,
+  type SearchConfigInput,
+} from '../contracts/config';
 import { acquisitionSize, defaultInitialSize } from '../workflows/search-plan';
 import { trainingBudget } from '../contracts/training-budget';
 
@@ -511,10 +516,18 @@ export function searchWork(config: SearchConfig, poolSize: number, testSize: num
     }
   }
   const r = config.evaluation.repeats;
+  const early = config.evaluation.earlyStopping;
+  // Early stopping: at most maxEpochs, minSteps not applied, and a held-out pass after every epoch (an upper bound).
+  const evaluationEpochs = (size: number): number =>
+    early ? (early.maxEpochs ?? config.training.epochs) : epochs(size);
+  const costs = (config.evaluation.models ?? [undefined]).map((m) => evaluationModelCost(config, m));
   const evaluateModels = (size: number, models: number): void => {
-    work.trainSampleEpochs += models * size * epochs(size);
-    work.predictions += models * testSize;
-    work.heavyActivities += 2 * models;
+    for (const cost of costs) {
+      const e = evaluationEpochs(size);
+      work.trainSampleEpochs += cost * models * size * e;
+      work.predictions += cost * models * (testSize + (early ? early.validationSamples * e : 0));
+      work.heavyActivities += 2 * models;
+    }
   };
   for (const target of config.targets) {
     evaluateModels(target, r);
@@ -522,6 +535,16 @@ export function searchWork(config: SearchConfig, poolSize: number, testSize: num
   }
   if (config.evaluation.fullBaseline) evaluateModels(poolSize, r);
   return work;
+}
+
+/**
+ * An evaluation model's cost per sample relative to the search model: the square of the width ratio for the
+ * same built-in model (cnn-small's convolutions and dense layer grow with width squared), else 1 (unknown).
+ */
+export function evaluationModelCost(config: SearchConfig, model: EvaluationModel | undefined): number {
+  if (model === undefined || typeof model === 'string') return 1;
+  if ('name' in model && model.name === config.model) return (model.width / config.modelWidth) ** 2;
+  return 1;
 }
 
 export function profileWork(profile: Profile, experiments: readonly Experiment[] = profile.experiments): Work {

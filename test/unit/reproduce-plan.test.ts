@@ -10,6 +10,7 @@ import {
   profileOf,
   profileWork,
   searchWork,
+  evaluationModelCost,
   spreadEpochs,
   trainingEquivalents,
   type Experiment,
@@ -190,6 +191,53 @@ describe('reproduce: work and estimate', () => {
     });
     assert.ok(parsed.ok);
     assert.equal(searchWork(parsed.config, 100, 10).trainSampleEpochs, 2 * 100 + 10 + 20);
+  });
+
+  it('counts early-stopped evaluation models at maxEpochs with a held-out pass per epoch', () => {
+    const parsed = parseSearchConfig({
+      dataset: { kind: 'synthetic', size: 1000, limit: 800 },
+      initialSize: 50,
+      targets: [100],
+      training: { epochs: 2, minSteps: 1000 },
+      ensemble: { members: 1, checkpointEpochs: [2] },
+      evaluation: {
+        repeats: 1,
+        randomBaseline: false,
+        fullBaseline: false,
+        earlyStopping: { validationSamples: 100, maxEpochs: 7 },
+      },
+    });
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.problems.join('; '));
+    const w = searchWork(parsed.config, 800, 500);
+    // The member on 50 samples stretches to minSteps (1 step of 128 an epoch: 1,000 epochs); the evaluation
+    // model on 100 samples does not, and stops by 7 epochs.
+    assert.equal(w.trainSampleEpochs, 1 * 50 * 1000 + 100 * 7);
+    assert.equal(w.predictions, 800 * 1 + 500 + 100 * 7);
+  });
+
+  it('weighs evaluation models by their width against the search model', () => {
+    const parsed = parseSearchConfig({
+      dataset: { kind: 'synthetic', size: 1000 },
+      model: 'cnn-small',
+      modelWidth: 0.5,
+      initialSize: 50,
+      targets: [100],
+      training: { epochs: 1 },
+      ensemble: { members: 1, checkpointEpochs: [1] },
+      evaluation: {
+        repeats: 1,
+        randomBaseline: false,
+        fullBaseline: false,
+        models: ['cnn-small', { name: 'cnn-small', width: 2 }],
+      },
+    });
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.problems.join('; '));
+    assert.equal(evaluationModelCost(parsed.config, 'cnn-small'), 1);
+    assert.equal(evaluationModelCost(parsed.config, { name: 'cnn-small', width: 2 }), 16);
+    const w = searchWork(parsed.config, 1000, 500);
+    assert.equal(w.trainSampleEpochs, 50 + (1 + 16) * 100);
+    // One member, one shard of the default 10,000, and a train + evaluate per evaluation model.
+    assert.equal(w.heavyActivities, 1 + 1 + 2 * 2);
   });
 
   it('scales the measured time per sample to the target work', () => {
