@@ -13,8 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
+import { applicationFailureOf } from '../helpers/failures';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
 import { openStore } from '../../domain/storage/open-store';
@@ -71,18 +72,6 @@ const tiny = {
   acquisition: { step: 30 },
   evaluation: { randomBaseline: false, fullBaseline: false },
 } satisfies SearchConfigInput;
-
-/** The first ApplicationFailure down a workflow failure's cause chain. */
-function applicationFailureOf(error: unknown): ApplicationFailure {
-  assert.ok(error instanceof WorkflowFailedError, `expected WorkflowFailedError, got ${String(error)}`);
-  let cause: unknown = error.cause;
-  while (cause instanceof Error && !(cause instanceof ApplicationFailure)) cause = cause.cause;
-  assert.ok(
-    cause instanceof ApplicationFailure,
-    `expected an ApplicationFailure in the cause chain, got ${String(error.cause)}`,
-  );
-  return cause;
-}
 
 /** Runs every input as its own search (workflow id = key) at once and returns how each failed. */
 async function failuresOf(inputs: Record<string, unknown>): Promise<Record<string, ApplicationFailure>> {

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { type ApplicationFailure } from '@temporalio/common';
+import type { ApplicationFailure } from '@temporalio/common';
 import { openStore } from '../../domain/storage/open-store';
 import { toApplicationFailure } from '../../activities/to-application-failure';
 import { readAll } from '../../domain/storage/digest';

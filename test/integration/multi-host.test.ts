@@ -226,8 +226,14 @@ describe('workers on several hosts, sharing only Temporal and gs://', () => {
     }
     assert.ok(trained > 0, `images trained: ${trained}`);
     assert.ok(scored > 0, `samples scored: ${scored}`);
-    // Every gpu host built its own record index of the gs:// shards, in its own folder.
-    for (const gpu of gpus) {
+    // Every gpu host that ran a task reading the data built its own record index of the gs:// shards, in its own
+    // folder. A host whose only finished tasks were probes (probeCompute, describeModel) never opened the data.
+    const readsData = new Set(['trainMember', 'scoreShard', 'evaluate']);
+    const readers = gpus.filter((gpu) =>
+      activities.some((a) => a.identity === identityOf(gpu) && readsData.has(a.type)),
+    );
+    assert.ok(readers.length >= 2, `${readers.length} gpu hosts finished a task that reads the data`);
+    for (const gpu of readers) {
       const cache = path.join(hostDirs.get(gpu)!, 'state', 'cache', 'datasets', 'tfrecord-index');
       assert.ok(existsSync(cache) && readdirSync(cache).length > 0, `${cache} holds the host's own indices`);
     }

@@ -12,8 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { ApplicationFailure } from '@temporalio/common';
+import { applicationFailureOf } from '../helpers/failures';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { exitCodes, runCli } from '../../client/cli';
 import { reacquire, ReacquireFailed } from '../../client/search-client';
@@ -170,11 +170,7 @@ describe('reacquire on a real dev server', () => {
         () => assert.fail('expected the workflow to fail'),
         (e: unknown) => e,
       );
-      assert.ok(err instanceof WorkflowFailedError, String(err));
-      let cause: unknown = err.cause;
-      while (cause instanceof Error && !(cause instanceof ApplicationFailure)) cause = cause.cause;
-      assert.ok(cause instanceof ApplicationFailure, String(err.cause));
-      return cause;
+      return applicationFailureOf(err);
     };
     const ok = await withWorkers(env, ['orchestrator'], () =>
       env.client.workflow.execute(reacquireSubset, {

@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { ApplicationFailure } from '@temporalio/common';
+import { applicationFailureOf } from '../helpers/failures';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { parseSubsetManifest } from '../../domain/acquisition/subset-manifest';
 import { openStore } from '../../domain/storage/open-store';
@@ -81,15 +81,8 @@ async function failureOf(input: unknown): Promise<ApplicationFailure> {
     () => assert.fail('the workflow should have failed'),
     (err: unknown) => err,
   );
-  assert.ok(error instanceof WorkflowFailedError, `expected WorkflowFailedError, got ${String(error)}`);
   // An activity's failure arrives wrapped in an ActivityFailure: take the first ApplicationFailure down the chain.
-  let cause: unknown = error.cause;
-  while (cause instanceof Error && !(cause instanceof ApplicationFailure)) cause = cause.cause;
-  assert.ok(
-    cause instanceof ApplicationFailure,
-    `expected an ApplicationFailure in the cause chain, got ${String(error.cause)}`,
-  );
-  return cause;
+  return applicationFailureOf(error);
 }
 
 describe('subsetSearch on a real dev server', () => {
