@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const before = await kernelCeiling(referenceSeconds);
   log(`bench:throughput (tfjs-node, Adam) before the search: ${describeCeiling(before)}`);
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'winnow-search-throughput-'));
-  // The workers in this process store under the scratch folder, so every run is a fresh search.
+  // The workers in this process store under the scratch folder, and the id is new: every run is a fresh search.
   process.env.WINNOW_STORAGE_ROOT = pathToFileURL(path.join(scratch, 'artifacts')).href;
   try {
     const outcome = await withBenchWorkers(
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
         try {
           return await runSearch(
             client,
-            { name: 'issue-20 demo', baseId: 'search-throughput', config: issue20DemoConfig },
+            { name: 'issue-20 demo', baseId: `search-throughput-${Date.now()}`, config: issue20DemoConfig },
             inFlight,
             log,
           );
