@@ -11,8 +11,9 @@
  *                            [--slots=2] [--initial=10000] [--gaps] [--single-partition]
  *                            [--dump=FILE]
  *
- * --gaps lists the longest stretches outside activities; --dump writes every run's events as `ms<TAB>run event`; --single-partition starts the dev server with one
- * partition per task queue, as `npm run server` and the demo do (infra/dev-server.ts).
+ * --gaps lists the longest stretches outside activities; --dump writes every run's events as
+ * `ms<TAB>run event`; --single-partition starts the dev server with one partition per task queue, as
+ * `npm run server` and the demo do (infra/dev-server.ts).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -6,6 +6,7 @@
 import type { SearchConfig, SearchConfigInput } from '../contracts/config';
 import { trainingBudget } from '../contracts/training-budget';
 import type { RoundSummary } from '../workflows/search-plan';
+import type { Work } from './reproduce-plan';
 
 /** The demo's config when issue 20 was filed (161 s of search time then). */
 export const issue20DemoConfig: SearchConfigInput = {
@@ -30,28 +31,10 @@ export interface SearchThroughput {
   rounds: number;
   train: StepWork;
   score: StepWork;
-  /** Evaluation models' training images (AL, random and full-set models) and the evaluate steps' seconds. */
-  evaluate: StepWork;
-  /** Test-split predictions of the evaluation models. */
-  testPredictions: number;
-}
-
-/** What a search evaluated: the sizes of its evaluation rows, and whether the full-set baseline ran. */
-export interface EvaluatedWork {
-  sizes: number[];
-  fullBaseline: boolean;
-  testSamples: number;
 }
 
 /** Train and score work of a build-up search's rounds; refuses compress searches (one ensemble, no rounds of training). */
-export function searchThroughput(
-  config: SearchConfig,
-  poolSize: number,
-  rounds: RoundSummary[],
-  evaluated: EvaluatedWork,
-): SearchThroughput {
-  if (config.evaluation.earlyStopping || config.evaluation.models)
-    throw new Error('search-throughput: early stopping and evaluation.models are not counted');
+export function searchThroughput(config: SearchConfig, poolSize: number, rounds: RoundSummary[]): SearchThroughput {
   if (config.scheme !== 'build-up') throw new Error(`search-throughput: ${config.scheme} searches are not measured`);
   if (rounds.length === 0) throw new Error('search-throughput: the search finished no round');
   const checkpoints = config.ensemble.members * config.ensemble.checkpointEpochs.length;
@@ -66,25 +49,15 @@ export function searchThroughput(
     score.images += poolSize * checkpoints;
     score.seconds += r.seconds.score;
   }
-  const { repeats, randomBaseline } = config.evaluation;
-  const epochsOn = (samples: number): number =>
-    trainingBudget(config.training, [config.training.epochs], samples).training.epochs;
-  const models = evaluated.sizes.length * (randomBaseline ? 2 : 1) * repeats + (evaluated.fullBaseline ? repeats : 0);
-  const evaluate: StepWork = {
-    images:
-      evaluated.sizes.reduce((a, size) => a + (randomBaseline ? 2 : 1) * repeats * epochsOn(size) * size, 0) +
-      (evaluated.fullBaseline ? repeats * epochsOn(poolSize) * poolSize : 0),
-    seconds: rounds.reduce((a, r) => a + r.seconds.evaluate, 0),
-  };
-  return { rounds: rounds.length, train, score, evaluate, testPredictions: models * evaluated.testSamples };
+  return { rounds: rounds.length, train, score };
 }
 
 /**
- * Seconds the search's compute takes at the kernels' rates, one task at a time: every trained image at the
- * training ceiling, every prediction (pool and test) at the inference ceiling.
+ * Seconds a search's whole compute (reproduce-plan's searchWork: members and evaluation models trained, pool and
+ * test predictions) takes at the kernels' rates, one task at a time.
  */
-export function computeFloorSeconds(t: SearchThroughput, ceiling: { train: number; infer: number }): number {
-  return (t.train.images + t.evaluate.images) / ceiling.train + (t.score.images + t.testPredictions) / ceiling.infer;
+export function computeFloorSeconds(work: Work, ceiling: { train: number; infer: number }): number {
+  return work.trainSampleEpochs / ceiling.train + work.predictions / ceiling.infer;
 }
 
 /** Images per second of a step, or NaN when it took no time. */

@@ -1,10 +1,11 @@
 /**
- * Images/s a real search delivers, against the kernels: bench:throughput's cnn-small ceiling (tfjs-node, Adam)
- * measured before and after (their mean is the ceiling), and between them issue 20's demo search (2 members x checkpoints [2, 3], 3 epochs, 2,000 -> 4,000 ->
- * 6,000 on Fashion-MNIST, width 1 so the ceiling applies) through a dev server and both workers in this
- * process. Training delivered = member images over the train steps' wall time; scoring = pool x checkpoints
+ * Images/s a real search delivers, against the kernels: bench:throughput's cnn-small ceiling (tfjs-node,
+ * Adam) measured before and after (their mean is the ceiling), and between them issue 20's demo search
+ * (2 members x checkpoints [2, 3], 3 epochs, 2,000 -> 4,000 -> 6,000 on Fashion-MNIST, width 1 so the ceiling
+ * applies) through a dev server and both workers in this process. Training delivered = member images over the train steps' wall time; scoring = pool x checkpoints
  * over the score steps' wall time, both as the workflow timed them. Target: >= 80% of the ceiling. It also
- * prints the search's compute floor: its trained images and predictions at the ceiling's rates, one task at a time.
+ * prints the search's compute floor: its trained images and predictions (searchWork) at the ceiling's rates,
+ * one task at a time.
  *
  *   node dist/bench/search-throughput.js [--slots=1] [--reference-seconds=6]
  *
@@ -19,6 +20,7 @@ import { formatResultTable } from '../client/result-table';
 import { numberArg } from './bench-args';
 import { kernelCeiling, type KernelCeiling } from './kernel-ceiling';
 import { machineLine } from './machine';
+import { searchWork } from './reproduce-plan';
 import { runSearch, watchProgress, withBenchWorkers, type Log } from './search-runner';
 import {
   computeFloorSeconds,
@@ -85,12 +87,9 @@ async function main(): Promise<void> {
     const parsed = parseSearchConfig(issue20DemoConfig);
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
     const result = outcome.result;
-    const figures = searchThroughput(parsed.config, result.poolSize, result.rounds, {
-      sizes: result.evaluations.map((e) => e.size),
-      fullBaseline: result.full !== undefined,
-      // Fashion-MNIST's test split.
-      testSamples: 10_000,
-    });
+    const figures = searchThroughput(parsed.config, result.poolSize, result.rounds);
+    // Fashion-MNIST's test split: 10,000 images.
+    const work = searchWork(parsed.config, result.poolSize, 10_000);
     const search = result.rounds.reduce(
       (a, r) => a + r.seconds.train + r.seconds.score + r.seconds.acquire + r.seconds.evaluate,
       0,
@@ -100,14 +99,17 @@ async function main(): Promise<void> {
     log(line('training in the search', figures.train, ceiling?.train, 'images'));
     log(line('scoring in the search', figures.score, ceiling?.infer, 'predictions'));
     log(
-      `evaluating: ${fmt(figures.evaluate.images)} images trained by evaluation models and ${fmt(figures.testPredictions)} test predictions in ${figures.evaluate.seconds.toFixed(1)} s`,
+      `the whole search: ${fmt(work.trainSampleEpochs)} images trained (members and evaluation models), ` +
+        `${fmt(work.predictions)} predictions (pool and test)`,
     );
     if (ceiling)
       log(
-        `compute floor at bench:throughput's rates, one task at a time: ${computeFloorSeconds(figures, ceiling).toFixed(1)} s ` +
+        `compute floor at bench:throughput's rates, one task at a time: ${computeFloorSeconds(work, ceiling).toFixed(1)} s ` +
           `(the search took ${search.toFixed(1)} s; target <= 60 s)`,
       );
-    log(JSON.stringify({ machine: machineLine(), slots, before, after, ceiling, figures, searchSeconds: search }));
+    log(
+      JSON.stringify({ machine: machineLine(), slots, before, after, ceiling, figures, work, searchSeconds: search }),
+    );
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -7,6 +7,7 @@ import {
   rateOf,
   searchThroughput,
 } from '../../bench/search-throughput-figures';
+import { searchWork } from '../../bench/reproduce-plan';
 import type { RoundSummary } from '../../workflows/search-plan';
 
 function config(overrides: Record<string, unknown> = {}): SearchConfig {
@@ -27,10 +28,9 @@ const round = (r: number, subsetSize: number, added: number, train: number, scor
 
 describe('search throughput figures', () => {
   const rounds = [round(0, 4000, 2000, 4, 20, 30), round(1, 6000, 2000, 6, 22, 10)];
-  const evaluated = { sizes: [4000, 6000], fullBaseline: true, testSamples: 10_000 };
 
   it('counts member images on the subset each round started with, and pool x checkpoints scored', () => {
-    const t = searchThroughput(config(), 60_000, rounds, evaluated);
+    const t = searchThroughput(config(), 60_000, rounds);
     // 2 members x 3 epochs on 2,000, then on 4,000.
     assert.equal(t.train.images, 2 * 3 * 2000 + 2 * 3 * 4000);
     assert.equal(t.train.seconds, 10);
@@ -40,42 +40,28 @@ describe('search throughput figures', () => {
     assert.equal(rateOf(t.train), 3600);
   });
 
-  it('counts evaluation models: AL and random per size, the full set once', () => {
-    const t = searchThroughput(config(), 60_000, rounds, evaluated);
-    assert.equal(t.evaluate.images, 2 * 3 * 4000 + 2 * 3 * 6000 + 3 * 60_000);
-    assert.equal(t.testPredictions, 5 * 10_000);
-    const noBaselines = searchThroughput(
-      config({ evaluation: { randomBaseline: false, fullBaseline: false, repeats: 2 } }),
-      60_000,
-      rounds,
-      { ...evaluated, fullBaseline: false },
-    );
-    assert.equal(noBaselines.evaluate.images, 2 * 3 * 4000 + 2 * 3 * 6000);
-    assert.equal(noBaselines.testPredictions, 4 * 10_000);
-  });
-
   it('stretches epochs to minSteps as the search does', () => {
     // Batches of 128: 2,000 samples are 16 steps an epoch, and 469 steps need 30 epochs.
-    const t = searchThroughput(config({ training: { epochs: 3, minSteps: 469 } }), 60_000, [rounds[0]!], {
-      ...evaluated,
-      sizes: [],
-      fullBaseline: false,
-    });
+    const t = searchThroughput(config({ training: { epochs: 3, minSteps: 469 } }), 60_000, [rounds[0]!]);
     assert.equal(t.train.images, 2 * 30 * 2000);
   });
 
-  it('prices the compute at the ceiling rates, one task at a time', () => {
-    const t = searchThroughput(config(), 60_000, rounds, evaluated);
-    const floor = computeFloorSeconds(t, { train: 1000, infer: 10_000 });
-    const trained = 36_000 + 240_000;
-    const predicted = 480_000 + 50_000;
+  it('prices the whole search at the ceiling rates, one task at a time', () => {
+    const work = searchWork(config(), 60_000, 10_000);
+    // Members on 2,000 and 4,000; AL and random models at 4,000 and 6,000; the full set once; 3 epochs each.
+    const trained = 2 * 3 * (2000 + 4000) + 2 * 3 * (4000 + 6000) + 3 * 60_000;
+    // The pool with 4 checkpoints in 2 rounds, and 5 evaluation models on the 10,000 test images.
+    const predicted = 2 * 60_000 * 4 + 5 * 10_000;
+    assert.equal(work.trainSampleEpochs, trained);
+    assert.equal(work.predictions, predicted);
+    const floor = computeFloorSeconds(work, { train: 1000, infer: 10_000 });
     assert.ok(Math.abs(floor - (trained / 1000 + predicted / 10_000)) < 1e-9);
   });
 
   it('refuses what it cannot count', () => {
-    assert.throws(() => searchThroughput(config(), 60_000, [], evaluated), /finished no round/);
+    assert.throws(() => searchThroughput(config(), 60_000, []), /finished no round/);
     assert.throws(
-      () => searchThroughput(config({ scheme: 'compress', targets: [4000] }), 60_000, rounds, evaluated),
+      () => searchThroughput(config({ scheme: 'compress', targets: [4000] }), 60_000, rounds),
       /compress searches are not measured/,
     );
   });
